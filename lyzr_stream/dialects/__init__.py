@@ -1,0 +1,50 @@
+"""Dialects: one module per wire format, and the registry that names them.
+
+Add a format by writing a :class:`~lyzr_stream.dialects.base.Dialect` subclass in its own
+module and calling :func:`register_dialect` (built-in ones are registered below). Framework
+classes take ``dialect="<name>"`` and never import a dialect module themselves.
+"""
+
+from __future__ import annotations
+
+from ..errors import InvalidRequestError
+from .base import Credentials, Dialect, HttpRequest, StreamFailure, StreamParser
+from .lyzr_v3 import LyzrV3Dialect
+
+__all__ = [
+    "Credentials",
+    "Dialect",
+    "HttpRequest",
+    "StreamFailure",
+    "StreamParser",
+    "available_dialects",
+    "get_dialect",
+    "register_dialect",
+]
+
+_REGISTRY: dict[str, type[Dialect]] = {}
+
+
+def register_dialect(cls: type[Dialect]) -> type[Dialect]:
+    """Register a dialect class under its ``name``. Usable as a class decorator."""
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def available_dialects() -> tuple[str, ...]:
+    return tuple(sorted(_REGISTRY))
+
+
+def get_dialect(dialect: str | Dialect) -> Dialect:
+    """A dialect instance from its registered name (or the instance itself)."""
+    if isinstance(dialect, Dialect):
+        return dialect
+    cls = _REGISTRY.get(dialect) if isinstance(dialect, str) else None
+    if cls is None:
+        raise InvalidRequestError(
+            f"unknown dialect {dialect!r}; choose one of: {', '.join(available_dialects())}"
+        )
+    return cls()
+
+
+register_dialect(LyzrV3Dialect)

@@ -1,0 +1,240 @@
+"""Typed errors raised by lyzr-stream.
+
+The names follow openai-python so that code written against one reads naturally against the
+other. Every error raised while a stream is being read carries ``partial_text``: the answer text
+that had already reached the caller, so nothing received is lost.
+
+Messages say what happened and what to check. They never contain the API key: request headers
+are never formatted into a message, and response excerpts are cut short and scrubbed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = [
+    "APIConnectionError",
+    "APIResponseValidationError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AgentError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConflictError",
+    "InternalServerError",
+    "InvalidRequestError",
+    "LyzrError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "StreamInterruptedError",
+    "UnprocessableEntityError",
+    "status_error_from_response",
+]
+
+EXCERPT_CHARS = 200
+
+
+def excerpt(data: bytes | str, limit: int = EXCERPT_CHARS) -> str:
+    """A short, printable excerpt of a response body for error messages."""
+    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class LyzrError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+    partial_text: str
+
+    def __init__(self, message: str, *, partial_text: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.partial_text = partial_text
+
+
+class InvalidRequestError(LyzrError, ValueError):
+    """The arguments are wrong; raised before anything is sent.
+
+    Also a ``ValueError``, so code that validates input generically catches it.
+    """
+
+
+class APIConnectionError(LyzrError):
+    """The service could not be reached, or the connection broke while reading."""
+
+
+class APITimeoutError(APIConnectionError):
+    """A timeout fired. ``kind`` names which one: connect, first_byte, read, write, pool, total."""
+
+    def __init__(self, message: str, *, kind: str, partial_text: str = "") -> None:
+        super().__init__(message, partial_text=partial_text)
+        self.kind = kind
+
+
+class APIResponseValidationError(LyzrError):
+    """The service answered with something this package cannot understand.
+
+    Examples: invalid JSON in a JSON event, invalid UTF-8, an event larger than the cap,
+    an HTML page where a stream was expected. ``body_excerpt`` shows a short part of it.
+    """
+
+    def __init__(self, message: str, *, body_excerpt: str = "", partial_text: str = "") -> None:
+        super().__init__(message, partial_text=partial_text)
+        self.body_excerpt = body_excerpt
+
+
+class StreamInterruptedError(APIConnectionError):
+    """The stream ended before the service said it was done (no ``[DONE]`` / end event)."""
+
+
+class AgentError(LyzrError):
+    """The agent reported a failure inside a successful (200) stream, e.g. ``[ERROR] ...``."""
+
+
+class APIStatusError(LyzrError):
+    """The service answered with an error status. ``body`` is the decoded body (JSON or text)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        body: object = None,
+        headers: Mapping[str, str] | None = None,
+        partial_text: str = "",
+    ) -> None:
+        super().__init__(message, partial_text=partial_text)
+        self.status_code = status_code
+        self.body = body
+        self.headers = dict(headers or {})
+
+
+class BadRequestError(APIStatusError):
+    """400: the service rejected the request as invalid."""
+
+
+class AuthenticationError(APIStatusError):
+    """401: the API key (or session cookie) is missing, wrong or expired."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """403: authenticated, but not allowed to do this."""
+
+
+class NotFoundError(APIStatusError):
+    """404: the agent, session or chat does not exist."""
+
+
+class ConflictError(APIStatusError):
+    """409: the request conflicts with the current state of the resource."""
+
+
+class UnprocessableEntityError(BadRequestError):
+    """422: the request body failed the service's validation."""
+
+
+class RateLimitError(APIStatusError):
+    """429: rate limited or out of credits. ``retry_after`` is in seconds when the service said."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class InternalServerError(APIStatusError):
+    """5xx: the service failed."""
+
+
+_STATUS_CLASSES: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+}
+
+_HINTS: dict[int, str] = {
+    400: "check the request fields",
+    401: "check the API key (LYZR_API_KEY) or session cookie",
+    403: "the credentials are valid but not allowed to use this resource",
+    404: "check the agent id, session id or chat id and the base URL",
+    409: "the resource is busy or in a conflicting state; retry later",
+    422: "the service rejected a field; see the detail",
+    429: "rate limit or credits exhausted; wait and retry",
+}
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP date); None if absent/bad."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        from datetime import UTC, datetime
+        from email.utils import parsedate_to_datetime
+
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - datetime.now(UTC)).total_seconds()
+    return max(0.0, seconds) if seconds == seconds else None  # NaN guard
+
+
+def _decode_body(body: bytes, content_type: str) -> object:
+    if "json" in content_type or body[:1] in (b"{", b"["):
+        try:
+            return json.loads(body)
+        except ValueError:
+            pass
+    return body.decode("utf-8", "replace")
+
+
+def _detail(body: object) -> str:
+    if isinstance(body, dict):
+        for key in ("detail", "message", "error"):
+            if key in body:
+                value = body[key]
+                return value if isinstance(value, str) else json.dumps(value, default=str)
+    if isinstance(body, str):
+        if "<html" in body.lower()[:500]:
+            return f"an HTML page instead of an API error ({excerpt(body, 80)})"
+        return excerpt(body)
+    return excerpt(json.dumps(body, default=str))
+
+
+def status_error_from_response(
+    status_code: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    partial_text: str = "",
+) -> APIStatusError:
+    """Map an error response to its typed error. One place for the status code rule."""
+    content_type = headers.get("content-type", "")
+    decoded = _decode_body(body, content_type)
+    cls = _STATUS_CLASSES.get(status_code)
+    if cls is None:
+        cls = InternalServerError if status_code >= 500 else APIStatusError
+    hint = _HINTS.get(status_code, "the service failed; retry later" if status_code >= 500 else "")
+    message = f"HTTP {status_code}: {_detail(decoded)}" + (f" ({hint})" if hint else "")
+    kwargs: dict[str, Any] = {
+        "status_code": status_code,
+        "body": decoded,
+        "headers": headers,
+        "partial_text": partial_text,
+    }
+    if cls is RateLimitError:
+        return RateLimitError(
+            message, retry_after=parse_retry_after(headers.get("retry-after")), **kwargs
+        )
+    return cls(message, **kwargs)

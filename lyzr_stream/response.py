@@ -1,0 +1,123 @@
+"""The complete answer of one agent turn, however it was obtained (one-shot or streamed)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .events import (
+    Metadata,
+    ReasoningDelta,
+    StreamEnd,
+    StreamEvent,
+    TextDelta,
+    ToolActivity,
+    ToolCall,
+    ToolCallRequest,
+)
+
+__all__ = ["AgentResponse", "ResponseBuilder"]
+
+
+@dataclass(frozen=True, slots=True)
+class AgentResponse:
+    """What an agent answered.
+
+    ``raw`` is the service's JSON for a one-shot call, or ``None`` when the response was
+    assembled from a stream. ``tool_calls`` is non-empty when the agent asks the client to run
+    local tools; ``tool_activity`` lists tools the server ran.
+    """
+
+    text: str
+    agent_id: str
+    session_id: str
+    user_id: str
+    message_id: str | None = None
+    reasoning: str = ""
+    finish_reason: str = "stop"
+    artifacts: tuple[Mapping[str, Any], ...] = ()
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_messages: tuple[Mapping[str, Any], ...] = ()
+    tool_activity: tuple[ToolActivity, ...] = ()
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    raw: Mapping[str, Any] | None = None
+
+
+class ResponseBuilder:
+    """Accumulates stream events into an :class:`AgentResponse` in linear time."""
+
+    __slots__ = (
+        "_activity",
+        "_artifacts",
+        "_calls",
+        "_messages",
+        "_metadata",
+        "_reasoning",
+        "finish_reason",
+        "message_id",
+        "texts",
+    )
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+        self._reasoning: list[str] = []
+        self._calls: list[ToolCall] = []
+        self._messages: tuple[Mapping[str, Any], ...] = ()
+        self._activity: list[ToolActivity] = []
+        self._metadata: dict[str, Any] = {}
+        self._artifacts: list[Mapping[str, Any]] = []
+        self.message_id: str | None = None
+        self.finish_reason = "stop"
+
+    def add(self, event: StreamEvent) -> None:
+        if type(event) is TextDelta:
+            self.texts.append(event.text)
+        elif type(event) is ReasoningDelta:
+            self._reasoning.append(event.text)
+        elif isinstance(event, ToolCallRequest):
+            self._calls.extend(event.calls)
+            self._messages = event.messages
+            self.finish_reason = "tool_calls"
+        elif isinstance(event, ToolActivity):
+            self._activity.append(event)
+        elif isinstance(event, Metadata):
+            self._add_metadata(event.data)
+        elif isinstance(event, StreamEnd):
+            self.message_id = event.message_id or self.message_id
+            self._add_metadata(event.metadata)
+            if not self._calls:
+                self.finish_reason = event.finish_reason
+
+    def add_all(self, events: Iterable[StreamEvent]) -> None:
+        for event in events:
+            self.add(event)
+
+    def _add_metadata(self, data: Mapping[str, Any]) -> None:
+        for key, value in data.items():
+            if key == "artifact_files" and isinstance(value, list):
+                self._artifacts.extend(v for v in value if isinstance(v, Mapping))
+            elif key == "message_id" and isinstance(value, str):
+                self.message_id = value
+            else:
+                self._metadata[key] = value
+
+    @property
+    def text(self) -> str:
+        return "".join(self.texts)
+
+    def build(self, *, agent_id: str, session_id: str, user_id: str) -> AgentResponse:
+        return AgentResponse(
+            text="".join(self.texts),
+            agent_id=agent_id,
+            session_id=session_id,
+            user_id=user_id,
+            message_id=self.message_id,
+            reasoning="".join(self._reasoning),
+            finish_reason=self.finish_reason,
+            artifacts=tuple(self._artifacts),
+            tool_calls=tuple(self._calls),
+            tool_messages=self._messages,
+            tool_activity=tuple(self._activity),
+            metadata=dict(self._metadata),
+        )

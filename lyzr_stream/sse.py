@@ -1,0 +1,132 @@
+"""A Server-Sent Events decoder that knows nothing of sockets (WHATWG spec).
+
+Bytes go in with :meth:`SSEDecoder.feed`, complete events come out; :meth:`SSEDecoder.finish`
+flushes at end of body. Byte chunks may split anywhere: inside a line, inside a ``\\r\\n`` pair,
+inside a UTF-8 character.
+
+It works on whole buffers, not line by line: the bytes up to the last event boundary are decoded
+to text once per :meth:`feed`, and an event made of a single ``data:`` line (almost every event
+in practice) is taken with one slice. Only unusual events go through the general field parser.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import APIResponseValidationError, excerpt
+
+__all__ = ["DEFAULT_MAX_EVENT_BYTES", "SSEDecoder", "ServerSentEvent"]
+
+DEFAULT_MAX_EVENT_BYTES = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSentEvent:
+    """One dispatched event. ``event`` is ``"message"`` unless an ``event:`` field named it."""
+
+    data: str
+    event: str = "message"
+    id: str | None = None
+    retry: int | None = None
+
+
+class SSEDecoder:
+    """Incremental SSE decoder.
+
+    ``max_event_bytes`` caps the size of a single event still being received; a larger one raises
+    :class:`~lyzr_stream.errors.APIResponseValidationError` rather than growing memory without
+    bound. An event left unterminated at end of body is dispatched by :meth:`finish` (servers
+    often close right after the last ``data:`` line; losing it would lose text).
+    """
+
+    __slots__ = ("_buf", "_skip_lf", "last_event_id", "max_event_bytes", "retry")
+
+    def __init__(self, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> None:
+        self._buf = bytearray()
+        self._skip_lf = False
+        self.max_event_bytes = max_event_bytes
+        self.last_event_id: str | None = None
+        self.retry: int | None = None
+
+    def feed(self, chunk: bytes) -> list[ServerSentEvent]:
+        if self._skip_lf:
+            self._skip_lf = False
+            if chunk[:1] == b"\n":
+                chunk = chunk[1:]
+        if b"\r" in chunk:
+            # A chunk ending in CR may be the first half of CRLF: the next LF is then dropped.
+            self._skip_lf = chunk.endswith(b"\r")
+            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        buf = self._buf
+        scan_from = max(0, len(buf) - 1)
+        buf += chunk
+        end = buf.rfind(b"\n\n", scan_from)
+        if end < 0:
+            if len(buf) > self.max_event_bytes:
+                self._raise_oversize()
+            return []
+        complete = bytes(buf[:end])
+        del buf[: end + 2]
+        if len(buf) > self.max_event_bytes:
+            self._raise_oversize()
+        return self._decode_blocks(complete)
+
+    def finish(self) -> list[ServerSentEvent]:
+        """Dispatch what is left at end of body (an event without its final blank line)."""
+        rest = bytes(self._buf)
+        self._buf.clear()
+        return self._decode_blocks(rest.rstrip(b"\n")) if rest.strip() else []
+
+    def _raise_oversize(self) -> None:
+        size = len(self._buf)
+        head = bytes(self._buf[:80])
+        self._buf.clear()
+        raise APIResponseValidationError(
+            f"a single stream event exceeded {self.max_event_bytes} bytes ({size} received "
+            "without an event boundary); raise max_event_bytes if this is expected",
+            body_excerpt=excerpt(head, 80),
+        )
+
+    def _decode_blocks(self, complete: bytes) -> list[ServerSentEvent]:
+        try:
+            text = complete.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise APIResponseValidationError(
+                f"the stream is not valid UTF-8 (byte {exc.start} of a block: {exc.reason})",
+                body_excerpt=excerpt(complete[max(0, exc.start - 40) : exc.start + 40]),
+            ) from None
+        events: list[ServerSentEvent] = []
+        append = events.append
+        for block in text.split("\n\n"):
+            if block[:6] == "data: " and "\n" not in block:
+                append(ServerSentEvent(block[6:]))
+            elif block:
+                event = self._parse_block(block)
+                if event is not None:
+                    append(event)
+        return events
+
+    def _parse_block(self, block: str) -> ServerSentEvent | None:
+        data: list[str] = []
+        event_type = "message"
+        event_id = self.last_event_id
+        for line in block.split("\n"):
+            if not line or line[0] == ":":
+                continue
+            name, colon, value = line.partition(":")
+            if colon and value[:1] == " ":
+                value = value[1:]
+            if name == "data":
+                data.append(value)
+            elif name == "event":
+                event_type = value or "message"
+            elif name == "id":
+                if "\0" not in value:
+                    event_id = value
+            elif name == "retry" and value.isdigit():
+                self.retry = int(value)
+            # Any other field name is ignored, as the spec says.
+        self.last_event_id = event_id
+        if not data:
+            return None
+        return ServerSentEvent("\n".join(data), event_type, event_id, self.retry)

@@ -1,0 +1,78 @@
+"""Timeouts, as one object with a part per phase of a streamed request.
+
+- ``connect``: opening the TCP/TLS connection;
+- ``write`` and ``pool``: sending the body, waiting for a free pooled connection;
+- ``first_byte``: from sending the request to the response headers (defaults to ``read``);
+- ``read``: the longest gap allowed between two chunks of the body (the idle timeout);
+- ``total``: the whole call, first byte to last; ``None`` means no limit.
+
+A plain number sets ``connect``, ``read``, ``write`` and ``pool`` alike, as in httpx; an
+``httpx.Timeout`` is taken part by part.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import httpx
+
+from .errors import InvalidRequestError
+
+__all__ = ["DEFAULT_TIMEOUTS", "TimeoutLike", "Timeouts"]
+
+
+def _check(name: str, value: float | None) -> None:
+    if value is not None and (
+        not isinstance(value, (int, float)) or not value > 0 or math.isnan(value)
+    ):
+        raise InvalidRequestError(
+            f"timeout {name} must be a positive number of seconds or None, got {value!r}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    connect: float | None = 10.0
+    read: float | None = 120.0
+    write: float | None = 30.0
+    pool: float | None = 30.0
+    first_byte: float | None = None
+    total: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("connect", "read", "write", "pool", "first_byte", "total"):
+            _check(name, getattr(self, name))
+
+    @classmethod
+    def coerce(cls, value: TimeoutLike) -> Timeouts:
+        """Accept a number, an ``httpx.Timeout``, a ``Timeouts`` or ``None`` (no limits)."""
+        if isinstance(value, Timeouts):
+            return value
+        if value is None:
+            return cls(None, None, None, None, None, None)
+        if isinstance(value, httpx.Timeout):
+            return cls(value.connect, value.read, value.write, value.pool)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise InvalidRequestError(
+                f"timeout must be seconds, httpx.Timeout or Timeouts, got {type(value).__name__}"
+            )
+        _check("timeout", float(value))
+        v = float(value)
+        return cls(v, v, v, v)
+
+    @property
+    def header_timeout(self) -> float | None:
+        """The socket read timeout while waiting for the response headers."""
+        return self.first_byte if self.first_byte is not None else self.read
+
+    def to_httpx(self) -> httpx.Timeout:
+        read = self.header_timeout
+        if self.total is not None:
+            read = self.total if read is None else min(read, self.total)
+        return httpx.Timeout(connect=self.connect, read=read, write=self.write, pool=self.pool)
+
+
+TimeoutLike = float | int | httpx.Timeout | Timeouts | None
+
+DEFAULT_TIMEOUTS = Timeouts()
