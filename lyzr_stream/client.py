@@ -9,6 +9,7 @@ import time
 import uuid
 import weakref
 from collections.abc import Mapping
+from dataclasses import replace
 from types import TracebackType
 from typing import Any
 
@@ -63,12 +64,15 @@ class LyzrClient:
         user_id: default user id of requests that set none; else ``LYZR_USER_ID``, else
             ``default_user``.
         dialect: wire format name (see :func:`lyzr_stream.available_dialects`) or instance.
+        dialect_options: keyword arguments for the named dialect (e.g. AISquare's
+            ``auth_header``), so configuration stays plain data.
         timeout: seconds, ``httpx.Timeout`` or :class:`Timeouts` (connect, first_byte, read
             between chunks, total).
         max_retries: retries before anything was delivered (default 2).
         coalesce: merge text deltas that arrive in the same network read (default True).
         max_event_bytes: cap on a single stream event (default 8 MiB).
         allow_insecure_http: permit sending credentials over ``http://`` to non-loopback hosts.
+        default_headers: extra headers sent with every request (a proxy's, a tracing id).
     """
 
     def __init__(
@@ -78,6 +82,7 @@ class LyzrClient:
         base_url: str | None = None,
         user_id: str | None = None,
         dialect: str | Dialect = "lyzr-v3",
+        dialect_options: dict[str, Any] | None = None,
         timeout: TimeoutLike = DEFAULT_TIMEOUTS,
         max_retries: int = 2,
         coalesce: bool = True,
@@ -85,6 +90,7 @@ class LyzrClient:
         cookies: Mapping[str, str] | None = None,
         verify: bool = True,
         allow_insecure_http: bool = False,
+        default_headers: Mapping[str, str] | None = None,
         max_connections: int = 1000,
         http_client: httpx.Client | None = None,
         async_http_client: httpx.AsyncClient | None = None,
@@ -94,6 +100,7 @@ class LyzrClient:
             base_url=base_url,
             user_id=user_id,
             dialect=dialect,
+            dialect_options=dialect_options,
             timeout=timeout,
             max_retries=max_retries,
             coalesce=coalesce,
@@ -101,6 +108,7 @@ class LyzrClient:
             cookies=cookies,
             verify=verify,
             allow_insecure_http=allow_insecure_http,
+            default_headers=default_headers,
         )
         self._credentials = Credentials(self.settings.api_key, self.settings.cookies)
         self._limits = httpx.Limits(
@@ -122,6 +130,10 @@ class LyzrClient:
         return f"LyzrClient(base_url={s.base_url!r}, dialect={s.dialect.name!r})"
 
     # -- requests ----------------------------------------------------------------------------
+    def new_session_id(self, agent_id: str) -> str:
+        """A fresh session id in the form the dialect's service expects."""
+        return self.settings.dialect.new_session_id(agent_id)
+
     def prepare(self, request: AgentRequest) -> AgentRequest:
         """Fill in the default user id and a fresh session id, and check the dialect accepts it.
 
@@ -134,11 +146,18 @@ class LyzrClient:
         if request.user_id is None:
             updates["user_id"] = self.settings.user_id
         if request.session_id is None:
-            updates["session_id"] = new_session_id(request.agent_id)
+            updates["session_id"] = self.new_session_id(request.agent_id)
         if updates:
             request = request.model_copy(update=updates)
         self.settings.dialect.validate(request)
         return request
+
+    def _with_defaults(self, http_request: HttpRequest) -> HttpRequest:
+        """Add ``default_headers``; the dialect's own headers (auth, content type) win."""
+        if not self.settings.default_headers:
+            return http_request
+        headers = {**self.settings.default_headers, **http_request.headers}
+        return replace(http_request, headers=headers)
 
     def _policy(
         self, timeout: TimeoutLike | object, max_retries: int | None
@@ -158,7 +177,9 @@ class LyzrClient:
     ) -> tuple[Any, ...]:
         self._check_open()
         request = self.prepare(request)
-        http_request = self.settings.dialect.stream_request(request, self._credentials)
+        http_request = self._with_defaults(
+            self.settings.dialect.stream_request(request, self._credentials)
+        )
         timeouts, retry = self._policy(timeout, max_retries)
         url = self.settings.base_url + http_request.path
         return (self.settings, request, http_request, url, timeouts, retry)
@@ -242,7 +263,9 @@ class LyzrClient:
     ) -> tuple[AgentRequest, HttpRequest, str, Timeouts, RetryPolicy]:
         self._check_open()
         request = self.prepare(request)
-        http_request = self.settings.dialect.chat_request(request, self._credentials)
+        http_request = self._with_defaults(
+            self.settings.dialect.chat_request(request, self._credentials)
+        )
         timeouts, retry = self._policy(timeout, max_retries)
         return request, http_request, self.settings.base_url + http_request.path, timeouts, retry
 

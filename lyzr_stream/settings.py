@@ -12,6 +12,7 @@ import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import SecretStr
@@ -90,6 +91,15 @@ def _check_base_url(url: str, has_secret: bool, allow_insecure_http: bool) -> st
     return url.rstrip("/")
 
 
+def _check_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, value in (headers or {}).items():
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise InvalidRequestError("default_headers must map header names to string values")
+        out[name.lower()] = value
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class ClientSettings:
     """Everything a client needs to send a request; immutable once built."""
@@ -104,6 +114,7 @@ class ClientSettings:
     max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES
     cookies: Mapping[str, str] = field(default_factory=dict)
     verify: bool = True
+    default_headers: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def resolve(
@@ -113,6 +124,7 @@ class ClientSettings:
         base_url: str | None = None,
         user_id: str | None = None,
         dialect: str | Dialect = "lyzr-v3",
+        dialect_options: dict[str, Any] | None = None,
         timeout: TimeoutLike = DEFAULT_TIMEOUTS,
         max_retries: int = 2,
         coalesce: bool = True,
@@ -120,8 +132,9 @@ class ClientSettings:
         cookies: Mapping[str, str] | None = None,
         verify: bool = True,
         allow_insecure_http: bool = False,
+        default_headers: Mapping[str, str] | None = None,
     ) -> ClientSettings:
-        resolved_dialect = get_dialect(dialect)
+        resolved_dialect = get_dialect(dialect, dialect_options)
         key = resolve_api_key(api_key, required=resolved_dialect.requires_api_key)
         if not isinstance(max_event_bytes, int) or max_event_bytes < 1024:
             raise InvalidRequestError(
@@ -140,6 +153,7 @@ class ClientSettings:
             max_event_bytes=max_event_bytes,
             cookies=dict(cookies or {}),
             verify=verify,
+            default_headers=_check_headers(default_headers),
         )
 
     def __repr__(self) -> str:

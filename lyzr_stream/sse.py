@@ -97,11 +97,13 @@ class SSEDecoder:
             ) from None
         events: list[ServerSentEvent] = []
         append = events.append
+        last_id, retry = self.last_event_id, self.retry
         for block in text.split("\n\n"):
             if block[:6] == "data: " and "\n" not in block:
-                append(ServerSentEvent(block[6:]))
+                append(ServerSentEvent(block[6:], "message", last_id, retry))
             elif block:
                 event = self._parse_block(block)
+                last_id, retry = self.last_event_id, self.retry
                 if event is not None:
                     append(event)
         return events

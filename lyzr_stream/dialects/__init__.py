@@ -7,8 +7,13 @@ classes take ``dialect="<name>"`` and never import a dialect module themselves.
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..errors import InvalidRequestError
+from .aisquare import AISquareDialect
 from .base import Credentials, Dialect, HttpRequest, StreamFailure, StreamParser
+from .chat_messages import ChatMessagesDialect
+from .lyzr_v2 import LyzrV2Dialect
 from .lyzr_v3 import LyzrV3Dialect
 
 __all__ = [
@@ -35,16 +40,22 @@ def available_dialects() -> tuple[str, ...]:
     return tuple(sorted(_REGISTRY))
 
 
-def get_dialect(dialect: str | Dialect) -> Dialect:
-    """A dialect instance from its registered name (or the instance itself)."""
+def get_dialect(dialect: str | Dialect, options: dict[str, Any] | None = None) -> Dialect:
+    """A dialect instance from its registered name and options (or the instance itself)."""
     if isinstance(dialect, Dialect):
+        if options:
+            raise InvalidRequestError("dialect_options apply to a dialect name, not an instance")
         return dialect
     cls = _REGISTRY.get(dialect) if isinstance(dialect, str) else None
     if cls is None:
         raise InvalidRequestError(
             f"unknown dialect {dialect!r}; choose one of: {', '.join(available_dialects())}"
         )
-    return cls()
+    try:
+        return cls(**(options or {}))
+    except TypeError as exc:
+        raise InvalidRequestError(f"invalid dialect_options for {dialect!r}: {exc}") from None
 
 
-register_dialect(LyzrV3Dialect)
+for _builtin in (LyzrV3Dialect, LyzrV2Dialect, AISquareDialect, ChatMessagesDialect):
+    register_dialect(_builtin)

@@ -8,6 +8,7 @@ the format, so adding a dialect touches neither the shell nor the framework clas
 
 from __future__ import annotations
 
+import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -115,6 +116,10 @@ class Dialect(ABC):
     @abstractmethod
     def stream_parser(self, content_type: str, *, max_event_bytes: int) -> StreamParser:
         """A fresh parser for one response with this content type."""
+
+    def new_session_id(self, agent_id: str) -> str:
+        """A fresh session id in the form this service expects: ``<agent id>-<random>``."""
+        return f"{agent_id}-{uuid.uuid4().hex[:12]}"
 
     def chat_request(self, request: AgentRequest, credentials: Credentials) -> HttpRequest:
         """The one-shot request, for formats that have one (``has_chat_endpoint``)."""

@@ -30,7 +30,14 @@ from ..unescape import unescape_fragment
 from .base import Credentials, Dialect, HttpRequest, ParsedEvent, StreamFailure, agent_error
 from .common import JsonBodyParser, UnexpectedContentParser, media_type
 
-__all__ = ["LyzrV3Dialect", "LyzrV3StreamParser", "build_body", "payload_events"]
+__all__ = [
+    "LyzrV3Dialect",
+    "LyzrV3StreamParser",
+    "api_key_headers",
+    "build_body",
+    "document_events",
+    "payload_events",
+]
 
 STREAM_PATH = "/v3/inference/stream/"
 CHAT_PATH = "/v3/inference/chat/"
@@ -63,7 +70,7 @@ def build_body(request: AgentRequest) -> dict[str, Any]:
     return body
 
 
-def _api_key_headers(credentials: Credentials, accept: str) -> dict[str, str]:
+def api_key_headers(credentials: Credentials, accept: str) -> dict[str, str]:
     headers = {"content-type": "application/json", "accept": accept}
     if credentials.api_key is not None:
         headers["x-api-key"] = credentials.api_key.get_secret_value()
@@ -217,7 +224,7 @@ class LyzrV3StreamParser:
         out.append(StreamEnd(self._message_id, "stop", self._metadata))
 
 
-def _document_events(document: Mapping[str, Any]) -> list[ParsedEvent]:
+def document_events(document: Mapping[str, Any]) -> list[ParsedEvent]:
     """A whole JSON answer (the one-shot shape) as stream events."""
     out: list[ParsedEvent] = []
     if document.get("requires_local_execution"):
@@ -251,11 +258,11 @@ class LyzrV3Dialect(Dialect):
     has_chat_endpoint: ClassVar[bool] = True
 
     def stream_request(self, request: AgentRequest, credentials: Credentials) -> HttpRequest:
-        headers = _api_key_headers(credentials, "text/event-stream")
+        headers = api_key_headers(credentials, "text/event-stream")
         return HttpRequest("POST", STREAM_PATH, headers, build_body(request))
 
     def chat_request(self, request: AgentRequest, credentials: Credentials) -> HttpRequest:
-        headers = _api_key_headers(credentials, "application/json")
+        headers = api_key_headers(credentials, "application/json")
         return HttpRequest("POST", CHAT_PATH, headers, build_body(request))
 
     def stream_parser(
@@ -265,11 +272,11 @@ class LyzrV3Dialect(Dialect):
         if kind in ("text/event-stream", ""):
             return LyzrV3StreamParser(max_event_bytes)
         if kind == "application/json":
-            return JsonBodyParser(_document_events, max_event_bytes)
+            return JsonBodyParser(document_events, max_event_bytes)
         return UnexpectedContentParser(content_type)
 
     def parse_chat(self, body: bytes, request: AgentRequest) -> AgentResponse:
-        parser = JsonBodyParser(_document_events, max(len(body), 1))
+        parser = JsonBodyParser(document_events, max(len(body), 1))
         parser.feed(body)
         builder = ResponseBuilder()
         for event in parser.finish():

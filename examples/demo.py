@@ -1,0 +1,45 @@
+"""The main demo: one answer streamed token by token through LangChain, one through LlamaIndex.
+
+    make demo
+
+Runs against the embedded emulator unless LYZR_API_KEY and LYZR_AGENT_ID are set.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _setup import connect  # noqa: E402
+
+from langchain_lyzr_stream import ChatLyzr  # noqa: E402
+from llamaindex_lyzr_stream import LyzrLLM  # noqa: E402
+
+
+def main() -> None:
+    target = connect("demo")
+    where = "the embedded emulator" if target.emulated else "the Lyzr service"
+    print(f"Streaming from agent {target.agent_id!r} on {where}.\n")
+
+    chat = ChatLyzr(agent_id=target.agent_id, api_key=target.api_key, base_url=target.base_url)
+    print("LangChain  ChatLyzr.stream()")
+    print("> ", end="", flush=True)
+    started = time.perf_counter()
+    for chunk in chat.stream("Tell me what lyzr-stream does, in one paragraph."):
+        print(chunk.text, end="", flush=True)
+    print(f"\n  ({time.perf_counter() - started:.2f}s)\n")
+
+    llm = LyzrLLM(agent_id=target.agent_id, api_key=target.api_key, base_url=target.base_url)
+    print("LlamaIndex LyzrLLM.stream_complete()")
+    print("> ", end="", flush=True)
+    started = time.perf_counter()
+    for response in llm.stream_complete("And how does it stream?"):
+        print(response.delta or "", end="", flush=True)
+    print(f"\n  ({time.perf_counter() - started:.2f}s)")
+
+
+if __name__ == "__main__":
+    main()

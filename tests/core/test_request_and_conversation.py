@@ -1,0 +1,104 @@
+"""Input validation (before anything is sent) and the shared conversation rules."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from lyzr_stream import AgentRequest, ChatMessage, InvalidRequestError
+from lyzr_stream.conversation import history_fields, new_turn_text, resolve_call_options
+from lyzr_stream.timeouts import Timeouts
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "pattern"),
+    [
+        ({"agent_id": "", "message": "x"}, "agent_id"),
+        ({"agent_id": "  ", "message": "x"}, "agent_id"),
+        ({"agent_id": "a", "message": ""}, "message must be a non-empty string"),
+        ({"agent_id": "a", "message": 5}, "message"),
+        ({"agent_id": "a", "message": "x", "system_prompt_variables": {"k": object()}},
+         "system_prompt_variables"),
+        ({"agent_id": "a", "message": "x", "filter_variables": {"k": math.nan}},
+         "filter_variables"),
+        ({"agent_id": "a", "message": "x", "session_id": " "}, "session_id"),
+        ({"agent_id": "a", "message": "x", "unknown": 1}, "unknown"),
+    ],
+)
+def test_bad_requests_are_rejected_with_a_named_field(
+    kwargs: dict[str, object], pattern: str
+) -> None:
+    with pytest.raises(InvalidRequestError, match=pattern):
+        AgentRequest(**kwargs)
+
+
+def test_invalid_request_error_is_a_value_error() -> None:
+    with pytest.raises(ValueError):
+        AgentRequest(agent_id="", message="x")
+
+
+def test_messages_allow_an_empty_message() -> None:
+    req = AgentRequest(agent_id="a", messages=[ChatMessage(role="user", content="x")])
+    assert req.message == ""
+
+
+@pytest.mark.parametrize("bad", [-1, 0, math.nan, "10"])
+def test_bad_timeouts_are_rejected(bad: object) -> None:
+    with pytest.raises(InvalidRequestError, match="timeout"):
+        Timeouts.coerce(bad)  # type: ignore[arg-type]
+
+
+def test_resolve_call_options_priority_and_merge() -> None:
+    options = resolve_call_options(
+        {"session_id": "ctor", "user_id": "u0", "system_prompt_variables": {"a": 1, "b": 1}},
+        {"session_id": "cfg", "system_prompt_variables": {"b": 2}, "thread_id": "t"},
+        {"session_id": None, "system_prompt_variables": {"c": 3}, "assets": ["x"]},
+    )
+    assert options.session_id == "cfg"
+    assert options.user_id == "u0"
+    assert options.system_prompt_variables == {"a": 1, "b": 2, "c": 3}
+    assert options.assets == ("x",)
+
+
+def test_resolve_call_options_fallback_session() -> None:
+    assert resolve_call_options({}, fallback_session_id="thread-1").session_id == "thread-1"
+    assert resolve_call_options({"session_id": "s"}, fallback_session_id="t").session_id == "s"
+
+
+def test_resolve_call_options_type_errors() -> None:
+    with pytest.raises(InvalidRequestError, match="system_prompt_variables must be a dict"):
+        resolve_call_options({"system_prompt_variables": ["x"]})
+    with pytest.raises(InvalidRequestError, match="session_id"):
+        resolve_call_options({"session_id": 3})
+
+
+def m(role: str, content: str) -> ChatMessage:
+    return ChatMessage(role=role, content=content)  # type: ignore[arg-type]
+
+
+def test_new_turn_is_the_tail_after_the_last_assistant_message() -> None:
+    history = [
+        m("system", "old system"),
+        m("user", "first"),
+        m("assistant", "answer"),
+        m("user", "second"),
+        m("system", "be brief"),
+    ]
+    assert new_turn_text(history) == "be brief\n\nsecond"
+
+
+def test_new_turn_without_assistant_takes_everything() -> None:
+    assert new_turn_text([m("system", "S"), m("user", "U")]) == "S\n\nU"
+
+
+def test_new_turn_ending_with_assistant_is_an_error() -> None:
+    with pytest.raises(InvalidRequestError, match="nothing new to send"):
+        new_turn_text([m("user", "u"), m("assistant", "a")])
+
+
+def test_history_fields() -> None:
+    history = [m("user", "a"), m("assistant", "b"), m("user", "c")]
+    message, messages = history_fields(history)
+    assert message == "c"
+    assert messages == tuple(history)
