@@ -288,9 +288,8 @@ def test_first_byte_timeout(lyzr_emulator: Emulator) -> None:
     headers = {"x-emulator-fault": "delay-headers:2"}
     timeout = Timeouts(first_byte=0.3, read=5)
     with make_client(lyzr_emulator, default_headers=headers, timeout=timeout,
-                     max_retries=0) as c:
-        with pytest.raises(APITimeoutError) as info:
-            list(c.stream(req()))
+                     max_retries=0) as c, pytest.raises(APITimeoutError) as info:
+        list(c.stream(req()))
     assert info.value.kind == "first_byte"
 
 

@@ -1,0 +1,168 @@
+"""Scripted agents of the emulator, selected by agent id.
+
+An agent is a function from an :class:`AgentCall` (what the client sent, plus the session's
+history) to an :class:`Answer` (the fragments to stream, and optionally an error, artifacts or a
+local tool call). Register one with :func:`agent`; ids ending in ``-<N>`` resolve to the agent
+registered for the prefix with ``N`` as its parameter (``long-20000``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "AGENTS",
+    "DEMO_ANSWER",
+    "UNICODE_ANSWER",
+    "AgentCall",
+    "Answer",
+    "agent",
+    "long_answer_tokens",
+    "resolve_agent",
+    "words",
+]
+
+
+@dataclass(frozen=True)
+class AgentCall:
+    """One request as an agent sees it. ``history`` is the session's earlier turns."""
+
+    agent_id: str
+    message: str
+    session_id: str
+    user_id: str
+    history: tuple[tuple[str, str], ...] = ()
+    system_prompt_variables: Mapping[str, Any] = field(default_factory=dict)
+    filter_variables: Mapping[str, Any] = field(default_factory=dict)
+    features: tuple[Mapping[str, Any], ...] = ()
+    messages: tuple[Mapping[str, Any], ...] | None = None
+    param: int | None = None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What an agent streams: ``fragments``, then ``[ERROR] error`` if set, else ``[DONE]``.
+
+    ``delay`` is a pause (seconds) before each fragment, to make streaming visible.
+    ``tool_call`` is a ``local_tool_call`` payload sent instead of text.
+    """
+
+    fragments: tuple[str, ...]
+    error: str | None = None
+    artifacts: tuple[Mapping[str, Any], ...] = ()
+    delay: float = 0.0
+    tool_call: Mapping[str, Any] | None = None
+
+    @property
+    def text(self) -> str:
+        return "".join(self.fragments)
+
+
+AgentFn = Callable[[AgentCall], Answer]
+AGENTS: dict[str, AgentFn] = {}
+
+
+def agent(name: str) -> Callable[[AgentFn], AgentFn]:
+    """Register an agent function under ``name``."""
+
+    def register(fn: AgentFn) -> AgentFn:
+        AGENTS[name] = fn
+        return fn
+
+    return register
+
+
+def resolve_agent(agent_id: str) -> tuple[AgentFn, int | None] | None:
+    """The agent for an id and its numeric parameter (``long-500`` -> long, 500)."""
+    if agent_id in AGENTS:
+        return AGENTS[agent_id], None
+    prefix, _, number = agent_id.rpartition("-")
+    if prefix in AGENTS and number.isdigit():
+        return AGENTS[prefix], int(number)
+    return None
+
+
+def words(text: str) -> tuple[str, ...]:
+    """Split text into word fragments that keep their leading whitespace."""
+    out: list[str] = []
+    current = ""
+    for ch in text:
+        if ch in " \n\t" and current.strip():
+            out.append(current)
+            current = ""
+        current += ch
+    if current:
+        out.append(current)
+    return tuple(out)
+
+
+def long_answer_tokens(n: int) -> list[str]:
+    """The deterministic tokens of the ``long-<n>`` agent: ``"w0"``, ``" w1"``, ``" w2"``, ..."""
+    return ["w0", *(f" w{i}" for i in range(1, n))]
+
+
+UNICODE_ANSWER = (
+    'Grüße, 世界 🌍! naïve café — “quotes” "straight" \\ back\\slash\nnew line\ttab &amp; <b>'
+)
+DEMO_ANSWER = (
+    "lyzr-stream turns agent chat APIs into ordinary streaming LLMs: ChatLyzr for LangChain "
+    "and LyzrLLM for LlamaIndex. Tokens reach you as the agent writes them, sessions map to "
+    "the agent's server-side memory, and errors keep the text you already received."
+)
+
+
+@agent("echo")
+def _echo(call: AgentCall) -> Answer:
+    return Answer(words(f"You said: {call.message}"))
+
+
+@agent("memory")
+def _memory(call: AgentCall) -> Answer:
+    earlier = [text for role, text in call.history if role == "user"]
+    if not earlier:
+        return Answer(words("This is the start of our conversation."))
+    return Answer(words("Earlier you said: " + " | ".join(earlier)))
+
+
+@agent("long")
+def _long(call: AgentCall) -> Answer:
+    return Answer(tuple(long_answer_tokens(call.param or 1000)))
+
+
+@agent("reasoning")
+def _reasoning(call: AgentCall) -> Answer:
+    return Answer(("<thi", "nk>Let me ", "think about it.</th", "ink>The answer", " is 42."))
+
+
+@agent("fail-midway")
+def _fail_midway(call: AgentCall) -> Answer:
+    return Answer(("Partial", " answer"), error="Agent crashed midway")
+
+
+@agent("vars")
+def _vars(call: AgentCall) -> Answer:
+    spv = json.dumps(dict(call.system_prompt_variables), sort_keys=True)
+    fv = json.dumps(dict(call.filter_variables), sort_keys=True)
+    return Answer(words(f"system_prompt_variables={spv} filter_variables={fv}"))
+
+
+@agent("artifacts")
+def _artifacts(call: AgentCall) -> Answer:
+    files = ({"name": "report.txt", "url": "https://example.invalid/report.txt",
+              "type": "text/plain"},)
+    return Answer(words(f"You said: {call.message}"), artifacts=files)
+
+
+@agent("unicode")
+def _unicode(call: AgentCall) -> Answer:
+    text = UNICODE_ANSWER
+    return Answer(tuple(text[i : i + 3] for i in range(0, len(text), 3)))
+
+
+@agent("demo")
+def _demo(call: AgentCall) -> Answer:
+    return Answer(words(DEMO_ANSWER), delay=0.02)
+

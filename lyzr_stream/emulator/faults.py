@@ -1,0 +1,92 @@
+"""Fault injection: a request header ``x-emulator-fault: <spec>`` makes the emulator misbehave.
+
+Specs (one per request):
+
+- ``status:<code>`` / ``status:<code>:retry-after=<s>``: answer that status (JSON detail).
+- ``html:<code>``: an HTML error page with that status.
+- ``delay-headers:<s>``: wait before sending the response headers.
+- ``drop-after:<k>``: send ``k`` events, then cut the connection (no end of body).
+- ``stall-after:<k>:<s>``: send ``k`` events, pause ``s`` seconds, then go on.
+- ``no-done``: a complete, clean body without ``[DONE]``.
+- ``fail-first:<k>[:<code>]``: the first ``k`` requests with this spec and session id answer
+  ``code`` (default 503); later ones succeed.
+- ``malformed-json``: one event with invalid JSON after the first fragment.
+- ``oversize:<bytes>``: one data line of that many bytes after the first fragment.
+- ``empty-200``: status 200, ``text/event-stream``, empty body.
+- ``wrong-content-type``: status 200 with an HTML body.
+
+Refusing or resetting a connection before the headers needs the raw socket, which ASGI does not
+expose; the reliability work adds it with a listener of its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["FAULT_HEADER", "Fault", "FaultSpecError", "parse_fault"]
+
+FAULT_HEADER = "x-emulator-fault"
+
+
+class FaultSpecError(ValueError):
+    """The fault header could not be understood."""
+
+
+@dataclass(frozen=True)
+class Fault:
+    kind: str
+    count: int = 0
+    seconds: float = 0.0
+    status: int = 0
+    retry_after: str | None = None
+    spec: str = ""
+
+
+def _int(value: str, spec: str) -> int:
+    if not value.isdigit():
+        raise FaultSpecError(f"expected a whole number in fault {spec!r}")
+    return int(value)
+
+
+def _seconds(value: str, spec: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise FaultSpecError(f"expected seconds in fault {spec!r}") from None
+    if not 0 <= seconds <= 600:
+        raise FaultSpecError(f"seconds out of range in fault {spec!r}")
+    return seconds
+
+
+def parse_fault(spec: str | None) -> Fault | None:
+    """The fault named by a header value, or None. Raises FaultSpecError for a bad spec."""
+    if not spec:
+        return None
+    spec = spec.strip()
+    kind, *args = spec.split(":")
+    if kind == "status" and args:
+        retry_after = None
+        if len(args) > 1:
+            name, _, value = args[1].partition("=")
+            if name != "retry-after" or not value:
+                raise FaultSpecError(f"expected retry-after=<s> in fault {spec!r}")
+            retry_after = value
+        return Fault("status", status=_int(args[0], spec), retry_after=retry_after, spec=spec)
+    if kind == "html" and len(args) == 1:
+        return Fault("html", status=_int(args[0], spec), spec=spec)
+    if kind == "delay-headers" and len(args) == 1:
+        return Fault("delay-headers", seconds=_seconds(args[0], spec), spec=spec)
+    if kind == "drop-after" and len(args) == 1:
+        return Fault("drop-after", count=_int(args[0], spec), spec=spec)
+    if kind == "stall-after" and len(args) == 2:
+        return Fault(
+            "stall-after", count=_int(args[0], spec), seconds=_seconds(args[1], spec), spec=spec
+        )
+    if kind == "fail-first" and len(args) in (1, 2):
+        status = _int(args[1], spec) if len(args) == 2 else 503
+        return Fault("fail-first", count=_int(args[0], spec), status=status, spec=spec)
+    if kind == "oversize" and len(args) == 1:
+        return Fault("oversize", count=_int(args[0], spec), spec=spec)
+    if kind in ("no-done", "malformed-json", "empty-200", "wrong-content-type") and not args:
+        return Fault(kind, spec=spec)
+    raise FaultSpecError(f"unknown fault {spec!r}")

@@ -1,0 +1,197 @@
+"""Pieces every route family shares: recording, auth, JSON bodies, faults, SSE writing."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+
+from .faults import FAULT_HEADER, Fault, FaultSpecError, parse_fault
+from .state import EmulatorState, RecordedRequest
+
+__all__ = [
+    "InjectedDisconnect",
+    "RouteError",
+    "early_fault_response",
+    "fault_of",
+    "read_json",
+    "record",
+    "require_strings",
+    "sse_response",
+    "state_of",
+]
+
+SSE_MEDIA_TYPE = "text/event-stream; charset=utf-8"
+
+
+class InjectedDisconnect(Exception):
+    """Raised inside a response body to cut the connection on purpose (``drop-after``)."""
+
+
+class _QuietInjected(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, InjectedDisconnect)
+
+
+logging.getLogger("uvicorn.error").addFilter(_QuietInjected())
+
+
+class RouteError(Exception):
+    """Stops a route with an error response."""
+
+    def __init__(self, response: Response) -> None:
+        self.response = response
+
+
+def state_of(request: Request) -> EmulatorState:
+    state: EmulatorState = request.app.state.emulator
+    return state
+
+
+async def record(request: Request) -> Any:
+    """Record the request and return its JSON body (or None when it is not JSON)."""
+    raw = await request.body()
+    try:
+        body = json.loads(raw) if raw else None
+    except ValueError:
+        body = None
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    state_of(request).record(RecordedRequest(request.method, request.url.path, headers, body))
+    return body
+
+
+async def read_json(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        raise RouteError(JSONResponse({"detail": "Invalid JSON body"}, status_code=400)) from None
+    if not isinstance(body, dict):
+        raise RouteError(JSONResponse({"detail": "Body must be a JSON object"}, status_code=400))
+    return body
+
+
+def require_strings(body: dict[str, Any], names: Sequence[str]) -> None:
+    """FastAPI-style 422 for missing or non-string fields."""
+    problems = []
+    for name in names:
+        if name not in body:
+            problems.append({"loc": ["body", name], "msg": "Field required", "type": "missing"})
+        elif not isinstance(body[name], str):
+            problems.append(
+                {"loc": ["body", name], "msg": "Input should be a valid string",
+                 "type": "string_type"}
+            )
+    if problems:
+        raise RouteError(JSONResponse({"detail": problems}, status_code=422))
+
+
+def fault_of(request: Request) -> Fault | None:
+    try:
+        return parse_fault(request.headers.get(FAULT_HEADER))
+    except FaultSpecError as exc:
+        raise RouteError(JSONResponse({"detail": str(exc)}, status_code=400)) from None
+
+
+async def early_fault_response(
+    request: Request, fault: Fault | None, session_id: str
+) -> Response | None:
+    """Faults decided before any body is produced. ``delay-headers`` only waits."""
+    if fault is None:
+        return None
+    if fault.kind == "delay-headers":
+        await asyncio.sleep(fault.seconds)
+        return None
+    if fault.kind == "status":
+        headers = {"retry-after": fault.retry_after} if fault.retry_after else None
+        return JSONResponse(
+            {"detail": f"Injected {fault.status}"}, status_code=fault.status, headers=headers
+        )
+    if fault.kind == "html":
+        page = (f"<!DOCTYPE html><html><head><title>{fault.status}</title></head><body>"
+                f"<h1>{fault.status} Bad Gateway</h1><p>nginx</p></body></html>")
+        return HTMLResponse(page, status_code=fault.status)
+    if fault.kind == "fail-first":
+        attempt = state_of(request).count_attempt(fault.spec, session_id)
+        if attempt <= fault.count:
+            return JSONResponse(
+                {"detail": f"Injected {fault.status} (attempt {attempt})"},
+                status_code=fault.status,
+            )
+        return None
+    if fault.kind == "empty-200":
+        return Response(b"", media_type=SSE_MEDIA_TYPE)
+    if fault.kind == "wrong-content-type":
+        return HTMLResponse("<html><body><h1>Welcome to nginx!</h1></body></html>")
+    return None
+
+
+def _per_write(request: Request) -> int:
+    value = request.headers.get("x-emulator-events-per-write", "1")
+    return max(1, int(value)) if value.isdigit() else 1
+
+
+def _token_delay(request: Request) -> float:
+    try:
+        return max(0.0, float(request.headers.get("x-emulator-token-delay", "0")))
+    except ValueError:
+        return 0.0
+
+
+def sse_response(
+    request: Request,
+    events: Sequence[bytes],
+    terminal: Sequence[bytes],
+    fault: Fault | None,
+    *,
+    delay: float = 0.0,
+    on_complete: Any = None,
+    malformed: bytes = b'data: {"content": "x\n\n',
+) -> Response:
+    """Stream pre-encoded SSE ``events`` then ``terminal``, applying write batching and faults.
+
+    ``on_complete`` runs when the whole body was sent (to update session memory).
+    """
+    per_write = _per_write(request)
+    delay = delay or _token_delay(request)
+    kind = fault.kind if fault else ""
+    body = list(events)
+    if kind == "malformed-json":
+        body.insert(min(1, len(body)), malformed)
+    elif kind == "oversize" and fault:
+        body.insert(min(1, len(body)), b"data: " + b"x" * fault.count + b"\n\n")
+    tail = [] if kind == "no-done" else list(terminal)
+
+    async def generate() -> AsyncIterator[bytes]:
+        sent = 0
+        stalled = False
+        for start in range(0, len(body), per_write):
+            batch = body[start : start + per_write]
+            if fault and kind == "drop-after" and sent + len(batch) > fault.count:
+                keep = fault.count - sent
+                if keep > 0:
+                    yield b"".join(batch[:keep])
+                raise InjectedDisconnect("drop-after")
+            if delay:
+                await asyncio.sleep(delay)
+            yield b"".join(batch)
+            sent += len(batch)
+            if fault and kind == "stall-after" and sent >= fault.count and not stalled:
+                stalled = True
+                await asyncio.sleep(fault.seconds)
+        if fault and kind == "drop-after" and sent >= fault.count and sent == len(body):
+            raise InjectedDisconnect("drop-after")
+        if tail:
+            yield b"".join(tail)
+        if on_complete is not None:
+            on_complete()
+
+    return StreamingResponse(
+        generate(), media_type=SSE_MEDIA_TYPE, headers={"cache-control": "no-cache"}
+    )

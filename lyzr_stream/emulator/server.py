@@ -1,0 +1,122 @@
+"""``Emulator``: the app on uvicorn in a background thread, on a free loopback port."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from types import TracebackType
+
+import uvicorn
+
+from .app import create_app
+from .state import EMULATOR_API_KEY, EmulatorState, RecordedRequest
+
+__all__ = ["Emulator"]
+
+_LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+
+
+class Emulator:
+    """A real HTTP server imitating the agent services, for tests, demos and benchmarks.
+
+    ``with Emulator() as em:`` starts it on a free port (``em.base_url``) and stops it after.
+    Only loopback addresses are allowed unless ``allow_remote=True``.
+    """
+
+    def __init__(
+        self,
+        api_key: str = EMULATOR_API_KEY,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        stream_format: str = "text",
+        *,
+        allow_remote: bool = False,
+    ) -> None:
+        if host not in _LOOPBACK and not allow_remote:
+            raise ValueError(f"the emulator listens on loopback only, not {host!r}")
+        self.api_key = api_key
+        self.host = host
+        self._requested_port = port
+        self.app = create_app(api_key, stream_format)
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._port: int | None = None
+
+    @property
+    def state(self) -> EmulatorState:
+        state: EmulatorState = self.app.state.emulator
+        return state
+
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            raise RuntimeError("the emulator is not running")
+        return self._port
+
+    @property
+    def base_url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        return self.state.requests
+
+    def reset(self) -> None:
+        """Forget recorded requests, session memory and fault counters."""
+        self.state.reset()
+
+    def start(self) -> Emulator:
+        if self._server is not None:
+            return self
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, self._requested_port))
+        sock.listen(2048)
+        self._port = sock.getsockname()[1]
+        config = uvicorn.Config(
+            self.app,
+            lifespan="off",
+            log_level="warning",
+            access_log=False,
+            loop="asyncio",
+            http="h11",
+            backlog=2048,
+            timeout_keep_alive=30,
+        )
+        server = uvicorn.Server(config)
+        thread = threading.Thread(
+            target=server.run, kwargs={"sockets": [sock]}, name="lyzr-emulator", daemon=True
+        )
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the emulator did not start")
+            time.sleep(0.005)
+        self._server, self._thread, self._socket = server, thread, sock
+        return self
+
+    def stop(self) -> None:
+        server, thread = self._server, self._thread
+        if server is None or thread is None:
+            return
+        server.should_exit = True
+        thread.join(timeout=10)
+        self._socket.close()
+        self._server = self._thread = None
+        self._port = None
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        where = self.base_url if self._port is not None else "stopped"
+        return f"Emulator({where})"

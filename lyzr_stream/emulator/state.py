@@ -1,0 +1,67 @@
+"""The emulator's shared state: key, recorded requests, session memory, fault counters."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["EMULATOR_API_KEY", "EmulatorState", "RecordedRequest"]
+
+EMULATOR_API_KEY = "lyzr-emulator-key"
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request as the emulator received it (header names lowercased)."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    json: Any
+    timestamp: float = field(default_factory=time.time)
+
+
+class EmulatorState:
+    """Thread-safe: the server runs in its own thread while tests read from theirs."""
+
+    def __init__(self, api_key: str, stream_format: str) -> None:
+        if stream_format not in ("text", "json"):
+            raise ValueError("stream_format must be 'text' or 'json'")
+        self.api_key = api_key
+        self.stream_format = stream_format
+        self._lock = threading.Lock()
+        self._requests: list[RecordedRequest] = []
+        self._sessions: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        self._attempts: dict[tuple[str, str], int] = defaultdict(int)
+
+    def record(self, request: RecordedRequest) -> None:
+        with self._lock:
+            self._requests.append(request)
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        with self._lock:
+            return list(self._requests)
+
+    def history(self, session_id: str) -> tuple[tuple[str, str], ...]:
+        with self._lock:
+            return tuple(self._sessions.get(session_id, ()))
+
+    def remember(self, session_id: str, role: str, text: str) -> None:
+        with self._lock:
+            self._sessions[session_id].append((role, text))
+
+    def count_attempt(self, spec: str, session_id: str) -> int:
+        """How many requests (this one included) carried this fault spec and session id."""
+        with self._lock:
+            self._attempts[(spec, session_id)] += 1
+            return self._attempts[(spec, session_id)]
+
+    def reset(self) -> None:
+        with self._lock:
+            self._requests.clear()
+            self._sessions.clear()
+            self._attempts.clear()
