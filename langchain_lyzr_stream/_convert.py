@@ -1,0 +1,208 @@
+"""Pure conversions between LangChain objects and the core's (no I/O, no state).
+
+- LangChain messages -> core :class:`~lyzr_stream.ChatMessage`;
+- one core event -> at most one ``ChatGenerationChunk`` (used by the sync and async loops alike);
+- a whole :class:`~lyzr_stream.AgentResponse` -> ``ChatResult``.
+
+Reasoning (``<think>``) goes to ``additional_kwargs["reasoning_content"]``, the convention
+``AIMessage.content_blocks`` reads as a reasoning block, so ``content`` / ``.text`` hold only the
+answer.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from langchain_core.messages import (
+    AIMessage,
+    AIMessageChunk,
+    BaseMessage,
+    HumanMessage,
+    SystemMessage,
+    ToolMessage,
+)
+from langchain_core.messages import (
+    ChatMessage as LCChatMessage,
+)
+from langchain_core.messages.tool import tool_call_chunk
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+
+from lyzr_stream import (
+    AgentResponse,
+    ChatMessage,
+    InvalidRequestError,
+    ReasoningDelta,
+    TextDelta,
+    ToolCall,
+    ToolCallRequest,
+)
+from lyzr_stream.events import StreamEvent
+
+__all__ = [
+    "event_to_chunk",
+    "final_chunk",
+    "response_metadata",
+    "response_to_result",
+    "to_core_messages",
+]
+
+_ROLES: dict[type[BaseMessage], str] = {
+    HumanMessage: "user",
+    SystemMessage: "system",
+    AIMessage: "assistant",
+    AIMessageChunk: "assistant",
+    ToolMessage: "tool",
+}
+_TEXT_BLOCK_TYPES = frozenset({"text", "text-plain"})
+_SKIPPED_BLOCK_TYPES = frozenset({"reasoning", "thinking", "tool_call", "tool_use"})
+
+
+def _text_of(message: BaseMessage) -> str:
+    """The text of a message; a content block the protocol cannot carry is an error."""
+    content = message.content
+    if isinstance(content, str):
+        return content
+    parts: list[str] = []
+    for block in content:
+        if isinstance(block, str):
+            parts.append(block)
+            continue
+        kind = block.get("type")
+        if kind in _TEXT_BLOCK_TYPES and isinstance(block.get("text"), str):
+            parts.append(block["text"])
+        elif kind in _SKIPPED_BLOCK_TYPES and isinstance(message, AIMessage):
+            # The agent's own reasoning and tool calls travel separately (tool_calls field).
+            continue
+        else:
+            raise InvalidRequestError(
+                f"a {type(message).__name__} holds a {kind!r} content block, which the Lyzr "
+                "protocol cannot carry (only text; upload files as Lyzr assets and pass their "
+                "ids with assets=[...])"
+            )
+    return "".join(parts)
+
+
+def _role_of(message: BaseMessage) -> str:
+    for cls in type(message).__mro__:
+        role = _ROLES.get(cls)
+        if role is not None:
+            return role
+    if isinstance(message, LCChatMessage) and message.role in (
+        "user",
+        "system",
+        "assistant",
+        "tool",
+    ):
+        return message.role
+    raise InvalidRequestError(f"cannot send a {type(message).__name__} to an agent")
+
+
+def _wire_tool_calls(message: AIMessage) -> tuple[dict[str, Any], ...] | None:
+    if not message.tool_calls:
+        return None
+    return tuple(
+        {
+            "id": call.get("id") or f"call_{index}",
+            "type": "function",
+            "function": {"name": call["name"], "arguments": json.dumps(call["args"])},
+        }
+        for index, call in enumerate(message.tool_calls)
+    )
+
+
+def to_core_messages(messages: Sequence[BaseMessage]) -> list[ChatMessage]:
+    """LangChain messages as the core's OpenAI-style messages."""
+    out: list[ChatMessage] = []
+    for message in messages:
+        role = _role_of(message)
+        fields: dict[str, Any] = {"role": role, "content": _text_of(message)}
+        if isinstance(message, AIMessage):
+            fields["tool_calls"] = _wire_tool_calls(message)
+        elif isinstance(message, ToolMessage):
+            fields["tool_call_id"] = message.tool_call_id
+            if message.name:
+                fields["name"] = message.name
+        out.append(ChatMessage(**fields))
+    return out
+
+
+def _tool_call_chunks(calls: Sequence[ToolCall]) -> list[Any]:
+    return [
+        tool_call_chunk(
+            name=call.name, args=json.dumps(dict(call.arguments)), id=call.id, index=index
+        )
+        for index, call in enumerate(calls)
+    ]
+
+
+def event_to_chunk(event: StreamEvent) -> ChatGenerationChunk | None:
+    """The chunk for one core event, or None when the event produces no chunk."""
+    kind = type(event)
+    if kind is TextDelta:
+        return ChatGenerationChunk(message=AIMessageChunk(content=event.text))  # type: ignore[union-attr]
+    if kind is ReasoningDelta:
+        return ChatGenerationChunk(
+            message=AIMessageChunk(
+                content="",
+                additional_kwargs={"reasoning_content": event.text},  # type: ignore[union-attr]
+            )
+        )
+    if kind is ToolCallRequest:
+        return ChatGenerationChunk(
+            message=AIMessageChunk(
+                content="",
+                tool_call_chunks=_tool_call_chunks(event.calls),  # type: ignore[union-attr]
+            )
+        )
+    return None
+
+
+def response_metadata(
+    response: AgentResponse, timing: Mapping[str, float | None]
+) -> dict[str, Any]:
+    """``response_metadata`` of the final message: ids, finish reason, artifacts, timing."""
+    meta: dict[str, Any] = {
+        "model_provider": "lyzr",
+        "agent_id": response.agent_id,
+        "model_name": response.agent_id,
+        "session_id": response.session_id,
+        "user_id": response.user_id,
+        "message_id": response.message_id,
+        "finish_reason": response.finish_reason,
+    }
+    if response.artifacts:
+        meta["artifacts"] = [dict(a) for a in response.artifacts]
+    if response.metadata:
+        meta["service_metadata"] = dict(response.metadata)
+    meta.update({k: v for k, v in timing.items() if v is not None})
+    return meta
+
+
+def final_chunk(response: AgentResponse, timing: Mapping[str, float | None]) -> ChatGenerationChunk:
+    """The closing chunk: no text, the metadata, and ``chunk_position="last"``."""
+    return ChatGenerationChunk(
+        message=AIMessageChunk(
+            content="",
+            response_metadata=response_metadata(response, timing),
+            chunk_position="last",
+        )
+    )
+
+
+def response_to_result(response: AgentResponse, timing: Mapping[str, float | None]) -> ChatResult:
+    """A whole answer (one-shot or a completed stream) as a ``ChatResult``."""
+    additional: dict[str, Any] = {}
+    if response.reasoning:
+        additional["reasoning_content"] = response.reasoning
+    message = AIMessage(
+        content=response.text,
+        additional_kwargs=additional,
+        response_metadata=response_metadata(response, timing),
+        tool_calls=[
+            {"name": c.name, "args": dict(c.arguments), "id": c.id, "type": "tool_call"}
+            for c in response.tool_calls
+        ],
+    )
+    return ChatResult(generations=[ChatGeneration(message=message)])

@@ -1,0 +1,548 @@
+"""``ChatLyzr``: a Lyzr agent as a LangChain chat model."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from typing import Any
+
+import httpx
+from langchain_core.callbacks import (
+    AsyncCallbackManager,
+    AsyncCallbackManagerForLLMRun,
+    CallbackManager,
+    CallbackManagerForLLMRun,
+)
+from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGenerationChunk, ChatResult
+from langchain_core.runnables import RunnableConfig
+from langchain_core.runnables.config import ensure_config
+from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, model_validator
+
+from lyzr_stream import AgentRequest, LyzrClient, ToolActivity
+from lyzr_stream.conversation import (
+    MessageMode,
+    history_fields,
+    new_turn_text,
+    resolve_call_options,
+)
+from lyzr_stream.errors import InvalidRequestError
+from lyzr_stream.settings import ENV_API_KEY, resolve_api_key
+from lyzr_stream.sse import DEFAULT_MAX_EVENT_BYTES
+from lyzr_stream.stream import StreamStats
+from lyzr_stream.timeouts import DEFAULT_TIMEOUTS, Timeouts
+
+from ._convert import event_to_chunk, final_chunk, response_to_result, to_core_messages
+
+__all__ = ["ChatLyzr"]
+
+#: The kwarg through which the public entry points hand the RunnableConfig to _generate/_stream.
+_CONFIG_KWARG = "_lyzr_config"
+#: Keyword arguments LangChain itself may pass down; they are not call options.
+_FRAMEWORK_KWARGS = frozenset(
+    {"stream", "ls_structured_output_format", "structured_output_format", _CONFIG_KWARG}
+)
+_POLICY_KWARGS = frozenset({"timeout", "max_retries"})
+_OPTION_KWARGS = frozenset(
+    {"session_id", "user_id", "system_prompt_variables", "filter_variables", "features", "assets"}
+)
+
+
+def _timing(stats: StreamStats) -> dict[str, float | None]:
+    return {"time_to_first_token": stats.time_to_first_token, "total_time": stats.duration}
+
+
+class ChatLyzr(BaseChatModel):
+    """A Lyzr agent as a LangChain chat model, streaming token by token.
+
+    Setup:
+        Install the package with the LangChain extra and set your key:
+
+        .. code-block:: bash
+
+            pip install "lyzr-stream[langchain]"
+            export LYZR_API_KEY="your-api-key"
+
+    Key init args — agent:
+        agent_id: str
+            The agent's id in Lyzr Studio.
+        dialect: str
+            Wire format: ``"lyzr-v3"`` (default), ``"lyzr-v2"``, ``"aisquare"``,
+            ``"chat-messages"``; ``dialect_options`` configures it.
+        message_mode: "turn" | "history"
+            ``"turn"`` (default) sends only the new turn: the agent keeps the conversation in
+            its server-side session memory. ``"history"`` sends the whole transcript as
+            ``messages`` for stateless use.
+
+    Key init args — session:
+        session_id, user_id, system_prompt_variables, filter_variables, features, assets.
+
+    Key init args — client:
+        api_key: SecretStr
+            Defaults to ``LYZR_API_KEY``; missing is an error at construction.
+        base_url: str
+            Defaults to ``LYZR_BASE_URL``, else ``https://agent-prod.studio.lyzr.ai``.
+        timeout: float | httpx.Timeout | lyzr_stream.Timeouts
+        max_retries: int
+            Retries before any text was delivered (default 2).
+        streaming: bool
+            ``invoke`` uses the stream endpoint (and fires ``on_llm_new_token``).
+        coalesce: bool
+            Text that arrives in one network read leaves as one chunk (default True; never
+            waits for more). Set False to get exactly one chunk per service event.
+
+    Instantiate:
+        .. code-block:: python
+
+            from langchain_lyzr_stream import ChatLyzr
+
+            model = ChatLyzr(agent_id="6650...", system_prompt_variables={"tone": "warm"})
+
+    Invoke:
+        .. code-block:: python
+
+            model.invoke("What is Lyzr?")
+            model.invoke([("system", "Be brief."), ("human", "What is Lyzr?")])
+
+    Stream:
+        .. code-block:: python
+
+            for chunk in model.stream("Tell me a story"):
+                print(chunk.text, end="", flush=True)
+
+    Async:
+        .. code-block:: python
+
+            await model.ainvoke("Hi")
+            async for chunk in model.astream("Hi"):
+                print(chunk.text, end="")
+            await model.abatch(["Hi", "Hello"], config={"configurable": {"session_id": "s"}})
+
+    Sessions:
+        ``session_id``, ``user_id``, ``system_prompt_variables``, ``filter_variables``,
+        ``features`` and ``assets`` are resolved per call from, in rising priority:
+
+        1. the constructor fields (``user_id`` defaults to ``LYZR_USER_ID``, then
+           ``default_user``; an explicit argument beats the environment);
+        2. ``config={"configurable": {...}}`` with the same names;
+        3. per-call keyword arguments: ``model.invoke(msg, session_id="s2")``.
+
+        A later level replaces an earlier one, except ``system_prompt_variables`` and
+        ``filter_variables``, which are merged key by key. With no session id anywhere, LangGraph's
+        ``configurable["thread_id"]`` is used, so a LangGraph thread and a Lyzr session are one
+        conversation; failing that, one session id is generated per instance (reported in
+        ``response_metadata["session_id"]``).
+
+    Reasoning:
+        A ``<think>...</think>`` block is kept out of the answer: it arrives in
+        ``additional_kwargs["reasoning_content"]`` and as a ``reasoning`` block in
+        ``message.content_blocks``; ``message.text`` is the answer only.
+
+    Server-side tools:
+        Tools the agent runs on the server (the ``chat-messages`` dialect reports them) reach
+        callbacks as custom events ``lyzr_tool_call`` / ``lyzr_tool_result`` and show up in
+        ``astream_events``. They are never returned as tool calls for you to run.
+
+    Response metadata:
+        ``agent_id`` (also ``model_name``), ``session_id``, ``user_id``, ``message_id``,
+        ``finish_reason``, ``artifacts`` (when the agent produced files), ``service_metadata``,
+        ``time_to_first_token`` and ``total_time`` (seconds, streaming), ``model_provider``.
+
+        ``usage_metadata`` is not set: the Lyzr API does not report token usage, and this
+        class does not invent counts.
+    """
+
+    agent_id: str = Field(description="The agent's id in Lyzr Studio.")
+    api_key: SecretStr | None = Field(
+        default=None, description="API key; defaults to the LYZR_API_KEY environment variable."
+    )
+    base_url: str | None = Field(default=None, description="Service URL (LYZR_BASE_URL).")
+    user_id: str | None = Field(default=None, description="User id (LYZR_USER_ID).")
+    session_id: str | None = Field(default=None, description="Session id (server-side memory).")
+    system_prompt_variables: dict[str, Any] = Field(
+        default_factory=dict, description="Values for the agent's system prompt placeholders."
+    )
+    filter_variables: dict[str, Any] = Field(default_factory=dict, description="Filter values.")
+    features: list[dict[str, Any]] = Field(default_factory=list, description="Agent features.")
+    assets: list[str] = Field(default_factory=list, description="Uploaded asset ids.")
+    dialect: str = Field(default="lyzr-v3", description="Wire format name.")
+    dialect_options: dict[str, Any] = Field(default_factory=dict, description="Dialect options.")
+    message_mode: MessageMode = Field(
+        default="turn", description="'turn': send only the new turn; 'history': the transcript."
+    )
+    timeout: float | httpx.Timeout | Timeouts | None = Field(
+        default=DEFAULT_TIMEOUTS, description="Seconds, httpx.Timeout or lyzr_stream.Timeouts."
+    )
+    max_retries: int = Field(default=2, description="Retries before anything was delivered.")
+    streaming: bool = Field(default=False, description="Use the stream endpoint for invoke.")
+    coalesce: bool = Field(default=True, description="Merge text arriving in one network read.")
+    max_event_bytes: int = Field(default=DEFAULT_MAX_EVENT_BYTES, description="Event size cap.")
+    allow_insecure_http: bool = Field(default=False, description="Allow keys over plain http.")
+    default_headers: dict[str, str] = Field(default_factory=dict, description="Extra headers.")
+
+    model_config = ConfigDict(arbitrary_types_allowed=True, populate_by_name=True)
+
+    _client: LyzrClient | None = PrivateAttr(default=None)
+    _generated_session_id: str | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _build_client(self) -> ChatLyzr:
+        # Every argument is checked here, at construction: key, URL, dialect, timeouts.
+        self._client = self._new_client(self.api_key)
+        self.api_key = self._client.settings.api_key
+        return self
+
+    def _new_client(self, api_key: SecretStr | None) -> LyzrClient:
+        return LyzrClient(
+            api_key=api_key,
+            base_url=self.base_url,
+            user_id=self.user_id,
+            dialect=self.dialect,
+            dialect_options=self.dialect_options or None,
+            timeout=self.timeout,
+            max_retries=self.max_retries,
+            coalesce=self.coalesce,
+            max_event_bytes=self.max_event_bytes,
+            allow_insecure_http=self.allow_insecure_http,
+            default_headers=self.default_headers or None,
+        )
+
+    @property
+    def client(self) -> LyzrClient:
+        """The core client (rebuilt after unpickling)."""
+        if self._client is None:
+            self._client = self._new_client(self.api_key)
+        return self._client
+
+    # -- LangChain conventions -------------------------------------------------------------------
+    @property
+    def _llm_type(self) -> str:
+        return "lyzr"
+
+    @property
+    def model_name(self) -> str:
+        return self.agent_id
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {
+            "agent_id": self.agent_id,
+            "dialect": self.dialect,
+            "base_url": self.client.settings.base_url,
+            "message_mode": self.message_mode,
+        }
+
+    @property
+    def lc_secrets(self) -> dict[str, str]:
+        return {"api_key": ENV_API_KEY}
+
+    @classmethod
+    def is_lc_serializable(cls) -> bool:
+        return True
+
+    @classmethod
+    def get_lc_namespace(cls) -> list[str]:
+        return ["langchain_lyzr_stream", "chat_models"]
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        params = super()._get_ls_params(stop=stop, **kwargs)
+        params["ls_provider"] = "lyzr"
+        params["ls_model_name"] = self.agent_id
+        params["ls_model_type"] = "chat"
+        return params
+
+    def _get_invocation_params(
+        self, stop: list[str] | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
+        config = kwargs.pop(_CONFIG_KWARG, None)
+        params = super()._get_invocation_params(stop=stop, **kwargs)
+        for private in ("api_key", "default_headers"):
+            params.pop(private, None)
+        try:
+            options = self._options(config, kwargs)
+        except InvalidRequestError:
+            return params
+        params.update({k: v for k, v in options.request_fields().items() if v})
+        return params
+
+    # -- pickling: no client, no key -------------------------------------------------------------
+    def __getstate__(self) -> dict[Any, Any]:
+        state = super().__getstate__()
+        state["__dict__"] = {**state["__dict__"], "api_key": None}
+        private = dict(state.get("__pydantic_private__") or {})
+        private["_client"] = None
+        state["__pydantic_private__"] = private
+        return state
+
+    def __setstate__(self, state: dict[Any, Any]) -> None:
+        super().__setstate__(state)
+        # The key comes back from the environment, or a clear error says it did not.
+        key = resolve_api_key(None, required=False)
+        object.__setattr__(self, "api_key", key)
+        self._client = self._new_client(key)
+
+    # -- the config reaches _generate/_stream through a private kwarg ----------------------------
+    @staticmethod
+    def _carry_config(config: RunnableConfig | None, kwargs: dict[str, Any]) -> dict[str, Any]:
+        if _CONFIG_KWARG not in kwargs:
+            kwargs[_CONFIG_KWARG] = ensure_config(config)
+        return kwargs
+
+    def invoke(
+        self,
+        input: LanguageModelInput,
+        config: RunnableConfig | None = None,
+        *,
+        stop: list[str] | None = None,
+        **kwargs: Any,
+    ) -> AIMessage:
+        return super().invoke(input, config, stop=stop, **self._carry_config(config, kwargs))
+
+    async def ainvoke(
+        self,
+        input: LanguageModelInput,
+        config: RunnableConfig | None = None,
+        *,
+        stop: list[str] | None = None,
+        **kwargs: Any,
+    ) -> AIMessage:
+        kwargs = self._carry_config(config, kwargs)
+        return await super().ainvoke(input, config, stop=stop, **kwargs)
+
+    def stream(
+        self,
+        input: LanguageModelInput,
+        config: RunnableConfig | None = None,
+        *,
+        stop: list[str] | None = None,
+        **kwargs: Any,
+    ) -> Iterator[AIMessageChunk]:
+        return super().stream(input, config, stop=stop, **self._carry_config(config, kwargs))
+
+    def astream(
+        self,
+        input: LanguageModelInput,
+        config: RunnableConfig | None = None,
+        *,
+        stop: list[str] | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[AIMessageChunk]:
+        return super().astream(input, config, stop=stop, **self._carry_config(config, kwargs))
+
+    def stream_events(
+        self, input: LanguageModelInput, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> Any:
+        return super().stream_events(input, config, **self._carry_config(config, kwargs))
+
+    def astream_events(
+        self, input: LanguageModelInput, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> Any:
+        return super().astream_events(input, config, **self._carry_config(config, kwargs))
+
+    # -- building a request ----------------------------------------------------------------------
+    def _session_fallback(self) -> str:
+        if self._generated_session_id is None:
+            self._generated_session_id = self.client.new_session_id(self.agent_id)
+        return self._generated_session_id
+
+    def _options(self, config: Mapping[str, Any] | None, kwargs: Mapping[str, Any]) -> Any:
+        configurable: Mapping[str, Any] = (config or {}).get("configurable") or {}
+        constructor = {
+            "session_id": self.session_id,
+            "user_id": self.user_id,
+            "system_prompt_variables": self.system_prompt_variables,
+            "filter_variables": self.filter_variables,
+            "features": self.features,
+            "assets": self.assets,
+        }
+        thread_id = configurable.get("thread_id")
+        fallback = str(thread_id) if thread_id else None
+        options = resolve_call_options(
+            constructor, configurable, kwargs, fallback_session_id=fallback
+        )
+        if options.session_id is None:
+            options = resolve_call_options(
+                constructor, configurable, kwargs, fallback_session_id=self._session_fallback()
+            )
+        return options
+
+    def _prepare(
+        self, messages: Sequence[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
+    ) -> tuple[AgentRequest, dict[str, Any], RunnableConfig]:
+        if stop:
+            raise InvalidRequestError(
+                "stop sequences are not supported: the agent service has no stop parameter"
+            )
+        config: RunnableConfig = kwargs.pop(_CONFIG_KWARG, None) or ensure_config()
+        unknown = set(kwargs) - _OPTION_KWARGS - _POLICY_KWARGS - _FRAMEWORK_KWARGS
+        if unknown:
+            raise InvalidRequestError(
+                f"unexpected argument(s) {sorted(unknown)}; ChatLyzr accepts "
+                f"{sorted(_OPTION_KWARGS | _POLICY_KWARGS)} per call"
+            )
+        options = self._options(config, kwargs)
+        core = to_core_messages(messages)
+        if self.message_mode == "history":
+            message, transcript = history_fields(core)
+            fields: dict[str, Any] = {"message": message, "messages": transcript}
+        else:
+            fields = {"message": new_turn_text(core)}
+        request = AgentRequest(agent_id=self.agent_id, **fields, **options.request_fields())
+        policy = {k: kwargs[k] for k in _POLICY_KWARGS if k in kwargs}
+        return request, policy, config
+
+    # -- the four model methods ------------------------------------------------------------------
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        request, policy, config = self._prepare(messages, stop, kwargs)
+        response = self.client.chat(request, **policy)
+        if run_manager is not None and response.tool_activity:
+            reporter = _ActivityReporter(self, config, run_manager.run_id)
+            for activity in response.tool_activity:
+                reporter.report(activity)
+        return response_to_result(response, {})
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        request, policy, config = self._prepare(messages, stop, kwargs)
+        response = await self.client.achat(request, **policy)
+        if run_manager is not None and response.tool_activity:
+            reporter = _ActivityReporter(self, config, run_manager.run_id)
+            for activity in response.tool_activity:
+                await reporter.areport(activity)
+        return response_to_result(response, {})
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        request, policy, config = self._prepare(messages, stop, kwargs)
+        activity = _ActivityReporter(self, config)
+        with self.client.stream(request, **policy) as events:
+            for event in events:
+                chunk = event_to_chunk(event)
+                if chunk is not None:
+                    yield chunk
+                    activity.flush(chunk)
+                elif type(event) is ToolActivity:
+                    activity.report(event)
+            last = final_chunk(events.response(), _timing(events.stats))
+        yield last
+        activity.flush(last)
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        request, policy, config = self._prepare(messages, stop, kwargs)
+        activity = _ActivityReporter(self, config)
+        async with self.client.astream(request, **policy) as events:
+            async for event in events:
+                chunk = event_to_chunk(event)
+                if chunk is not None:
+                    yield chunk
+                    await activity.aflush(chunk)
+                elif type(event) is ToolActivity:
+                    await activity.areport(event)
+            last = final_chunk(events.response(), _timing(events.stats))
+        yield last
+        await activity.aflush(last)
+
+
+def _custom_event(activity: ToolActivity) -> tuple[str, dict[str, Any]]:
+    data: dict[str, Any] = {"name": activity.name, "raw": dict(activity.raw)}
+    if activity.phase == "call":
+        data["arguments"] = activity.arguments
+        return "lyzr_tool_call", data
+    data["result"] = activity.result
+    return "lyzr_tool_result", data
+
+
+class _ActivityReporter:
+    """Reports server-side tool activity as custom events of the chat model's own run.
+
+    LangChain does not hand ``_stream`` its run manager; it stamps each chunk we yield with the
+    run's id (``lc_run--<uuid>``) before passing it on. So the run id is read from the first
+    yielded chunk, and activity seen before that is held until then.
+    """
+
+    def __init__(
+        self, model: ChatLyzr, config: RunnableConfig, run_id: uuid.UUID | None = None
+    ) -> None:
+        self._model = model
+        self._config = config
+        self._run_id = run_id
+        self._pending: list[ToolActivity] = []
+
+    def _learn(self, chunk: ChatGenerationChunk) -> bool:
+        if self._run_id is None:
+            message_id = chunk.message.id or ""
+            if message_id.startswith("lc_run--"):
+                try:
+                    self._run_id = uuid.UUID(message_id.removeprefix("lc_run--"))
+                except ValueError:
+                    return False
+        return self._run_id is not None
+
+    def _manager_args(self) -> dict[str, Any]:
+        config, model = self._config, self._model
+        return {
+            "inheritable_callbacks": config.get("callbacks"),
+            "local_callbacks": model.callbacks,
+            "verbose": model.verbose,
+            "inheritable_tags": config.get("tags"),
+            "local_tags": model.tags,
+            "inheritable_metadata": config.get("metadata"),
+            "local_metadata": model.metadata,
+        }
+
+    def report(self, activity: ToolActivity) -> None:
+        self._pending.append(activity)
+        if self._run_id is not None:
+            self._send()
+
+    def flush(self, chunk: ChatGenerationChunk) -> None:
+        if self._pending and self._learn(chunk):
+            self._send()
+        else:
+            self._learn(chunk)
+
+    def _send(self) -> None:
+        manager = CallbackManager.configure(**self._manager_args())
+        for activity in self._pending:
+            manager.on_custom_event(*_custom_event(activity), run_id=self._run_id)
+        self._pending.clear()
+
+    async def areport(self, activity: ToolActivity) -> None:
+        self._pending.append(activity)
+        if self._run_id is not None:
+            await self._asend()
+
+    async def aflush(self, chunk: ChatGenerationChunk) -> None:
+        if self._pending and self._learn(chunk):
+            await self._asend()
+        else:
+            self._learn(chunk)
+
+    async def _asend(self) -> None:
+        manager = AsyncCallbackManager.configure(**self._manager_args())
+        for activity in self._pending:
+            await manager.on_custom_event(*_custom_event(activity), run_id=self._run_id)
+        self._pending.clear()

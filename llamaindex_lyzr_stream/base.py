@@ -1,0 +1,388 @@
+"""``LyzrLLM``: a Lyzr agent as a LlamaIndex LLM."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncGenerator, Generator, Mapping, Sequence
+from contextlib import aclosing, closing
+from typing import Any
+
+import httpx
+from llama_index.core.base.llms.types import (
+    ChatMessage,
+    ChatResponse,
+    ChatResponseAsyncGen,
+    ChatResponseGen,
+    CompletionResponse,
+    CompletionResponseAsyncGen,
+    CompletionResponseGen,
+    LLMMetadata,
+    MessageRole,
+)
+from llama_index.core.instrumentation import get_dispatcher  # type: ignore[attr-defined]
+from llama_index.core.instrumentation.events import BaseEvent
+from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
+from llama_index.core.llms.llm import LLM
+from pydantic import Field, PrivateAttr, SecretStr, model_validator
+
+from lyzr_stream import AgentRequest, AsyncEventStream, EventStream, LyzrClient, ToolActivity
+from lyzr_stream.conversation import (
+    CALL_OPTION_NAMES,
+    CallOptions,
+    MessageMode,
+    history_fields,
+    new_turn_text,
+    resolve_call_options,
+)
+from lyzr_stream.errors import InvalidRequestError
+from lyzr_stream.settings import resolve_api_key
+from lyzr_stream.sse import DEFAULT_MAX_EVENT_BYTES
+from lyzr_stream.stream import StreamStats
+from lyzr_stream.timeouts import DEFAULT_TIMEOUTS, Timeouts
+
+from ._convert import Accumulator, chat_to_completion, to_chat_response, to_core_messages
+from .session import SessionScope, scoped_layers
+
+__all__ = ["LyzrLLM", "LyzrToolActivityEvent"]
+
+dispatcher = get_dispatcher(__name__)
+
+_POLICY_KWARGS = frozenset({"timeout", "max_retries"})
+#: Keyword arguments LlamaIndex components pass to every LLM; they mean nothing to an agent.
+_IGNORED_KWARGS = frozenset({"formatted", "tools", "tool_choice", "allow_parallel_tool_calls"})
+
+
+class LyzrToolActivityEvent(BaseEvent):
+    """A tool the agent ran on the server (reported by the ``chat-messages`` dialect).
+
+    Dispatched on the LlamaIndex instrumentation dispatcher while streaming; never a tool call
+    for the client to run.
+    """
+
+    phase: str
+    tool_name: str
+    arguments: Any = None
+    result: Any = None
+    session_id: str | None = None
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "LyzrToolActivityEvent"
+
+
+def _timing(stats: StreamStats) -> dict[str, float | None]:
+    return {"time_to_first_token": stats.time_to_first_token, "total_time": stats.duration}
+
+
+class LyzrLLM(LLM):
+    """A Lyzr agent as a LlamaIndex LLM, streaming token by token.
+
+    Setup:
+        ``pip install "lyzr-stream[llamaindex]"`` and ``export LYZR_API_KEY=...``.
+
+    Instantiate:
+        .. code-block:: python
+
+            from llamaindex_lyzr_stream import LyzrLLM
+
+            llm = LyzrLLM(agent_id="6650...", system_prompt_variables={"tone": "warm"})
+
+    Use:
+        .. code-block:: python
+
+            llm.complete("What is Lyzr?").text
+            for r in llm.stream_chat([ChatMessage(role="user", content="Hi")]):
+                print(r.delta, end="")
+            await llm.acomplete("Hi")
+
+    Sessions:
+        ``session_id``, ``user_id``, ``system_prompt_variables``, ``filter_variables``,
+        ``features`` and ``assets`` come from, in rising priority: the constructor fields
+        (``user_id`` defaults to ``LYZR_USER_ID``, then ``default_user``), the active
+        ``with llm.session(...):`` scopes (outermost first; safe across threads and asyncio
+        tasks), then per-call keyword arguments (``llm.stream_chat(msgs, session_id="s2")``).
+        ``system_prompt_variables`` and ``filter_variables`` merge key by key. Without any
+        session id, one is generated per instance.
+
+    Messages:
+        ``message_mode="turn"`` (default) sends only the new turn: the messages after the last
+        assistant message, system text first. The agent keeps the conversation in its session
+        memory. ``message_mode="history"`` sends the whole transcript as ``messages``.
+
+    Results:
+        ``ChatResponse.additional_kwargs`` (and the message's ``additional_kwargs``) carry
+        ``session_id``, ``user_id``, ``message_id``, ``finish_reason``, ``artifacts``,
+        ``service_metadata`` and timing (``time_to_first_token``, ``total_time``); ``raw`` is the
+        service's JSON for one-shot calls. Reasoning (``<think>``) becomes a ``ThinkingBlock``
+        in the message and ``additional_kwargs["thinking_delta"]`` on streamed responses.
+
+    Server-side tools:
+        Tool activity the service reports is dispatched as :class:`LyzrToolActivityEvent` on
+        the instrumentation dispatcher and appears in the streamed responses'
+        ``additional_kwargs["tool_activity"]``.
+
+    ``context_window`` and ``num_output`` default to 128,000 and 4,096: the agent's own model
+    decides the real limits (they only guide LlamaIndex's prompt packing); set them to match.
+    """
+
+    agent_id: str = Field(description="The agent's id in Lyzr Studio.")
+    api_key: SecretStr | None = Field(
+        default=None, exclude=True, description="API key; defaults to LYZR_API_KEY."
+    )
+    base_url: str | None = Field(default=None, description="Service URL (LYZR_BASE_URL).")
+    user_id: str | None = Field(default=None, description="User id (LYZR_USER_ID).")
+    session_id: str | None = Field(default=None, description="Session id (server-side memory).")
+    system_prompt_variables: dict[str, Any] = Field(
+        default_factory=dict, description="Values for the agent's system prompt placeholders."
+    )
+    filter_variables: dict[str, Any] = Field(default_factory=dict, description="Filter values.")
+    features: list[dict[str, Any]] = Field(default_factory=list, description="Agent features.")
+    assets: list[str] = Field(default_factory=list, description="Uploaded asset ids.")
+    dialect: str = Field(default="lyzr-v3", description="Wire format name.")
+    dialect_options: dict[str, Any] = Field(default_factory=dict, description="Dialect options.")
+    message_mode: MessageMode = Field(
+        default="turn", description="'turn': send only the new turn; 'history': the transcript."
+    )
+    timeout: float | httpx.Timeout | Timeouts | None = Field(
+        default=DEFAULT_TIMEOUTS, description="Seconds, httpx.Timeout or lyzr_stream.Timeouts."
+    )
+    max_retries: int = Field(default=2, description="Retries before anything was delivered.")
+    coalesce: bool = Field(default=True, description="Merge text arriving in one network read.")
+    max_event_bytes: int = Field(default=DEFAULT_MAX_EVENT_BYTES, description="Event size cap.")
+    allow_insecure_http: bool = Field(default=False, description="Allow keys over plain http.")
+    default_headers: dict[str, str] = Field(
+        default_factory=dict, exclude=True, description="Extra headers on every request."
+    )
+    context_window: int = Field(default=128_000, description="Guide for prompt packing.")
+    num_output: int = Field(default=4_096, description="Guide for prompt packing.")
+
+    _client: LyzrClient | None = PrivateAttr(default=None)
+    _generated_session_id: str | None = PrivateAttr(default=None)
+    _scope_owner: str = PrivateAttr(default_factory=lambda: uuid.uuid4().hex)
+
+    @model_validator(mode="after")
+    def _build_client(self) -> LyzrLLM:
+        # Every argument is checked here, at construction: key, URL, dialect, timeouts.
+        self._client = self._new_client(self.api_key)
+        self.api_key = self._client.settings.api_key
+        return self
+
+    def _new_client(self, api_key: SecretStr | None) -> LyzrClient:
+        return LyzrClient(
+            api_key=api_key,
+            base_url=self.base_url,
+            user_id=self.user_id,
+            dialect=self.dialect,
+            dialect_options=self.dialect_options or None,
+            timeout=self.timeout,
+            max_retries=self.max_retries,
+            coalesce=self.coalesce,
+            max_event_bytes=self.max_event_bytes,
+            allow_insecure_http=self.allow_insecure_http,
+            default_headers=self.default_headers or None,
+        )
+
+    @property
+    def client(self) -> LyzrClient:
+        if self._client is None:
+            self._client = self._new_client(self.api_key)
+        return self._client
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "LyzrLLM"
+
+    @property
+    def metadata(self) -> LLMMetadata:
+        return LLMMetadata(
+            context_window=self.context_window,
+            num_output=self.num_output,
+            is_chat_model=True,
+            is_function_calling_model=False,
+            model_name=self.agent_id,
+        )
+
+    # -- pickling: no client, no key -------------------------------------------------------------
+    def __getstate__(self) -> dict[Any, Any]:
+        state = super().__getstate__()
+        state["__dict__"] = {**state["__dict__"], "api_key": None}
+        private = dict(state.get("__pydantic_private__") or {})
+        private["_client"] = None
+        state["__pydantic_private__"] = private
+        return state
+
+    def __setstate__(self, state: dict[Any, Any]) -> None:
+        super().__setstate__(state)
+        key = resolve_api_key(None, required=False)
+        object.__setattr__(self, "api_key", key)
+        self._client = self._new_client(key)
+
+    # -- sessions --------------------------------------------------------------------------------
+    def session(self, **options: Any) -> SessionScope:
+        """Scope call options over every call this LLM makes inside the block.
+
+        ``with llm.session(session_id="s1", system_prompt_variables={"name": "Ada"}):``, also
+        ``async with``. Accepts the call option names only.
+        """
+        unknown = set(options) - set(CALL_OPTION_NAMES)
+        if unknown:
+            raise InvalidRequestError(
+                f"session() got unknown option(s) {sorted(unknown)}; use {list(CALL_OPTION_NAMES)}"
+            )
+        resolve_call_options(options)  # type-check the values now, not at the first call
+        return SessionScope(self._scope_owner, options)
+
+    def _options(self, kwargs: Mapping[str, Any]) -> CallOptions:
+        constructor = {
+            "session_id": self.session_id,
+            "user_id": self.user_id,
+            "system_prompt_variables": self.system_prompt_variables,
+            "filter_variables": self.filter_variables,
+            "features": self.features,
+            "assets": self.assets,
+        }
+        layers = (constructor, *scoped_layers(self._scope_owner), kwargs)
+        options = resolve_call_options(*layers)
+        if options.session_id is None:
+            if self._generated_session_id is None:
+                self._generated_session_id = self.client.new_session_id(self.agent_id)
+            options = resolve_call_options(*layers, fallback_session_id=self._generated_session_id)
+        return options
+
+    def _prepare(
+        self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]
+    ) -> tuple[AgentRequest, dict[str, Any]]:
+        unknown = set(kwargs) - set(CALL_OPTION_NAMES) - _POLICY_KWARGS - _IGNORED_KWARGS
+        if unknown:
+            raise InvalidRequestError(
+                f"unexpected argument(s) {sorted(unknown)}; LyzrLLM accepts "
+                f"{sorted(set(CALL_OPTION_NAMES) | _POLICY_KWARGS)} per call"
+            )
+        options = self._options(kwargs)
+        core = to_core_messages(messages)
+        if self.message_mode == "history":
+            message, transcript = history_fields(core)
+            fields: dict[str, Any] = {"message": message, "messages": transcript}
+        else:
+            fields = {"message": new_turn_text(core)}
+        request = AgentRequest(agent_id=self.agent_id, **fields, **options.request_fields())
+        policy = {k: kwargs[k] for k in _POLICY_KWARGS if k in kwargs}
+        return request, policy
+
+    @staticmethod
+    def _prompt_messages(prompt: str) -> list[ChatMessage]:
+        if not isinstance(prompt, str):
+            raise InvalidRequestError(f"prompt must be a string, got {type(prompt).__name__}")
+        return [ChatMessage(role=MessageRole.USER, content=prompt)]
+
+    # -- one-shot --------------------------------------------------------------------------------
+    def _chat(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> ChatResponse:
+        request, policy = self._prepare(messages, kwargs)
+        response = self.client.chat(request, **policy)
+        self._dispatch_activity(response.tool_activity, response.session_id)
+        return to_chat_response(response, {})
+
+    async def _achat(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> ChatResponse:
+        request, policy = self._prepare(messages, kwargs)
+        response = await self.client.achat(request, **policy)
+        self._dispatch_activity(response.tool_activity, response.session_id)
+        return to_chat_response(response, {})
+
+    @llm_chat_callback()
+    def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        return self._chat(messages, kwargs)
+
+    @llm_completion_callback()
+    def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+        return chat_to_completion(self._chat(self._prompt_messages(prompt), kwargs))
+
+    @llm_chat_callback()
+    async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        return await self._achat(messages, kwargs)
+
+    @llm_completion_callback()
+    async def acomplete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponse:
+        return chat_to_completion(await self._achat(self._prompt_messages(prompt), kwargs))
+
+    # -- streaming -------------------------------------------------------------------------------
+    # The request is prepared when the method is called (so a `with llm.session(...)` around the
+    # call applies even if the generator is consumed later); the generators only do I/O.
+    def _dispatch_activity(self, activity: Sequence[ToolActivity], session_id: str) -> None:
+        for item in activity:
+            dispatcher.event(
+                LyzrToolActivityEvent(
+                    phase=item.phase,
+                    tool_name=item.name,
+                    arguments=item.arguments,
+                    result=item.result,
+                    session_id=session_id,
+                )
+            )
+
+    def _chat_gen(self, events: EventStream) -> Generator[ChatResponse, None, None]:
+        acc = Accumulator()
+        with events:
+            for event in events:
+                response = acc.chat(event)
+                if response is not None:
+                    if type(event) is ToolActivity:
+                        self._dispatch_activity((event,), events.session_id)
+                    yield response
+            yield acc.final_chat(events.response(), _timing(events.stats))
+
+    async def _achat_gen(self, events: AsyncEventStream) -> AsyncGenerator[ChatResponse, None]:
+        acc = Accumulator()
+        async with events:
+            async for event in events:
+                response = acc.chat(event)
+                if response is not None:
+                    if type(event) is ToolActivity:
+                        self._dispatch_activity((event,), events.session_id)
+                    yield response
+            yield acc.final_chat(events.response(), _timing(events.stats))
+
+    def _open(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> EventStream:
+        request, policy = self._prepare(messages, kwargs)
+        return self.client.stream(request, **policy)
+
+    def _aopen(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> AsyncEventStream:
+        request, policy = self._prepare(messages, kwargs)
+        return self.client.astream(request, **policy)
+
+    @llm_chat_callback()
+    def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
+        return self._chat_gen(self._open(messages, kwargs))
+
+    @llm_completion_callback()
+    def stream_complete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponseGen:
+        chats = self._chat_gen(self._open(self._prompt_messages(prompt), kwargs))
+
+        def completions() -> CompletionResponseGen:
+            with closing(chats) as responses:
+                for response in responses:
+                    yield chat_to_completion(response)
+
+        return completions()
+
+    @llm_chat_callback()
+    async def astream_chat(
+        self, messages: Sequence[ChatMessage], **kwargs: Any
+    ) -> ChatResponseAsyncGen:
+        return self._achat_gen(self._aopen(messages, kwargs))
+
+    @llm_completion_callback()
+    async def astream_complete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponseAsyncGen:
+        chats = self._achat_gen(self._aopen(self._prompt_messages(prompt), kwargs))
+
+        async def completions() -> CompletionResponseAsyncGen:
+            async with aclosing(chats) as responses:
+                async for response in responses:
+                    yield chat_to_completion(response)
+
+        return completions()
