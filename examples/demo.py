@@ -13,10 +13,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _setup import connect  # noqa: E402
+from _setup import connect
 
-from langchain_lyzr_stream import ChatLyzr  # noqa: E402
-from llamaindex_lyzr_stream import LyzrLLM  # noqa: E402
+from langchain_lyzr_stream import ChatLyzr
+from llamaindex_lyzr_stream import LyzrLLM
 
 
 def main() -> None:

@@ -45,6 +45,7 @@ __all__ = [
     "final_chunk",
     "response_metadata",
     "response_to_result",
+    "text_chunk",
     "to_core_messages",
 ]
 
@@ -137,11 +138,15 @@ def _tool_call_chunks(calls: Sequence[ToolCall]) -> list[Any]:
     ]
 
 
+def text_chunk(text: str) -> ChatGenerationChunk:
+    return ChatGenerationChunk(message=AIMessageChunk(content=text))
+
+
 def event_to_chunk(event: StreamEvent) -> ChatGenerationChunk | None:
     """The chunk for one core event, or None when the event produces no chunk."""
     kind = type(event)
     if kind is TextDelta:
-        return ChatGenerationChunk(message=AIMessageChunk(content=event.text))  # type: ignore[union-attr]
+        return text_chunk(event.text)  # type: ignore[union-attr]
     if kind is ReasoningDelta:
         return ChatGenerationChunk(
             message=AIMessageChunk(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import uuid
+import warnings
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -20,7 +22,7 @@ from langchain_core.runnables import RunnableConfig
 from langchain_core.runnables.config import ensure_config
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
-from lyzr_stream import AgentRequest, LyzrClient, ToolActivity
+from lyzr_stream import AgentRequest, AgentResponse, LyzrClient, TextDelta, ToolActivity
 from lyzr_stream.conversation import (
     MessageMode,
     history_fields,
@@ -28,12 +30,20 @@ from lyzr_stream.conversation import (
     resolve_call_options,
 )
 from lyzr_stream.errors import InvalidRequestError
+from lyzr_stream.events import StreamEvent
 from lyzr_stream.settings import ENV_API_KEY, resolve_api_key
 from lyzr_stream.sse import DEFAULT_MAX_EVENT_BYTES
+from lyzr_stream.stop import StopFilter, cut_at_stop
 from lyzr_stream.stream import StreamStats
-from lyzr_stream.timeouts import DEFAULT_TIMEOUTS, Timeouts
+from lyzr_stream.timeouts import Timeouts
 
-from ._convert import event_to_chunk, final_chunk, response_to_result, to_core_messages
+from ._convert import (
+    event_to_chunk,
+    final_chunk,
+    response_to_result,
+    text_chunk,
+    to_core_messages,
+)
 
 __all__ = ["ChatLyzr"]
 
@@ -44,6 +54,8 @@ _FRAMEWORK_KWARGS = frozenset(
     {"stream", "ls_structured_output_format", "structured_output_format", _CONFIG_KWARG}
 )
 _POLICY_KWARGS = frozenset({"timeout", "max_retries"})
+#: Per-call agent override: for ChatLyzr the agent is the model.
+_AGENT_KWARGS = ("model", "agent_id")
 _OPTION_KWARGS = frozenset(
     {"session_id", "user_id", "system_prompt_variables", "filter_variables", "features", "assets"}
 )
@@ -119,6 +131,14 @@ class ChatLyzr(BaseChatModel):
                 print(chunk.text, end="")
             await model.abatch(["Hi", "Hello"], config={"configurable": {"session_id": "s"}})
 
+    Per-call agent:
+        ``model.invoke(msg, model="other-agent-id")`` (or ``agent_id=``) sends this call to
+        another agent; ``response_metadata["model_name"]`` names it.
+
+    Stop sequences:
+        ``stop=[...]`` (per call or on the instance) is applied client-side: the answer is cut
+        before the first stop string and the stream is closed there.
+
     Sessions:
         ``session_id``, ``user_id``, ``system_prompt_variables``, ``filter_variables``,
         ``features`` and ``assets`` are resolved per call from, in rising priority:
@@ -172,7 +192,8 @@ class ChatLyzr(BaseChatModel):
         default="turn", description="'turn': send only the new turn; 'history': the transcript."
     )
     timeout: float | httpx.Timeout | Timeouts | None = Field(
-        default=DEFAULT_TIMEOUTS, description="Seconds, httpx.Timeout or lyzr_stream.Timeouts."
+        default=None,
+        description="Seconds, httpx.Timeout or lyzr_stream.Timeouts; None: the defaults.",
     )
     max_retries: int = Field(default=2, description="Retries before anything was delivered.")
     streaming: bool = Field(default=False, description="Use the stream endpoint for invoke.")
@@ -180,6 +201,15 @@ class ChatLyzr(BaseChatModel):
     max_event_bytes: int = Field(default=DEFAULT_MAX_EVENT_BYTES, description="Event size cap.")
     allow_insecure_http: bool = Field(default=False, description="Allow keys over plain http.")
     default_headers: dict[str, str] = Field(default_factory=dict, description="Extra headers.")
+    stop: list[str] | None = Field(
+        default=None, description="Stop sequences, applied client-side (the API has none)."
+    )
+    temperature: float | None = Field(
+        default=None, description="Not sent: the agent's model settings live in Lyzr Studio."
+    )
+    max_tokens: int | None = Field(
+        default=None, description="Not sent: the agent's model settings live in Lyzr Studio."
+    )
 
     model_config = ConfigDict(arbitrary_types_allowed=True, populate_by_name=True)
 
@@ -188,6 +218,14 @@ class ChatLyzr(BaseChatModel):
 
     @model_validator(mode="after")
     def _build_client(self) -> ChatLyzr:
+        ignored = [n for n in ("temperature", "max_tokens") if getattr(self, n) is not None]
+        if ignored:
+            warnings.warn(
+                f"ChatLyzr ignores {', '.join(ignored)}: a Lyzr agent's model settings are "
+                "configured on the agent in Lyzr Studio",
+                UserWarning,
+                stacklevel=2,
+            )
         # Every argument is checked here, at construction: key, URL, dialect, timeouts.
         self._client = self._new_client(self.api_key)
         self.api_key = self._client.settings.api_key
@@ -248,7 +286,7 @@ class ChatLyzr(BaseChatModel):
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
         params = super()._get_ls_params(stop=stop, **kwargs)
         params["ls_provider"] = "lyzr"
-        params["ls_model_name"] = self.agent_id
+        params["ls_model_name"] = self._agent_for(kwargs)
         params["ls_model_type"] = "chat"
         return params
 
@@ -330,17 +368,33 @@ class ChatLyzr(BaseChatModel):
     ) -> AsyncIterator[AIMessageChunk]:
         return super().astream(input, config, stop=stop, **self._carry_config(config, kwargs))
 
+    # v1/v2 event streams call stream()/astream() with their tracer in the config, so only the
+    # v3 protocol path (which calls _stream directly) needs the config handed over here.
     def stream_events(
         self, input: LanguageModelInput, config: RunnableConfig | None = None, **kwargs: Any
     ) -> Any:
-        return super().stream_events(input, config, **self._carry_config(config, kwargs))
+        if kwargs.get("version") == "v3":
+            kwargs = self._carry_config(config, kwargs)
+        return super().stream_events(input, config, **kwargs)
 
     def astream_events(
         self, input: LanguageModelInput, config: RunnableConfig | None = None, **kwargs: Any
     ) -> Any:
-        return super().astream_events(input, config, **self._carry_config(config, kwargs))
+        if kwargs.get("version") == "v3":
+            kwargs = self._carry_config(config, kwargs)
+        return super().astream_events(input, config, **kwargs)
 
     # -- building a request ----------------------------------------------------------------------
+    def _agent_for(self, kwargs: Mapping[str, Any]) -> str:
+        """The agent of this call: ``model=`` / ``agent_id=`` per call, else the instance's."""
+        for name in _AGENT_KWARGS:
+            value = kwargs.get(name)
+            if value is not None:
+                if not isinstance(value, str) or not value.strip():
+                    raise InvalidRequestError(f"{name} must be a non-empty agent id string")
+                return value
+        return self.agent_id
+
     def _session_fallback(self) -> str:
         if self._generated_session_id is None:
             self._generated_session_id = self.client.new_session_id(self.agent_id)
@@ -370,16 +424,13 @@ class ChatLyzr(BaseChatModel):
     def _prepare(
         self, messages: Sequence[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
     ) -> tuple[AgentRequest, dict[str, Any], RunnableConfig]:
-        if stop:
-            raise InvalidRequestError(
-                "stop sequences are not supported: the agent service has no stop parameter"
-            )
         config: RunnableConfig = kwargs.pop(_CONFIG_KWARG, None) or ensure_config()
-        unknown = set(kwargs) - _OPTION_KWARGS - _POLICY_KWARGS - _FRAMEWORK_KWARGS
+        accepted = _OPTION_KWARGS | _POLICY_KWARGS | set(_AGENT_KWARGS)
+        unknown = set(kwargs) - accepted - _FRAMEWORK_KWARGS
         if unknown:
             raise InvalidRequestError(
                 f"unexpected argument(s) {sorted(unknown)}; ChatLyzr accepts "
-                f"{sorted(_OPTION_KWARGS | _POLICY_KWARGS)} per call"
+                f"{sorted(accepted)} per call"
             )
         options = self._options(config, kwargs)
         core = to_core_messages(messages)
@@ -388,7 +439,9 @@ class ChatLyzr(BaseChatModel):
             fields: dict[str, Any] = {"message": message, "messages": transcript}
         else:
             fields = {"message": new_turn_text(core)}
-        request = AgentRequest(agent_id=self.agent_id, **fields, **options.request_fields())
+        request = AgentRequest(
+            agent_id=self._agent_for(kwargs), **fields, **options.request_fields()
+        )
         policy = {k: kwargs[k] for k in _POLICY_KWARGS if k in kwargs}
         return request, policy, config
 
@@ -401,7 +454,7 @@ class ChatLyzr(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         request, policy, config = self._prepare(messages, stop, kwargs)
-        response = self.client.chat(request, **policy)
+        response = _apply_stop(self.client.chat(request, **policy), stop or self.stop)
         if run_manager is not None and response.tool_activity:
             reporter = _ActivityReporter(self, config, run_manager.run_id)
             for activity in response.tool_activity:
@@ -416,7 +469,7 @@ class ChatLyzr(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         request, policy, config = self._prepare(messages, stop, kwargs)
-        response = await self.client.achat(request, **policy)
+        response = _apply_stop(await self.client.achat(request, **policy), stop or self.stop)
         if run_manager is not None and response.tool_activity:
             reporter = _ActivityReporter(self, config, run_manager.run_id)
             for activity in response.tool_activity:
@@ -431,18 +484,22 @@ class ChatLyzr(BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         request, policy, config = self._prepare(messages, stop, kwargs)
+        chunks = _Chunker(stop if stop is not None else self.stop)
         activity = _ActivityReporter(self, config)
         with self.client.stream(request, **policy) as events:
             for event in events:
-                chunk = event_to_chunk(event)
-                if chunk is not None:
+                if type(event) is ToolActivity:
+                    activity.report(event)
+                    continue
+                for chunk in chunks.of(event):
                     yield chunk
                     activity.flush(chunk)
-                elif type(event) is ToolActivity:
-                    activity.report(event)
-            last = final_chunk(events.response(), _timing(events.stats))
-        yield last
-        activity.flush(last)
+                if chunks.stopped:
+                    break
+            tail = chunks.close(events.response(), _timing(events.stats))
+        for chunk in tail:
+            yield chunk
+            activity.flush(chunk)
 
     async def _astream(
         self,
@@ -452,18 +509,56 @@ class ChatLyzr(BaseChatModel):
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
         request, policy, config = self._prepare(messages, stop, kwargs)
+        chunks = _Chunker(stop if stop is not None else self.stop)
         activity = _ActivityReporter(self, config)
         async with self.client.astream(request, **policy) as events:
             async for event in events:
-                chunk = event_to_chunk(event)
-                if chunk is not None:
+                if type(event) is ToolActivity:
+                    await activity.areport(event)
+                    continue
+                for chunk in chunks.of(event):
                     yield chunk
                     await activity.aflush(chunk)
-                elif type(event) is ToolActivity:
-                    await activity.areport(event)
-            last = final_chunk(events.response(), _timing(events.stats))
-        yield last
-        await activity.aflush(last)
+                if chunks.stopped:
+                    break
+            tail = chunks.close(events.response(), _timing(events.stats))
+        for chunk in tail:
+            yield chunk
+            await activity.aflush(chunk)
+
+
+class _Chunker:
+    """Core events in, LangChain chunks out, with client-side stop sequences applied."""
+
+    __slots__ = ("_stops",)
+
+    def __init__(self, stop: list[str] | None) -> None:
+        self._stops = StopFilter(stop or ())
+
+    @property
+    def stopped(self) -> bool:
+        return self._stops.stopped
+
+    def of(self, event: StreamEvent) -> list[ChatGenerationChunk]:
+        if self._stops and isinstance(event, TextDelta):
+            text = self._stops.feed(event.text)
+            return [text_chunk(text)] if text else []
+        chunk = event_to_chunk(event)
+        return [chunk] if chunk is not None else []
+
+    def close(
+        self, response: AgentResponse, timing: Mapping[str, float | None]
+    ) -> list[ChatGenerationChunk]:
+        """The held-back text (if any) and the closing chunk with the metadata."""
+        out = self.of(TextDelta(self._stops.finish())) if self._stops else []
+        return [*out, final_chunk(response, timing)]
+
+
+def _apply_stop(response: AgentResponse, stop: list[str] | None) -> AgentResponse:
+    if not stop:
+        return response
+    text, _ = cut_at_stop(response.text, stop)
+    return replace(response, text=text)
 
 
 def _custom_event(activity: ToolActivity) -> tuple[str, dict[str, Any]]:

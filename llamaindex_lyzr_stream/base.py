@@ -38,7 +38,7 @@ from lyzr_stream.errors import InvalidRequestError
 from lyzr_stream.settings import resolve_api_key
 from lyzr_stream.sse import DEFAULT_MAX_EVENT_BYTES
 from lyzr_stream.stream import StreamStats
-from lyzr_stream.timeouts import DEFAULT_TIMEOUTS, Timeouts
+from lyzr_stream.timeouts import Timeouts
 
 from ._convert import Accumulator, chat_to_completion, to_chat_response, to_core_messages
 from .session import SessionScope, scoped_layers
@@ -144,7 +144,8 @@ class LyzrLLM(LLM):
         default="turn", description="'turn': send only the new turn; 'history': the transcript."
     )
     timeout: float | httpx.Timeout | Timeouts | None = Field(
-        default=DEFAULT_TIMEOUTS, description="Seconds, httpx.Timeout or lyzr_stream.Timeouts."
+        default=None,
+        description="Seconds, httpx.Timeout or lyzr_stream.Timeouts; None: the defaults.",
     )
     max_retries: int = Field(default=2, description="Retries before anything was delivered.")
     coalesce: bool = Field(default=True, description="Merge text arriving in one network read.")

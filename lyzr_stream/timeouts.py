@@ -7,7 +7,8 @@
 - ``total``: the whole call, first byte to last; ``None`` means no limit.
 
 A plain number sets ``connect``, ``read``, ``write`` and ``pool`` alike, as in httpx; an
-``httpx.Timeout`` is taken part by part.
+``httpx.Timeout`` is taken part by part. ``None`` means the defaults below (not "no limit":
+to lift a limit, pass ``Timeouts(read=None, ...)`` with that part set to ``None``).
 """
 
 from __future__ import annotations
@@ -46,11 +47,11 @@ class Timeouts:
 
     @classmethod
     def coerce(cls, value: TimeoutLike) -> Timeouts:
-        """Accept a number, an ``httpx.Timeout``, a ``Timeouts`` or ``None`` (no limits)."""
+        """Accept a number, an ``httpx.Timeout``, a ``Timeouts`` or ``None`` (the defaults)."""
         if isinstance(value, Timeouts):
             return value
         if value is None:
-            return cls(None, None, None, None, None, None)
+            return cls()
         if isinstance(value, httpx.Timeout):
             return cls(value.connect, value.read, value.write, value.pool)
         if isinstance(value, bool) or not isinstance(value, (int, float)):

@@ -12,8 +12,9 @@ from .state import EMULATOR_API_KEY
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m lyzr_stream.emulator",
-                                     description="Serve the agent-service emulator.")
+    parser = argparse.ArgumentParser(
+        prog="python -m lyzr_stream.emulator", description="Serve the agent-service emulator."
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--api-key", default=EMULATOR_API_KEY)

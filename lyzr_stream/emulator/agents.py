@@ -151,8 +151,9 @@ def _vars(call: AgentCall) -> Answer:
 
 @agent("artifacts")
 def _artifacts(call: AgentCall) -> Answer:
-    files = ({"name": "report.txt", "url": "https://example.invalid/report.txt",
-              "type": "text/plain"},)
+    files = (
+        {"name": "report.txt", "url": "https://example.invalid/report.txt", "type": "text/plain"},
+    )
     return Answer(words(f"You said: {call.message}"), artifacts=files)
 
 
@@ -165,4 +166,3 @@ def _unicode(call: AgentCall) -> Answer:
 @agent("demo")
 def _demo(call: AgentCall) -> Answer:
     return Answer(words(DEMO_ANSWER), delay=0.02)
-

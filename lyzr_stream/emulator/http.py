@@ -85,8 +85,11 @@ def require_strings(body: dict[str, Any], names: Sequence[str]) -> None:
             problems.append({"loc": ["body", name], "msg": "Field required", "type": "missing"})
         elif not isinstance(body[name], str):
             problems.append(
-                {"loc": ["body", name], "msg": "Input should be a valid string",
-                 "type": "string_type"}
+                {
+                    "loc": ["body", name],
+                    "msg": "Input should be a valid string",
+                    "type": "string_type",
+                }
             )
     if problems:
         raise RouteError(JSONResponse({"detail": problems}, status_code=422))
@@ -114,8 +117,10 @@ async def early_fault_response(
             {"detail": f"Injected {fault.status}"}, status_code=fault.status, headers=headers
         )
     if fault.kind == "html":
-        page = (f"<!DOCTYPE html><html><head><title>{fault.status}</title></head><body>"
-                f"<h1>{fault.status} Bad Gateway</h1><p>nginx</p></body></html>")
+        page = (
+            f"<!DOCTYPE html><html><head><title>{fault.status}</title></head><body>"
+            f"<h1>{fault.status} Bad Gateway</h1><p>nginx</p></body></html>"
+        )
         return HTMLResponse(page, status_code=fault.status)
     if fault.kind == "fail-first":
         attempt = state_of(request).count_attempt(fault.spec, session_id)

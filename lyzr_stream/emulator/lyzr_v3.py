@@ -33,8 +33,15 @@ __all__ = ["escape_fragment", "routes"]
 # answer survives only if the server escapes the ampersand.
 _BACKSLASH = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", '"': '\\"', "&": "&amp;"}
 _HTML = {
-    "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t",
-    "&": "&amp;", "<": "&lt;", ">": "&gt;", "'": "&apos;", '"': "&quot;",
+    "\\": "\\\\",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+    "&": "&amp;",
+    "<": "&lt;",
+    ">": "&gt;",
+    "'": "&apos;",
+    '"': "&quot;",
 }
 
 
@@ -55,9 +62,20 @@ def _call(request: Request, body: dict[str, Any]) -> tuple[AgentCall, Any]:
     require_strings(body, ("user_id", "agent_id", "session_id", "message"))
     messages = body.get("messages")
     if not body["message"] and not isinstance(messages, list):
-        raise RouteError(JSONResponse(
-            {"detail": [{"loc": ["body", "message"], "msg": "Message must not be empty",
-                         "type": "value_error"}]}, status_code=422))
+        raise RouteError(
+            JSONResponse(
+                {
+                    "detail": [
+                        {
+                            "loc": ["body", "message"],
+                            "msg": "Message must not be empty",
+                            "type": "value_error",
+                        }
+                    ]
+                },
+                status_code=422,
+            )
+        )
     resolved = resolve_agent(body["agent_id"])
     if resolved is None:
         raise RouteError(
@@ -121,8 +139,11 @@ async def stream(request: Request) -> Response:
     else:
         terminal = []
         if fmt == "json":
-            meta: dict[str, Any] = {"message_id": str(uuid.uuid4()),
-                                    "session_id": call.session_id, "agent_id": call.agent_id}
+            meta: dict[str, Any] = {
+                "message_id": str(uuid.uuid4()),
+                "session_id": call.session_id,
+                "agent_id": call.agent_id,
+            }
             if answer.artifacts:
                 meta["artifact_files"] = [dict(a) for a in answer.artifacts]
             final = json.dumps({"content": "", "metadata": meta})
@@ -134,8 +155,7 @@ async def stream(request: Request) -> Response:
             state.remember(call.session_id, "assistant", answer.text)
 
     fault = fault_of(request)
-    return sse_response(request, events, terminal, fault, delay=answer.delay,
-                        on_complete=complete)
+    return sse_response(request, events, terminal, fault, delay=answer.delay, on_complete=complete)
 
 
 async def chat(request: Request) -> Response:
