@@ -84,8 +84,13 @@ def test_chat_and_achat(client: LyzrClient) -> None:
 def test_request_body_on_the_wire(lyzr_emulator: Emulator, client: LyzrClient) -> None:
     lyzr_emulator.reset()
     client.chat(
-        req(session_id="s1", user_id="u1", system_prompt_variables={"name": "Ada"},
-            filter_variables={"f": 1}, assets=["a1"])
+        req(
+            session_id="s1",
+            user_id="u1",
+            system_prompt_variables={"name": "Ada"},
+            filter_variables={"f": 1},
+            assets=["a1"],
+        )
     )
     [recorded] = lyzr_emulator.requests
     assert recorded.path == "/v3/inference/chat/"
@@ -214,6 +219,7 @@ def test_status_codes_map_to_typed_errors(
             elif mode == "chat":
                 c.chat(req())
             else:
+
                 async def consume() -> None:
                     async for _ in c.astream(req()):
                         pass
@@ -287,8 +293,10 @@ def test_idle_timeout_keeps_partial_text(lyzr_emulator: Emulator) -> None:
 def test_first_byte_timeout(lyzr_emulator: Emulator) -> None:
     headers = {"x-emulator-fault": "delay-headers:2"}
     timeout = Timeouts(first_byte=0.3, read=5)
-    with make_client(lyzr_emulator, default_headers=headers, timeout=timeout,
-                     max_retries=0) as c, pytest.raises(APITimeoutError) as info:
+    with (
+        make_client(lyzr_emulator, default_headers=headers, timeout=timeout, max_retries=0) as c,
+        pytest.raises(APITimeoutError) as info,
+    ):
         list(c.stream(req()))
     assert info.value.kind == "first_byte"
 

@@ -51,9 +51,7 @@ def sse(*payloads: str) -> bytes:
 
 
 def request(**kw: object) -> AgentRequest:
-    base: dict[str, object] = {
-        "agent_id": "a1", "message": "hi", "user_id": "u", "session_id": "s"
-    }
+    base: dict[str, object] = {"agent_id": "a1", "message": "hi", "user_id": "u", "session_id": "s"}
     return AgentRequest(**(base | kw))
 
 
@@ -94,7 +92,7 @@ def test_optional_fields_are_sent_when_set() -> None:
 
 # -- stream payload forms --------------------------------------------------------------------
 def test_escaped_plain_text_then_done() -> None:
-    events = parse(sse("Hello", "\\nworld \\\"q\\\"", "[DONE]"))
+    events = parse(sse("Hello", '\\nworld \\"q\\"', "[DONE]"))
     assert texts(events) == 'Hello\nworld "q"'
     assert isinstance(events[-1], StreamEnd)
 
@@ -261,8 +259,11 @@ def test_parse_chat_requires_local_execution() -> None:
                 {
                     "role": "assistant",
                     "tool_calls": [
-                        {"id": "c", "type": "function",
-                         "function": {"name": "get", "arguments": "{\"k\": \"v\"}"}}
+                        {
+                            "id": "c",
+                            "type": "function",
+                            "function": {"name": "get", "arguments": '{"k": "v"}'},
+                        }
                     ],
                 }
             ],
@@ -280,7 +281,7 @@ def test_parse_chat_invalid_json() -> None:
 
 # -- property: any byte split gives the same events --------------------------------------------
 SAMPLE = (
-    sse("<thi", "nk>caf\\u00e9 ", "🌍</th", "ink>Grüße", ", 世界", " \\\"q\\\" \\\\n", "\\n")
+    sse("<thi", "nk>caf\\u00e9 ", "🌍</th", "ink>Grüße", ", 世界", ' \\"q\\" \\\\n', "\\n")
     + b": comment\r\n"
     + b'data: {"content": " json", "metadata": {"message_id": "m"}}\r\n\r\n'
     + sse("[DONE]")
@@ -304,5 +305,6 @@ def test_garbage_never_raises_anything_but_typed_failures(data: bytes, cuts: lis
     events = parse(data, [c for c in cuts if c <= len(data)])
     for event in events:
         if isinstance(event, StreamFailure):
-            assert isinstance(event.error, (APIResponseValidationError, AgentError,
-                                            StreamInterruptedError))
+            assert isinstance(
+                event.error, (APIResponseValidationError, AgentError, StreamInterruptedError)
+            )

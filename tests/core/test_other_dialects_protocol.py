@@ -48,8 +48,9 @@ def sse_json(*objs: object) -> bytes:
 
 
 def request(**kw: object) -> AgentRequest:
-    return AgentRequest(**({"agent_id": "a", "message": "hi", "user_id": "u", "session_id": "s"}
-                           | kw))
+    return AgentRequest(
+        **({"agent_id": "a", "message": "hi", "user_id": "u", "session_id": "s"} | kw)
+    )
 
 
 # -- registry ----------------------------------------------------------------------------------
@@ -66,8 +67,8 @@ def test_registry_names_and_options() -> None:
     "field", ["system_prompt_variables", "filter_variables", "features", "assets"]
 )
 def test_fields_a_dialect_cannot_carry_are_refused(name: str, field: str) -> None:
-    value: object = {"k": "v"} if "variables" in field else (
-        [{"type": "x"}] if field == "features" else ["id"]
+    value: object = (
+        {"k": "v"} if "variables" in field else ([{"type": "x"}] if field == "features" else ["id"])
     )
     with pytest.raises(InvalidRequestError, match=f"cannot send {field}"):
         get_dialect(name).validate(request(session_id="1", **{field: value}))
@@ -82,12 +83,14 @@ def test_v2_request() -> None:
 
 def test_v2_parser_by_content_type() -> None:
     dialect = LyzrV2Dialect()
-    assert isinstance(dialect.stream_parser("text/event-stream", max_event_bytes=4096),
-                      LyzrV3StreamParser)
+    assert isinstance(
+        dialect.stream_parser("text/event-stream", max_event_bytes=4096), LyzrV3StreamParser
+    )
     assert isinstance(dialect.stream_parser("text/plain", max_event_bytes=4096), RawTextParser)
     assert isinstance(dialect.stream_parser("", max_event_bytes=4096), RawTextParser)
-    assert isinstance(dialect.stream_parser("text/html", max_event_bytes=4096),
-                      UnexpectedContentParser)
+    assert isinstance(
+        dialect.stream_parser("text/html", max_event_bytes=4096), UnexpectedContentParser
+    )
 
 
 RAW = "Grüße, 世界 🌍 — naïve".encode()
@@ -148,8 +151,9 @@ AISQUARE = sse_json(
 
 
 def test_aisquare_events() -> None:
-    events = run(AISquareDialect().stream_parser("text/event-stream", max_event_bytes=4096),
-                 AISQUARE)
+    events = run(
+        AISquareDialect().stream_parser("text/event-stream", max_event_bytes=4096), AISQUARE
+    )
     assert text(events) == "Hello world!"
     meta = [e for e in events if isinstance(e, Metadata) and e.kind == "metadata"]
     assert meta[0].data["suggestions"] == ["a", "b"]
@@ -191,8 +195,10 @@ def test_unknown_event_types_are_metadata_and_logged_once(
 
 
 def test_json_event_parser_rejects_non_json() -> None:
-    events = run(AISquareDialect().stream_parser("text/event-stream", max_event_bytes=4096),
-                 b"data: not json\n\n")
+    events = run(
+        AISquareDialect().stream_parser("text/event-stream", max_event_bytes=4096),
+        b"data: not json\n\n",
+    )
     assert isinstance(events[-1], StreamFailure)
     assert isinstance(events[-1].error, APIResponseValidationError)
 
@@ -203,8 +209,7 @@ def test_chat_messages_request() -> None:
     dialect = ChatMessagesDialect(workflow_id=workflow)
     req = dialect.stream_request(request(session_id=CHAT_ID, agent_id="gpt-4"), KEY)
     assert req.path == f"/api/chats/{CHAT_ID}/messages/stream"
-    assert req.json == {"content": "hi", "modelId": "gpt-4", "userId": "u",
-                        "workflowId": workflow}
+    assert req.json == {"content": "hi", "modelId": "gpt-4", "userId": "u", "workflowId": workflow}
     assert req.cookies == {"session": "k-xyz"}
     assert req.headers["accept"] == "text/event-stream"
     assert "x-api-key" not in req.headers
@@ -246,8 +251,10 @@ def test_chat_messages_events() -> None:
 
 
 def test_chat_messages_error() -> None:
-    data = sse_json({"type": "content", "delta": "a"},
-                    {"type": "error", "error": "RATE", "message": "slow down"})
+    data = sse_json(
+        {"type": "content", "delta": "a"},
+        {"type": "error", "error": "RATE", "message": "slow down"},
+    )
     events = run(
         ChatMessagesDialect().stream_parser("text/event-stream", max_event_bytes=4096), data
     )
@@ -276,5 +283,7 @@ def test_garbage_gives_only_typed_failures(data: bytes) -> None:
             parser = get_dialect(name).stream_parser(content_type, max_event_bytes=4096)
             for event in run(parser, data):
                 if isinstance(event, StreamFailure):
-                    assert isinstance(event.error, (APIResponseValidationError, AgentError,
-                                                    StreamInterruptedError))
+                    assert isinstance(
+                        event.error,
+                        (APIResponseValidationError, AgentError, StreamInterruptedError),
+                    )

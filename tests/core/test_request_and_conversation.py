@@ -18,10 +18,14 @@ from lyzr_stream.timeouts import Timeouts
         ({"agent_id": "  ", "message": "x"}, "agent_id"),
         ({"agent_id": "a", "message": ""}, "message must be a non-empty string"),
         ({"agent_id": "a", "message": 5}, "message"),
-        ({"agent_id": "a", "message": "x", "system_prompt_variables": {"k": object()}},
-         "system_prompt_variables"),
-        ({"agent_id": "a", "message": "x", "filter_variables": {"k": math.nan}},
-         "filter_variables"),
+        (
+            {"agent_id": "a", "message": "x", "system_prompt_variables": {"k": object()}},
+            "system_prompt_variables",
+        ),
+        (
+            {"agent_id": "a", "message": "x", "filter_variables": {"k": math.nan}},
+            "filter_variables",
+        ),
         ({"agent_id": "a", "message": "x", "session_id": " "}, "session_id"),
         ({"agent_id": "a", "message": "x", "unknown": 1}, "unknown"),
     ],

@@ -106,7 +106,7 @@ _SAMPLE = (
     b"data: first\n\n"
     b"event: token\nid: 3\ndata: multi\ndata: line\r\n\r\n"
     b"data: caf\xc3\xa9 \xf0\x9f\x8c\x8d\r\r"
-    b"retry: 100\ndata:{\"content\": \"x\"}\n\n"
+    b'retry: 100\ndata:{"content": "x"}\n\n'
     b"data: [DONE]\n\n"
 )
 
@@ -119,8 +119,11 @@ def test_any_split_gives_the_same_events(cuts: list[int]) -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(
-    st.lists(st.text(min_size=1, max_size=20).filter(lambda s: "\n" not in s and "\r" not in s),
-             min_size=1, max_size=8),
+    st.lists(
+        st.text(min_size=1, max_size=20).filter(lambda s: "\n" not in s and "\r" not in s),
+        min_size=1,
+        max_size=8,
+    ),
     st.data(),
 )
 def test_random_payloads_round_trip_under_random_splits(

@@ -42,7 +42,9 @@ def sessions(em: Emulator) -> list[str]:
 
 
 # -- the four calls --------------------------------------------------------------------------
-def test_invoke_uses_the_one_shot_endpoint(make_model: ModelFactory, lyzr_emulator: Emulator) -> None:
+def test_invoke_uses_the_one_shot_endpoint(
+    make_model: ModelFactory, lyzr_emulator: Emulator
+) -> None:
     message = make_model().invoke("hello")
     assert isinstance(message, AIMessage)
     assert message.content == "You said: hello"
@@ -136,7 +138,9 @@ def test_system_prompt_variables_merge_key_by_key(
         system_prompt_variables={"c": 3},
         filter_variables={"g": 1},
     ).content
-    assert text == 'system_prompt_variables={"a": 1, "b": 2, "c": 3} filter_variables={"f": 0, "g": 1}'
+    assert (
+        text == 'system_prompt_variables={"a": 1, "b": 2, "c": 3} filter_variables={"f": 0, "g": 1}'
+    )
 
 
 def test_user_id_from_env_and_explicit(
@@ -233,8 +237,10 @@ def test_non_text_blocks_are_refused_before_sending(
     make_model: ModelFactory, lyzr_emulator: Emulator
 ) -> None:
     image = HumanMessage(
-        content=[{"type": "text", "text": "look"},
-                 {"type": "image", "url": "https://example.invalid/a.png"}]
+        content=[
+            {"type": "text", "text": "look"},
+            {"type": "image", "url": "https://example.invalid/a.png"},
+        ]
     )
     with pytest.raises(InvalidRequestError, match="'image' content block"):
         make_model().invoke([image])
@@ -333,8 +339,14 @@ def test_missing_key_is_an_error_at_construction(no_lyzr_env: None) -> None:
 def test_key_never_leaks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("LYZR_API_KEY", raising=False)
     model = ChatLyzr(agent_id="a1", api_key=FAKE_KEY, session_id="s")
-    for text in (repr(model), str(model), dumps(model), str(dumpd(model)),
-                 str(model._get_invocation_params()), str(model.client.settings)):
+    for text in (
+        repr(model),
+        str(model),
+        dumps(model),
+        str(dumpd(model)),
+        str(model._get_invocation_params()),
+        str(model.client.settings),
+    ):
         assert FAKE_KEY not in text
     assert FAKE_KEY.encode() not in pickle.dumps(model)
 
