@@ -9,6 +9,7 @@ registered for the prefix with ``N`` as its parameter (``long-20000``).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -166,3 +167,41 @@ def _unicode(call: AgentCall) -> Answer:
 @agent("demo")
 def _demo(call: AgentCall) -> Answer:
     return Answer(words(DEMO_ANSWER), delay=0.02)
+
+
+@agent("react")
+def _react(call: AgentCall) -> Answer:
+    """Speaks the ReAct text format: asks for the first listed tool, then answers.
+
+    With an ``Observation:`` in what it was sent, it answers with that observation; otherwise it
+    calls the first ``> Tool Name:`` of the prompt with the last two integers of the message as
+    ``a`` and ``b``.
+    """
+    prompt = call.message
+    conversation = call.message.rsplit("## Current Conversation", 1)[-1]
+    if call.messages:
+        prompt = "\n".join(str(m.get("content", "")) for m in call.messages)
+        conversation = "\n".join(
+            str(m.get("content", "")) for m in call.messages if m.get("role") != "system"
+        )
+    if "Observation:" in conversation:
+        observation = conversation.rsplit("Observation:", 1)[1].strip().splitlines()[0]
+        return Answer(
+            words(
+                f"Thought: I can answer without using any more tools.\n"
+                f"Answer: The result is {observation}."
+            )
+        )
+    text = prompt
+    tool = re.search(r"> Tool Name: (\S+)", text)
+    numbers = re.findall(r"-?\d+", text.rsplit("> Tool Name:", 1)[-1])
+    if tool is None or len(numbers) < 2:
+        return Answer(words("Thought: No tool fits.\nAnswer: I cannot help with that."))
+    a, b = int(numbers[-2]), int(numbers[-1])
+    args = json.dumps({"a": a, "b": b})
+    return Answer(
+        words(
+            f"Thought: I need to use a tool to help me answer the question.\n"
+            f"Action: {tool.group(1)}\nAction Input: {args}"
+        )
+    )
