@@ -56,6 +56,8 @@ class Answer:
     artifacts: tuple[Mapping[str, Any], ...] = ()
     delay: float = 0.0
     tool_call: Mapping[str, Any] | None = None
+    #: Server-side tool activity (chat-messages dialect): ("call"|"result", tool, payload).
+    activity: tuple[tuple[str, str, Any], ...] = ()
 
     @property
     def text(self) -> str:
@@ -162,6 +164,18 @@ def _artifacts(call: AgentCall) -> Answer:
 def _unicode(call: AgentCall) -> Answer:
     text = UNICODE_ANSWER
     return Answer(tuple(text[i : i + 3] for i in range(0, len(text), 3)))
+
+
+@agent("tools")
+def _tools(call: AgentCall) -> Answer:
+    """Runs a "search" tool on the server, then answers (tool activity to watch)."""
+    return Answer(
+        words(f"Found 2 results for {call.message}."),
+        activity=(
+            ("call", "search", {"query": call.message}),
+            ("result", "search", {"hits": 2, "top": "lyzr-stream docs"}),
+        ),
+    )
 
 
 @agent("demo")

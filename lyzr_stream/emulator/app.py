@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from . import lyzr_v3
+from . import aisquare, chat_messages, lyzr_v2, lyzr_v3
 from .state import EMULATOR_API_KEY, EmulatorState
 
 __all__ = ["create_app"]
@@ -13,7 +13,12 @@ __all__ = ["create_app"]
 
 def create_app(api_key: str = EMULATOR_API_KEY, stream_format: str = "text") -> Starlette:
     """A Starlette app serving every emulated route. ``app.state.emulator`` holds the state."""
-    routes: list[Route] = [*lyzr_v3.routes]
+    routes: list[Route] = [
+        *lyzr_v3.routes,
+        *lyzr_v2.routes,
+        *aisquare.routes,
+        *chat_messages.routes,
+    ]
     app = Starlette(routes=routes)
     app.router.redirect_slashes = False
     app.state.emulator = EmulatorState(api_key, stream_format)

@@ -22,6 +22,7 @@ __all__ = [
     "read_json",
     "record",
     "require_strings",
+    "sse_event",
     "sse_response",
     "state_of",
 ]
@@ -95,6 +96,11 @@ def require_strings(body: dict[str, Any], names: Sequence[str]) -> None:
         raise RouteError(JSONResponse({"detail": problems}, status_code=422))
 
 
+def sse_event(payload: Any) -> bytes:
+    """One SSE event whose data is ``payload`` as compact JSON."""
+    return b"data: " + json.dumps(payload, ensure_ascii=False).encode() + b"\n\n"
+
+
 def fault_of(request: Request) -> Fault | None:
     try:
         return parse_fault(request.headers.get(FAULT_HEADER))
@@ -142,6 +148,16 @@ def _per_write(request: Request) -> int:
     return max(1, int(value)) if value.isdigit() else 1
 
 
+def _rechunk(request: Request, chunks: list[bytes]) -> list[bytes] | None:
+    """``x-emulator-chunk-bytes: N``: cut the body into N-byte writes (splits characters)."""
+    value = request.headers.get("x-emulator-chunk-bytes", "")
+    if not value.isdigit() or int(value) < 1:
+        return None
+    size = int(value)
+    body = b"".join(chunks)
+    return [body[i : i + size] for i in range(0, len(body), size)]
+
+
 def _token_delay(request: Request) -> float:
     try:
         return max(0.0, float(request.headers.get("x-emulator-token-delay", "0")))
@@ -158,6 +174,7 @@ def sse_response(
     delay: float = 0.0,
     on_complete: Any = None,
     malformed: bytes = b'data: {"content": "x\n\n',
+    media_type: str = SSE_MEDIA_TYPE,
 ) -> Response:
     """Stream pre-encoded SSE ``events`` then ``terminal``, applying write batching and faults.
 
@@ -172,6 +189,9 @@ def sse_response(
     elif kind == "oversize" and fault:
         body.insert(min(1, len(body)), b"data: " + b"x" * fault.count + b"\n\n")
     tail = [] if kind == "no-done" else list(terminal)
+    rechunked = _rechunk(request, body + tail)
+    if rechunked is not None:
+        body, tail, per_write = rechunked, [], 1
 
     async def generate() -> AsyncIterator[bytes]:
         sent = 0
@@ -198,5 +218,5 @@ def sse_response(
             on_complete()
 
     return StreamingResponse(
-        generate(), media_type=SSE_MEDIA_TYPE, headers={"cache-control": "no-cache"}
+        generate(), media_type=media_type, headers={"cache-control": "no-cache"}
     )

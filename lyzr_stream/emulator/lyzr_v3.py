@@ -27,7 +27,7 @@ from .http import (
     state_of,
 )
 
-__all__ = ["escape_fragment", "routes"]
+__all__ = ["escape_fragment", "payload", "prepare", "routes"]
 
 # "&" is escaped in both modes: clients decode HTML entities too, so a literal "&amp;" in an
 # answer survives only if the server escapes the ampersand.
@@ -98,7 +98,7 @@ def _call(request: Request, body: dict[str, Any]) -> tuple[AgentCall, Any]:
     return call, fn
 
 
-async def _prepare(request: Request) -> tuple[AgentCall, Answer] | Response:
+async def prepare(request: Request) -> tuple[AgentCall, Answer] | Response:
     await record(request)
     try:
         _auth(request)
@@ -114,7 +114,7 @@ async def _prepare(request: Request) -> tuple[AgentCall, Answer] | Response:
     return call, fn(call)
 
 
-def _payload(fragment: str, fmt: str, html: bool) -> bytes:
+def payload(fragment: str, fmt: str, html: bool) -> bytes:
     if fmt == "json":
         text = json.dumps({"content": fragment}, ensure_ascii=False)
     else:
@@ -123,7 +123,7 @@ def _payload(fragment: str, fmt: str, html: bool) -> bytes:
 
 
 async def stream(request: Request) -> Response:
-    prepared = await _prepare(request)
+    prepared = await prepare(request)
     if isinstance(prepared, Response):
         return prepared
     call, answer = prepared
@@ -133,7 +133,7 @@ async def stream(request: Request) -> Response:
     if answer.tool_call is not None:
         events = [f"data: {json.dumps(dict(answer.tool_call))}\n\n".encode()]
     else:
-        events = [_payload(f, fmt, html) for f in answer.fragments]
+        events = [payload(f, fmt, html) for f in answer.fragments]
     if answer.error is not None:
         terminal = [f"data: [ERROR] {answer.error}\n\n".encode()]
     else:
@@ -159,7 +159,7 @@ async def stream(request: Request) -> Response:
 
 
 async def chat(request: Request) -> Response:
-    prepared = await _prepare(request)
+    prepared = await prepare(request)
     if isinstance(prepared, Response):
         return prepared
     call, answer = prepared
