@@ -100,9 +100,16 @@ def _role_of(message: BaseMessage) -> str:
     raise InvalidRequestError(f"cannot send a {type(message).__name__} to an agent")
 
 
+#: Where an AIMessage keeps the service's own tool_calls entries (proxy form), to resend them.
+RAW_TOOL_CALLS = "lyzr_tool_calls"
+
+
 def _wire_tool_calls(message: AIMessage) -> tuple[dict[str, Any], ...] | None:
     if not message.tool_calls:
         return None
+    raw = message.additional_kwargs.get(RAW_TOOL_CALLS)
+    if isinstance(raw, list) and len(raw) == len(message.tool_calls):
+        return tuple(dict(entry) for entry in raw)
     return tuple(
         {
             "id": call.get("id") or f"call_{index}",
@@ -159,6 +166,7 @@ def event_to_chunk(event: StreamEvent) -> ChatGenerationChunk | None:
             message=AIMessageChunk(
                 content="",
                 tool_call_chunks=_tool_call_chunks(event.calls),  # type: ignore[union-attr]
+                additional_kwargs={RAW_TOOL_CALLS: [dict(c) for c in event.raw_calls]},  # type: ignore[union-attr]
             )
         )
     return None
@@ -201,6 +209,8 @@ def response_to_result(response: AgentResponse, timing: Mapping[str, float | Non
     additional: dict[str, Any] = {}
     if response.reasoning:
         additional["reasoning_content"] = response.reasoning
+    if response.raw_tool_calls:
+        additional[RAW_TOOL_CALLS] = [dict(c) for c in response.raw_tool_calls]
     message = AIMessage(
         content=response.text,
         additional_kwargs=additional,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 import warnings
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
-from typing import Any
+from operator import itemgetter
+from typing import Any, Literal
 
 import httpx
 from langchain_core.callbacks import (
@@ -17,12 +18,23 @@ from langchain_core.callbacks import (
 )
 from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
-from langchain_core.runnables import RunnableConfig
+from langchain_core.runnables import Runnable, RunnableConfig, RunnableMap, RunnablePassthrough
 from langchain_core.runnables.config import ensure_config
+from langchain_core.tools import BaseTool
+from langchain_core.utils.function_calling import convert_to_json_schema, convert_to_openai_tool
+from langchain_core.utils.pydantic import is_basemodel_subclass
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
-from lyzr_stream import AgentRequest, AgentResponse, LyzrClient, TextDelta, ToolActivity
+from lyzr_stream import (
+    AgentRequest,
+    AgentResponse,
+    LyzrClient,
+    TextDelta,
+    ToolActivity,
+    ToolSpec,
+)
 from lyzr_stream.conversation import (
     MessageMode,
     history_fields,
@@ -54,6 +66,8 @@ _FRAMEWORK_KWARGS = frozenset(
     {"stream", "ls_structured_output_format", "structured_output_format", _CONFIG_KWARG}
 )
 _POLICY_KWARGS = frozenset({"timeout", "max_retries"})
+#: Set by bind_tools / with_structured_output.
+_TOOL_KWARGS = frozenset({"tools", "tool_choice", "response_format"})
 #: Per-call agent override: for ChatLyzr the agent is the model.
 _AGENT_KWARGS = ("model", "agent_id")
 _OPTION_KWARGS = frozenset(
@@ -425,7 +439,7 @@ class ChatLyzr(BaseChatModel):
         self, messages: Sequence[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
     ) -> tuple[AgentRequest, dict[str, Any], RunnableConfig]:
         config: RunnableConfig = kwargs.pop(_CONFIG_KWARG, None) or ensure_config()
-        accepted = _OPTION_KWARGS | _POLICY_KWARGS | set(_AGENT_KWARGS)
+        accepted = _OPTION_KWARGS | _POLICY_KWARGS | _TOOL_KWARGS | set(_AGENT_KWARGS)
         unknown = set(kwargs) - accepted - _FRAMEWORK_KWARGS
         if unknown:
             raise InvalidRequestError(
@@ -434,16 +448,94 @@ class ChatLyzr(BaseChatModel):
             )
         options = self._options(config, kwargs)
         core = to_core_messages(messages)
-        if self.message_mode == "history":
+        tools = [_tool_spec(t) for t in kwargs.get("tools") or ()]
+        # Tool rounds need the whole transcript (assistant tool calls, tool results).
+        if self.message_mode == "history" or tools:
             message, transcript = history_fields(core)
             fields: dict[str, Any] = {"message": message, "messages": transcript}
         else:
             fields = {"message": new_turn_text(core)}
+        if tools:
+            fields["tools"] = tools
+            fields["tool_choice"] = kwargs.get("tool_choice")
+        if kwargs.get("response_format") is not None:
+            fields["response_format"] = kwargs["response_format"]
         request = AgentRequest(
             agent_id=self._agent_for(kwargs), **fields, **options.request_fields()
         )
         policy = {k: kwargs[k] for k in _POLICY_KWARGS if k in kwargs}
         return request, policy, config
+
+    # -- tools and structured output --------------------------------------------------------------
+    def bind_tools(
+        self,
+        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],
+        *,
+        tool_choice: dict[str, Any] | str | bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        """Bind tools the agent may ask this process to run (Lyzr "local tools").
+
+        Accepts LangChain tools, pydantic models, functions and OpenAI-format dicts.
+        ``tool_choice``: ``"auto"`` (default), ``"any"``/``"required"``/``True`` (must call
+        one), ``"none"``, or a tool name; it travels in the ``local_tools`` feature config,
+        which agents may or may not honour. Bound calls send the whole transcript.
+        """
+        formatted = [convert_to_openai_tool(tool) for tool in tools]
+        names = [t["function"]["name"] for t in formatted]
+        choice = _tool_choice(tool_choice, names)
+        return super().bind(tools=formatted, tool_choice=choice, **kwargs)
+
+    def with_structured_output(
+        self,
+        schema: dict[str, Any] | type,
+        *,
+        include_raw: bool = False,
+        method: Literal["function_calling", "json_schema", "json_mode"] = "function_calling",
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, dict[str, Any] | Any]:
+        """Answers as ``schema`` (a pydantic model, TypedDict or JSON schema).
+
+        ``method="function_calling"`` (default) binds the schema as a tool the agent must call;
+        ``method="json_schema"`` sends it as the request's ``response_format`` and parses the
+        JSON answer; ``method="json_mode"`` asks for any JSON object (``{"type":
+        "json_object"}``) and parses it. ``include_raw=True`` returns ``{"raw", "parsed",
+        "parsing_error"}``.
+        """
+        kwargs.pop("strict", None)
+        if method == "function_calling":
+            return super().with_structured_output(schema, include_raw=include_raw, **kwargs)
+        if method not in ("json_schema", "json_mode"):
+            raise InvalidRequestError(
+                f"method must be 'function_calling', 'json_schema' or 'json_mode', got {method!r}"
+            )
+        if kwargs:
+            raise InvalidRequestError(f"unsupported arguments {sorted(kwargs)}")
+        json_schema = convert_to_json_schema(schema)
+        response_format: dict[str, Any] = {"type": "json_object"}
+        if method == "json_schema":
+            name = json_schema.get("title", "output")
+            response_format = {
+                "type": "json_schema",
+                "json_schema": {"name": name, "schema": json_schema},
+            }
+        llm = self.bind(
+            response_format=response_format,
+            ls_structured_output_format={"kwargs": {"method": method}, "schema": json_schema},
+        )
+        parser: Runnable[Any, Any]
+        if isinstance(schema, type) and is_basemodel_subclass(schema):
+            parser = PydanticOutputParser(pydantic_object=schema)
+        else:
+            parser = JsonOutputParser()
+        if not include_raw:
+            return llm | parser
+        parsed = RunnablePassthrough.assign(
+            parsed=itemgetter("raw") | parser, parsing_error=lambda _: None
+        ).with_fallbacks(
+            [RunnablePassthrough.assign(parsed=lambda _: None)], exception_key="parsing_error"
+        )
+        return RunnableMap(raw=llm) | parsed
 
     # -- the four model methods ------------------------------------------------------------------
     def _generate(
@@ -552,6 +644,31 @@ class _Chunker:
         """The held-back text (if any) and the closing chunk with the metadata."""
         out = self.of(TextDelta(self._stops.finish())) if self._stops else []
         return [*out, final_chunk(response, timing)]
+
+
+def _tool_spec(tool: Mapping[str, Any]) -> ToolSpec:
+    function = tool.get("function", tool)
+    return ToolSpec(
+        name=function["name"],
+        description=function.get("description") or "",
+        parameters=function.get("parameters") or {"type": "object", "properties": {}},
+    )
+
+
+def _tool_choice(choice: dict[str, Any] | str | bool | None, names: list[str]) -> str | None:
+    if choice is None or choice == "auto":
+        return None if choice is None else "auto"
+    if choice is True or choice in ("any", "required"):
+        return "any"
+    if choice is False or choice == "none":
+        return "none"
+    if isinstance(choice, dict):
+        choice = (choice.get("function") or {}).get("name") or choice.get("name")
+    if isinstance(choice, str) and choice in names:
+        return choice
+    raise InvalidRequestError(
+        f"tool_choice must be 'auto', 'any', 'required', 'none' or one of {names}, got {choice!r}"
+    )
 
 
 def _apply_stop(response: AgentResponse, stop: list[str] | None) -> AgentResponse:

@@ -24,6 +24,7 @@ from .errors import (
     PermissionDeniedError,
     RateLimitError,
     StreamInterruptedError,
+    UnknownToolError,
     UnprocessableEntityError,
 )
 from .events import (
@@ -75,6 +76,7 @@ __all__ = [
     "ToolCall",
     "ToolCallRequest",
     "ToolSpec",
+    "UnknownToolError",
     "UnprocessableEntityError",
     "__version__",
     "available_dialects",

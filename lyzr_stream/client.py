@@ -20,6 +20,8 @@ from ._version import __version__
 from .dialects import Dialect
 from .dialects.base import Credentials, HttpRequest
 from .errors import InvalidRequestError, LyzrError
+from .events import ToolCallRequest
+from .local_tools import check_tool_names
 from .request import AgentRequest
 from .response import AgentResponse
 from .retry import RetryPolicy
@@ -308,7 +310,10 @@ class LyzrClient:
         if response.status_code >= 300:
             check_redirect(response)
             raise status_error(response, response.content)
-        return self.settings.dialect.parse_chat(response.content, request)
+        result = self.settings.dialect.parse_chat(response.content, request)
+        if result.tool_calls:
+            check_tool_names(ToolCallRequest(result.tool_calls), request.tools)
+        return result
 
     # -- connection pools ----------------------------------------------------------------------
     def _check_open(self) -> None:

@@ -30,6 +30,7 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitError",
     "StreamInterruptedError",
+    "UnknownToolError",
     "UnprocessableEntityError",
     "status_error_from_response",
 ]
@@ -84,6 +85,10 @@ class APIResponseValidationError(LyzrError):
     def __init__(self, message: str, *, body_excerpt: str = "", partial_text: str = "") -> None:
         super().__init__(message, partial_text=partial_text)
         self.body_excerpt = body_excerpt
+
+
+class UnknownToolError(APIResponseValidationError):
+    """The agent asked the client to run a tool that was not bound to the request."""
 
 
 class StreamInterruptedError(APIConnectionError):

@@ -51,10 +51,13 @@ class ToolCallRequest:
     """The agent asks the client to run local tools, then to send their results back.
 
     ``messages`` is the conversation as the service sees it (OpenAI format), when it sent one.
+    ``raw_calls`` are the ``tool_calls`` entries exactly as the service wrote them (proxy form
+    included): the next round sends them back unchanged in the assistant message.
     """
 
     calls: tuple[ToolCall, ...]
     messages: tuple[Mapping[str, Any], ...] = ()
+    raw_calls: tuple[Mapping[str, Any], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

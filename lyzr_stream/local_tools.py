@@ -12,22 +12,44 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .errors import APIResponseValidationError, excerpt
+from .errors import APIResponseValidationError, UnknownToolError, excerpt
 from .events import ToolCall, ToolCallRequest
 from .request import ToolSpec
 
-__all__ = ["PROXY_TOOL_NAME", "local_tools_feature", "tool_call_request_from_payload"]
+__all__ = [
+    "PROXY_TOOL_NAME",
+    "check_tool_names",
+    "local_tools_feature",
+    "tool_call_request_from_payload",
+]
 
 PROXY_TOOL_NAME = "local_tool"
 
 
-def local_tools_feature(tools: Sequence[ToolSpec]) -> dict[str, Any]:
-    """The ``features`` entry that tells the agent which tools the client can run."""
-    return {
-        "type": "local_tools",
-        "config": {"tools": [tool.to_wire() for tool in tools]},
-        "priority": 0,
-    }
+def local_tools_feature(
+    tools: Sequence[ToolSpec], tool_choice: str | None = None
+) -> dict[str, Any]:
+    """The ``features`` entry that tells the agent which tools the client can run.
+
+    ``tool_choice`` is not part of the documented protocol: it rides in the feature's config
+    for agents that honour it (the emulator does) and is harmless to those that do not.
+    """
+    config: dict[str, Any] = {"tools": [tool.to_wire() for tool in tools]}
+    if tool_choice is not None:
+        config["tool_choice"] = tool_choice
+    return {"type": "local_tools", "config": config, "priority": 0}
+
+
+def check_tool_names(request: ToolCallRequest, bound: Sequence[ToolSpec]) -> None:
+    """Refuse a call for a tool that was not bound (the agent named something unknown)."""
+    names = {tool.name for tool in bound}
+    for call in request.calls:
+        if call.name not in names:
+            raise UnknownToolError(
+                f"the agent asked for tool {call.name!r}, which was not bound "
+                f"(bound: {sorted(names) or 'none'})",
+                body_excerpt=call.name,
+            )
 
 
 def _parse_arguments(raw: object, tool: str) -> Mapping[str, Any]:
@@ -83,12 +105,18 @@ def tool_call_request_from_payload(payload: Mapping[str, Any]) -> ToolCallReques
     for message in reversed(messages):
         if message.get("role") == "assistant" and message.get("tool_calls"):
             calls = tuple(_call_from_openai(entry) for entry in message["tool_calls"])
-            return ToolCallRequest(calls, messages)
+            raw = tuple(dict(entry) for entry in message["tool_calls"])
+            return ToolCallRequest(calls, messages, raw)
     name = payload.get("tool_name")
     if isinstance(name, str) and name:
         call_id = f"call_{uuid.uuid4().hex[:24]}"
-        call = ToolCall(call_id, name, _parse_arguments(payload.get("arguments"), name))
-        return ToolCallRequest((call,), messages)
+        arguments = _parse_arguments(payload.get("arguments"), name)
+        raw_call = {
+            "id": call_id,
+            "type": "function",
+            "function": {"name": name, "arguments": json.dumps(dict(arguments))},
+        }
+        return ToolCallRequest((ToolCall(call_id, name, arguments),), messages, (raw_call,))
     raise APIResponseValidationError(
         "the agent asked for local tools but named none",
         body_excerpt=excerpt(json.dumps(payload, default=str)),

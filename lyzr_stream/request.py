@@ -93,7 +93,8 @@ class AgentRequest(_Model):
     ``message`` is the new user text. ``messages`` optionally carries a whole OpenAI-style
     transcript (stateless use, tool rounds); then ``message`` may be empty. ``user_id`` and
     ``session_id`` left as ``None`` are filled in by the client (``LYZR_USER_ID`` or
-    ``default_user``; a fresh session id). ``tools`` and ``response_format`` are used by the
+    ``default_user``; a fresh session id). ``tools`` (with ``tool_choice``: ``"auto"``,
+    ``"any"``/``"required"``, ``"none"`` or a tool name) and ``response_format`` are used by the
     local-tools protocol and structured output.
     """
 
@@ -107,6 +108,7 @@ class AgentRequest(_Model):
     assets: tuple[str, ...] = ()
     messages: tuple[ChatMessage, ...] | None = None
     tools: tuple[ToolSpec, ...] = ()
+    tool_choice: str | None = None
     response_format: Mapping[str, Any] | None = None
 
     @field_validator("agent_id")
@@ -142,6 +144,16 @@ class AgentRequest(_Model):
     def _message_or_messages(self) -> AgentRequest:
         if not self.message.strip() and not self.messages:
             raise ValueError("message must be a non-empty string (or give messages)")
+        if self.tool_choice is not None and not self.tools:
+            raise ValueError("tool_choice needs tools")
+        names = [t.name for t in self.tools]
+        if len(set(names)) != len(names):
+            raise ValueError(f"tool names must be unique, got {names}")
+        if self.tool_choice not in (None, "auto", "any", "required", "none", *names):
+            raise ValueError(
+                f"tool_choice must be auto, any, required, none or a bound tool name, "
+                f"got {self.tool_choice!r}"
+            )
         return self
 
 

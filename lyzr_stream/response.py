@@ -26,7 +26,8 @@ class AgentResponse:
 
     ``raw`` is the service's JSON for a one-shot call, or ``None`` when the response was
     assembled from a stream. ``tool_calls`` is non-empty when the agent asks the client to run
-    local tools; ``tool_activity`` lists tools the server ran.
+    local tools (``raw_tool_calls`` as the service wrote them, to send back with the results);
+    ``tool_activity`` lists tools the server ran.
     """
 
     text: str
@@ -38,6 +39,7 @@ class AgentResponse:
     finish_reason: str = "stop"
     artifacts: tuple[Mapping[str, Any], ...] = ()
     tool_calls: tuple[ToolCall, ...] = ()
+    raw_tool_calls: tuple[Mapping[str, Any], ...] = ()
     tool_messages: tuple[Mapping[str, Any], ...] = ()
     tool_activity: tuple[ToolActivity, ...] = ()
     metadata: Mapping[str, Any] = field(default_factory=dict)
@@ -53,6 +55,7 @@ class ResponseBuilder:
         "_calls",
         "_messages",
         "_metadata",
+        "_raw_calls",
         "_reasoning",
         "finish_reason",
         "message_id",
@@ -64,6 +67,7 @@ class ResponseBuilder:
         self._reasoning: list[str] = []
         self._calls: list[ToolCall] = []
         self._messages: tuple[Mapping[str, Any], ...] = ()
+        self._raw_calls: list[Mapping[str, Any]] = []
         self._activity: list[ToolActivity] = []
         self._metadata: dict[str, Any] = {}
         self._artifacts: list[Mapping[str, Any]] = []
@@ -77,6 +81,7 @@ class ResponseBuilder:
             self._reasoning.append(event.text)
         elif isinstance(event, ToolCallRequest):
             self._calls.extend(event.calls)
+            self._raw_calls.extend(event.raw_calls)
             self._messages = event.messages
             self.finish_reason = "tool_calls"
         elif isinstance(event, ToolActivity):
@@ -117,6 +122,7 @@ class ResponseBuilder:
             finish_reason=self.finish_reason,
             artifacts=tuple(self._artifacts),
             tool_calls=tuple(self._calls),
+            raw_tool_calls=tuple(self._raw_calls),
             tool_messages=self._messages,
             tool_activity=tuple(self._activity),
             metadata=dict(self._metadata),

@@ -23,7 +23,8 @@ import httpx
 
 from .dialects.base import HttpRequest, ParsedEvent, StreamFailure, StreamParser
 from .errors import LyzrError
-from .events import ReasoningDelta, StreamEnd, StreamEvent, TextDelta
+from .events import ReasoningDelta, StreamEnd, StreamEvent, TextDelta, ToolCallRequest
+from .local_tools import check_tool_names
 from .request import AgentRequest
 from .response import AgentResponse, ResponseBuilder
 from .retry import RetryPolicy
@@ -172,6 +173,13 @@ class _StreamState:
             elif kind is StreamFailure:
                 self._failure = event.error  # type: ignore[union-attr]
                 break
+            elif kind is ToolCallRequest:
+                try:
+                    check_tool_names(event, self.request.tools)  # type: ignore[arg-type]
+                except LyzrError as error:
+                    self._failure = error
+                    break
+                self._builder.add(event)  # type: ignore[arg-type]
             else:
                 self._builder.add(event)  # type: ignore[arg-type]
                 if kind is StreamEnd:

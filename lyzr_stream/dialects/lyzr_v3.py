@@ -58,7 +58,7 @@ def build_body(request: AgentRequest) -> dict[str, Any]:
         body["filter_variables"] = dict(request.filter_variables)
     features = [dict(f) for f in request.features]
     if request.tools:
-        features.append(local_tools_feature(request.tools))
+        features.append(local_tools_feature(request.tools, request.tool_choice))
     if features:
         body["features"] = features
     if request.assets:

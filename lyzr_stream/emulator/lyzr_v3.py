@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .agents import AgentCall, Answer, resolve_agent
+from .agents import AgentCall, Answer, resolve_agent, words
 from .http import (
     RouteError,
     early_fault_response,
@@ -26,6 +26,7 @@ from .http import (
     sse_response,
     state_of,
 )
+from .tool_agents import schema_example
 
 __all__ = ["escape_fragment", "payload", "prepare", "routes"]
 
@@ -111,6 +112,13 @@ async def prepare(request: Request) -> tuple[AgentCall, Answer] | Response:
     except RouteError as exc:
         return exc.response
     state_of(request).remember(call.session_id, "user", call.message)
+    response_format = body.get("response_format")
+    if isinstance(response_format, dict):
+        # Structured output: a JSON document that fits the requested schema (json_object: any).
+        if response_format.get("type") == "json_object":
+            return call, Answer(words(json.dumps({"answer": call.message})))
+        schema = (response_format.get("json_schema") or {}).get("schema", response_format)
+        return call, Answer(words(json.dumps(schema_example(schema))))
     return call, fn(call)
 
 

@@ -69,7 +69,7 @@ class TestChatLyzrIntegration(ChatModelIntegrationTests):
     @property
     def chat_model_params(self) -> dict[str, Any]:
         em = _EMULATOR["em"]
-        return {"agent_id": "echo", "api_key": em.api_key, "base_url": em.base_url}
+        return {"agent_id": "tool-caller", "api_key": em.api_key, "base_url": em.base_url}
 
     @property
     def returns_usage_metadata(self) -> bool:
