@@ -26,7 +26,7 @@ from .http import (
     sse_response,
     state_of,
 )
-from .tool_agents import schema_example
+from .tool_agents import json_object_example, schema_example
 
 __all__ = ["escape_fragment", "payload", "prepare", "routes"]
 
@@ -116,7 +116,7 @@ async def prepare(request: Request) -> tuple[AgentCall, Answer] | Response:
     if isinstance(response_format, dict):
         # Structured output: a JSON document that fits the requested schema (json_object: any).
         if response_format.get("type") == "json_object":
-            return call, Answer(words(json.dumps({"answer": call.message})))
+            return call, Answer(words(json.dumps(json_object_example(call.message))))
         schema = (response_format.get("json_schema") or {}).get("schema", response_format)
         return call, Answer(words(json.dumps(schema_example(schema))))
     return call, fn(call)

@@ -25,7 +25,7 @@ from typing import Any
 
 from .agents import AGENTS, AgentCall, Answer, words
 
-__all__ = ["schema_example"]
+__all__ = ["json_object_example", "schema_example"]
 
 _CALL = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)\(([^()]*)\)")
 
@@ -52,6 +52,18 @@ def schema_example(schema: Mapping[str, Any], defs: Mapping[str, Any] | None = N
     if kind == "array":
         return [schema_example(schema.get("items", {"type": "string"}), defs)]
     return {"string": "lyzr", "integer": 1, "number": 1.5, "boolean": True}.get(kind)
+
+
+def json_object_example(message: str) -> dict[str, Any]:
+    """A JSON object for ``response_format: json_object``.
+
+    The keys are the quoted identifiers the message names (``'setup' and 'punchline' keys``);
+    with none, the object is ``{"answer": message}``.
+    """
+    keys = list(dict.fromkeys(re.findall(r"['\"]([A-Za-z_][A-Za-z0-9_]*)['\"]", message)))
+    if not keys:
+        return {"answer": message}
+    return {key: f"{key} from lyzr" for key in keys}
 
 
 def _literal(text: str) -> Any:

@@ -1,8 +1,9 @@
 """The langchain-tests standard suites, the integration suite against the embedded emulator.
 
 What ChatLyzr declares (honestly):
-- no tool calling yet (the local-tools issue adds it), hence no structured output, no tool
-  choice;
+- tool calling, tool choice and structured output (function calling, JSON schema and JSON mode)
+  through Lyzr local tools and ``response_format``: the integration suite runs them against the
+  emulator's ``tool-caller`` agent;
 - no image, audio, video or PDF inputs: the Lyzr protocol carries text only (files go through
   Lyzr assets);
 - no usage metadata: the service does not report token counts;
@@ -82,3 +83,7 @@ class TestChatLyzrIntegration(ChatModelIntegrationTests):
     @property
     def model_override_value(self) -> str:
         return "memory"
+
+    @property
+    def supports_json_mode(self) -> bool:
+        return True
