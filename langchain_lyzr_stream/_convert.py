@@ -39,6 +39,7 @@ from lyzr_stream import (
     ToolCallRequest,
 )
 from lyzr_stream.events import StreamEvent
+from lyzr_stream.local_tools import wire_tool_calls
 
 __all__ = [
     "event_to_chunk",
@@ -105,19 +106,11 @@ RAW_TOOL_CALLS = "lyzr_tool_calls"
 
 
 def _wire_tool_calls(message: AIMessage) -> tuple[dict[str, Any], ...] | None:
-    if not message.tool_calls:
-        return None
-    raw = message.additional_kwargs.get(RAW_TOOL_CALLS)
-    if isinstance(raw, list) and len(raw) == len(message.tool_calls):
-        return tuple(dict(entry) for entry in raw)
-    return tuple(
-        {
-            "id": call.get("id") or f"call_{index}",
-            "type": "function",
-            "function": {"name": call["name"], "arguments": json.dumps(call["args"])},
-        }
+    calls = [
+        ToolCall(call.get("id") or f"call_{index}", call["name"], call["args"])
         for index, call in enumerate(message.tool_calls)
-    )
+    ]
+    return wire_tool_calls(calls, message.additional_kwargs.get(RAW_TOOL_CALLS))
 
 
 def to_core_messages(messages: Sequence[BaseMessage]) -> list[ChatMessage]:

@@ -43,6 +43,7 @@ from lyzr_stream.conversation import (
 )
 from lyzr_stream.errors import InvalidRequestError
 from lyzr_stream.events import StreamEvent
+from lyzr_stream.local_tools import normalize_tool_choice
 from lyzr_stream.settings import ENV_API_KEY, resolve_api_key
 from lyzr_stream.sse import DEFAULT_MAX_EVENT_BYTES
 from lyzr_stream.stop import StopFilter, cut_at_stop
@@ -448,7 +449,7 @@ class ChatLyzr(BaseChatModel):
             )
         options = self._options(config, kwargs)
         core = to_core_messages(messages)
-        tools = [_tool_spec(t) for t in kwargs.get("tools") or ()]
+        tools = [ToolSpec.from_openai(t) for t in kwargs.get("tools") or ()]
         # Tool rounds need the whole transcript (assistant tool calls, tool results).
         if self.message_mode == "history" or tools:
             message, transcript = history_fields(core)
@@ -483,7 +484,7 @@ class ChatLyzr(BaseChatModel):
         """
         formatted = [convert_to_openai_tool(tool) for tool in tools]
         names = [t["function"]["name"] for t in formatted]
-        choice = _tool_choice(tool_choice, names)
+        choice = normalize_tool_choice(tool_choice, names)
         return super().bind(tools=formatted, tool_choice=choice, **kwargs)
 
     def with_structured_output(
@@ -644,31 +645,6 @@ class _Chunker:
         """The held-back text (if any) and the closing chunk with the metadata."""
         out = self.of(TextDelta(self._stops.finish())) if self._stops else []
         return [*out, final_chunk(response, timing)]
-
-
-def _tool_spec(tool: Mapping[str, Any]) -> ToolSpec:
-    function = tool.get("function", tool)
-    return ToolSpec(
-        name=function["name"],
-        description=function.get("description") or "",
-        parameters=function.get("parameters") or {"type": "object", "properties": {}},
-    )
-
-
-def _tool_choice(choice: dict[str, Any] | str | bool | None, names: list[str]) -> str | None:
-    if choice is None or choice == "auto":
-        return None if choice is None else "auto"
-    if choice is True or choice in ("any", "required"):
-        return "any"
-    if choice is False or choice == "none":
-        return "none"
-    if isinstance(choice, dict):
-        choice = (choice.get("function") or {}).get("name") or choice.get("name")
-    if isinstance(choice, str) and choice in names:
-        return choice
-    raise InvalidRequestError(
-        f"tool_choice must be 'auto', 'any', 'required', 'none' or one of {names}, got {choice!r}"
-    )
 
 
 def _apply_stop(response: AgentResponse, stop: list[str] | None) -> AgentResponse:

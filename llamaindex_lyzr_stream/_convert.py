@@ -8,6 +8,7 @@ async loop. Reasoning goes to a ``ThinkingBlock`` of the message and to
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -18,7 +19,9 @@ from llama_index.core.base.llms.types import (
     MessageRole,
     TextBlock,
     ThinkingBlock,
+    ToolCallBlock,
 )
+from llama_index.core.llms.llm import ToolSelection
 
 from lyzr_stream import (
     AgentResponse,
@@ -26,18 +29,24 @@ from lyzr_stream import (
     ReasoningDelta,
     TextDelta,
     ToolActivity,
+    ToolCall,
+    ToolCallRequest,
 )
 from lyzr_stream import (
     ChatMessage as CoreMessage,
 )
 from lyzr_stream.events import StreamEvent
+from lyzr_stream.local_tools import wire_tool_calls
 
 __all__ = [
+    "RAW_TOOL_CALLS",
     "Accumulator",
     "activity_dict",
+    "keep_first_tool_call",
     "response_extras",
     "to_chat_response",
     "to_core_messages",
+    "tool_selections",
 ]
 
 _ROLES = {
@@ -68,20 +77,75 @@ def _text_of(message: ChatMessage) -> str:
     return "".join(parts)
 
 
+#: Where an assistant message keeps the service's own tool_calls entries, to resend them.
+RAW_TOOL_CALLS = "lyzr_tool_calls"
+
+
+def _calls_of(message: ChatMessage) -> list[ToolCall]:
+    calls: list[ToolCall] = []
+    for index, block in enumerate(message.blocks):
+        if isinstance(block, ToolCallBlock):
+            args = block.tool_kwargs
+            if isinstance(args, str):
+                try:
+                    args = json.loads(args) if args.strip() else {}
+                except ValueError:
+                    raise InvalidRequestError(
+                        f"the arguments of tool call {block.tool_name!r} are not valid JSON"
+                    ) from None
+            calls.append(ToolCall(block.tool_call_id or f"call_{index}", block.tool_name, args))
+    return calls
+
+
 def to_core_messages(messages: Sequence[ChatMessage]) -> list[CoreMessage]:
-    """LlamaIndex chat messages as the core's OpenAI-style messages."""
+    """LlamaIndex chat messages as the core's OpenAI-style messages.
+
+    Assistant tool calls are ``ToolCallBlock``s; tool results are ``role=tool`` messages whose
+    ``additional_kwargs["tool_call_id"]`` names the call (as LlamaIndex's agents write them).
+    """
     out: list[CoreMessage] = []
+    names: dict[str, str] = {}
     for message in messages:
         role = _ROLES.get(message.role)
         if role is None:
             raise InvalidRequestError(f"cannot send a {message.role.value!r} message to an agent")
         fields: dict[str, Any] = {"role": role, "content": _text_of(message)}
-        if role == "tool":
+        if role == "assistant":
+            calls = _calls_of(message)
+            names.update((call.id, call.name) for call in calls)
+            fields["tool_calls"] = wire_tool_calls(
+                calls, message.additional_kwargs.get(RAW_TOOL_CALLS)
+            )
+        elif role == "tool":
             call_id = message.additional_kwargs.get("tool_call_id")
             if isinstance(call_id, str):
                 fields["tool_call_id"] = call_id
+                name = message.additional_kwargs.get("name") or names.get(call_id)
+                if name:
+                    fields["name"] = name
         out.append(CoreMessage(**fields))
     return out
+
+
+def tool_selections(message: ChatMessage) -> list[ToolSelection]:
+    """The tool calls of an assistant message, as LlamaIndex's agents consume them."""
+    return [
+        ToolSelection(tool_id=call.id, tool_name=call.name, tool_kwargs=dict(call.arguments))
+        for call in _calls_of(message)
+    ]
+
+
+def keep_first_tool_call(response: ChatResponse) -> ChatResponse:
+    """The response with only its first tool call (``allow_parallel_tool_calls=False``)."""
+    message = response.message
+    blocks = [b for b in message.blocks if isinstance(b, ToolCallBlock)]
+    if len(blocks) <= 1:
+        return response
+    message.blocks = [b for b in message.blocks if b not in blocks[1:]]
+    raw = message.additional_kwargs.get(RAW_TOOL_CALLS)
+    if isinstance(raw, list):
+        message.additional_kwargs[RAW_TOOL_CALLS] = raw[:1]
+    return response
 
 
 def activity_dict(activity: ToolActivity) -> dict[str, Any]:
@@ -112,18 +176,32 @@ def response_extras(response: AgentResponse, timing: Mapping[str, float | None])
     return extras
 
 
-def _message(text: str, thinking: str) -> ChatMessage:
+def _message(
+    text: str,
+    thinking: str,
+    calls: Sequence[ToolCall] = (),
+    raw_calls: Sequence[Mapping[str, Any]] = (),
+) -> ChatMessage:
     blocks: list[Any] = []
     if thinking:
         blocks.append(ThinkingBlock(content=thinking))
     blocks.append(TextBlock(text=text))
-    return ChatMessage(role=MessageRole.ASSISTANT, blocks=blocks)
+    blocks.extend(
+        ToolCallBlock(tool_call_id=c.id, tool_name=c.name, tool_kwargs=dict(c.arguments))
+        for c in calls
+    )
+    message = ChatMessage(role=MessageRole.ASSISTANT, blocks=blocks)
+    if raw_calls:
+        message.additional_kwargs[RAW_TOOL_CALLS] = [dict(c) for c in raw_calls]
+    return message
 
 
 def to_chat_response(response: AgentResponse, timing: Mapping[str, float | None]) -> ChatResponse:
     """A whole answer as a ``ChatResponse``; ``raw`` is the service JSON when there was one."""
     extras = response_extras(response, timing)
-    message = _message(response.text, response.reasoning)
+    message = _message(
+        response.text, response.reasoning, response.tool_calls, response.raw_tool_calls
+    )
     message.additional_kwargs.update(extras)
     return ChatResponse(message=message, raw=response.raw, additional_kwargs=extras)
 
@@ -157,6 +235,14 @@ class Accumulator:
                 delta="",
                 additional_kwargs={"thinking_delta": event.text},  # type: ignore[union-attr]
             )
+        if kind is ToolCallRequest:
+            request: ToolCallRequest = event  # type: ignore[assignment]
+            return ChatResponse(
+                message=_message(
+                    self.text, "".join(self._thinking), request.calls, request.raw_calls
+                ),
+                delta="",
+            )
         if kind is ToolActivity:
             return ChatResponse(
                 message=_message(self.text, "".join(self._thinking)),
@@ -170,7 +256,9 @@ class Accumulator:
     ) -> ChatResponse:
         """The closing response: no new text, the complete message and its metadata."""
         extras = response_extras(response, timing)
-        message = _message(response.text, response.reasoning)
+        message = _message(
+            response.text, response.reasoning, response.tool_calls, response.raw_tool_calls
+        )
         message.additional_kwargs.update(extras)
         return ChatResponse(message=message, delta="", additional_kwargs=extras)
 

@@ -22,10 +22,19 @@ from llama_index.core.base.llms.types import (
 from llama_index.core.instrumentation import get_dispatcher  # type: ignore[attr-defined]
 from llama_index.core.instrumentation.events import BaseEvent
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
-from llama_index.core.llms.llm import LLM
+from llama_index.core.llms.function_calling import FunctionCallingLLM
+from llama_index.core.llms.llm import ToolSelection
+from llama_index.core.tools.types import BaseTool
 from pydantic import Field, PrivateAttr, SecretStr, model_validator
 
-from lyzr_stream import AgentRequest, AsyncEventStream, EventStream, LyzrClient, ToolActivity
+from lyzr_stream import (
+    AgentRequest,
+    AsyncEventStream,
+    EventStream,
+    LyzrClient,
+    ToolActivity,
+    ToolSpec,
+)
 from lyzr_stream.conversation import (
     CALL_OPTION_NAMES,
     CallOptions,
@@ -35,12 +44,20 @@ from lyzr_stream.conversation import (
     resolve_call_options,
 )
 from lyzr_stream.errors import InvalidRequestError
+from lyzr_stream.local_tools import normalize_tool_choice
 from lyzr_stream.settings import resolve_api_key
 from lyzr_stream.sse import DEFAULT_MAX_EVENT_BYTES
 from lyzr_stream.stream import StreamStats
 from lyzr_stream.timeouts import Timeouts
 
-from ._convert import Accumulator, chat_to_completion, to_chat_response, to_core_messages
+from ._convert import (
+    Accumulator,
+    chat_to_completion,
+    keep_first_tool_call,
+    to_chat_response,
+    to_core_messages,
+    tool_selections,
+)
 from .session import SessionScope, scoped_layers
 
 __all__ = ["LyzrLLM", "LyzrToolActivityEvent"]
@@ -48,8 +65,9 @@ __all__ = ["LyzrLLM", "LyzrToolActivityEvent"]
 dispatcher = get_dispatcher(__name__)
 
 _POLICY_KWARGS = frozenset({"timeout", "max_retries"})
+_TOOL_KWARGS = frozenset({"tools", "tool_choice"})
 #: Keyword arguments LlamaIndex components pass to every LLM; they mean nothing to an agent.
-_IGNORED_KWARGS = frozenset({"formatted", "tools", "tool_choice", "allow_parallel_tool_calls"})
+_IGNORED_KWARGS = frozenset({"formatted", "allow_parallel_tool_calls"})
 
 
 class LyzrToolActivityEvent(BaseEvent):
@@ -70,11 +88,27 @@ class LyzrToolActivityEvent(BaseEvent):
         return "LyzrToolActivityEvent"
 
 
+def _tool_spec(tool: BaseTool | ToolSpec | Mapping[str, Any]) -> ToolSpec:
+    """A LlamaIndex tool (or a ToolSpec, or an OpenAI-format dict) as the core's ToolSpec."""
+    if isinstance(tool, ToolSpec):
+        return tool
+    if isinstance(tool, BaseTool):
+        spec = tool.metadata.to_openai_tool(skip_length_check=True)
+    elif isinstance(tool, Mapping):
+        spec = dict(tool)
+    else:
+        raise InvalidRequestError(
+            f"tools must be LlamaIndex tools, ToolSpecs or OpenAI-format dicts, got "
+            f"{type(tool).__name__}"
+        )
+    return ToolSpec.from_openai(spec)
+
+
 def _timing(stats: StreamStats) -> dict[str, float | None]:
     return {"time_to_first_token": stats.time_to_first_token, "total_time": stats.duration}
 
 
-class LyzrLLM(LLM):
+class LyzrLLM(FunctionCallingLLM):
     """A Lyzr agent as a LlamaIndex LLM, streaming token by token.
 
     Setup:
@@ -115,6 +149,17 @@ class LyzrLLM(LLM):
         ``service_metadata`` and timing (``time_to_first_token``, ``total_time``); ``raw`` is the
         service's JSON for one-shot calls. Reasoning (``<think>``) becomes a ``ThinkingBlock``
         in the message and ``additional_kwargs["thinking_delta"]`` on streamed responses.
+
+    Tool calling (Lyzr local tools):
+        A ``FunctionCallingLLM``: ``chat_with_tools``/``achat_with_tools``/
+        ``stream_chat_with_tools``/``astream_chat_with_tools`` send the tools as the
+        ``local_tools`` feature with the whole transcript; the calls the agent asks for come back
+        as ``ToolCallBlock``s (``get_tool_calls_from_response``), and ``role=tool`` messages
+        with ``additional_kwargs["tool_call_id"]`` go back as tool results. Works in
+        ``FunctionAgent``/``AgentWorkflow``; ``structured_predict`` goes through a tool call.
+        ``tool_required=True`` asks for ``tool_choice="any"``; ``tool_choice`` also takes
+        ``"auto"``, ``"none"`` or a tool name. With ``allow_parallel_tool_calls=False`` (the
+        LlamaIndex default outside agents) only the first of several calls is kept.
 
     Server-side tools:
         Tool activity the service reports is dispatched as :class:`LyzrToolActivityEvent` on
@@ -199,7 +244,7 @@ class LyzrLLM(LLM):
             context_window=self.context_window,
             num_output=self.num_output,
             is_chat_model=True,
-            is_function_calling_model=False,
+            is_function_calling_model=True,
             model_name=self.agent_id,
         )
 
@@ -253,22 +298,72 @@ class LyzrLLM(LLM):
     def _prepare(
         self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]
     ) -> tuple[AgentRequest, dict[str, Any]]:
-        unknown = set(kwargs) - set(CALL_OPTION_NAMES) - _POLICY_KWARGS - _IGNORED_KWARGS
+        accepted = set(CALL_OPTION_NAMES) | _POLICY_KWARGS | _TOOL_KWARGS
+        unknown = set(kwargs) - accepted - _IGNORED_KWARGS
         if unknown:
             raise InvalidRequestError(
                 f"unexpected argument(s) {sorted(unknown)}; LyzrLLM accepts "
-                f"{sorted(set(CALL_OPTION_NAMES) | _POLICY_KWARGS)} per call"
+                f"{sorted(accepted)} per call"
             )
-        options = self._options(kwargs)
+        options = self._options({k: v for k, v in kwargs.items() if k in CALL_OPTION_NAMES})
         core = to_core_messages(messages)
-        if self.message_mode == "history":
+        tools = [_tool_spec(t) for t in kwargs.get("tools") or ()]
+        # Tool rounds need the whole transcript (assistant tool calls, tool results).
+        if self.message_mode == "history" or tools:
             message, transcript = history_fields(core)
             fields: dict[str, Any] = {"message": message, "messages": transcript}
         else:
             fields = {"message": new_turn_text(core)}
+        if tools:
+            fields["tools"] = tools
+            fields["tool_choice"] = normalize_tool_choice(
+                kwargs.get("tool_choice"), [t.name for t in tools]
+            )
         request = AgentRequest(agent_id=self.agent_id, **fields, **options.request_fields())
         policy = {k: kwargs[k] for k in _POLICY_KWARGS if k in kwargs}
         return request, policy
+
+    # -- tools ------------------------------------------------------------------------------------
+    def _prepare_chat_with_tools(
+        self,
+        tools: Sequence[BaseTool],
+        user_msg: str | ChatMessage | None = None,
+        chat_history: list[ChatMessage] | None = None,
+        verbose: bool = False,
+        allow_parallel_tool_calls: bool = False,
+        tool_required: bool = False,
+        tool_choice: str | dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        messages = list(chat_history or [])
+        if isinstance(user_msg, str):
+            user_msg = ChatMessage(role=MessageRole.USER, content=user_msg)
+        if user_msg is not None:
+            messages.append(user_msg)
+        if tool_choice is None and tool_required:
+            tool_choice = "any"
+        return {"messages": messages, "tools": list(tools), "tool_choice": tool_choice, **kwargs}
+
+    def _validate_chat_with_tools_response(
+        self,
+        response: ChatResponse,
+        tools: Sequence[BaseTool],
+        allow_parallel_tool_calls: bool = False,
+        **kwargs: Any,
+    ) -> ChatResponse:
+        return response if allow_parallel_tool_calls else keep_first_tool_call(response)
+
+    def get_tool_calls_from_response(
+        self, response: ChatResponse, error_on_no_tool_call: bool = True, **kwargs: Any
+    ) -> list[ToolSelection]:
+        """The tool calls the agent asked for (``ToolCallBlock``s of the response message)."""
+        selections = tool_selections(response.message)
+        if not selections and error_on_no_tool_call:
+            raise ValueError(
+                "expected at least one tool call in the response, got none; the agent answered: "
+                f"{(response.message.content or '')[:200]!r}"
+            )
+        return selections
 
     @staticmethod
     def _prompt_messages(prompt: str) -> list[ChatMessage]:

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .errors import APIResponseValidationError, UnknownToolError, excerpt
+from .errors import APIResponseValidationError, InvalidRequestError, UnknownToolError, excerpt
 from .events import ToolCall, ToolCallRequest
 from .request import ToolSpec
 
@@ -20,7 +20,9 @@ __all__ = [
     "PROXY_TOOL_NAME",
     "check_tool_names",
     "local_tools_feature",
+    "normalize_tool_choice",
     "tool_call_request_from_payload",
+    "wire_tool_calls",
 ]
 
 PROXY_TOOL_NAME = "local_tool"
@@ -38,6 +40,57 @@ def local_tools_feature(
     if tool_choice is not None:
         config["tool_choice"] = tool_choice
     return {"type": "local_tools", "config": config, "priority": 0}
+
+
+def normalize_tool_choice(choice: object, names: Sequence[str]) -> str | None:
+    """The one rule for ``tool_choice`` in both frameworks.
+
+    ``None`` -> ``None`` (the agent decides); ``"auto"``; ``"any"``, ``"required"`` or ``True``
+    -> ``"any"`` (must call one); ``"none"`` or ``False`` -> ``"none"``; a bound tool's name, or
+    an OpenAI-style ``{"type": "function", "function": {"name": ...}}`` -> that name.
+    """
+    if choice is None or choice == "auto":
+        return None if choice is None else "auto"
+    if choice is True or choice in ("any", "required"):
+        return "any"
+    if choice is False or choice == "none":
+        return "none"
+    if isinstance(choice, Mapping):
+        function = choice.get("function")
+        choice = (function.get("name") if isinstance(function, Mapping) else None) or choice.get(
+            "name"
+        )
+    if isinstance(choice, str) and choice in names:
+        return choice
+    raise InvalidRequestError(
+        f"tool_choice must be 'auto', 'any', 'required', 'none' or one of {list(names)}, "
+        f"got {choice!r}"
+    )
+
+
+def wire_tool_calls(
+    calls: Sequence[ToolCall], raw: object = None
+) -> tuple[dict[str, Any], ...] | None:
+    """An assistant message's ``tool_calls`` entries, to send back with the tool results.
+
+    ``raw`` is what the service wrote (kept by the framework message, proxy form included); it
+    is resent as is when it still matches the calls, otherwise the calls go in the direct
+    OpenAI form.
+    """
+    if not calls:
+        return None
+    if isinstance(raw, Sequence) and not isinstance(raw, str) and len(raw) == len(calls):
+        ids = [entry.get("id") for entry in raw if isinstance(entry, Mapping)]
+        if ids == [call.id for call in calls]:
+            return tuple(dict(entry) for entry in raw)
+    return tuple(
+        {
+            "id": call.id,
+            "type": "function",
+            "function": {"name": call.name, "arguments": json.dumps(dict(call.arguments))},
+        }
+        for call in calls
+    )
 
 
 def check_tool_names(request: ToolCallRequest, bound: Sequence[ToolSpec]) -> None:

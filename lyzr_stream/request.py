@@ -79,6 +79,19 @@ class ToolSpec(_Model):
         default_factory=lambda: {"type": "object", "properties": {}}
     )
 
+    @classmethod
+    def from_openai(cls, tool: Mapping[str, Any]) -> ToolSpec:
+        """From an OpenAI-format tool (``{"type": "function", "function": {...}}`` or the
+        inner function object)."""
+        function = tool.get("function", tool)
+        if not isinstance(function, Mapping) or not function.get("name"):
+            raise InvalidRequestError(f"a tool has no function name: {dict(tool)!r:.200}")
+        return cls(
+            name=function["name"],
+            description=function.get("description") or "",
+            parameters=function.get("parameters") or {"type": "object", "properties": {}},
+        )
+
     def to_wire(self) -> dict[str, Any]:
         return {
             "name": self.name,

@@ -62,7 +62,7 @@ async def test_async_methods(make_llm: LLMFactory) -> None:
 
 def test_metadata(make_llm: LLMFactory) -> None:
     meta = make_llm(context_window=32_000).metadata
-    assert meta.is_chat_model and not meta.is_function_calling_model
+    assert meta.is_chat_model and meta.is_function_calling_model
     assert (meta.model_name, meta.context_window, meta.num_output) == ("echo", 32_000, 4_096)
     assert LyzrLLM.class_name() == "LyzrLLM"
 
