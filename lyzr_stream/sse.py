@@ -39,16 +39,19 @@ class SSEDecoder:
     often close right after the last ``data:`` line; losing it would lose text).
     """
 
-    __slots__ = ("_buf", "_skip_lf", "last_event_id", "max_event_bytes", "retry")
+    __slots__ = ("_buf", "_pending", "_skip_lf", "last_event_id", "max_event_bytes", "retry")
 
     def __init__(self, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> None:
         self._buf = bytearray()
         self._skip_lf = False
+        self._pending: APIResponseValidationError | None = None
         self.max_event_bytes = max_event_bytes
         self.last_event_id: str | None = None
         self.retry: int | None = None
 
     def feed(self, chunk: bytes) -> list[ServerSentEvent]:
+        if self._pending is not None:
+            raise self._pending
         if self._skip_lf:
             self._skip_lf = False
             if chunk[:1] == b"\n":
@@ -69,10 +72,25 @@ class SSEDecoder:
         del buf[: end + 2]
         if len(buf) > self.max_event_bytes:
             self._raise_oversize()
+        if len(complete) > self.max_event_bytes:
+            return self._decode_capped(complete)
+        return self._decode_blocks(complete)
+
+    def _decode_capped(self, complete: bytes) -> list[ServerSentEvent]:
+        """Events before the first oversized one; the error is raised by the next call, so the
+        caller keeps what came before it."""
+        blocks = complete.split(b"\n\n")
+        for index, block in enumerate(blocks):
+            if len(block) > self.max_event_bytes:
+                self._buf.clear()
+                self._pending = self._oversize_error(len(block), block[:80])
+                return self._decode_blocks(b"\n\n".join(blocks[:index]))
         return self._decode_blocks(complete)
 
     def finish(self) -> list[ServerSentEvent]:
         """Dispatch what is left at end of body (an event without its final blank line)."""
+        if self._pending is not None:
+            raise self._pending
         rest = bytes(self._buf)
         self._buf.clear()
         return self._decode_blocks(rest.rstrip(b"\n")) if rest.strip() else []
@@ -81,9 +99,12 @@ class SSEDecoder:
         size = len(self._buf)
         head = bytes(self._buf[:80])
         self._buf.clear()
-        raise APIResponseValidationError(
-            f"a single stream event exceeded {self.max_event_bytes} bytes ({size} received "
-            "without an event boundary); raise max_event_bytes if this is expected",
+        raise self._oversize_error(size, head)
+
+    def _oversize_error(self, size: int, head: bytes) -> APIResponseValidationError:
+        return APIResponseValidationError(
+            f"a single stream event exceeded {self.max_event_bytes} bytes ({size} bytes in one "
+            "event); raise max_event_bytes if this is expected",
             body_excerpt=excerpt(head, 80),
         )
 

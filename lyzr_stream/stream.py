@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import httpx
 
 from .dialects.base import HttpRequest, ParsedEvent, StreamFailure, StreamParser
-from .errors import LyzrError
+from .errors import APIResponseValidationError, LyzrError
 from .events import ReasoningDelta, StreamEnd, StreamEvent, TextDelta, ToolCallRequest
 from .local_tools import check_tool_names
 from .request import AgentRequest
@@ -223,6 +223,21 @@ class _StreamState:
         self.stats.started_at = time.monotonic()
 
 
+def _end_of_body(parser: StreamParser, response: httpx.Response) -> list[ParsedEvent]:
+    """The parser's last events; a body with no bytes at all is an error in every dialect."""
+    if response.num_bytes_downloaded == 0:
+        content_type = response.headers.get("content-type", "none")
+        return [
+            StreamFailure(
+                APIResponseValidationError(
+                    f"the service answered HTTP {response.status_code} with an empty body "
+                    f"(content type {content_type!r}); no answer was produced"
+                )
+            )
+        ]
+    return parser.finish()
+
+
 class EventStream(_StreamState):
     """Events of one streamed turn, read synchronously. Iterate it once."""
 
@@ -283,7 +298,7 @@ class EventStream(_StreamState):
                     yield from self._accept(events)
                     self._raise_failure()
                 self._check_deadline()
-            yield from self._accept(parser.finish())
+            yield from self._accept(_end_of_body(parser, response))
             self._raise_failure()
         except httpx.HTTPError as exc:
             raise map_transport_error(exc, in_body=in_body, deadline=self._deadline) from exc
@@ -355,7 +370,7 @@ class AsyncEventStream(_StreamState):
                         yield event
                     self._raise_failure()
                 self._check_deadline()
-            for event in self._accept(parser.finish()):
+            for event in self._accept(_end_of_body(parser, response)):
                 yield event
             self._raise_failure()
         except httpx.HTTPError as exc:

@@ -15,8 +15,9 @@ Specs (one per request):
 - ``empty-200``: status 200, ``text/event-stream``, empty body.
 - ``wrong-content-type``: status 200 with an HTML body.
 
-Refusing or resetting a connection before the headers needs the raw socket, which ASGI does not
-expose; the reliability work adds it with a listener of its own.
+Connection faults (``reset``, ``reset-first:<k>``, ``close-first:<k>``) need the raw socket,
+which ASGI does not expose: the TCP front at ``Emulator.front_url`` acts on them (see
+``front.py``) and the app ignores them. ``Emulator.refusing_url`` refuses every connection.
 """
 
 from __future__ import annotations
@@ -87,6 +88,10 @@ def parse_fault(spec: str | None) -> Fault | None:
         return Fault("fail-first", count=_int(args[0], spec), status=status, spec=spec)
     if kind == "oversize" and len(args) == 1:
         return Fault("oversize", count=_int(args[0], spec), spec=spec)
+    if (kind == "reset" and not args) or (
+        kind in ("reset-first", "close-first") and len(args) == 1 and args[0].isdigit()
+    ):
+        return None  # a connection fault: the TCP front's business, not the app's
     if kind in ("no-done", "malformed-json", "empty-200", "wrong-content-type") and not args:
         return Fault(kind, spec=spec)
     raise FaultSpecError(f"unknown fault {spec!r}")

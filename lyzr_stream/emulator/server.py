@@ -10,6 +10,7 @@ from types import TracebackType
 import uvicorn
 
 from .app import create_app
+from .front import ConnectionFront, unused_loopback_port
 from .state import EMULATOR_API_KEY, EmulatorState, RecordedRequest
 
 __all__ = ["Emulator"]
@@ -42,6 +43,8 @@ class Emulator:
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._port: int | None = None
+        self._front: ConnectionFront | None = None
+        self._refusing_port: int | None = None
 
     @property
     def state(self) -> EmulatorState:
@@ -58,6 +61,25 @@ class Emulator:
     def base_url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
+
+    @property
+    def front_url(self) -> str:
+        """The same service behind a raw TCP front that can reset or close connections before
+        any response byte (``x-emulator-fault: reset``, ``reset-first:<k>``,
+        ``close-first:<k>``). Started on first use."""
+        if self._front is None:
+            front = ConnectionFront(self.host, self.port, self.state)
+            front.start()
+            self._front = front
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self._front.port}"
+
+    @property
+    def refusing_url(self) -> str:
+        """A loopback address where nothing listens: every connection is refused."""
+        if self._refusing_port is None:
+            self._refusing_port = unused_loopback_port()
+        return f"http://127.0.0.1:{self._refusing_port}"
 
     @property
     def requests(self) -> list[RecordedRequest]:
@@ -103,6 +125,9 @@ class Emulator:
         server, thread = self._server, self._thread
         if server is None or thread is None:
             return
+        if self._front is not None:
+            self._front.stop()
+            self._front = None
         server.should_exit = True
         thread.join(timeout=10)
         self._socket.close()

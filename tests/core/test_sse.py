@@ -94,6 +94,16 @@ def test_oversized_event_is_a_typed_error() -> None:
             decoder.feed(b"data: " + b"x" * 100)
 
 
+def test_oversized_event_arriving_whole_keeps_the_events_before_it() -> None:
+    decoder = SSEDecoder(max_event_bytes=1024)
+    chunk = b"data: first\n\ndata: " + b"x" * 2000 + b"\n\ndata: [DONE]\n\n"
+    assert [e.data for e in decoder.feed(chunk)] == ["first"]
+    with pytest.raises(APIResponseValidationError, match="exceeded 1024 bytes"):
+        decoder.finish()
+    with pytest.raises(APIResponseValidationError, match="exceeded 1024 bytes"):
+        decoder.feed(b"data: more\n\n")
+
+
 def test_large_event_within_cap_in_many_chunks() -> None:
     payload = b"y" * 50_000
     data = b"data: " + payload + b"\n\n"
