@@ -96,7 +96,7 @@ class ConnectionFront:
         self._loop.close()
 
     def _verdict(self, spec: str | None, body: bytes) -> str | None:
-        """"reset", "close" or None (forward)."""
+        """ "reset", "close" or None (forward)."""
         if not spec:
             return None
         kind, _, count = spec.partition(":")
