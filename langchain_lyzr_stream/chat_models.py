@@ -25,7 +25,7 @@ from langchain_core.runnables.config import ensure_config
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_json_schema, convert_to_openai_tool
 from langchain_core.utils.pydantic import is_basemodel_subclass
-from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, model_validator
+from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, model_validator
 
 from lyzr_stream import (
     AgentRequest,
@@ -44,6 +44,7 @@ from lyzr_stream.conversation import (
 from lyzr_stream.errors import InvalidRequestError
 from lyzr_stream.events import StreamEvent
 from lyzr_stream.local_tools import normalize_tool_choice
+from lyzr_stream.request import own_error
 from lyzr_stream.settings import ENV_API_KEY, resolve_api_key
 from lyzr_stream.sse import DEFAULT_MAX_EVENT_BYTES
 from lyzr_stream.stop import StopFilter, cut_at_stop
@@ -230,6 +231,15 @@ class ChatLyzr(BaseChatModel):
 
     _client: LyzrClient | None = PrivateAttr(default=None)
     _generated_session_id: str | None = PrivateAttr(default=None)
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            own = own_error(exc)
+            if own is None:
+                raise
+            raise own from None
 
     @model_validator(mode="after")
     def _build_client(self) -> ChatLyzr:

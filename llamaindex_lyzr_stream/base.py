@@ -25,7 +25,7 @@ from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_ca
 from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import ToolSelection
 from llama_index.core.tools.types import BaseTool
-from pydantic import Field, PrivateAttr, SecretStr, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, ValidationError, model_validator
 
 from lyzr_stream import (
     AgentRequest,
@@ -45,6 +45,7 @@ from lyzr_stream.conversation import (
 )
 from lyzr_stream.errors import InvalidRequestError
 from lyzr_stream.local_tools import normalize_tool_choice
+from lyzr_stream.request import own_error
 from lyzr_stream.settings import resolve_api_key
 from lyzr_stream.sse import DEFAULT_MAX_EVENT_BYTES
 from lyzr_stream.stream import StreamStats
@@ -205,6 +206,15 @@ class LyzrLLM(FunctionCallingLLM):
     _client: LyzrClient | None = PrivateAttr(default=None)
     _generated_session_id: str | None = PrivateAttr(default=None)
     _scope_owner: str = PrivateAttr(default_factory=lambda: uuid.uuid4().hex)
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            own = own_error(exc)
+            if own is None:
+                raise
+            raise own from None
 
     @model_validator(mode="after")
     def _build_client(self) -> LyzrLLM:

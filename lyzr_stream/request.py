@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .errors import InvalidRequestError
 
-__all__ = ["AgentRequest", "ChatMessage", "ToolSpec", "check_json_serialisable"]
+__all__ = ["AgentRequest", "ChatMessage", "ToolSpec", "check_json_serialisable", "own_error"]
 
 Role = Literal["system", "user", "assistant", "tool"]
 
@@ -27,6 +27,20 @@ def check_json_serialisable(value: object, field_name: str) -> None:
         json.dumps(value, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise InvalidRequestError(f"{field_name} must be JSON-serialisable: {exc}") from None
+
+
+def own_error(exc: ValidationError) -> InvalidRequestError | None:
+    """The package's own error behind a pydantic ``ValidationError``, if it wraps one.
+
+    The framework models (pydantic) re-raise it so that a bad key, URL, dialect or timeout is
+    an ``InvalidRequestError`` everywhere; pydantic's own field errors stay ``ValidationError``
+    there, as LangChain and LlamaIndex users expect.
+    """
+    for err in exc.errors():
+        cause = (err.get("ctx") or {}).get("error")
+        if isinstance(cause, InvalidRequestError):
+            return cause
+    return None
 
 
 def _format_validation_error(exc: ValidationError, model: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -34,6 +35,7 @@ __all__ = [
     "log_retry",
     "logger",
     "map_transport_error",
+    "redact_headers",
     "set_body_read_timeout",
 ]
 
@@ -144,7 +146,7 @@ def build_request(
     content: bytes,
 ) -> httpx.Request:
     """The httpx request for a dialect's :class:`HttpRequest` (body encoded once by the caller)."""
-    return client.build_request(
+    request = client.build_request(
         http_request.method,
         url,
         content=content,
@@ -152,6 +154,25 @@ def build_request(
         cookies=dict(http_request.cookies) or None,
         timeout=timeouts.to_httpx(),
     )
+    if logger.isEnabledFor(logging.DEBUG):
+        logger.debug(
+            "lyzr_stream: %s %s headers=%s",
+            request.method,
+            request.url,
+            redact_headers(request.headers),
+        )
+    return request
+
+
+_SENSITIVE_PARTS = ("key", "auth", "token", "secret", "cookie", "session", "password")
+
+
+def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """Headers fit for a log line: credentials (keys, auth, tokens, cookies) masked."""
+    return {
+        name: "[redacted]" if any(p in name.lower() for p in _SENSITIVE_PARTS) else value
+        for name, value in headers.items()
+    }
 
 
 def log_retry(attempt: int, error: LyzrError, delay: float) -> None:

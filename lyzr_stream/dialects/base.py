@@ -59,14 +59,15 @@ class Credentials:
 class HttpRequest:
     """A request ready to send: ``path`` is relative to the base URL and already encoded.
 
-    ``headers`` may hold the credential; the shell never logs or formats them.
+    ``headers`` and ``cookies`` may hold the credential: they are left out of the repr, and the
+    shell logs headers only through ``redact_headers``.
     """
 
     method: str
     path: str
-    headers: Mapping[str, str]
+    headers: Mapping[str, str] = field(repr=False)
     json: Mapping[str, Any]
-    cookies: Mapping[str, str] = field(default_factory=dict)
+    cookies: Mapping[str, str] = field(default_factory=dict, repr=False)
 
 
 class StreamParser(Protocol):

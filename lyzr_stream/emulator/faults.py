@@ -4,6 +4,7 @@ Specs (one per request):
 
 - ``status:<code>`` / ``status:<code>:retry-after=<s>``: answer that status (JSON detail).
 - ``html:<code>``: an HTML error page with that status.
+- ``redirect:<code>``: a 3xx to the same URL (a client must not follow it with its key).
 - ``delay-headers:<s>``: wait before sending the response headers.
 - ``drop-after:<k>``: send ``k`` events, then cut the connection (no end of body).
 - ``stall-after:<k>:<s>``: send ``k`` events, pause ``s`` seconds, then go on.
@@ -73,6 +74,8 @@ def parse_fault(spec: str | None) -> Fault | None:
                 raise FaultSpecError(f"expected retry-after=<s> in fault {spec!r}")
             retry_after = value
         return Fault("status", status=_int(args[0], spec), retry_after=retry_after, spec=spec)
+    if kind == "redirect" and len(args) == 1 and args[0] in ("301", "302", "303", "307", "308"):
+        return Fault("redirect", status=int(args[0]), spec=spec)
     if kind == "html" and len(args) == 1:
         return Fault("html", status=_int(args[0], spec), spec=spec)
     if kind == "delay-headers" and len(args) == 1:

@@ -25,10 +25,7 @@ import threading
 from .faults import FAULT_HEADER
 from .state import EmulatorState
 
-__all__ = ["ConnectionFront", "CONNECTION_FAULTS", "unused_loopback_port"]
-
-#: Fault kinds only the front acts on (the app ignores them).
-CONNECTION_FAULTS = frozenset({"reset", "reset-first", "close-first"})
+__all__ = ["ConnectionFront", "unused_loopback_port"]
 
 _MAX_HEAD = 64 * 1024
 

@@ -136,6 +136,9 @@ async def early_fault_response(
                 status_code=fault.status,
             )
         return None
+    if fault.kind == "redirect":
+        # Points back at the same route: a client that followed it would be recorded twice.
+        return Response(status_code=fault.status, headers={"location": str(request.url)})
     if fault.kind == "empty-200":
         return Response(b"", media_type=SSE_MEDIA_TYPE)
     if fault.kind == "wrong-content-type":

@@ -1,0 +1,109 @@
+"""Early exit: Ctrl-C (a real SIGINT) while blocked on the socket, and task cancellation.
+
+Whichever surface is streaming, the HTTP response is closed at once and the pool is left clean
+and usable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import pytest
+
+from langchain_lyzr_stream import ChatLyzr
+from llamaindex_lyzr_stream import LyzrLLM
+from lyzr_stream import AgentRequest, LyzrClient, TextDelta
+from lyzr_stream.emulator import Emulator
+from tests.conftest import assert_pool_clean
+
+SLOW = {"x-emulator-token-delay": "0.05"}
+
+pytestmark = pytest.mark.skipif(
+    threading.current_thread() is not threading.main_thread() or os.name != "posix",
+    reason="SIGINT is delivered to the main thread on POSIX",
+)
+
+
+def _surfaces(em: Emulator) -> dict[str, tuple[LyzrClient, Callable[[], Iterator[str]]]]:
+    kw: dict[str, Any] = {"api_key": em.api_key, "base_url": em.base_url, "default_headers": SLOW}
+    client = LyzrClient(**kw)
+    model = ChatLyzr(agent_id="long-200", **kw)
+    llm = LyzrLLM(agent_id="long-200", **kw)
+
+    def core() -> Iterator[str]:
+        with client.stream(AgentRequest(agent_id="long-200", message="go")) as stream:
+            for event in stream:
+                if isinstance(event, TextDelta):
+                    yield event.text
+
+    return {
+        "core": (client, core),
+        "langchain": (model.client, lambda: (c.text for c in model.stream("go"))),
+        "llamaindex": (llm.client, lambda: (r.delta or "" for r in llm.stream_complete("go"))),
+    }
+
+
+@pytest.mark.parametrize("surface", ["core", "langchain", "llamaindex"])
+def test_ctrl_c_while_waiting_for_the_next_token(lyzr_emulator: Emulator, surface: str) -> None:
+    client, stream = _surfaces(lyzr_emulator)[surface]
+    received: list[str] = []
+    timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
+    with pytest.raises(KeyboardInterrupt):
+        for text in stream():
+            received.append(text)
+            if len(received) == 1:
+                timer.start()  # fires while the loop is blocked reading the socket
+    timer.join()
+    assert 0 < len(received) < 200, "the interrupt did not stop the stream midway"
+    assert_pool_clean(client._sync_http())
+    # The client is still usable afterwards.
+    request = AgentRequest(agent_id="echo", message="again")
+    assert client.stream(request).until_done().text == "You said: again"
+
+
+async def _astream(surface: str, em: Emulator) -> tuple[LyzrClient, AsyncIterator[str]]:
+    kw: dict[str, Any] = {"api_key": em.api_key, "base_url": em.base_url, "default_headers": SLOW}
+    if surface == "langchain":
+        model = ChatLyzr(agent_id="long-200", **kw)
+
+        async def lc() -> AsyncIterator[str]:
+            async for chunk in model.astream("go"):
+                yield chunk.text
+
+        return model.client, lc()
+    llm = LyzrLLM(agent_id="long-200", **kw)
+
+    async def li() -> AsyncIterator[str]:
+        async for response in await llm.astream_complete("go"):
+            yield response.delta or ""
+
+    return llm.client, li()
+
+
+@pytest.mark.parametrize("surface", ["langchain", "llamaindex"])
+async def test_cancelling_the_task_closes_the_response(
+    lyzr_emulator: Emulator, surface: str
+) -> None:
+    client, texts = await _astream(surface, lyzr_emulator)
+    received: list[str] = []
+    first = asyncio.Event()
+
+    async def consume() -> None:
+        async for text in texts:
+            received.append(text)
+            first.set()
+
+    task = asyncio.create_task(consume())
+    await asyncio.wait_for(first.wait(), 5)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await asyncio.sleep(0)  # let the closing generators run their cleanup
+    assert 0 < len(received) < 200
+    assert_pool_clean(client._async_http())
+    await client.aclose()

@@ -1,0 +1,120 @@
+"""Soak: many concurrent async streams with ~5% injected faults (``pytest -m soak``).
+
+``LYZR_SOAK_STREAMS`` sets the size: CI runs a small one, ``make soak`` runs 1,000. Every stream
+must end with exactly the expected text or with a typed error whose ``partial_text`` is a prefix
+of it and equals what the caller received (nothing duplicated, nothing lost); the pool ends clean
+and traced memory returns to its baseline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+import random
+import tracemalloc
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from lyzr_stream import AgentRequest, LyzrClient, LyzrError, TextDelta, Timeouts
+from lyzr_stream.emulator import Emulator
+from lyzr_stream.emulator.agents import long_answer_tokens
+from lyzr_stream.retry import RetryPolicy
+from tests.conftest import assert_pool_clean
+
+pytestmark = pytest.mark.soak
+
+STREAMS = int(os.environ.get("LYZR_SOAK_STREAMS", "100"))
+TOKENS = 200
+EXPECTED = "".join(long_answer_tokens(TOKENS))
+FAULTS = [
+    "drop-after:50",
+    "fail-first:1:503",
+    "status:503",
+    "malformed-json",
+    "stall-after:20:10",
+    "reset-first:1",
+    "no-done",
+]
+
+
+@pytest.fixture(scope="module")
+def soak_emulator() -> Iterator[Emulator]:
+    with Emulator() as em:
+        yield em
+
+
+async def _one(client: LyzrClient, index: int) -> tuple[str, object]:
+    received: list[str] = []
+    request = AgentRequest(
+        agent_id=f"long-{TOKENS}", message="go", session_id=f"soak-{index}-{uuid.uuid4().hex[:6]}"
+    )
+    try:
+        async with client.astream(request) as stream:
+            async for event in stream:
+                if isinstance(event, TextDelta):
+                    received.append(event.text)
+    except LyzrError as error:
+        return "".join(received), error
+    return "".join(received), None
+
+
+async def _run(em: Emulator, plan: list[str | None]) -> list[tuple[str, object]]:
+    # One client per fault (the fault travels in a default header); the unfaulted share one.
+    clients = {
+        fault: LyzrClient(
+            api_key=em.api_key,
+            base_url=em.front_url if fault == "reset-first:1" else em.base_url,
+            timeout=Timeouts(read=3.0, first_byte=60, pool=120),
+            max_connections=200,
+            default_headers={"x-emulator-fault": fault} if fault else None,
+        )
+        for fault in set(plan)
+    }
+    try:
+        results = await asyncio.gather(*(_one(clients[f], i) for i, f in enumerate(plan)))
+        for client in clients.values():
+            assert_pool_clean(client._async_http())
+    finally:
+        for client in clients.values():
+            await client.aclose()
+    return results
+
+
+def test_soak(soak_emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    decide = RetryPolicy.delay
+    monkeypatch.setattr(
+        RetryPolicy,
+        "delay",
+        lambda self, attempt, error: None if decide(self, attempt, error) is None else 0.05,
+    )
+    rng = random.Random(7)
+    plan = [rng.choice(FAULTS) if rng.random() < 0.05 else None for _ in range(STREAMS)]
+
+    asyncio.run(_run(soak_emulator, plan[:20]))  # warm-up: imports, pools, caches
+    soak_emulator.reset()
+    gc.collect()
+    tracemalloc.start()
+    baseline = tracemalloc.get_traced_memory()[0]
+
+    results = asyncio.run(_run(soak_emulator, plan))
+    failures = 0
+    for (text, error), fault in zip(results, plan, strict=True):
+        if error is None:
+            assert text == EXPECTED, f"fault {fault}: wrong text"
+            continue
+        failures += 1
+        assert fault is not None, f"an unfaulted stream failed: {error!r}"
+        assert isinstance(error, LyzrError)
+        assert error.partial_text == text, "the caller's text and partial_text disagree"
+        assert EXPECTED.startswith(text), f"fault {fault}: the text is not a prefix"
+    assert failures <= len(plan) - plan.count(None)
+
+    del results
+    soak_emulator.reset()
+    gc.collect()
+    after = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    assert after - baseline < 2_000_000, f"memory grew by {after - baseline} bytes"
