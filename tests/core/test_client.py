@@ -428,3 +428,54 @@ def test_closed_client_refuses_calls(lyzr_emulator: Emulator) -> None:
     c.close()
     with pytest.raises(InvalidRequestError, match="closed"):
         c.stream(req())
+
+
+# -- every timeout names itself ----------------------------------------------------------------
+def test_total_timeout_keeps_partial_text(lyzr_emulator: Emulator) -> None:
+    headers = {"x-emulator-token-delay": "0.05"}
+    with make_client(lyzr_emulator, default_headers=headers, timeout=Timeouts(total=0.5)) as c:
+        received: list[str] = []
+        with pytest.raises(APITimeoutError) as info:
+            for event in c.stream(req("long-200")):
+                if isinstance(event, TextDelta):
+                    received.append(event.text)
+    assert info.value.kind == "total"
+    assert received and info.value.partial_text == "".join(received)
+    assert "total timeout" in str(info.value)
+
+
+async def test_total_timeout_async(lyzr_emulator: Emulator) -> None:
+    headers = {"x-emulator-token-delay": "0.05"}
+    c = make_client(lyzr_emulator, default_headers=headers, timeout=Timeouts(total=0.5))
+    received: list[str] = []
+    with pytest.raises(APITimeoutError) as info:
+        async with c.astream(req("long-200")) as stream:
+            async for event in stream:
+                if isinstance(event, TextDelta):
+                    received.append(event.text)
+    assert info.value.kind == "total"
+    assert info.value.partial_text == "".join(received)
+    await c.aclose()
+
+
+@pytest.mark.parametrize(
+    ("exc", "in_body", "kind"),
+    [
+        ("ConnectTimeout", False, "connect"),
+        ("PoolTimeout", False, "pool"),
+        ("WriteTimeout", False, "write"),
+        ("ReadTimeout", False, "first_byte"),
+        ("ReadTimeout", True, "read"),
+    ],
+)
+def test_httpx_timeouts_map_to_named_kinds(exc: str, in_body: bool, kind: str) -> None:
+    import httpx
+
+    from lyzr_stream.transport import Deadline, map_transport_error
+
+    error = map_transport_error(
+        getattr(httpx, exc)("boom"), in_body=in_body, deadline=Deadline(None)
+    )
+    assert isinstance(error, APITimeoutError)
+    assert error.kind == kind
+    assert str(error).startswith(f"{kind} timeout")
