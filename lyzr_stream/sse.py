@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from .errors import APIResponseValidationError, excerpt
 
-__all__ = ["DEFAULT_MAX_EVENT_BYTES", "SSEDecoder", "ServerSentEvent"]
+__all__ = ["DEFAULT_MAX_EVENT_BYTES", "SSEDecoder", "ServerSentEvent", "plain_data_payloads"]
 
 DEFAULT_MAX_EVENT_BYTES = 8 * 1024 * 1024
 
@@ -28,6 +28,20 @@ class ServerSentEvent:
     event: str = "message"
     id: str | None = None
     retry: int | None = None
+
+
+def plain_data_payloads(text: str) -> list[str] | None:
+    """The payloads of text from :meth:`SSEDecoder.feed_text` when every event in it is one
+    plain ``data: ...`` line (what agent services send), split in bulk; otherwise None.
+
+    Such events carry no ``id``/``event``/``retry`` field, so the decoder state is unaffected.
+    """
+    if not text.startswith("data: "):
+        return None
+    payloads = text[6:].split("\n\ndata: ")
+    if text.count("\n") != 2 * (len(payloads) - 1):
+        return None  # a multi-line event, a comment, another field, or extra blank lines
+    return payloads
 
 
 class SSEDecoder:
@@ -50,6 +64,12 @@ class SSEDecoder:
         self.retry: int | None = None
 
     def feed(self, chunk: bytes) -> list[ServerSentEvent]:
+        return self.events_of(self.feed_text(chunk))
+
+    def feed_text(self, chunk: bytes) -> str:
+        """Take a chunk; return the text of the events it completed (blocks joined by a blank
+        line, without the last one), decoded once. Turn it into events with :meth:`events_of`,
+        or, in bulk, with :func:`plain_data_payloads`."""
         if self._pending is not None:
             raise self._pending
         if self._skip_lf:
@@ -67,25 +87,25 @@ class SSEDecoder:
         if end < 0:
             if len(buf) > self.max_event_bytes:
                 self._raise_oversize()
-            return []
+            return ""
         complete = bytes(buf[:end])
         del buf[: end + 2]
         if len(buf) > self.max_event_bytes:
             self._raise_oversize()
         if len(complete) > self.max_event_bytes:
-            return self._decode_capped(complete)
-        return self._decode_blocks(complete)
+            complete = self._cap(complete)
+        return self._decode(complete)
 
-    def _decode_capped(self, complete: bytes) -> list[ServerSentEvent]:
-        """Events before the first oversized one; the error is raised by the next call, so the
-        caller keeps what came before it."""
+    def _cap(self, complete: bytes) -> bytes:
+        """The blocks before the first oversized one; the error is raised by the next call, so
+        the caller keeps what came before it."""
         blocks = complete.split(b"\n\n")
         for index, block in enumerate(blocks):
             if len(block) > self.max_event_bytes:
                 self._buf.clear()
                 self._pending = self._oversize_error(len(block), block[:80])
-                return self._decode_blocks(b"\n\n".join(blocks[:index]))
-        return self._decode_blocks(complete)
+                return b"\n\n".join(blocks[:index])
+        return complete
 
     def finish(self) -> list[ServerSentEvent]:
         """Dispatch what is left at end of body (an event without its final blank line)."""
@@ -93,7 +113,7 @@ class SSEDecoder:
             raise self._pending
         rest = bytes(self._buf)
         self._buf.clear()
-        return self._decode_blocks(rest.rstrip(b"\n")) if rest.strip() else []
+        return self.events_of(self._decode(rest.rstrip(b"\n"))) if rest.strip() else []
 
     def _raise_oversize(self) -> None:
         size = len(self._buf)
@@ -108,14 +128,20 @@ class SSEDecoder:
             body_excerpt=excerpt(head, 80),
         )
 
-    def _decode_blocks(self, complete: bytes) -> list[ServerSentEvent]:
+    @staticmethod
+    def _decode(complete: bytes) -> str:
         try:
-            text = complete.decode("utf-8")
+            return complete.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise APIResponseValidationError(
                 f"the stream is not valid UTF-8 (byte {exc.start} of a block: {exc.reason})",
                 body_excerpt=excerpt(complete[max(0, exc.start - 40) : exc.start + 40]),
             ) from None
+
+    def events_of(self, text: str) -> list[ServerSentEvent]:
+        """The events in text from :meth:`feed_text`."""
+        if not text:
+            return []
         events: list[ServerSentEvent] = []
         append = events.append
         last_id, retry = self.last_event_id, self.retry

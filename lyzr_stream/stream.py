@@ -157,6 +157,7 @@ class _StreamState:
         return self._settings.dialect.stream_parser(
             response.headers.get("content-type", ""),
             max_event_bytes=self._settings.max_event_bytes,
+            coalesce=self._coalesce,
         )
 
     def _accept(self, parsed: list[ParsedEvent]) -> list[StreamEvent]:

@@ -44,7 +44,9 @@ class ActivityDialect(LyzrV3Dialect):
     name: ClassVar[str] = "test-activity"
     has_chat_endpoint: ClassVar[bool] = False
 
-    def stream_parser(self, content_type: str, *, max_event_bytes: int) -> StreamParser:
+    def stream_parser(
+        self, content_type: str, *, max_event_bytes: int, coalesce: bool = False
+    ) -> StreamParser:
         return _ActivityParser(super().stream_parser(content_type, max_event_bytes=max_event_bytes))
 
 

@@ -116,7 +116,9 @@ class AISquareDialect(Dialect):
         path = f"/api/v1/qllm/chat-stream/{session}/"
         return HttpRequest("POST", path, headers, {"prompt": request.message})
 
-    def stream_parser(self, content_type: str, *, max_event_bytes: int) -> StreamParser:
+    def stream_parser(
+        self, content_type: str, *, max_event_bytes: int, coalesce: bool = False
+    ) -> StreamParser:
         if media_type(content_type) in ("text/event-stream", ""):
             return AISquareStreamParser(max_event_bytes)
         return UnexpectedContentParser(content_type)

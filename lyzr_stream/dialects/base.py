@@ -115,8 +115,14 @@ class Dialect(ABC):
         """The HTTP request that starts a stream. ``request`` has user and session ids set."""
 
     @abstractmethod
-    def stream_parser(self, content_type: str, *, max_event_bytes: int) -> StreamParser:
-        """A fresh parser for one response with this content type."""
+    def stream_parser(
+        self, content_type: str, *, max_event_bytes: int, coalesce: bool = False
+    ) -> StreamParser:
+        """A fresh parser for one response with this content type.
+
+        ``coalesce=True`` allows the parser to return the text of one ``feed`` as a single
+        ``TextDelta`` (the shell merges them anyway); parsers may ignore it.
+        """
 
     def new_session_id(self, agent_id: str) -> str:
         """A fresh session id in the form this service expects: ``<agent id>-<random>``."""

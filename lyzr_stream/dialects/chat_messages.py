@@ -129,7 +129,9 @@ class ChatMessagesDialect(Dialect):
             body["workflowId"] = self.workflow_id
         return HttpRequest("POST", f"/api/chats/{chat_id}/messages/stream", headers, body, cookies)
 
-    def stream_parser(self, content_type: str, *, max_event_bytes: int) -> StreamParser:
+    def stream_parser(
+        self, content_type: str, *, max_event_bytes: int, coalesce: bool = False
+    ) -> StreamParser:
         if media_type(content_type) in ("text/event-stream", ""):
             return ChatMessagesStreamParser(max_event_bytes)
         return UnexpectedContentParser(content_type)

@@ -46,10 +46,12 @@ class LyzrV2Dialect(Dialect):
         }
         return HttpRequest("POST", STREAM_PATH, api_key_headers(credentials, "*/*"), body)
 
-    def stream_parser(self, content_type: str, *, max_event_bytes: int) -> StreamParser:
+    def stream_parser(
+        self, content_type: str, *, max_event_bytes: int, coalesce: bool = False
+    ) -> StreamParser:
         kind = media_type(content_type)
         if kind == "text/event-stream":
-            return LyzrV3StreamParser(max_event_bytes)
+            return LyzrV3StreamParser(max_event_bytes, coalesce=coalesce)
         if kind == "application/json":
             return JsonBodyParser(document_events, max_event_bytes)
         if kind == "text/html":

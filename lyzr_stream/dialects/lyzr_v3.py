@@ -24,7 +24,7 @@ from ..events import Metadata, StreamEnd, TextDelta
 from ..local_tools import local_tools_feature, tool_call_request_from_payload
 from ..request import AgentRequest
 from ..response import AgentResponse, ResponseBuilder
-from ..sse import ServerSentEvent, SSEDecoder
+from ..sse import ServerSentEvent, SSEDecoder, plain_data_payloads
 from ..think import ThinkSplitter
 from ..unescape import unescape_fragment
 from .base import Credentials, Dialect, HttpRequest, ParsedEvent, StreamFailure, agent_error
@@ -122,13 +122,19 @@ def payload_events(payload: str) -> list[ParsedEvent] | None:
     return None
 
 
+def _has_markers(text: str) -> bool:
+    """Whether some event in ``text`` may be JSON or ``[DONE]``/``[ERROR]`` (the slow path)."""
+    return text[6:7] in ("[", "{") or "\n\ndata: [" in text or "\n\ndata: {" in text
+
+
 class LyzrV3StreamParser:
     """Bytes of a v3 ``text/event-stream`` response in, normalized events out."""
 
-    __slots__ = ("_done", "_failed", "_message_id", "_metadata", "_sse", "_think")
+    __slots__ = ("_coalesce", "_done", "_failed", "_message_id", "_metadata", "_sse", "_think")
 
-    def __init__(self, max_event_bytes: int) -> None:
+    def __init__(self, max_event_bytes: int, *, coalesce: bool = False) -> None:
         self._sse = SSEDecoder(max_event_bytes)
+        self._coalesce = coalesce
         self._think = ThinkSplitter()
         self._done = False
         self._failed = False
@@ -139,11 +145,28 @@ class LyzrV3StreamParser:
         if self._done or self._failed:
             return []
         try:
-            sse_events = self._sse.feed(chunk)
+            text = self._sse.feed_text(chunk)
+            if self._coalesce and not _has_markers(text):
+                payloads = plain_data_payloads(text)
+                if payloads is not None:
+                    return self._plain_text(payloads)
+            sse_events = self._sse.events_of(text)
         except APIResponseValidationError as exc:
             self._failed = True
             return [StreamFailure(exc)]
         return self._handle(sse_events)
+
+    def _plain_text(self, payloads: list[str]) -> list[ParsedEvent]:
+        """The fast path: a read of plain-text events becomes one delta (coalescing mode)."""
+        text = "".join(payloads)
+        if "\\" in text or "&" in text:
+            # Unescaped fragment by fragment, exactly as one event at a time would be.
+            text = "".join(map(unescape_fragment, payloads))
+        if not text:
+            return []
+        if self._think.passthrough:
+            return [TextDelta(text)]
+        return list(self._think.feed(text))
 
     def _handle(self, sse_events: list[ServerSentEvent]) -> list[ParsedEvent]:
         out: list[ParsedEvent] = []
@@ -266,11 +289,11 @@ class LyzrV3Dialect(Dialect):
         return HttpRequest("POST", CHAT_PATH, headers, build_body(request))
 
     def stream_parser(
-        self, content_type: str, *, max_event_bytes: int
+        self, content_type: str, *, max_event_bytes: int, coalesce: bool = False
     ) -> LyzrV3StreamParser | JsonBodyParser | UnexpectedContentParser:
         kind = media_type(content_type)
         if kind in ("text/event-stream", ""):
-            return LyzrV3StreamParser(max_event_bytes)
+            return LyzrV3StreamParser(max_event_bytes, coalesce=coalesce)
         if kind == "application/json":
             return JsonBodyParser(document_events, max_event_bytes)
         return UnexpectedContentParser(content_type)

@@ -19,10 +19,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--api-key", default=EMULATOR_API_KEY)
     parser.add_argument("--format", choices=["text", "json"], default="text")
+    parser.add_argument(
+        "--events-per-write",
+        type=int,
+        default=1,
+        help="stream events per socket write (benchmarks batch many so the client is measured)",
+    )
     args = parser.parse_args(argv)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with Emulator(args.api_key, args.host, args.port, args.format) as emulator:
+    with Emulator(
+        args.api_key, args.host, args.port, args.format, events_per_write=args.events_per_write
+    ) as emulator:
         print(f"emulator listening on {emulator.base_url}", flush=True)
         print(f"api key: {emulator.api_key}", flush=True)
         with contextlib.suppress(KeyboardInterrupt):

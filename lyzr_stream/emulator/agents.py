@@ -8,6 +8,7 @@ registered for the prefix with ``N`` as its parameter (``long-20000``).
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -104,7 +105,12 @@ def words(text: str) -> tuple[str, ...]:
 
 def long_answer_tokens(n: int) -> list[str]:
     """The deterministic tokens of the ``long-<n>`` agent: ``"w0"``, ``" w1"``, ``" w2"``, ..."""
-    return ["w0", *(f" w{i}" for i in range(1, n))]
+    return list(_long_tokens(n))
+
+
+@functools.lru_cache(maxsize=16)
+def _long_tokens(n: int) -> tuple[str, ...]:
+    return ("w0", *(f" w{i}" for i in range(1, n)))
 
 
 UNICODE_ANSWER = (
@@ -132,7 +138,7 @@ def _memory(call: AgentCall) -> Answer:
 
 @agent("long")
 def _long(call: AgentCall) -> Answer:
-    return Answer(tuple(long_answer_tokens(call.param or 1000)))
+    return Answer(_long_tokens(call.param or 1000))
 
 
 @agent("reasoning")

@@ -5,21 +5,24 @@ from __future__ import annotations
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from . import aisquare, chat_messages, lyzr_v2, lyzr_v3
+from . import aisquare, chat_messages, lyzr_v2, lyzr_v3, openai_compat
 from .state import EMULATOR_API_KEY, EmulatorState
 
 __all__ = ["create_app"]
 
 
-def create_app(api_key: str = EMULATOR_API_KEY, stream_format: str = "text") -> Starlette:
+def create_app(
+    api_key: str = EMULATOR_API_KEY, stream_format: str = "text", events_per_write: int = 1
+) -> Starlette:
     """A Starlette app serving every emulated route. ``app.state.emulator`` holds the state."""
     routes: list[Route] = [
         *lyzr_v3.routes,
         *lyzr_v2.routes,
         *aisquare.routes,
         *chat_messages.routes,
+        *openai_compat.routes,
     ]
     app = Starlette(routes=routes)
     app.router.redirect_slashes = False
-    app.state.emulator = EmulatorState(api_key, stream_format)
+    app.state.emulator = EmulatorState(api_key, stream_format, events_per_write)
     return app

@@ -147,8 +147,8 @@ async def early_fault_response(
 
 
 def _per_write(request: Request) -> int:
-    value = request.headers.get("x-emulator-events-per-write", "1")
-    return max(1, int(value)) if value.isdigit() else 1
+    value = request.headers.get("x-emulator-events-per-write", "")
+    return max(1, int(value)) if value.isdigit() else state_of(request).events_per_write
 
 
 def _rechunk(request: Request, chunks: list[bytes]) -> list[bytes] | None:

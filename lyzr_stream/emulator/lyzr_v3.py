@@ -7,6 +7,7 @@ Stream payloads are escaped plain text by default (the app's ``stream_format``),
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from typing import Any
@@ -130,6 +131,12 @@ def payload(fragment: str, fmt: str, html: bool) -> bytes:
     return f"data: {text}\n\n".encode()
 
 
+@functools.lru_cache(maxsize=32)
+def _rendered(fragments: tuple[str, ...], fmt: str, html: bool) -> tuple[bytes, ...]:
+    """Encoded events, cached: long benchmark answers must not make the emulator the bottleneck."""
+    return tuple(payload(f, fmt, html) for f in fragments)
+
+
 async def stream(request: Request) -> Response:
     prepared = await prepare(request)
     if isinstance(prepared, Response):
@@ -141,7 +148,7 @@ async def stream(request: Request) -> Response:
     if answer.tool_call is not None:
         events = [f"data: {json.dumps(dict(answer.tool_call))}\n\n".encode()]
     else:
-        events = [payload(f, fmt, html) for f in answer.fragments]
+        events = list(_rendered(answer.fragments, fmt, html))
     if answer.error is not None:
         terminal = [f"data: [ERROR] {answer.error}\n\n".encode()]
     else:

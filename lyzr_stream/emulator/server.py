@@ -32,6 +32,7 @@ class Emulator:
         port: int = 0,
         stream_format: str = "text",
         *,
+        events_per_write: int = 1,
         allow_remote: bool = False,
     ) -> None:
         if host not in _LOOPBACK and not allow_remote:
@@ -39,7 +40,7 @@ class Emulator:
         self.api_key = api_key
         self.host = host
         self._requested_port = port
-        self.app = create_app(api_key, stream_format)
+        self.app = create_app(api_key, stream_format, events_per_write)
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._port: int | None = None

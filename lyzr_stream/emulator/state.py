@@ -27,9 +27,13 @@ class RecordedRequest:
 class EmulatorState:
     """Thread-safe: the server runs in its own thread while tests read from theirs."""
 
-    def __init__(self, api_key: str, stream_format: str) -> None:
+    def __init__(self, api_key: str, stream_format: str, events_per_write: int = 1) -> None:
         if stream_format not in ("text", "json"):
             raise ValueError("stream_format must be 'text' or 'json'")
+        if events_per_write < 1:
+            raise ValueError("events_per_write must be at least 1")
+        #: Events per socket write unless a request's ``x-emulator-events-per-write`` says.
+        self.events_per_write = events_per_write
         self.api_key = api_key
         self.stream_format = stream_format
         self._lock = threading.Lock()

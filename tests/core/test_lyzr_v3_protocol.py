@@ -31,8 +31,8 @@ DIALECT = LyzrV3Dialect()
 CREDS = Credentials(SecretStr("k-123"))
 
 
-def parse(data: bytes, cuts: list[int] | None = None) -> list[object]:
-    parser = LyzrV3StreamParser(1 << 20)
+def parse(data: bytes, cuts: list[int] | None = None, *, coalesce: bool = False) -> list[object]:
+    parser = LyzrV3StreamParser(1 << 20, coalesce=coalesce)
     out: list[object] = []
     start = 0
     for cut in sorted(set(cuts or [])):
@@ -308,3 +308,29 @@ def test_garbage_never_raises_anything_but_typed_failures(data: bytes, cuts: lis
             assert isinstance(
                 event.error, (APIResponseValidationError, AgentError, StreamInterruptedError)
             )
+
+
+# -- the coalescing fast path gives the same answer as event-by-event parsing -------------------
+PLAIN = sse("<thi", "nk>caf\\u00e9 ", "</think>Grüße", ", 世界", ' \\"q\\" \\\\n', "&amp;", "&lt;b")
+MIXED = PLAIN + sse('{"content": " json"}', "more") + b": ping\n\n" + sse("tail", "[DONE]")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from([PLAIN + sse("[DONE]"), MIXED, PLAIN + sse("[ERROR] boom")]),
+    st.lists(st.integers(min_value=0, max_value=400), max_size=12),
+)
+def test_coalescing_fast_path_matches_event_by_event(data: bytes, cuts: list[int]) -> None:
+    cuts = [c for c in cuts if c <= len(data)]
+    slow = parse(data, cuts)
+    fast = parse(data, cuts, coalesce=True)
+    assert texts(fast) == texts(slow)
+    thinking = [e.text for e in fast if isinstance(e, ReasoningDelta)]
+    assert "".join(thinking) == "".join(e.text for e in slow if isinstance(e, ReasoningDelta))
+    assert type(fast[-1]) is type(slow[-1])
+
+
+def test_fast_path_merges_a_read_into_one_delta() -> None:
+    events = parse(sse("a", " b", " c") + sse("[DONE]"), [len(sse("a", " b", " c"))], coalesce=True)
+    assert [e for e in events if isinstance(e, TextDelta)] == [TextDelta("a b c")]
+    assert isinstance(events[-1], StreamEnd)

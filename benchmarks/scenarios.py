@@ -1,0 +1,420 @@
+"""One benchmark scenario per process: ``python -m benchmarks.scenarios NAME BASE_URL PARAMS``.
+
+Each scenario prints one JSON object on its last stdout line. Per-token scenarios stream the
+same ``long-N`` answer (the emulator batching ``per_write`` events into each socket write, so
+the client is the bottleneck) ``repeats`` times after one warm-up, and report the median.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import resource
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from lyzr_stream.emulator import long_answer_tokens
+
+from .emulator_process import API_KEY
+
+Params = dict[str, Any]
+
+
+def _body(agent: str, message: str = "go") -> dict[str, Any]:
+    return {
+        "agent_id": agent,
+        "message": message,
+        "user_id": "bench",
+        "session_id": f"bench-{uuid.uuid4().hex[:12]}",
+    }
+
+
+def _headers(p: Params) -> dict[str, str]:
+    return {"x-emulator-events-per-write": str(p.get("per_write", 1000))}
+
+
+def _check(text: str, n: int) -> None:
+    if text != "".join(long_answer_tokens(n)):
+        raise AssertionError(f"wrong text ({len(text)} characters)")
+
+
+# -- per-token: one stream of n tokens ----------------------------------------------------------
+def _per_token(run: Callable[[], int], p: Params) -> dict[str, Any]:
+    """``run`` streams once and returns the number of chunks it delivered."""
+    run()  # warm-up: connection, imports, caches
+    walls, cpus, chunks = [], [], 0
+    for _ in range(p.get("repeats", 5)):
+        gc.collect()
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        chunks = run()
+        walls.append(time.perf_counter() - wall0)
+        cpus.append(time.process_time() - cpu0)
+    n = p["n"]
+    return {
+        "us_per_token": statistics.median(walls) * 1e6 / n,
+        "cpu_us_per_token": statistics.median(cpus) * 1e6 / n,
+        "chunks": chunks,
+    }
+
+
+def httpx_lines(url: str, p: Params) -> dict[str, Any]:
+    """The floor: raw httpx line iteration over the same response."""
+    client = httpx.Client()
+    body, headers = _body(f"long-{p['n']}"), {"x-api-key": API_KEY, **_headers(p)}
+
+    def run() -> int:
+        count = 0
+        with client.stream("POST", f"{url}/v3/inference/stream/", json=body, headers=headers) as r:
+            for line in r.iter_lines():
+                if line.startswith("data: "):
+                    count += 1
+        return count
+
+    return _per_token(run, p)
+
+
+def langchain_floor(url: str, p: Params) -> dict[str, Any]:
+    from .floors import FloorChatModel
+
+    model = FloorChatModel(n=p["n"])
+    return _per_token(lambda: sum(1 for _ in model.stream("go")), p)
+
+
+def llamaindex_floor(url: str, p: Params) -> dict[str, Any]:
+    from .floors import FloorLLM
+
+    llm = FloorLLM(n=p["n"])
+    return _per_token(lambda: sum(1 for _ in llm.stream_complete("go")), p)
+
+
+def chat_openai(url: str, p: Params) -> dict[str, Any]:
+    from langchain_openai import ChatOpenAI
+
+    model = ChatOpenAI(
+        model=f"long-{p['n']}",
+        api_key=API_KEY,  # type: ignore[arg-type]
+        base_url=f"{url}/v1",
+        default_headers=_headers(p),
+    )
+
+    def run() -> int:
+        parts = [c.text for c in model.stream("go")]
+        _check("".join(parts), p["n"])
+        return len(parts)
+
+    return _per_token(run, p)
+
+
+def lyzr_adk(url: str, p: Params) -> dict[str, Any]:
+    from lyzr.http import HTTPClient
+    from lyzr.inference import InferenceModule
+
+    inference = InferenceModule(HTTPClient(api_key=API_KEY, base_url=url))
+    # lyzr-adk sends no custom headers: the emulator process batches by default (run.py).
+    agent = f"long-{p['n']}"
+
+    def run() -> int:
+        count = 0
+        for chunk in inference.stream(agent, "go", f"bench-{uuid.uuid4().hex[:8]}"):
+            count += not chunk.done
+        return count
+
+    return _per_token(run, p)
+
+
+def _lyzr_kwargs(url: str, p: Params) -> dict[str, Any]:
+    return {
+        "api_key": API_KEY,
+        "base_url": url,
+        "default_headers": _headers(p),
+        "coalesce": p.get("coalesce", True),
+    }
+
+
+def core_stream(url: str, p: Params) -> dict[str, Any]:
+    from lyzr_stream import AgentRequest, LyzrClient, TextDelta
+
+    client = LyzrClient(**_lyzr_kwargs(url, p))
+    request = AgentRequest(agent_id=f"long-{p['n']}", message="go")
+
+    def run() -> int:
+        parts = []
+        with client.stream(request) as stream:
+            for event in stream:
+                if type(event) is TextDelta:
+                    parts.append(event.text)
+        _check("".join(parts), p["n"])
+        return len(parts)
+
+    return _per_token(run, p)
+
+
+def chatlyzr_stream(url: str, p: Params) -> dict[str, Any]:
+    from langchain_lyzr_stream import ChatLyzr
+
+    model = ChatLyzr(agent_id=f"long-{p['n']}", **_lyzr_kwargs(url, p))
+
+    def run() -> int:
+        parts = [c.text for c in model.stream("go")]
+        _check("".join(parts), p["n"])
+        return len(parts)
+
+    return _per_token(run, p)
+
+
+def chatlyzr_astream(url: str, p: Params) -> dict[str, Any]:
+    from langchain_lyzr_stream import ChatLyzr
+
+    model = ChatLyzr(agent_id=f"long-{p['n']}", **_lyzr_kwargs(url, p))
+    loop = asyncio.new_event_loop()
+
+    async def consume() -> int:
+        parts = [c.text async for c in model.astream("go")]
+        _check("".join(parts), p["n"])
+        return len(parts)
+
+    return _per_token(lambda: loop.run_until_complete(consume()), p)
+
+
+def lyzrllm_stream_complete(url: str, p: Params) -> dict[str, Any]:
+    from llamaindex_lyzr_stream import LyzrLLM
+
+    llm = LyzrLLM(agent_id=f"long-{p['n']}", **_lyzr_kwargs(url, p))
+
+    def run() -> int:
+        parts = [r.delta or "" for r in llm.stream_complete("go")]
+        _check("".join(parts), p["n"])
+        return len(parts)
+
+    return _per_token(run, p)
+
+
+def lyzrllm_astream_chat(url: str, p: Params) -> dict[str, Any]:
+    from llama_index.core.base.llms.types import ChatMessage
+
+    from llamaindex_lyzr_stream import LyzrLLM
+
+    llm = LyzrLLM(agent_id=f"long-{p['n']}", **_lyzr_kwargs(url, p))
+    loop = asyncio.new_event_loop()
+    messages = [ChatMessage(role="user", content="go")]
+
+    async def consume() -> int:
+        parts = [r.delta or "" async for r in await llm.astream_chat(messages)]
+        _check("".join(parts), p["n"])
+        return len(parts)
+
+    return _per_token(lambda: loop.run_until_complete(consume()), p)
+
+
+# -- time to first token ------------------------------------------------------------------------
+def ttft(url: str, p: Params) -> dict[str, Any]:
+    """Time to the first token through each surface vs raw httpx, alternating, warm pools."""
+    from langchain_lyzr_stream import ChatLyzr
+    from llamaindex_lyzr_stream import LyzrLLM
+    from lyzr_stream import AgentRequest, LyzrClient, TextDelta
+
+    raw = httpx.Client()
+    headers = {"x-api-key": API_KEY}
+    core = LyzrClient(api_key=API_KEY, base_url=url)
+    model = ChatLyzr(agent_id="echo", api_key=API_KEY, base_url=url)
+    llm = LyzrLLM(agent_id="echo", api_key=API_KEY, base_url=url)
+
+    def t_raw() -> float:
+        t0 = time.perf_counter()
+        body = _body("echo", "hello there")
+        with raw.stream("POST", f"{url}/v3/inference/stream/", json=body, headers=headers) as r:
+            for line in r.iter_lines():
+                if line.startswith("data: "):
+                    return time.perf_counter() - t0
+        raise AssertionError("no token")
+
+    def t_core() -> float:
+        t0 = time.perf_counter()
+        with core.stream(AgentRequest(agent_id="echo", message="hello there")) as stream:
+            for event in stream:
+                if type(event) is TextDelta:
+                    return time.perf_counter() - t0
+        raise AssertionError("no token")
+
+    def t_first(iterable_factory: Callable[[], Any]) -> Callable[[], float]:
+        def measure() -> float:
+            t0 = time.perf_counter()
+            iterator = iter(iterable_factory())
+            next(iterator)
+            elapsed = time.perf_counter() - t0
+            iterator.close()
+            return elapsed
+
+        return measure
+
+    runners = {
+        "raw": t_raw,
+        "core": t_core,
+        "chatlyzr": t_first(lambda: model.stream("hello there")),
+        "lyzrllm": t_first(lambda: llm.stream_complete("hello there")),
+    }
+    samples: dict[str, list[float]] = {name: [] for name in runners}
+    for _ in range(20):  # warm-up
+        for fn in runners.values():
+            fn()
+    for _ in range(p.get("rounds", 300)):
+        for name, fn in runners.items():
+            samples[name].append(fn())
+    out: dict[str, Any] = {}
+    for name, values in samples.items():
+        values.sort()
+        out[f"{name}_p50_ms"] = values[len(values) // 2] * 1e3
+        out[f"{name}_p99_ms"] = values[int(len(values) * 0.99)] * 1e3
+    for name in ("core", "chatlyzr", "lyzrllm"):
+        out[f"{name}_added_p50_ms"] = out[f"{name}_p50_ms"] - out["raw_p50_ms"]
+        out[f"{name}_added_p99_ms"] = out[f"{name}_p99_ms"] - out["raw_p99_ms"]
+    return out
+
+
+# -- invoke cost by answer size -----------------------------------------------------------------
+def invoke_scaling(url: str, p: Params) -> dict[str, Any]:
+    """``ChatLyzr(streaming=True).invoke`` (chunks merged into one message) at 1k/10k/100k."""
+    from langchain_lyzr_stream import ChatLyzr
+
+    out: dict[str, Any] = {}
+    for n in (1_000, 10_000, 100_000):
+        model = ChatLyzr(
+            agent_id=f"long-{n}",
+            streaming=True,
+            coalesce=False,
+            api_key=API_KEY,
+            base_url=url,
+            default_headers={"x-emulator-events-per-write": "1000"},
+        )
+        model.invoke("go")
+        times = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            message = model.invoke("go")
+            times.append(time.perf_counter() - t0)
+        _check(message.text, n)
+        out[f"us_per_chunk_{n}"] = statistics.median(times) * 1e6 / n
+    out["ratio_100k_to_1k"] = out["us_per_chunk_100000"] / out["us_per_chunk_1000"]
+    return out
+
+
+# -- concurrency --------------------------------------------------------------------------------
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+async def _concurrent(p: Params, one: Callable[[int], Any]) -> dict[str, Any]:
+    base = _rss_mb()
+    t0 = time.perf_counter()
+    results = await asyncio.gather(*(one(i) for i in range(p["streams"])))
+    wall = time.perf_counter() - t0
+    expected = "".join(long_answer_tokens(p["tokens"]))
+    complete = sum(1 for text in results if text == expected)
+    return {
+        "wall_s": wall,
+        "peak_rss_mb": _rss_mb(),
+        "rss_growth_mb": _rss_mb() - base,
+        "complete": complete,
+    }
+
+
+def concurrency_httpx(url: str, p: Params) -> dict[str, Any]:
+    limits = httpx.Limits(max_connections=p["streams"], max_keepalive_connections=p["streams"])
+
+    async def main() -> dict[str, Any]:
+        async with httpx.AsyncClient(limits=limits, timeout=120) as client:
+
+            async def one(i: int) -> str:
+                body = _body(f"long-{p['tokens']}")
+                parts = []
+                async with client.stream(
+                    "POST", f"{url}/v3/inference/stream/", json=body, headers={"x-api-key": API_KEY}
+                ) as r:
+                    async for line in r.aiter_lines():
+                        if line.startswith("data: ") and line != "data: [DONE]":
+                            parts.append(line[6:])
+                return "".join(parts)
+
+            return await _concurrent(p, one)
+
+    return asyncio.run(main())
+
+
+def concurrency_chatlyzr(url: str, p: Params) -> dict[str, Any]:
+    from langchain_lyzr_stream import ChatLyzr
+    from lyzr_stream import Timeouts
+
+    model = ChatLyzr(
+        agent_id=f"long-{p['tokens']}",
+        api_key=API_KEY,
+        base_url=url,
+        timeout=Timeouts(read=120, pool=120),
+    )
+
+    async def main() -> dict[str, Any]:
+        async def one(i: int) -> str:
+            return "".join([c.text async for c in model.astream("go")])
+
+        return await _concurrent(p, one)
+
+    return asyncio.run(main())
+
+
+def concurrency_lyzr_adk(url: str, p: Params) -> dict[str, Any]:
+    from lyzr.http import AsyncHTTPClient, HTTPClient
+    from lyzr.inference import InferenceModule
+
+    async def main() -> dict[str, Any]:
+        inference = InferenceModule(
+            HTTPClient(api_key=API_KEY, base_url=url, timeout=120),
+            AsyncHTTPClient(api_key=API_KEY, base_url=url, timeout=120),
+        )
+
+        async def one(i: int) -> str:
+            parts = []
+            async for chunk in inference.astream(f"long-{p['tokens']}", "go", f"adk-{i}"):
+                if not chunk.done:
+                    parts.append(chunk.content)
+            return "".join(parts)
+
+        return await _concurrent(p, one)
+
+    return asyncio.run(main())
+
+
+SCENARIOS: dict[str, Callable[[str, Params], dict[str, Any]]] = {
+    fn.__name__: fn
+    for fn in (
+        httpx_lines,
+        langchain_floor,
+        llamaindex_floor,
+        chat_openai,
+        lyzr_adk,
+        core_stream,
+        chatlyzr_stream,
+        chatlyzr_astream,
+        lyzrllm_stream_complete,
+        lyzrllm_astream_chat,
+        ttft,
+        invoke_scaling,
+        concurrency_httpx,
+        concurrency_chatlyzr,
+        concurrency_lyzr_adk,
+    )
+}
+
+
+def main() -> None:
+    name, url, params = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+    print(json.dumps(SCENARIOS[name](url, params)))
+
+
+if __name__ == "__main__":
+    main()
