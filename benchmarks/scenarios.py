@@ -94,6 +94,22 @@ def llamaindex_floor(url: str, p: Params) -> dict[str, Any]:
     return _per_token(lambda: sum(1 for _ in llm.stream_complete("go")), p)
 
 
+def llamaindex_chat_floor(url: str, p: Params) -> dict[str, Any]:
+    """The same CustomLLM through ``astream_chat`` (LlamaIndex wraps each delta in a message)."""
+    from llama_index.core.base.llms.types import ChatMessage
+
+    from .floors import FloorLLM
+
+    llm = FloorLLM(n=p["n"])
+    loop = asyncio.new_event_loop()
+    messages = [ChatMessage(role="user", content="go")]
+
+    async def consume() -> int:
+        return len([r async for r in await llm.astream_chat(messages)])
+
+    return _per_token(lambda: loop.run_until_complete(consume()), p)
+
+
 def chat_openai(url: str, p: Params) -> dict[str, Any]:
     from langchain_openai import ChatOpenAI
 
@@ -395,6 +411,7 @@ SCENARIOS: dict[str, Callable[[str, Params], dict[str, Any]]] = {
         httpx_lines,
         langchain_floor,
         llamaindex_floor,
+        llamaindex_chat_floor,
         chat_openai,
         lyzr_adk,
         core_stream,

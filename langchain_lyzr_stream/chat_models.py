@@ -589,10 +589,18 @@ class ChatLyzr(BaseChatModel):
         request, policy, config = self._prepare(messages, stop, kwargs)
         chunks = _Chunker(stop if stop is not None else self.stop)
         activity = _ActivityReporter(self, config)
+        plain = not chunks.filtering
         with self.client.stream(request, **policy) as events:
             for event in events:
-                if type(event) is ToolActivity:
-                    activity.report(event)
+                kind = type(event)
+                if kind is TextDelta and plain:  # the hot path: one chunk per delta
+                    chunk = text_chunk(event.text)  # type: ignore[union-attr]
+                    yield chunk
+                    if not activity.idle:
+                        activity.flush(chunk)
+                    continue
+                if kind is ToolActivity:
+                    activity.report(event)  # type: ignore[arg-type]
                     continue
                 for chunk in chunks.of(event):
                     yield chunk
@@ -614,10 +622,18 @@ class ChatLyzr(BaseChatModel):
         request, policy, config = self._prepare(messages, stop, kwargs)
         chunks = _Chunker(stop if stop is not None else self.stop)
         activity = _ActivityReporter(self, config)
+        plain = not chunks.filtering
         async with self.client.astream(request, **policy) as events:
             async for event in events:
-                if type(event) is ToolActivity:
-                    await activity.areport(event)
+                kind = type(event)
+                if kind is TextDelta and plain:  # the hot path: one chunk per delta
+                    chunk = text_chunk(event.text)  # type: ignore[union-attr]
+                    yield chunk
+                    if not activity.idle:
+                        await activity.aflush(chunk)
+                    continue
+                if kind is ToolActivity:
+                    await activity.areport(event)  # type: ignore[arg-type]
                     continue
                 for chunk in chunks.of(event):
                     yield chunk
@@ -641,6 +657,11 @@ class _Chunker:
     @property
     def stopped(self) -> bool:
         return self._stops.stopped
+
+    @property
+    def filtering(self) -> bool:
+        """Whether stop sequences are being watched (text then goes through the filter)."""
+        return bool(self._stops)
 
     def of(self, event: StreamEvent) -> list[ChatGenerationChunk]:
         if self._stops and isinstance(event, TextDelta):
@@ -688,6 +709,8 @@ class _ActivityReporter:
         self._config = config
         self._run_id = run_id
         self._pending: list[ToolActivity] = []
+        #: True once the run id is known and nothing waits: chunks need not be looked at.
+        self.idle = run_id is not None
 
     def _learn(self, chunk: ChatGenerationChunk) -> bool:
         if self._run_id is None:
@@ -697,6 +720,7 @@ class _ActivityReporter:
                     self._run_id = uuid.UUID(message_id.removeprefix("lc_run--"))
                 except ValueError:
                     return False
+        self.idle = self._run_id is not None and not self._pending
         return self._run_id is not None
 
     def _manager_args(self) -> dict[str, Any]:
@@ -713,6 +737,7 @@ class _ActivityReporter:
 
     def report(self, activity: ToolActivity) -> None:
         self._pending.append(activity)
+        self.idle = False
         if self._run_id is not None:
             self._send()
 
@@ -727,9 +752,11 @@ class _ActivityReporter:
         for activity in self._pending:
             manager.on_custom_event(*_custom_event(activity), run_id=self._run_id)
         self._pending.clear()
+        self.idle = True
 
     async def areport(self, activity: ToolActivity) -> None:
         self._pending.append(activity)
+        self.idle = False
         if self._run_id is not None:
             await self._asend()
 
@@ -744,3 +771,4 @@ class _ActivityReporter:
         for activity in self._pending:
             await manager.on_custom_event(*_custom_event(activity), run_id=self._run_id)
         self._pending.clear()
+        self.idle = True

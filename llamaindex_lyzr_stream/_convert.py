@@ -207,45 +207,63 @@ def to_chat_response(response: AgentResponse, timing: Mapping[str, float | None]
 
 
 class Accumulator:
-    """Folds one stream's events into LlamaIndex responses, keeping the text so far."""
+    """Folds one stream's events into LlamaIndex responses, keeping the text so far.
+
+    The text so far is grown with ``+=``: each response must hold its own string, so this copy
+    is the floor; joining a growing list per event would be quadratic in the number of parts.
+    """
 
     __slots__ = ("_text", "_thinking")
 
     def __init__(self) -> None:
-        self._text: list[str] = []
-        self._thinking: list[str] = []
-
-    @property
-    def text(self) -> str:
-        return "".join(self._text)
+        self._text = ""
+        self._thinking = ""
 
     def chat(self, event: StreamEvent) -> ChatResponse | None:
-        """The streamed response for one event, or None when it produces none."""
+        """The streamed chat response for one event, or None when it produces none."""
         kind = type(event)
         if kind is TextDelta:
-            self._text.append(event.text)  # type: ignore[union-attr]
-            return ChatResponse(
-                message=_message(self.text, "".join(self._thinking)),
-                delta=event.text,  # type: ignore[union-attr]
-            )
+            delta: str = event.text  # type: ignore[union-attr]
+            self._text += delta
+            return ChatResponse(message=_message(self._text, self._thinking), delta=delta)
         if kind is ReasoningDelta:
-            self._thinking.append(event.text)  # type: ignore[union-attr]
+            self._thinking += event.text  # type: ignore[union-attr]
             return ChatResponse(
-                message=_message(self.text, "".join(self._thinking)),
+                message=_message(self._text, self._thinking),
                 delta="",
                 additional_kwargs={"thinking_delta": event.text},  # type: ignore[union-attr]
             )
         if kind is ToolCallRequest:
             request: ToolCallRequest = event  # type: ignore[assignment]
             return ChatResponse(
-                message=_message(
-                    self.text, "".join(self._thinking), request.calls, request.raw_calls
-                ),
+                message=_message(self._text, self._thinking, request.calls, request.raw_calls),
                 delta="",
             )
         if kind is ToolActivity:
             return ChatResponse(
-                message=_message(self.text, "".join(self._thinking)),
+                message=_message(self._text, self._thinking),
+                delta="",
+                additional_kwargs={"tool_activity": activity_dict(event)},  # type: ignore[arg-type]
+            )
+        return None
+
+    def completion(self, event: StreamEvent) -> CompletionResponse | None:
+        """The streamed completion response for one event, or None when it produces none."""
+        kind = type(event)
+        if kind is TextDelta:
+            delta: str = event.text  # type: ignore[union-attr]
+            self._text += delta
+            return CompletionResponse(text=self._text, delta=delta)
+        if kind is ReasoningDelta:
+            self._thinking += event.text  # type: ignore[union-attr]
+            return CompletionResponse(
+                text=self._text,
+                delta="",
+                additional_kwargs={"thinking_delta": event.text},  # type: ignore[union-attr]
+            )
+        if kind is ToolActivity:
+            return CompletionResponse(
+                text=self._text,
                 delta="",
                 additional_kwargs={"tool_activity": activity_dict(event)},  # type: ignore[arg-type]
             )
@@ -261,6 +279,15 @@ class Accumulator:
         )
         message.additional_kwargs.update(extras)
         return ChatResponse(message=message, delta="", additional_kwargs=extras)
+
+    def final_completion(
+        self, response: AgentResponse, timing: Mapping[str, float | None]
+    ) -> CompletionResponse:
+        """The closing completion: no new text, the whole answer and its metadata."""
+        extras = response_extras(response, timing)
+        if response.reasoning:
+            extras["thinking"] = response.reasoning
+        return CompletionResponse(text=response.text, delta="", additional_kwargs=extras)
 
 
 def chat_to_completion(response: ChatResponse) -> CompletionResponse:

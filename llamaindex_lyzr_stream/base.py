@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncGenerator, Generator, Mapping, Sequence
-from contextlib import aclosing, closing
 from typing import Any
 
 import httpx
@@ -449,6 +448,28 @@ class LyzrLLM(FunctionCallingLLM):
                     yield response
             yield acc.final_chat(events.response(), _timing(events.stats))
 
+    def _completion_gen(self, events: EventStream) -> CompletionResponseGen:
+        acc = Accumulator()
+        with events:
+            for event in events:
+                response = acc.completion(event)
+                if response is not None:
+                    if type(event) is ToolActivity:
+                        self._dispatch_activity((event,), events.session_id)
+                    yield response
+            yield acc.final_completion(events.response(), _timing(events.stats))
+
+    async def _acompletion_gen(self, events: AsyncEventStream) -> CompletionResponseAsyncGen:
+        acc = Accumulator()
+        async with events:
+            async for event in events:
+                response = acc.completion(event)
+                if response is not None:
+                    if type(event) is ToolActivity:
+                        self._dispatch_activity((event,), events.session_id)
+                    yield response
+            yield acc.final_completion(events.response(), _timing(events.stats))
+
     def _open(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> EventStream:
         request, policy = self._prepare(messages, kwargs)
         return self.client.stream(request, **policy)
@@ -465,14 +486,7 @@ class LyzrLLM(FunctionCallingLLM):
     def stream_complete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponseGen:
-        chats = self._chat_gen(self._open(self._prompt_messages(prompt), kwargs))
-
-        def completions() -> CompletionResponseGen:
-            with closing(chats) as responses:
-                for response in responses:
-                    yield chat_to_completion(response)
-
-        return completions()
+        return self._completion_gen(self._open(self._prompt_messages(prompt), kwargs))
 
     @llm_chat_callback()
     async def astream_chat(
@@ -484,11 +498,4 @@ class LyzrLLM(FunctionCallingLLM):
     async def astream_complete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponseAsyncGen:
-        chats = self._achat_gen(self._aopen(self._prompt_messages(prompt), kwargs))
-
-        async def completions() -> CompletionResponseAsyncGen:
-            async with aclosing(chats) as responses:
-                async for response in responses:
-                    yield chat_to_completion(response)
-
-        return completions()
+        return self._acompletion_gen(self._aopen(self._prompt_messages(prompt), kwargs))
