@@ -435,16 +435,10 @@ class ChatLyzr(BaseChatModel):
             "features": self.features,
             "assets": self.assets,
         }
+        # No session id anywhere: LangGraph's thread id, else the one generated per instance.
         thread_id = configurable.get("thread_id")
-        fallback = str(thread_id) if thread_id else None
-        options = resolve_call_options(
-            constructor, configurable, kwargs, fallback_session_id=fallback
-        )
-        if options.session_id is None:
-            options = resolve_call_options(
-                constructor, configurable, kwargs, fallback_session_id=self._session_fallback()
-            )
-        return options
+        fallback = str(thread_id) if thread_id else self._session_fallback()
+        return resolve_call_options(constructor, configurable, kwargs, fallback_session_id=fallback)
 
     def _prepare(
         self, messages: Sequence[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]

@@ -91,27 +91,29 @@ def resolve_call_options(
 ) -> CallOptions:
     """Merge option layers given lowest priority first. Unknown keys in a layer are ignored."""
     values: dict[str, Any] = {}
-    merged: dict[str, dict[str, Any]] = {name: {} for name in _MERGED}
+    prompt_vars: dict[str, Any] = {}
+    filter_vars: dict[str, Any] = {}
     for layer in layers:
         if not layer:
             continue
         for name in CALL_OPTION_NAMES:
             value = layer.get(name)
-            if value is None:
-                continue
+            if value is None or (not value and name in _MERGED):
+                continue  # None never overrides; an empty dict merges nothing
             _check_type(name, value)
-            if name in _MERGED:
-                merged[name].update(value)
+            if name == "system_prompt_variables":
+                prompt_vars.update(value)
+            elif name == "filter_variables":
+                filter_vars.update(value)
             else:
                 values[name] = value
-    session_id = values.get("session_id") or fallback_session_id
     return CallOptions(
-        session_id=session_id,
-        user_id=values.get("user_id"),
-        system_prompt_variables=merged["system_prompt_variables"],
-        filter_variables=merged["filter_variables"],
-        features=tuple(values.get("features", ())),
-        assets=tuple(values.get("assets", ())),
+        values.get("session_id") or fallback_session_id,
+        values.get("user_id"),
+        prompt_vars,
+        filter_vars,
+        tuple(values.get("features", ())),
+        tuple(values.get("assets", ())),
     )
 
 

@@ -134,8 +134,12 @@ def set_body_read_timeout(response: httpx.Response, seconds: float | None) -> No
         timeouts["read"] = seconds
 
 
+#: One encoder for every request body (``json.dumps`` with options builds a new one per call).
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
 def encode_body(http_request: HttpRequest) -> bytes:
-    return json.dumps(http_request.json, ensure_ascii=False).encode()
+    return _JSON.encode(http_request.json).encode()
 
 
 def build_request(
