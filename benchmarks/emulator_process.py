@@ -22,6 +22,7 @@ def emulator_process(events_per_write: int = 1) -> Iterator[str]:
             "0",
             "--events-per-write",
             str(events_per_write),
+            "--fast",
         ],
         stdout=subprocess.PIPE,
         text=True,

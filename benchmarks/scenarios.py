@@ -396,6 +396,45 @@ def concurrency_chatlyzr(url: str, p: Params) -> dict[str, Any]:
     return asyncio.run(main())
 
 
+def concurrency_core(url: str, p: Params) -> dict[str, Any]:
+    from lyzr_stream import AgentRequest, LyzrClient, TextDelta, Timeouts
+
+    client = LyzrClient(api_key=API_KEY, base_url=url, timeout=Timeouts(read=120, pool=120))
+
+    async def main() -> dict[str, Any]:
+        async def one(i: int) -> str:
+            request = AgentRequest(agent_id=f"long-{p['tokens']}", message="go")
+            parts = []
+            async with client.astream(request) as stream:
+                async for event in stream:
+                    if type(event) is TextDelta:
+                        parts.append(event.text)
+            return "".join(parts)
+
+        return await _concurrent(p, one)
+
+    return asyncio.run(main())
+
+
+def concurrency_langchain_floor(url: str, p: Params) -> dict[str, Any]:
+    """The framework alone: 1,000 concurrent astream calls of a no-I/O model."""
+    from .floors import FloorChatModel
+
+    model = FloorChatModel(n=p["tokens"])
+
+    async def main() -> dict[str, Any]:
+        async def one(i: int) -> str:
+            parts = []
+            async for chunk in model.astream("go"):
+                parts.append(chunk.text)
+                await asyncio.sleep(0)  # interleave the streams as network reads would
+            return "".join(parts)
+
+        return await _concurrent(p, one)
+
+    return asyncio.run(main())
+
+
 def concurrency_lyzr_adk(url: str, p: Params) -> dict[str, Any]:
     from lyzr.http import AsyncHTTPClient, HTTPClient
     from lyzr.inference import InferenceModule
@@ -436,6 +475,8 @@ SCENARIOS: dict[str, Callable[[str, Params], dict[str, Any]]] = {
         invoke_scaling,
         concurrency_httpx,
         concurrency_chatlyzr,
+        concurrency_core,
+        concurrency_langchain_floor,
         concurrency_lyzr_adk,
     )
 }

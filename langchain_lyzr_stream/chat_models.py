@@ -437,8 +437,14 @@ class ChatLyzr(BaseChatModel):
         }
         # No session id anywhere: LangGraph's thread id, else the one generated per instance.
         thread_id = configurable.get("thread_id")
-        fallback = str(thread_id) if thread_id else self._session_fallback()
-        return resolve_call_options(constructor, configurable, kwargs, fallback_session_id=fallback)
+        fallback = str(thread_id) if thread_id else None
+        options = resolve_call_options(
+            constructor, configurable, kwargs, fallback_session_id=fallback
+        )
+        if options.session_id is None:
+            # Generated only when needed: some dialects cannot make one (AISquare).
+            options = replace(options, session_id=self._session_fallback())
+        return options
 
     def _prepare(
         self, messages: Sequence[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]

@@ -23,6 +23,7 @@ from .dialects.base import Credentials, HttpRequest
 from .errors import InvalidRequestError, LyzrError
 from .events import ToolCallRequest
 from .local_tools import check_tool_names
+from .pools import AsyncPools, shard_plan
 from .request import AgentRequest
 from .response import AgentResponse
 from .retry import RetryPolicy
@@ -117,11 +118,18 @@ class LyzrClient:
         self._limits = httpx.Limits(
             max_connections=max_connections, max_keepalive_connections=max_connections
         )
+        shards, per_shard = shard_plan(max_connections)
+        self._shards = shards
+        self._shard_limits = httpx.Limits(
+            max_connections=per_shard, max_keepalive_connections=per_shard
+        )
         self._own_sync = http_client is None
         self._own_async = async_http_client is None
         self._sync: httpx.Client | None = http_client
-        self._injected_async = async_http_client
-        self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
+        self._injected_async = (
+            None if async_http_client is None else AsyncPools.of(async_http_client)
+        )
+        self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncPools] = (
             weakref.WeakKeyDictionary()
         )
         self._pid = os.getpid()
@@ -207,7 +215,7 @@ class LyzrClient:
     ) -> AsyncEventStream:
         """Async form of :meth:`stream` (``async for event in client.astream(req)``)."""
         args = self._stream_args(request, timeout, max_retries)
-        return AsyncEventStream(self._async_http(), *args)
+        return AsyncEventStream(self._async_pools(), *args)
 
     def chat(
         self,
@@ -251,15 +259,17 @@ class LyzrClient:
         attempt = 0
         while True:
             attempt += 1
+            pools = self._async_pools()
+            http, shard = pools.acquire()
             try:
-                return await self._achat_once(
-                    self._async_http(), request, http_request, url, timeouts, deadline
-                )
+                return await self._achat_once(http, request, http_request, url, timeouts, deadline)
             except LyzrError as error:
                 delay = _chat_retry_delay(retry, attempt, error, deadline)
                 if delay is None:
                     raise
-                await asyncio.sleep(delay)
+            finally:
+                pools.release(shard)
+            await asyncio.sleep(delay)
 
     def _chat_args(
         self, request: AgentRequest, timeout: object, max_retries: int | None
@@ -337,11 +347,11 @@ class LyzrClient:
             "trust_env": True,
         }
 
-    def _transport_kwargs(self) -> dict[str, Any]:
+    def _transport_kwargs(self, limits: httpx.Limits | None = None) -> dict[str, Any]:
         # TCP_NODELAY: a request goes out as head then body; with Nagle's algorithm the body
         # can wait for the server's delayed ACK (40 ms on Linux) before it is sent.
         return {
-            "limits": self._limits,
+            "limits": limits or self._limits,
             "verify": self.settings.verify,
             "trust_env": True,
             "socket_options": [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
@@ -357,16 +367,20 @@ class LyzrClient:
                 client = self._sync
         return client
 
-    def _async_http(self) -> httpx.AsyncClient:
+    def _async_pools(self) -> AsyncPools:
+        """This event loop's async pools (each loop has its own: connections are loop-bound)."""
         if self._injected_async is not None:
             return self._injected_async
         loop = asyncio.get_running_loop()
-        client = self._async.get(loop)
-        if client is None:
-            transport = httpx.AsyncHTTPTransport(**self._transport_kwargs())
-            client = httpx.AsyncClient(**self._client_kwargs(transport))
-            self._async[loop] = client
-        return client
+        pools = self._async.get(loop)
+        if pools is None:
+            pools = AsyncPools(self._new_async_client, self._shards)
+            self._async[loop] = pools
+        return pools
+
+    def _new_async_client(self) -> httpx.AsyncClient:
+        transport = httpx.AsyncHTTPTransport(**self._transport_kwargs(self._shard_limits))
+        return httpx.AsyncClient(**self._client_kwargs(transport))
 
     def close(self) -> None:
         """Close the pooled sync connections this client created (idempotent)."""
@@ -383,9 +397,9 @@ class LyzrClient:
                 loop = asyncio.get_running_loop()
             except RuntimeError:  # pragma: no cover - aclose is always awaited in a loop
                 return
-            client = self._async.pop(loop, None)
-            if client is not None:
-                await client.aclose()
+            pools = self._async.pop(loop, None)
+            if pools is not None:
+                await pools.aclose()
 
     def __enter__(self) -> LyzrClient:
         return self

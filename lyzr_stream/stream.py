@@ -43,6 +43,7 @@ from .transport import (
 )
 
 if TYPE_CHECKING:
+    from .pools import AsyncPools
     from .settings import ClientSettings
 
 __all__ = ["AsyncEventStream", "EventStream", "StreamStats", "coalesce_events"]
@@ -311,9 +312,9 @@ class EventStream(_StreamState):
 class AsyncEventStream(_StreamState):
     """Events of one streamed turn, read asynchronously. Iterate it once."""
 
-    def __init__(self, http: httpx.AsyncClient, *args: object) -> None:
+    def __init__(self, pools: AsyncPools, *args: object) -> None:
         super().__init__(*args)  # type: ignore[arg-type]
-        self._http = http
+        self._pools = pools
         self._iterator = self._events()
 
     def __aiter__(self) -> AsyncIterator[StreamEvent]:
@@ -357,8 +358,9 @@ class AsyncEventStream(_StreamState):
     async def _attempt(self) -> AsyncGenerator[StreamEvent, None]:
         in_body = False
         response: httpx.Response | None = None
+        http, shard = self._pools.acquire()
         try:
-            response = await self._http.send(self._build(self._http), stream=True)
+            response = await http.send(self._build(http), stream=True)
             if response.status_code >= 300:
                 check_redirect(response)
                 raise status_error(response, await _aread_capped(response))
@@ -377,6 +379,7 @@ class AsyncEventStream(_StreamState):
         except httpx.HTTPError as exc:
             raise map_transport_error(exc, in_body=in_body, deadline=self._deadline) from exc
         finally:
+            self._pools.release(shard)
             if response is not None:
                 await response.aclose()
 

@@ -33,7 +33,7 @@ from lyzr_stream import (
 )
 from lyzr_stream.emulator import Emulator
 from lyzr_stream.retry import RetryPolicy
-from tests.conftest import assert_pool_clean
+from tests.conftest import assert_async_pools_clean, assert_pool_clean
 
 MESSAGE = "alpha beta gamma delta"
 ANSWER = f"You said: {MESSAGE}"
@@ -227,5 +227,5 @@ async def test_async(lyzr_emulator: Emulator, case: Case, surface: str) -> None:
         error = exc
     _check_outcome(case, lyzr_emulator, session, error, _collected[-1])
     for client in _clients:
-        assert_pool_clean(client._async_http())
+        assert_async_pools_clean(client)
         await client.aclose()

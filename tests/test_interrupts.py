@@ -19,7 +19,7 @@ from langchain_lyzr_stream import ChatLyzr
 from llamaindex_lyzr_stream import LyzrLLM
 from lyzr_stream import AgentRequest, LyzrClient, TextDelta
 from lyzr_stream.emulator import Emulator
-from tests.conftest import assert_pool_clean
+from tests.conftest import assert_async_pools_clean, assert_pool_clean
 
 SLOW = {"x-emulator-token-delay": "0.05"}
 
@@ -105,5 +105,5 @@ async def test_cancelling_the_task_closes_the_response(
         await task
     await asyncio.sleep(0)  # let the closing generators run their cleanup
     assert 0 < len(received) < 200
-    assert_pool_clean(client._async_http())
+    assert_async_pools_clean(client)
     await client.aclose()

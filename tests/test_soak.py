@@ -22,7 +22,7 @@ from lyzr_stream import AgentRequest, LyzrClient, LyzrError, TextDelta, Timeouts
 from lyzr_stream.emulator import Emulator
 from lyzr_stream.emulator.agents import long_answer_tokens
 from lyzr_stream.retry import RetryPolicy
-from tests.conftest import assert_pool_clean
+from tests.conftest import assert_async_pools_clean
 
 pytestmark = pytest.mark.soak
 
@@ -76,7 +76,7 @@ async def _run(em: Emulator, plan: list[str | None]) -> list[tuple[str, object]]
     try:
         results = await asyncio.gather(*(_one(clients[f], i) for i, f in enumerate(plan)))
         for client in clients.values():
-            assert_pool_clean(client._async_http())
+            assert_async_pools_clean(client)
     finally:
         for client in clients.values():
             await client.aclose()

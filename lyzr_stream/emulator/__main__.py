@@ -25,11 +25,21 @@ def main(argv: list[str] | None = None) -> None:
         default=1,
         help="stream events per socket write (benchmarks batch many so the client is measured)",
     )
+    parser.add_argument(
+        "--fast",
+        action="store_true",
+        help="serve with uvloop and httptools (pip install uvloop httptools), as benchmarks do",
+    )
     args = parser.parse_args(argv)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with Emulator(
-        args.api_key, args.host, args.port, args.format, events_per_write=args.events_per_write
+        args.api_key,
+        args.host,
+        args.port,
+        args.format,
+        events_per_write=args.events_per_write,
+        fast=args.fast,
     ) as emulator:
         print(f"emulator listening on {emulator.base_url}", flush=True)
         print(f"api key: {emulator.api_key}", flush=True)

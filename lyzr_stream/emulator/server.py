@@ -33,6 +33,7 @@ class Emulator:
         stream_format: str = "text",
         *,
         events_per_write: int = 1,
+        fast: bool = False,
         allow_remote: bool = False,
     ) -> None:
         if host not in _LOOPBACK and not allow_remote:
@@ -40,6 +41,9 @@ class Emulator:
         self.api_key = api_key
         self.host = host
         self._requested_port = port
+        # fast=True: uvloop and httptools (installed for the benchmarks), so that the server
+        # outruns the client under test; the default (asyncio, h11) needs nothing extra.
+        self._fast = fast
         self.app = create_app(api_key, stream_format, events_per_write)
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -106,8 +110,8 @@ class Emulator:
             lifespan="off",
             log_level="warning",
             access_log=False,
-            loop="asyncio",
-            http="h11",
+            loop="uvloop" if self._fast else "asyncio",
+            http="httptools" if self._fast else "h11",
             backlog=2048,
             timeout_keep_alive=30,
         )

@@ -29,7 +29,7 @@ from lyzr_stream import (
     UnprocessableEntityError,
 )
 from lyzr_stream.emulator import Emulator
-from tests.conftest import assert_pool_clean
+from tests.conftest import assert_async_pools_clean, assert_pool_clean
 
 
 def make_client(em: Emulator, **kw: Any) -> LyzrClient:
@@ -354,7 +354,7 @@ async def test_cancelled_task_closes_the_response(lyzr_emulator: Emulator) -> No
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert_pool_clean(client._async_http())
+    assert_async_pools_clean(client)
     await client.aclose()
 
 
@@ -363,7 +363,7 @@ async def test_async_break_with_context_manager(lyzr_emulator: Emulator) -> None
     async with client.astream(req("long-500")) as stream:
         async for _ in stream:
             break
-    assert_pool_clean(client._async_http())
+    assert_async_pools_clean(client)
     await client.aclose()
 
 
@@ -479,3 +479,40 @@ def test_httpx_timeouts_map_to_named_kinds(exc: str, in_body: bool, kind: str) -
     assert isinstance(error, APITimeoutError)
     assert error.kind == kind
     assert str(error).startswith(f"{kind} timeout")
+
+
+# -- sharded async pools -----------------------------------------------------------------------
+def test_shard_plan() -> None:
+    from lyzr_stream.pools import shard_plan
+
+    assert shard_plan(1) == (1, 1)
+    assert shard_plan(64) == (1, 64)
+    assert shard_plan(1000) == (16, 63)
+    assert shard_plan(10_000) == (16, 625)
+
+
+async def test_sequential_calls_stay_on_one_warm_connection(lyzr_emulator: Emulator) -> None:
+    c = make_client(lyzr_emulator)
+    for _ in range(5):
+        assert (await c.astream(req()).until_done()).text == "You said: hello world"
+    (shard,) = c._async_pools().clients
+    from tests.conftest import pool_connections
+
+    assert len(pool_connections(shard)) == 1
+    await c.aclose()
+
+
+async def test_overlapping_streams_spread_over_shards(lyzr_emulator: Emulator) -> None:
+    c = make_client(
+        lyzr_emulator, max_connections=128, default_headers={"x-emulator-token-delay": "0.01"}
+    )
+
+    async def one() -> str:
+        return (await c.astream(req("long-20")).until_done()).text
+
+    texts = await asyncio.gather(*(one() for _ in range(40)))
+    assert set(texts) == {"".join(f" w{i}" if i else "w0" for i in range(20))}
+    shards = c._async_pools().clients
+    assert len(shards) == 2, "two shards for 128 connections, both used under overlap"
+    assert_async_pools_clean(c)
+    await c.aclose()
