@@ -25,6 +25,7 @@ from .dialects.base import HttpRequest, ParsedEvent, StreamFailure, StreamParser
 from .errors import APIResponseValidationError, LyzrError
 from .events import ReasoningDelta, StreamEnd, StreamEvent, TextDelta, ToolCallRequest
 from .local_tools import check_tool_names
+from .readahead import ReadAhead
 from .request import AgentRequest
 from .response import AgentResponse, ResponseBuilder
 from .retry import RetryPolicy
@@ -358,6 +359,7 @@ class AsyncEventStream(_StreamState):
     async def _attempt(self) -> AsyncGenerator[StreamEvent, None]:
         in_body = False
         response: httpx.Response | None = None
+        reader: ReadAhead | None = None
         http, shard = self._pools.acquire()
         try:
             response = await http.send(self._build(http), stream=True)
@@ -366,7 +368,13 @@ class AsyncEventStream(_StreamState):
                 raise status_error(response, await _aread_capped(response))
             in_body = True
             parser = self._parser_for(response)
-            async for chunk in response.aiter_bytes():
+            chunks: AsyncIterator[bytes]
+            if self._coalesce:
+                reader = ReadAhead(response.aiter_bytes())  # type: ignore[arg-type]
+                chunks = reader.batches()
+            else:
+                chunks = response.aiter_bytes()
+            async for chunk in chunks:
                 events = parser.feed(chunk)
                 if events:
                     for event in self._accept(events):
@@ -381,7 +389,12 @@ class AsyncEventStream(_StreamState):
         finally:
             self._pools.release(shard)
             if response is not None:
+                # First the response (from this task: a read in flight in the read-ahead task
+                # fails at once), then the read-ahead task, which is then never inside httpcore
+                # when cancelled (cancelling it mid-read leaves the pooled connection busy).
                 await response.aclose()
+            if reader is not None:
+                await reader.aclose()
 
 
 def _read_capped(response: httpx.Response) -> bytes:

@@ -516,3 +516,34 @@ async def test_overlapping_streams_spread_over_shards(lyzr_emulator: Emulator) -
     assert len(shards) == 2, "two shards for 128 connections, both used under overlap"
     assert_async_pools_clean(c)
     await c.aclose()
+
+
+# -- read-ahead: coalescing under load ---------------------------------------------------------
+async def test_a_slow_consumer_gets_what_piled_up_as_one_delta(lyzr_emulator: Emulator) -> None:
+    c = make_client(lyzr_emulator)
+    deltas: list[str] = []
+    async with c.astream(req("long-300")) as stream:
+        async for event in stream:
+            if isinstance(event, TextDelta):
+                deltas.append(event.text)
+                if len(deltas) == 1:
+                    await asyncio.sleep(0.3)  # busy: the rest of the answer arrives meanwhile
+    from lyzr_stream.emulator import long_answer_tokens
+
+    assert "".join(deltas) == "".join(long_answer_tokens(300))
+    assert len(deltas) < 50, f"{len(deltas)} deltas: what was in hand was not merged"
+    assert_async_pools_clean(c)
+    await c.aclose()
+
+
+async def test_without_coalescing_every_token_is_its_own_delta(lyzr_emulator: Emulator) -> None:
+    c = make_client(lyzr_emulator, coalesce=False)
+    deltas: list[str] = []
+    async with c.astream(req("long-300")) as stream:
+        async for event in stream:
+            if isinstance(event, TextDelta):
+                deltas.append(event.text)
+                if len(deltas) == 1:
+                    await asyncio.sleep(0.3)
+    assert len(deltas) == 300
+    await c.aclose()

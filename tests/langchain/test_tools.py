@@ -322,7 +322,8 @@ def test_create_agent_runs_a_local_tool(make_model: ModelFactory) -> None:
 async def test_create_agent_async_streams_tokens(make_model: ModelFactory) -> None:
     from langchain.agents import create_agent
 
-    agent = create_agent(make_model("tool-caller"), tools=[get_weather])
+    # coalesce=False: one chunk per token even when the agent loop reads slower than they come.
+    agent = create_agent(make_model("tool-caller", coalesce=False), tools=[get_weather])
     tokens: list[str] = []
     async for message, _meta in agent.astream(
         {"messages": [HumanMessage("The weather in 'Oslo', please")]}, stream_mode="messages"
