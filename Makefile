@@ -31,8 +31,11 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/python -m pytest
 
+## Benchmarks (installs the peers and the plotting library first); writes benchmarks/results/
+## and the README table.
 bench: $(STAMP)
-	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m pip install -q -r benchmarks/requirements.txt
+	$(BIN)/python -m benchmarks.run --readme
 
 soak: $(STAMP)
 	LYZR_SOAK_STREAMS=1000 $(BIN)/python -m pytest -m soak -q

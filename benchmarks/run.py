@@ -1,0 +1,368 @@
+"""``make bench``: every benchmark in one run, each scenario in its own process.
+
+Writes ``benchmarks/results/latest.{json,md,png}`` and, with ``--readme``, replaces the table
+between the ``bench:start``/``bench:end`` markers of README.md. Ratios compare numbers measured
+in this same run, on this machine; absolute microseconds are only for orientation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from .emulator_process import emulator_process
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+N = 20_000
+
+PER_TOKEN = [
+    # (row label, scenario, extra params)
+    ("raw httpx, line iteration (floor)", "httpx_lines", {}),
+    ("LangChain floor (no I/O)", "langchain_floor", {}),
+    ("LlamaIndex floor, stream_complete (no I/O)", "llamaindex_floor", {}),
+    ("LlamaIndex floor, astream_chat (no I/O)", "llamaindex_chat_floor", {}),
+    ("ChatOpenAI.stream (langchain-openai)", "chat_openai", {}),
+    ("lyzr-adk stream", "lyzr_adk", {}),
+    ("core LyzrClient.stream", "core_stream", {"coalesce": True}),
+    ("core LyzrClient.stream, coalesce off", "core_stream", {"coalesce": False}),
+    ("ChatLyzr.stream", "chatlyzr_stream", {"coalesce": True}),
+    ("ChatLyzr.stream, coalesce off", "chatlyzr_stream", {"coalesce": False}),
+    ("ChatLyzr.astream", "chatlyzr_astream", {"coalesce": True}),
+    ("ChatLyzr.astream, coalesce off", "chatlyzr_astream", {"coalesce": False}),
+    ("LyzrLLM.stream_complete", "lyzrllm_stream_complete", {"coalesce": True}),
+    ("LyzrLLM.stream_complete, coalesce off", "lyzrllm_stream_complete", {"coalesce": False}),
+    ("LyzrLLM.astream_chat", "lyzrllm_astream_chat", {"coalesce": True}),
+    ("LyzrLLM.astream_chat, coalesce off", "lyzrllm_astream_chat", {"coalesce": False}),
+]
+CONCURRENCY = [
+    ("raw httpx.AsyncClient", "concurrency_httpx"),
+    ("core LyzrClient.astream", "concurrency_core"),
+    ("ChatLyzr.astream", "concurrency_chatlyzr"),
+    ("lyzr-adk astream", "concurrency_lyzr_adk"),
+]
+IMPORTS = [
+    "lyzr_stream",
+    "langchain_lyzr_stream",
+    "llamaindex_lyzr_stream",
+    "langchain_core",
+    "llama_index.core",
+    "langchain_openai",
+    "lyzr",
+]
+
+
+def scenario(name: str, url: str, params: dict[str, Any]) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.scenarios", name, url, json.dumps(params)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"scenario {name} failed:\n{done.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def import_time(module: str, repeats: int = 5) -> float:
+    code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
+    times = []
+    for _ in range(repeats):
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
+        )
+        times.append(float(out.stdout.strip()))
+    return statistics.median(times) * 1e3
+
+
+def machine() -> dict[str, Any]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    versions = {}
+    for dist in ("httpx", "langchain-core", "llama-index-core", "langchain-openai", "lyzr-adk"):
+        try:
+            versions[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            versions[dist] = "not installed"
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "system": f"{platform.system()} {platform.release()}",
+        "versions": versions,
+        "date": time.strftime("%Y-%m-%d"),
+    }
+
+
+def run(quick: bool) -> dict[str, Any]:
+    repeats = 2 if quick else 5
+    streams = 200 if quick else 1000
+    out: dict[str, Any] = {"machine": machine(), "n_tokens": N, "per_token": [], "quick": quick}
+    # Burst delivery: the emulator writes 1,000 events per socket write (client-bound).
+    with emulator_process(events_per_write=1000) as url:
+        for label, name, extra in PER_TOKEN:
+            result = scenario(name, url, {"n": N, "repeats": repeats, **extra})
+            out["per_token"].append({"label": label, "scenario": name, **extra, **result})
+            print(f"  {label}: {result['us_per_token']:.2f} us/token", flush=True)
+    # One event per write, as a model produces tokens: latency, scaling and concurrency.
+    with emulator_process(events_per_write=1) as url:
+        out["ttft"] = scenario("ttft", url, {"rounds": 100 if quick else 500})
+        print(f"  ttft: {out['ttft']}", flush=True)
+        out["invoke_scaling"] = scenario("invoke_scaling", url, {})
+        print(f"  invoke: {out['invoke_scaling']}", flush=True)
+        out["concurrency"] = {"streams": streams, "tokens": 200, "rows": []}
+        for label, name in CONCURRENCY:
+            result = scenario(name, url, {"streams": streams, "tokens": 200})
+            out["concurrency"]["rows"].append({"label": label, "scenario": name, **result})
+            print(f"  {label}: {result}", flush=True)
+    out["imports_ms"] = {module: import_time(module) for module in IMPORTS}
+    out["targets"] = targets(out)
+    return out
+
+
+def _row(out: dict[str, Any], name: str, coalesce: bool | None = None) -> dict[str, Any]:
+    for row in out["per_token"]:
+        if row["scenario"] == name and (coalesce is None or row.get("coalesce") == coalesce):
+            return row  # type: ignore[no-any-return]
+    raise KeyError(name)
+
+
+def targets(out: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each target of the performance issue: the measured value, the limit, pass or miss."""
+
+    def us(name: str, coalesce: bool | None = None) -> float:
+        return float(_row(out, name, coalesce)["us_per_token"])
+
+    raw = us("httpx_lines")
+    rows = []
+
+    def check(what: str, value: float, limit: float, unit: str = "x") -> None:
+        rows.append(
+            {"target": what, "value": value, "limit": limit, "unit": unit, "met": value <= limit}
+        )
+
+    check("core per token / raw httpx", us("core_stream", True) / raw, 1.0)
+    check("ChatLyzr.stream per token / raw httpx (burst)", us("chatlyzr_stream", True) / raw, 2.0)
+    check(
+        "LyzrLLM.stream_complete per token / raw httpx (burst)",
+        us("lyzrllm_stream_complete", True) / raw,
+        2.0,
+    )
+    check(
+        "ChatLyzr.stream, coalesce off / (LangChain floor + core)",
+        us("chatlyzr_stream", False) / (us("langchain_floor") + us("core_stream", False)),
+        1.1,
+    )
+    check(
+        "LyzrLLM.stream_complete, coalesce off / (LlamaIndex floor + core)",
+        us("lyzrllm_stream_complete", False) / (us("llamaindex_floor") + us("core_stream", False)),
+        1.1,
+    )
+    check(
+        "ChatLyzr.stream, coalesce off / ChatOpenAI.stream (lower is faster)",
+        us("chatlyzr_stream", False) / us("chat_openai"),
+        0.25,
+    )
+    ttft = out["ttft"]
+    for name in ("core", "chatlyzr", "lyzrllm"):
+        check(
+            f"time to first token added over raw httpx, {name}, p50",
+            ttft[f"{name}_added_p50_ms"],
+            0.5,
+            "ms",
+        )
+    conc = {row["scenario"]: row for row in out["concurrency"]["rows"]}
+    ours, raw_async, adk = (
+        conc["concurrency_chatlyzr"],
+        conc["concurrency_httpx"],
+        conc["concurrency_lyzr_adk"],
+    )
+    check(
+        "1,000 x ChatLyzr.astream wall / raw httpx async", ours["wall_s"] / raw_async["wall_s"], 1.5
+    )
+    check("1,000 x ChatLyzr.astream wall / lyzr-adk", ours["wall_s"] / adk["wall_s"], 0.25)
+    check(
+        "1,000 x ChatLyzr.astream peak memory growth / lyzr-adk",
+        ours["rss_growth_mb"] / adk["rss_growth_mb"],
+        0.25,
+    )
+    check(
+        "all 1,000 ChatLyzr streams complete (missing)",
+        float(out["concurrency"]["streams"] - ours["complete"]),
+        0.0,
+        "streams",
+    )
+    check(
+        "invoke per chunk, 100k chunks / 1k chunks", out["invoke_scaling"]["ratio_100k_to_1k"], 1.5
+    )
+    return rows
+
+
+def markdown(out: dict[str, Any]) -> str:
+    m = out["machine"]
+    raw = _row(out, "httpx_lines")["us_per_token"]
+    lines = [
+        f"Measured {m['date']} on {m['cpu']} ({m['cores']} cores), Python {m['python']}, "
+        f"{m['system']}; "
+        + ", ".join(f"{k} {v}" for k, v in m["versions"].items())
+        + (" (quick run)" if out.get("quick") else "")
+        + ".",
+        "",
+        f"**Per token**, one {out['n_tokens']:,}-token answer, the emulator (own process) writing "
+        "1,000 events per socket write so the client is the bottleneck; median of 5 runs:",
+        "",
+        "| client | us/token (wall) | CPU us/token | chunks delivered | vs raw httpx |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for row in out["per_token"]:
+        lines.append(
+            f"| {row['label']} | {row['us_per_token']:.2f} | {row['cpu_us_per_token']:.2f} | "
+            f"{row['chunks']:,} | {row['us_per_token'] / raw:.2f}x |"
+        )
+    t = out["ttft"]
+    lines += [
+        "",
+        "**Time to first token** (warm connection, one event per write, paired per round "
+        "against raw httpx; the floors are the frameworks' own cost with no I/O):",
+        "",
+        "| client | p50 ms | p99 ms | added over raw httpx, p50 ms |",
+        "|---|---:|---:|---:|",
+        f"| raw httpx | {t['raw_p50_ms']:.3f} | {t['raw_p99_ms']:.3f} | |",
+    ]
+    for name, label in (
+        ("core", "core"),
+        ("chatlyzr", "ChatLyzr.stream"),
+        ("lyzrllm", "LyzrLLM.stream_complete"),
+    ):
+        lines.append(
+            f"| {label} | {t[f'{name}_p50_ms']:.3f} | {t[f'{name}_p99_ms']:.3f} | "
+            f"{t[f'{name}_added_p50_ms']:.3f} |"
+        )
+    for name, label in (
+        ("langchain_floor", "LangChain floor"),
+        ("llamaindex_floor", "LlamaIndex floor"),
+    ):
+        lines.append(
+            f"| {label} (no I/O) | {t[f'{name}_p50_ms']:.3f} | {t[f'{name}_p99_ms']:.3f} | |"
+        )
+    c = out["concurrency"]
+    lines += [
+        "",
+        f"**{c['streams']:,} concurrent streams x {c['tokens']} tokens** (one event per write):",
+        "",
+        "| client | wall s | peak RSS MB | RSS growth MB | complete |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for row in c["rows"]:
+        lines.append(
+            f"| {row['label']} | {row['wall_s']:.1f} | {row['peak_rss_mb']:.0f} | "
+            f"{row['rss_growth_mb']:.0f} | {row['complete']:,} |"
+        )
+    inv = out["invoke_scaling"]
+    lines += [
+        "",
+        "**`ChatLyzr(streaming=True).invoke`** (chunks merged into one message), us per chunk: "
+        + ", ".join(f"{n:,} chunks {inv[f'us_per_chunk_{n}']:.1f}" for n in (1000, 10000, 100000))
+        + f" (100k/1k = {inv['ratio_100k_to_1k']:.2f}).",
+        "",
+        "**Import time** (ms, fresh interpreter, median of 5): "
+        + ", ".join(f"`{k}` {v:.0f}" for k, v in out["imports_ms"].items())
+        + ".",
+        "",
+        "**Targets:**",
+        "",
+        "| target | measured | limit | |",
+        "|---|---:|---:|---|",
+    ]
+    for row in out["targets"]:
+        lines.append(
+            f"| {row['target']} | {row['value']:.3f} {row['unit']} | "
+            f"{row['limit']} {row['unit']} | {'met' if row['met'] else '**missed**'} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def plot(out: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(15, 7), gridspec_kw={"width_ratios": [3, 2]})
+    rows = out["per_token"]
+    labels = [r["label"] for r in rows]
+    values = [r["us_per_token"] for r in rows]
+    colors = [
+        "#999999"
+        if "floor" in lab
+        else "#d9822b"
+        if any(p in lab for p in ("ChatOpenAI", "lyzr-adk"))
+        else "#2b7bd9"
+        for lab in labels
+    ]
+    left.barh(labels, values, color=colors)
+    left.set_xscale("log")
+    left.invert_yaxis()
+    left.set_xlabel(f"microseconds per token (log), {out['n_tokens']:,}-token answer")
+    left.set_title("Per-token cost (grey: floors, orange: peers, blue: lyzr-stream)")
+    conc = out["concurrency"]["rows"]
+    names = [r["label"] for r in conc]
+    right.bar(names, [r["wall_s"] for r in conc], color="#2b7bd9")
+    right.set_ylabel("wall seconds")
+    twin = right.twinx()
+    twin.plot(names, [r["rss_growth_mb"] for r in conc], "o-", color="#d9822b")
+    twin.set_ylabel("RSS growth MB (orange)")
+    right.set_title(f"{out['concurrency']['streams']:,} concurrent streams x 200 tokens")
+    right.tick_params(axis="x", rotation=20)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def update_readme(table: str) -> None:
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    start, end = "<!-- bench:start -->", "<!-- bench:end -->"
+    if start not in text or end not in text:
+        raise SystemExit("README.md has no bench markers")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    body = table + "\n![benchmark plot](benchmarks/results/latest.png)\n"
+    readme.write_text(f"{head}{start}\n{body}{end}{tail}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run")
+    parser.add_argument("--quick", action="store_true", help="fewer repeats and streams")
+    parser.add_argument("--readme", action="store_true", help="update README.md's table")
+    args = parser.parse_args()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = run(args.quick)
+    (RESULTS / "latest.json").write_text(json.dumps(out, indent=2) + "\n")
+    table = markdown(out)
+    (RESULTS / "latest.md").write_text(table)
+    plot(out, RESULTS / "latest.png")
+    print(table)
+    if args.readme:
+        update_readme(table)
+
+
+if __name__ == "__main__":
+    main()
