@@ -549,6 +549,32 @@ class ChatLyzr(BaseChatModel):
         return RunnableMap(raw=llm) | parsed
 
     # -- the four model methods ------------------------------------------------------------------
+    def _should_stream(
+        self,
+        *,
+        async_api: bool,
+        run_manager: CallbackManagerForLLMRun | AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> bool:
+        """Only ``stream``/``astream`` go through LangChain's chunk-collecting path.
+
+        ``invoke``/``generate`` always reach ``_generate``/``_agenerate``, which read the stream
+        themselves when streaming is wanted (``streaming=True``, a streaming callback handler as
+        in ``astream_events`` or LangGraph's ``messages`` mode): the same token callbacks, but
+        the answer is built in linear time without keeping every chunk.
+        """
+        if kwargs.get("stream"):
+            return super()._should_stream(async_api=async_api, run_manager=run_manager, **kwargs)
+        return False
+
+    def _wants_stream(
+        self,
+        run_manager: CallbackManagerForLLMRun | AsyncCallbackManagerForLLMRun | None,
+        kwargs: Mapping[str, Any],
+    ) -> bool:
+        options = {k: v for k, v in kwargs.items() if k != _CONFIG_KWARG}
+        return super()._should_stream(async_api=False, run_manager=run_manager, **options)
+
     def _generate(
         self,
         messages: list[BaseMessage],
@@ -556,13 +582,33 @@ class ChatLyzr(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
+        streamed = self._wants_stream(run_manager, kwargs)
         request, policy, config = self._prepare(messages, stop, kwargs)
-        response = _apply_stop(self.client.chat(request, **policy), stop or self.stop)
-        if run_manager is not None and response.tool_activity:
-            reporter = _ActivityReporter(self, config, run_manager.run_id)
-            for activity in response.tool_activity:
-                reporter.report(activity)
-        return response_to_result(response, {})
+        run_id = run_manager.run_id if run_manager is not None else None
+        if not streamed:
+            response = _apply_stop(self.client.chat(request, **policy), stop or self.stop)
+            if run_id is not None and response.tool_activity:
+                reporter = _ActivityReporter(self, config, run_id)
+                for activity in response.tool_activity:
+                    reporter.report(activity)
+            return response_to_result(response, {})
+        turn = _StreamedTurn(stop if stop is not None else self.stop, run_id)
+        activities = _ActivityReporter(self, config, run_id)
+        with self.client.stream(request, **policy) as events:
+            for event in events:
+                if type(event) is ToolActivity:
+                    activities.report(event)
+                    continue
+                for chunk in turn.chunks(event):
+                    if run_manager is not None:
+                        run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+                if turn.stopped:
+                    break
+            response, timing = events.response(), _timing(events.stats)
+        for chunk in turn.close(response, timing):
+            if run_manager is not None:
+                run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+        return turn.result(response, timing)
 
     async def _agenerate(
         self,
@@ -571,13 +617,33 @@ class ChatLyzr(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
+        streamed = self._wants_stream(run_manager, kwargs)
         request, policy, config = self._prepare(messages, stop, kwargs)
-        response = _apply_stop(await self.client.achat(request, **policy), stop or self.stop)
-        if run_manager is not None and response.tool_activity:
-            reporter = _ActivityReporter(self, config, run_manager.run_id)
-            for activity in response.tool_activity:
-                await reporter.areport(activity)
-        return response_to_result(response, {})
+        run_id = run_manager.run_id if run_manager is not None else None
+        if not streamed:
+            response = _apply_stop(await self.client.achat(request, **policy), stop or self.stop)
+            if run_id is not None and response.tool_activity:
+                reporter = _ActivityReporter(self, config, run_id)
+                for activity in response.tool_activity:
+                    await reporter.areport(activity)
+            return response_to_result(response, {})
+        turn = _StreamedTurn(stop if stop is not None else self.stop, run_id)
+        activities = _ActivityReporter(self, config, run_id)
+        async with self.client.astream(request, **policy) as events:
+            async for event in events:
+                if type(event) is ToolActivity:
+                    await activities.areport(event)
+                    continue
+                for chunk in turn.chunks(event):
+                    if run_manager is not None:
+                        await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+                if turn.stopped:
+                    break
+            response, timing = events.response(), _timing(events.stats)
+        for chunk in turn.close(response, timing):
+            if run_manager is not None:
+                await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+        return turn.result(response, timing)
 
     def _stream(
         self,
@@ -676,6 +742,42 @@ class _Chunker:
         """The held-back text (if any) and the closing chunk with the metadata."""
         out = self.of(TextDelta(self._stops.finish())) if self._stops else []
         return [*out, final_chunk(response, timing)]
+
+
+class _StreamedTurn:
+    """A streamed ``invoke``: chunks for the token callbacks (stamped with the run's message id,
+    as LangChain's own streaming path does), then the whole answer from the core's linear-time
+    builder, never by merging the chunks."""
+
+    __slots__ = ("_chunker", "_stop", "message_id")
+
+    def __init__(self, stop: list[str] | None, run_id: uuid.UUID | None) -> None:
+        self._stop = stop
+        self._chunker = _Chunker(stop)
+        self.message_id = f"lc_run--{run_id}" if run_id is not None else None
+
+    @property
+    def stopped(self) -> bool:
+        return self._chunker.stopped
+
+    def chunks(self, event: StreamEvent) -> list[ChatGenerationChunk]:
+        out = self._chunker.of(event)
+        for chunk in out:
+            chunk.message.id = self.message_id
+        return out
+
+    def close(
+        self, response: AgentResponse, timing: Mapping[str, float | None]
+    ) -> list[ChatGenerationChunk]:
+        out = self._chunker.close(response, timing)
+        for chunk in out:
+            chunk.message.id = self.message_id
+        return out
+
+    def result(self, response: AgentResponse, timing: Mapping[str, float | None]) -> ChatResult:
+        result = response_to_result(_apply_stop(response, self._stop), timing)
+        result.generations[0].message.id = self.message_id
+        return result
 
 
 def _apply_stop(response: AgentResponse, stop: list[str] | None) -> AgentResponse:

@@ -126,7 +126,7 @@ class StreamingWorkflow(Workflow):
 
 
 async def test_workflow_step_streams(make_llm: LLMFactory) -> None:
-    workflow = StreamingWorkflow(make_llm(), timeout=30)
+    workflow = StreamingWorkflow(make_llm(coalesce=False), timeout=30)  # a delta per token
     handler = workflow.run(question="stream through a workflow")
     deltas = [ev.text async for ev in handler.stream_events() if isinstance(ev, Question)]
     result = await handler

@@ -1,0 +1,265 @@
+"""``lyzr-stream``: chat with an agent in the terminal, ask one question, or serve the emulator.
+
+    lyzr-stream chat --agent-id ID [--session-id S] [--dialect D]
+    lyzr-stream ask --agent-id ID "question" [--json]
+    lyzr-stream emulator [--port 8080]
+
+The key comes from ``LYZR_API_KEY``, or from a prompt that does not echo (never from the command
+line, where it would land in the shell history). ``--emulator`` starts the embedded emulator and
+talks to it, so everything works offline (try ``--agent-id demo``).
+
+``chat`` streams each answer as it arrives, reasoning dimmed and server-side tool activity on its
+own lines, then prints time to first token and tokens per second ("tokens" are the fragments the
+service streamed: ``coalesce`` is off here). The session is kept across turns. Ctrl-C during an
+answer stops that answer and keeps the session; Ctrl-D (or ``/exit``) leaves.
+
+``ask`` prints the answer text to stdout (``--json``: the whole result); errors go to stderr
+with exit code 1 (2 for bad arguments).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import getpass
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from typing import TextIO
+
+from .client import LyzrClient
+from .errors import LyzrError
+from .events import ReasoningDelta, TextDelta, ToolActivity
+from .request import AgentRequest
+from .settings import ENV_API_KEY
+
+__all__ = ["main"]
+
+_DIM, _CYAN, _RED, _RESET = "\x1b[2m", "\x1b[36m", "\x1b[31m", "\x1b[0m"
+
+
+class _Style:
+    """ANSI styling only when writing to a terminal (and NO_COLOR is unset)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.on = stream.isatty() and not os.environ.get("NO_COLOR")
+
+    def __call__(self, code: str, text: str) -> str:
+        return f"{code}{text}{_RESET}" if self.on else text
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lyzr-stream", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def agent_options(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--agent-id",
+            default=os.environ.get("LYZR_AGENT_ID"),
+            help="agent id (default: LYZR_AGENT_ID)",
+        )
+        sub.add_argument("--session-id", help="continue this session (default: a new one)")
+        sub.add_argument("--user-id", help="user id (default: LYZR_USER_ID or default_user)")
+        sub.add_argument("--dialect", default="lyzr-v3", help="wire format (default: lyzr-v3)")
+        sub.add_argument("--base-url", help="service URL (default: LYZR_BASE_URL or the dialect's)")
+        sub.add_argument(
+            "--var",
+            action="append",
+            default=[],
+            metavar="NAME=VALUE",
+            help="a system prompt variable (repeatable)",
+        )
+        sub.add_argument("--timeout", type=float, help="read timeout in seconds")
+        sub.add_argument(
+            "--emulator",
+            action="store_true",
+            help="start the embedded emulator and talk to it (offline)",
+        )
+
+    chat = commands.add_parser("chat", help="interactive streaming chat")
+    agent_options(chat)
+    ask = commands.add_parser("ask", help="ask one question; the answer goes to stdout")
+    agent_options(ask)
+    ask.add_argument("question", nargs="?", help="the question ('-' or none: read stdin)")
+    ask.add_argument("--json", action="store_true", help="print the whole result as JSON")
+    emulator = commands.add_parser("emulator", help="serve the agent-service emulator")
+    emulator.add_argument("--host", default="127.0.0.1")
+    emulator.add_argument("--port", type=int, default=8080)
+    return parser
+
+
+def _variables(pairs: Sequence[str], parser: argparse.ArgumentParser) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            parser.error(f"--var expects NAME=VALUE, got {pair!r}")
+        out[name] = value
+    return out
+
+
+@contextlib.contextmanager
+def _client(args: argparse.Namespace) -> Iterator[LyzrClient]:
+    """The client the options describe; with ``--emulator``, an emulator for its lifetime."""
+    with contextlib.ExitStack() as stack:
+        api_key, base_url = None, args.base_url
+        if args.emulator:
+            from .emulator import Emulator
+
+            emulator = stack.enter_context(Emulator())
+            api_key, base_url = emulator.api_key, emulator.base_url
+        elif not os.environ.get(ENV_API_KEY) and sys.stdin.isatty():
+            api_key = getpass.getpass("Lyzr API key: ") or None
+        client = LyzrClient(
+            api_key=api_key,
+            base_url=base_url,
+            user_id=args.user_id,
+            dialect=args.dialect,
+            timeout=args.timeout,
+            coalesce=False,
+        )
+        yield stack.enter_context(client)
+
+
+def _request(args: argparse.Namespace, message: str, variables: dict[str, str]) -> AgentRequest:
+    return AgentRequest(
+        agent_id=args.agent_id,
+        message=message,
+        session_id=args.session_id,
+        system_prompt_variables=variables,
+    )
+
+
+def _chat(args: argparse.Namespace, variables: dict[str, str]) -> int:
+    out, style = sys.stdout, _Style(sys.stdout)
+    with _client(args) as client:
+        if args.session_id is None:
+            args.session_id = client.new_session_id(args.agent_id)
+        out.write(
+            style(
+                _DIM,
+                f"agent {args.agent_id}, session {args.session_id}. "
+                "Ctrl-C stops an answer, Ctrl-D leaves.\n",
+            )
+        )
+        while True:
+            try:
+                line = input("you> ")
+            except EOFError:
+                out.write("\n")
+                return 0
+            except KeyboardInterrupt:
+                out.write("\n")
+                continue
+            if not line.strip():
+                continue
+            if line.strip() in ("/exit", "/quit"):
+                return 0
+            _answer(client, _request(args, line, variables), out, style)
+
+
+def _answer(client: LyzrClient, request: AgentRequest, out: TextIO, style: _Style) -> None:
+    out.write("agent> ")
+    out.flush()
+    fragments = 0
+    stream = client.stream(request)
+    try:
+        with stream:
+            for event in stream:
+                kind = type(event)
+                if kind is TextDelta:
+                    fragments += 1
+                    out.write(event.text)  # type: ignore[union-attr]
+                elif kind is ReasoningDelta:
+                    out.write(style(_DIM, event.text))  # type: ignore[union-attr]
+                elif kind is ToolActivity:
+                    out.write("\n" + style(_CYAN, _activity_line(event)) + "\n")  # type: ignore[arg-type]
+                out.flush()
+    except KeyboardInterrupt:
+        out.write(style(_DIM, " [stopped]") + "\n")
+        return
+    except LyzrError as error:
+        out.write("\n" + style(_RED, f"error: {type(error).__name__}: {error}") + "\n")
+        return
+    stats = stream.stats
+    ttft, total = stats.time_to_first_token, stats.duration
+    rate = fragments / (total - ttft) if ttft is not None and total and total > ttft else 0.0
+    summary = f"first token {ttft * 1000:.0f} ms, {rate:.1f} tokens/s" if ttft else "no text"
+    out.write("\n" + style(_DIM, f"[{summary}]") + "\n")
+
+
+def _activity_line(activity: ToolActivity) -> str:
+    if activity.phase == "call":
+        return f"[tool] {activity.name}({json.dumps(activity.arguments, default=str)})"
+    return f"[tool] {activity.name} -> {json.dumps(activity.result, default=str)[:200]}"
+
+
+def _ask(args: argparse.Namespace, variables: dict[str, str]) -> int:
+    question = args.question
+    if question in (None, "-"):
+        question = sys.stdin.read()
+    with _client(args) as client:
+        stream = client.stream(_request(args, question, variables))
+        with stream:
+            for event in stream:
+                if type(event) is TextDelta and not args.json:
+                    sys.stdout.write(event.text)
+                    sys.stdout.flush()
+        response = stream.response()
+    if args.json:
+        result = {
+            "text": response.text,
+            "reasoning": response.reasoning,
+            "agent_id": response.agent_id,
+            "session_id": response.session_id,
+            "user_id": response.user_id,
+            "message_id": response.message_id,
+            "finish_reason": response.finish_reason,
+            "artifacts": [dict(a) for a in response.artifacts],
+            "tool_activity": [
+                {"phase": a.phase, "name": a.name, "arguments": a.arguments, "result": a.result}
+                for a in response.tool_activity
+            ],
+            "metadata": dict(response.metadata),
+            "time_to_first_token": stream.stats.time_to_first_token,
+            "total_time": stream.stats.duration,
+        }
+        json.dump(result, sys.stdout, default=str, ensure_ascii=False)
+    sys.stdout.write("\n")
+    return 0
+
+
+def _emulator(args: argparse.Namespace) -> int:
+    from .emulator.__main__ import main as serve
+
+    serve(["--host", args.host, "--port", str(args.port)])
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "emulator":
+        return _emulator(args)
+    if not args.agent_id:
+        parser.error("--agent-id is required (or set LYZR_AGENT_ID)")
+    variables = _variables(args.var, parser)
+    started = time.monotonic()
+    try:
+        if args.command == "chat":
+            return _chat(args, variables)
+        return _ask(args, variables)
+    except LyzrError as error:
+        sys.stderr.write(f"lyzr-stream: {type(error).__name__}: {error}\n")
+        if error.partial_text:
+            sys.stderr.write(f"(received before the error: {len(error.partial_text)} characters)\n")
+        return 1
+    except KeyboardInterrupt:
+        sys.stderr.write(f"\ninterrupted after {time.monotonic() - started:.1f}s\n")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

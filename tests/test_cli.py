@@ -1,0 +1,223 @@
+"""``lyzr-stream`` through a real pseudo-terminal (pexpect) and as a plain subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pexpect
+import pytest
+
+from lyzr_stream.emulator import DEMO_ANSWER, Emulator
+
+pytestmark = pytest.mark.skipif(os.name != "posix", reason="pseudo-terminals need POSIX")
+
+CLI = [sys.executable, "-m", "lyzr_stream.cli"]
+
+
+def _env(em: Emulator, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LYZR_")}
+    env.update(LYZR_API_KEY=em.api_key, LYZR_BASE_URL=em.base_url, NO_COLOR="1", **extra)
+    return env
+
+
+@pytest.fixture
+def chat(lyzr_emulator: Emulator) -> Iterator[pexpect.spawn]:
+    lyzr_emulator.reset()
+    child = pexpect.spawn(
+        CLI[0],
+        [*CLI[1:], "chat", "--agent-id", "memory", "--session-id", "cli-session"],
+        env=_env(lyzr_emulator),
+        encoding="utf-8",
+        timeout=20,
+    )
+    child.expect("you> ")
+    yield child
+    child.close(force=True)
+
+
+def test_chat_keeps_the_session_and_prints_timing(
+    chat: pexpect.spawn, lyzr_emulator: Emulator
+) -> None:
+    chat.sendline("first question")
+    chat.expect("This is the start of our conversation.")
+    chat.expect(r"\[first token \d+ ms, [\d.]+ tokens/s\]")
+    chat.expect("you> ")
+    chat.sendline("second question")
+    chat.expect("Earlier you said: first question")
+    chat.expect("you> ")
+    sessions = {r.json["session_id"] for r in lyzr_emulator.requests}
+    assert sessions == {"cli-session"}
+
+
+def test_ctrl_c_stops_the_answer_and_keeps_the_session(
+    chat: pexpect.spawn, lyzr_emulator: Emulator
+) -> None:
+    chat.sendline("/exit")  # replaced below: a slow agent needs its own process
+    chat.expect(pexpect.EOF)
+    child = pexpect.spawn(
+        CLI[0],
+        [*CLI[1:], "chat", "--agent-id", "demo", "--session-id", "cli-ctrl-c"],
+        env=_env(lyzr_emulator),
+        encoding="utf-8",
+        timeout=20,
+    )
+    try:
+        child.expect("you> ")
+        child.sendline("tell me about lyzr-stream")
+        child.expect("agent> lyzr-stream")  # streaming has started
+        child.sendintr()  # Ctrl-C mid-answer
+        child.expect(r"\[stopped\]")
+        child.expect("you> ")  # still running, same session
+        child.sendline("again")
+        child.expect("agent> lyzr-stream")
+        child.sendintr()
+        child.expect("you> ")
+        child.sendeof()  # Ctrl-D leaves cleanly
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0
+    sessions = {r.json["session_id"] for r in lyzr_emulator.requests}
+    assert sessions == {"cli-ctrl-c"}
+
+
+def test_reasoning_and_server_tools_are_shown(lyzr_emulator: Emulator) -> None:
+    child = pexpect.spawn(
+        CLI[0],
+        [*CLI[1:], "chat", "--agent-id", "reasoning"],
+        env=_env(lyzr_emulator),
+        encoding="utf-8",
+        timeout=20,
+    )
+    try:
+        child.expect("you> ")
+        child.sendline("why?")
+        child.expect("think about it.")
+        child.expect("The answer is 42.")
+        child.expect("you> ")
+        child.sendeof()
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    chat_messages = pexpect.spawn(
+        CLI[0],
+        [*CLI[1:], "chat", "--agent-id", "tools", "--dialect", "chat-messages"],
+        env=_env(lyzr_emulator),
+        encoding="utf-8",
+        timeout=20,
+    )
+    try:
+        chat_messages.expect("you> ")
+        chat_messages.sendline("search please")
+        chat_messages.expect(r"\[tool\] ")
+        chat_messages.expect("you> ")
+        chat_messages.sendeof()
+    finally:
+        chat_messages.close(force=True)
+
+
+def test_key_prompt_does_not_echo(lyzr_emulator: Emulator) -> None:
+    env = _env(lyzr_emulator)
+    del env["LYZR_API_KEY"]
+    child = pexpect.spawn(
+        CLI[0], [*CLI[1:], "chat", "--agent-id", "echo"], env=env, encoding="utf-8", timeout=20
+    )
+    try:
+        child.expect("Lyzr API key: ")
+        child.sendline(lyzr_emulator.api_key)
+        child.expect("you> ")
+        assert lyzr_emulator.api_key not in (child.before or "")
+        child.sendline("hi")
+        child.expect("You said: hi")
+        child.sendeof()
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+
+
+def test_ask_prints_the_answer(lyzr_emulator: Emulator) -> None:
+    done = subprocess.run(
+        [*CLI, "ask", "--agent-id", "echo", "hello there"],
+        env=_env(lyzr_emulator),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "You said: hello there\n"
+
+
+def test_ask_json_and_stdin(lyzr_emulator: Emulator) -> None:
+    done = subprocess.run(
+        [*CLI, "ask", "--agent-id", "vars", "--var", "name=Ada", "--json", "-"],
+        env=_env(lyzr_emulator),
+        input="who am I?",
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert "Ada" in result["text"]
+    assert result["session_id"] and result["time_to_first_token"] is not None
+
+
+def test_ask_errors_go_to_stderr_with_exit_code(lyzr_emulator: Emulator) -> None:
+    done = subprocess.run(
+        [*CLI, "ask", "--agent-id", "no-such-agent", "hi"],
+        env=_env(lyzr_emulator),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert "NotFoundError" in done.stderr
+    usage = subprocess.run(
+        [*CLI, "ask", "hi"], env=_env(lyzr_emulator), capture_output=True, text=True, timeout=30
+    )
+    assert usage.returncode == 2 and "--agent-id" in usage.stderr
+
+
+def test_ask_against_the_embedded_emulator_offline() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LYZR_")}
+    done = subprocess.run(
+        [*CLI, "ask", "--emulator", "--agent-id", "demo", "hi"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == DEMO_ANSWER + "\n"
+
+
+def test_emulator_command_serves(tmp_path: object) -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    child = pexpect.spawn(
+        CLI[0], [*CLI[1:], "emulator", "--port", str(port)], encoding="utf-8", timeout=20
+    )
+    try:
+        child.expect(f"listening on http://127.0.0.1:{port}")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LYZR_")}
+        env.update(LYZR_API_KEY="lyzr-emulator-key", LYZR_BASE_URL=f"http://127.0.0.1:{port}")
+        done = subprocess.run(
+            [*CLI, "ask", "--agent-id", "echo", "ping"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert done.stdout == "You said: ping\n"
+        child.sendintr()
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
