@@ -112,7 +112,7 @@ def machine() -> dict[str, Any]:
 
 
 def run(quick: bool) -> dict[str, Any]:
-    repeats = 2 if quick else 5
+    repeats = 2 if quick else 7
     streams = 200 if quick else 1000
     out: dict[str, Any] = {"machine": machine(), "n_tokens": N, "per_token": [], "quick": quick}
     # Burst delivery: the emulator writes 1,000 events per socket write (client-bound).
@@ -226,7 +226,7 @@ def markdown(out: dict[str, Any]) -> str:
         + ".",
         "",
         f"**Per token**, one {out['n_tokens']:,}-token answer, the emulator (own process) writing "
-        "1,000 events per socket write so the client is the bottleneck; median of 5 runs:",
+        "1,000 events per socket write so the client is the bottleneck; median of 7 runs:",
         "",
         "| client | us/token (wall) | CPU us/token | chunks delivered | vs raw httpx |",
         "|---|---:|---:|---:|---:|",

@@ -81,6 +81,9 @@ class SSEDecoder:
             self._skip_lf = chunk.endswith(b"\r")
             chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         buf = self._buf
+        if not buf and chunk.endswith(b"\n\n") and len(chunk) <= self.max_event_bytes:
+            # The usual read: whole events only, nothing pending. No buffer round trip.
+            return self._decode(chunk[:-2])
         scan_from = max(0, len(buf) - 1)
         buf += chunk
         end = buf.rfind(b"\n\n", scan_from)
