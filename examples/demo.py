@@ -40,6 +40,24 @@ def main() -> None:
         print(response.delta or "", end="", flush=True)
     print(f"\n  ({time.perf_counter() - started:.2f}s)")
 
+    if target.emulated:
+        # Another wire format, same classes: the chat-messages dialect, whose agent runs tools
+        # on the server (reported as activity, never as calls for this process to run).
+        print("\nLlamaIndex LyzrLLM(dialect='chat-messages').stream_complete()")
+        other = LyzrLLM(
+            agent_id="tools",
+            dialect="chat-messages",
+            api_key=target.api_key,
+            base_url=target.base_url,
+        )
+        print("> ", end="", flush=True)
+        for response in other.stream_complete("lyzr-stream"):
+            activity = response.additional_kwargs.get("tool_activity")
+            if activity and isinstance(activity, dict):
+                print(f"[server tool {activity['name']}: {activity['phase']}] ", end="")
+            print(response.delta or "", end="", flush=True)
+        print()
+
 
 if __name__ == "__main__":
     main()

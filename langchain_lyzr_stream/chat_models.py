@@ -117,8 +117,10 @@ class ChatLyzr(BaseChatModel):
         streaming: bool
             ``invoke`` uses the stream endpoint (and fires ``on_llm_new_token``).
         coalesce: bool
-            Text that arrives in one network read leaves as one chunk (default True; never
-            waits for more). Set False to get exactly one chunk per service event.
+            Text already received leaves as one chunk (default True): what one network read
+            brought, and on async streams everything that arrived while you were busy with the
+            previous chunk. Nothing ever waits for more text. Set False to get exactly one
+            chunk per service event.
 
     Instantiate:
         .. code-block:: python
@@ -174,6 +176,14 @@ class ChatLyzr(BaseChatModel):
         A ``<think>...</think>`` block is kept out of the answer: it arrives in
         ``additional_kwargs["reasoning_content"]`` and as a ``reasoning`` block in
         ``message.content_blocks``; ``message.text`` is the answer only.
+
+    Tool calling:
+        ``model.bind_tools([...], tool_choice=...)`` sends the tools as Lyzr local tools with the
+        whole transcript; the agent's requests come back as ``AIMessage.tool_calls`` (streamed as
+        ``tool_call_chunks``) and ``ToolMessage`` results go back as ``role: tool`` messages. A
+        call for a tool that was not bound raises ``UnknownToolError``.
+        ``with_structured_output(schema, method="function_calling" | "json_schema" |
+        "json_mode", include_raw=...)``. Works in ``create_agent`` and LangGraph agents.
 
     Server-side tools:
         Tools the agent runs on the server (the ``chat-messages`` dialect reports them) reach
