@@ -127,6 +127,13 @@ def _has_markers(text: str) -> bool:
     return text[6:7] in ("[", "{") or "\n\ndata: [" in text or "\n\ndata: {" in text
 
 
+def _plain_deltas(payloads: list[str], escaped: bool) -> list[ParsedEvent]:
+    """A read of plain-text events, one delta per event (coalescing off), parsed in bulk."""
+    if escaped:
+        payloads = [unescape_fragment(p) for p in payloads]
+    return [TextDelta(p) for p in payloads if p]
+
+
 class LyzrV3StreamParser:
     """Bytes of a v3 ``text/event-stream`` response in, normalized events out."""
 
@@ -146,10 +153,13 @@ class LyzrV3StreamParser:
             return []
         try:
             text = self._sse.feed_text(chunk)
-            if self._coalesce and not _has_markers(text):
+            if not _has_markers(text):
                 payloads = plain_data_payloads(text)
                 if payloads is not None:
-                    return self._plain_text(payloads)
+                    if self._coalesce:
+                        return self._plain_text(payloads)
+                    if self._think.passthrough:
+                        return _plain_deltas(payloads, "\\" in text or "&" in text)
             sse_events = self._sse.events_of(text)
         except APIResponseValidationError as exc:
             self._failed = True

@@ -334,3 +334,24 @@ def test_fast_path_merges_a_read_into_one_delta() -> None:
     events = parse(sse("a", " b", " c") + sse("[DONE]"), [len(sse("a", " b", " c"))], coalesce=True)
     assert [e for e in events if isinstance(e, TextDelta)] == [TextDelta("a b c")]
     assert isinstance(events[-1], StreamEnd)
+
+
+def _event_by_event(data: bytes) -> list[object]:
+    """The reference: the general per-event path, no bulk fast path."""
+    parser = LyzrV3StreamParser(1 << 20)
+    return parser._handle(parser._sse.feed(data)) + parser.finish()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from([PLAIN + sse("[DONE]"), MIXED, PLAIN + sse("[ERROR] boom")]),
+    st.lists(st.integers(min_value=0, max_value=400), max_size=12),
+)
+def test_without_coalescing_every_event_stays_its_own_delta(data: bytes, cuts: list[int]) -> None:
+    cuts = [c for c in cuts if c <= len(data)]
+    split = parse(data, cuts)
+    reference = _event_by_event(data)
+    assert [e.text for e in split if isinstance(e, TextDelta)] == [
+        e.text for e in reference if isinstance(e, TextDelta)
+    ]
+    assert type(split[-1]) is type(reference[-1])
