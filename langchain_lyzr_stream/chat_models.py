@@ -44,8 +44,14 @@ from lyzr_stream.conversation import (
 from lyzr_stream.errors import InvalidRequestError
 from lyzr_stream.events import StreamEvent
 from lyzr_stream.local_tools import normalize_tool_choice
+from lyzr_stream.model_support import (
+    client_for,
+    constructor_options,
+    pickle_state,
+    restored_key,
+)
 from lyzr_stream.request import own_error
-from lyzr_stream.settings import ENV_API_KEY, resolve_api_key
+from lyzr_stream.settings import ENV_API_KEY
 from lyzr_stream.sse import DEFAULT_MAX_EVENT_BYTES
 from lyzr_stream.stop import StopFilter, cut_at_stop
 from lyzr_stream.stream import StreamStats
@@ -267,19 +273,7 @@ class ChatLyzr(BaseChatModel):
         return self
 
     def _new_client(self, api_key: SecretStr | None) -> LyzrClient:
-        return LyzrClient(
-            api_key=api_key,
-            base_url=self.base_url,
-            user_id=self.user_id,
-            dialect=self.dialect,
-            dialect_options=self.dialect_options or None,
-            timeout=self.timeout,
-            max_retries=self.max_retries,
-            coalesce=self.coalesce,
-            max_event_bytes=self.max_event_bytes,
-            allow_insecure_http=self.allow_insecure_http,
-            default_headers=self.default_headers or None,
-        )
+        return client_for(self, api_key)
 
     @property
     def client(self) -> LyzrClient:
@@ -341,17 +335,12 @@ class ChatLyzr(BaseChatModel):
 
     # -- pickling: no client, no key -------------------------------------------------------------
     def __getstate__(self) -> dict[Any, Any]:
-        state = super().__getstate__()
-        state["__dict__"] = {**state["__dict__"], "api_key": None}
-        private = dict(state.get("__pydantic_private__") or {})
-        private["_client"] = None
-        state["__pydantic_private__"] = private
-        return state
+        return pickle_state(super().__getstate__())
 
     def __setstate__(self, state: dict[Any, Any]) -> None:
         super().__setstate__(state)
         # The key comes back from the environment, or a clear error says it did not.
-        key = resolve_api_key(None, required=False)
+        key = restored_key()
         object.__setattr__(self, "api_key", key)
         self._client = self._new_client(key)
 
@@ -437,14 +426,7 @@ class ChatLyzr(BaseChatModel):
 
     def _options(self, config: Mapping[str, Any] | None, kwargs: Mapping[str, Any]) -> Any:
         configurable: Mapping[str, Any] = (config or {}).get("configurable") or {}
-        constructor = {
-            "session_id": self.session_id,
-            "user_id": self.user_id,
-            "system_prompt_variables": self.system_prompt_variables,
-            "filter_variables": self.filter_variables,
-            "features": self.features,
-            "assets": self.assets,
-        }
+        constructor = constructor_options(self)
         # No session id anywhere: LangGraph's thread id, else the one generated per instance.
         thread_id = configurable.get("thread_id")
         fallback = str(thread_id) if thread_id else None

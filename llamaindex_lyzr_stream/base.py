@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncGenerator, Generator, Mapping, Sequence
-from typing import Any
+from collections.abc import AsyncGenerator, Callable, Generator, Mapping, Sequence
+from typing import Any, TypeVar
 
 import httpx
 from llama_index.core.base.llms.types import (
@@ -28,6 +28,7 @@ from pydantic import Field, PrivateAttr, SecretStr, ValidationError, model_valid
 
 from lyzr_stream import (
     AgentRequest,
+    AgentResponse,
     AsyncEventStream,
     EventStream,
     LyzrClient,
@@ -43,9 +44,15 @@ from lyzr_stream.conversation import (
     resolve_call_options,
 )
 from lyzr_stream.errors import InvalidRequestError
+from lyzr_stream.events import StreamEvent
 from lyzr_stream.local_tools import normalize_tool_choice
+from lyzr_stream.model_support import (
+    client_for,
+    constructor_options,
+    pickle_state,
+    restored_key,
+)
 from lyzr_stream.request import own_error
-from lyzr_stream.settings import resolve_api_key
 from lyzr_stream.sse import DEFAULT_MAX_EVENT_BYTES
 from lyzr_stream.stream import StreamStats
 from lyzr_stream.timeouts import Timeouts
@@ -102,6 +109,11 @@ def _tool_spec(tool: BaseTool | ToolSpec | Mapping[str, Any]) -> ToolSpec:
             f"{type(tool).__name__}"
         )
     return ToolSpec.from_openai(spec)
+
+
+R = TypeVar("R", ChatResponse, CompletionResponse)
+_CHAT = (Accumulator.chat, Accumulator.final_chat)
+_COMPLETION = (Accumulator.completion, Accumulator.final_completion)
 
 
 def _timing(stats: StreamStats) -> dict[str, float | None]:
@@ -223,19 +235,7 @@ class LyzrLLM(FunctionCallingLLM):
         return self
 
     def _new_client(self, api_key: SecretStr | None) -> LyzrClient:
-        return LyzrClient(
-            api_key=api_key,
-            base_url=self.base_url,
-            user_id=self.user_id,
-            dialect=self.dialect,
-            dialect_options=self.dialect_options or None,
-            timeout=self.timeout,
-            max_retries=self.max_retries,
-            coalesce=self.coalesce,
-            max_event_bytes=self.max_event_bytes,
-            allow_insecure_http=self.allow_insecure_http,
-            default_headers=self.default_headers or None,
-        )
+        return client_for(self, api_key)
 
     @property
     def client(self) -> LyzrClient:
@@ -259,16 +259,11 @@ class LyzrLLM(FunctionCallingLLM):
 
     # -- pickling: no client, no key -------------------------------------------------------------
     def __getstate__(self) -> dict[Any, Any]:
-        state = super().__getstate__()
-        state["__dict__"] = {**state["__dict__"], "api_key": None}
-        private = dict(state.get("__pydantic_private__") or {})
-        private["_client"] = None
-        state["__pydantic_private__"] = private
-        return state
+        return pickle_state(super().__getstate__())
 
     def __setstate__(self, state: dict[Any, Any]) -> None:
         super().__setstate__(state)
-        key = resolve_api_key(None, required=False)
+        key = restored_key()
         object.__setattr__(self, "api_key", key)
         self._client = self._new_client(key)
 
@@ -288,14 +283,7 @@ class LyzrLLM(FunctionCallingLLM):
         return SessionScope(self._scope_owner, options)
 
     def _options(self, kwargs: Mapping[str, Any]) -> CallOptions:
-        constructor = {
-            "session_id": self.session_id,
-            "user_id": self.user_id,
-            "system_prompt_variables": self.system_prompt_variables,
-            "filter_variables": self.filter_variables,
-            "features": self.features,
-            "assets": self.assets,
-        }
+        constructor = constructor_options(self)
         layers = (constructor, *scoped_layers(self._scope_owner), kwargs)
         options = resolve_call_options(*layers)
         if options.session_id is None:
@@ -426,49 +414,38 @@ class LyzrLLM(FunctionCallingLLM):
                 )
             )
 
-    def _chat_gen(self, events: EventStream) -> Generator[ChatResponse, None, None]:
+    def _responses(
+        self,
+        events: EventStream,
+        step: Callable[[Accumulator, StreamEvent], R | None],
+        final: Callable[[Accumulator, AgentResponse, Mapping[str, float | None]], R],
+    ) -> Generator[R, None, None]:
+        """One stream's events as LlamaIndex responses (chat or completion: ``step``/``final``)."""
         acc = Accumulator()
         with events:
             for event in events:
-                response = acc.chat(event)
+                response = step(acc, event)
                 if response is not None:
                     if type(event) is ToolActivity:
                         self._dispatch_activity((event,), events.session_id)
                     yield response
-            yield acc.final_chat(events.response(), _timing(events.stats))
+            yield final(acc, events.response(), _timing(events.stats))
 
-    async def _achat_gen(self, events: AsyncEventStream) -> AsyncGenerator[ChatResponse, None]:
+    async def _aresponses(
+        self,
+        events: AsyncEventStream,
+        step: Callable[[Accumulator, StreamEvent], R | None],
+        final: Callable[[Accumulator, AgentResponse, Mapping[str, float | None]], R],
+    ) -> AsyncGenerator[R, None]:
         acc = Accumulator()
         async with events:
             async for event in events:
-                response = acc.chat(event)
+                response = step(acc, event)
                 if response is not None:
                     if type(event) is ToolActivity:
                         self._dispatch_activity((event,), events.session_id)
                     yield response
-            yield acc.final_chat(events.response(), _timing(events.stats))
-
-    def _completion_gen(self, events: EventStream) -> CompletionResponseGen:
-        acc = Accumulator()
-        with events:
-            for event in events:
-                response = acc.completion(event)
-                if response is not None:
-                    if type(event) is ToolActivity:
-                        self._dispatch_activity((event,), events.session_id)
-                    yield response
-            yield acc.final_completion(events.response(), _timing(events.stats))
-
-    async def _acompletion_gen(self, events: AsyncEventStream) -> CompletionResponseAsyncGen:
-        acc = Accumulator()
-        async with events:
-            async for event in events:
-                response = acc.completion(event)
-                if response is not None:
-                    if type(event) is ToolActivity:
-                        self._dispatch_activity((event,), events.session_id)
-                    yield response
-            yield acc.final_completion(events.response(), _timing(events.stats))
+            yield final(acc, events.response(), _timing(events.stats))
 
     def _open(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> EventStream:
         request, policy = self._prepare(messages, kwargs)
@@ -480,22 +457,22 @@ class LyzrLLM(FunctionCallingLLM):
 
     @llm_chat_callback()
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
-        return self._chat_gen(self._open(messages, kwargs))
+        return self._responses(self._open(messages, kwargs), *_CHAT)
 
     @llm_completion_callback()
     def stream_complete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponseGen:
-        return self._completion_gen(self._open(self._prompt_messages(prompt), kwargs))
+        return self._responses(self._open(self._prompt_messages(prompt), kwargs), *_COMPLETION)
 
     @llm_chat_callback()
     async def astream_chat(
         self, messages: Sequence[ChatMessage], **kwargs: Any
     ) -> ChatResponseAsyncGen:
-        return self._achat_gen(self._aopen(messages, kwargs))
+        return self._aresponses(self._aopen(messages, kwargs), *_CHAT)
 
     @llm_completion_callback()
     async def astream_complete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponseAsyncGen:
-        return self._acompletion_gen(self._aopen(self._prompt_messages(prompt), kwargs))
+        return self._aresponses(self._aopen(self._prompt_messages(prompt), kwargs), *_COMPLETION)
