@@ -127,6 +127,26 @@ def _has_markers(text: str) -> bool:
     return text[6:7] in ("[", "{") or "\n\ndata: [" in text or "\n\ndata: {" in text
 
 
+def _json_texts(payloads: list[str], text: str) -> list[str] | None:
+    """The texts of a read made only of ``{"content": ...}`` (or ``{"delta": ...}``) events,
+    parsed with one ``json.loads``; None for anything else (the per-event path handles it)."""
+    if text.count("data: {") != len(payloads):
+        return None
+    try:
+        objects = json.loads("[" + ",".join(payloads) + "]")
+    except ValueError:
+        return None
+    texts = []
+    for obj in objects:
+        if type(obj) is not dict or len(obj) != 1:
+            return None
+        value = obj.get("content", obj.get("delta"))
+        if type(value) is not str:
+            return None
+        texts.append(value)
+    return texts
+
+
 def _plain_deltas(payloads: list[str], escaped: bool) -> list[ParsedEvent]:
     """A read of plain-text events, one delta per event (coalescing off), parsed in bulk."""
     if escaped:
@@ -153,13 +173,20 @@ class LyzrV3StreamParser:
             return []
         try:
             text = self._sse.feed_text(chunk)
-            if not _has_markers(text):
-                payloads = plain_data_payloads(text)
-                if payloads is not None:
+            payloads = plain_data_payloads(text)
+            if payloads is not None:
+                if not _has_markers(text):
                     if self._coalesce:
                         return self._plain_text(payloads)
                     if self._think.passthrough:
                         return _plain_deltas(payloads, "\\" in text or "&" in text)
+                elif self._think.passthrough:
+                    texts = _json_texts(payloads, text)
+                    if texts is not None:
+                        if self._coalesce:
+                            joined = "".join(texts)
+                            return [TextDelta(joined)] if joined else []
+                        return [TextDelta(t) for t in texts if t]
             sse_events = self._sse.events_of(text)
         except APIResponseValidationError as exc:
             self._failed = True

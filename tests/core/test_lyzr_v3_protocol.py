@@ -356,3 +356,24 @@ def test_without_coalescing_every_event_stays_its_own_delta(data: bytes, cuts: l
         e.text for e in reference if isinstance(e, TextDelta)
     ]
     assert type(split[-1]) is type(reference[-1])
+
+
+JSON_FORM = (
+    sse(*(json.dumps({"content": t}) for t in ["Grüße", ", 世界", ' "q" ', "123", "data: {x}"]))
+    + sse(json.dumps({"delta": " more"}), json.dumps({"content": ""}), "plain 7")
+    + sse(json.dumps({"content": "", "metadata": {"message_id": "m1"}}), "[DONE]")
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=len(JSON_FORM)), max_size=12))
+def test_json_events_bulk_path_matches_event_by_event(cuts: list[int]) -> None:
+    reference = _event_by_event(JSON_FORM)
+    expected = [e.text for e in reference if isinstance(e, TextDelta)]
+    assert "".join(expected) == 'Grüße, 世界 "q" 123data: {x} moreplain 7'
+    per_event = parse(JSON_FORM, cuts)
+    assert [e.text for e in per_event if isinstance(e, TextDelta)] == expected
+    merged = parse(JSON_FORM, cuts, coalesce=True)
+    assert texts(merged) == "".join(expected)
+    for events in (per_event, merged):
+        assert isinstance(events[-1], StreamEnd) and events[-1].message_id == "m1"
