@@ -229,7 +229,9 @@ class ChatLyzr(BaseChatModel):
     )
     max_retries: int = Field(default=2, description="Retries before anything was delivered.")
     streaming: bool = Field(default=False, description="Use the stream endpoint for invoke.")
-    coalesce: bool = Field(default=True, description="Merge text arriving in one network read.")
+    coalesce: bool = Field(
+        default=True, description="Text already received leaves as one chunk (never waits)."
+    )
     max_event_bytes: int = Field(default=DEFAULT_MAX_EVENT_BYTES, description="Event size cap.")
     allow_insecure_http: bool = Field(default=False, description="Allow keys over plain http.")
     default_headers: dict[str, str] = Field(default_factory=dict, description="Extra headers.")

@@ -126,6 +126,19 @@ class LyzrLLM(FunctionCallingLLM):
     Setup:
         ``pip install "lyzr-stream[llamaindex]"`` and ``export LYZR_API_KEY=...``.
 
+    Key init args:
+        agent_id: the agent's id in Lyzr Studio (also ``metadata.model_name``).
+        dialect, dialect_options: the wire format (``lyzr-v3`` default, ``lyzr-v2``,
+            ``aisquare``, ``chat-messages``).
+        session_id, user_id, system_prompt_variables, filter_variables, features, assets:
+            the lowest layer of the call options (see Sessions).
+        message_mode: ``"turn"`` (default) or ``"history"`` (see Messages).
+        api_key (``SecretStr``, default ``LYZR_API_KEY``), base_url (``LYZR_BASE_URL``),
+            timeout, max_retries (2), allow_insecure_http, default_headers.
+        coalesce: text already received leaves as one response (default True; never waits
+            for more); False gives one response per service event.
+        context_window, num_output: guides for LlamaIndex's prompt packing.
+
     Instantiate:
         .. code-block:: python
 
@@ -133,13 +146,24 @@ class LyzrLLM(FunctionCallingLLM):
 
             llm = LyzrLLM(agent_id="6650...", system_prompt_variables={"tone": "warm"})
 
-    Use:
+    Invoke:
         .. code-block:: python
 
             llm.complete("What is Lyzr?").text
+            llm.chat([ChatMessage(role="user", content="Hi")]).message.content
+
+    Stream:
+        .. code-block:: python
+
             for r in llm.stream_chat([ChatMessage(role="user", content="Hi")]):
                 print(r.delta, end="")
+
+    Async:
+        .. code-block:: python
+
             await llm.acomplete("Hi")
+            async for r in await llm.astream_complete("Hi"):
+                print(r.delta, end="")
 
     Sessions:
         ``session_id``, ``user_id``, ``system_prompt_variables``, ``filter_variables``,
@@ -205,7 +229,9 @@ class LyzrLLM(FunctionCallingLLM):
         description="Seconds, httpx.Timeout or lyzr_stream.Timeouts; None: the defaults.",
     )
     max_retries: int = Field(default=2, description="Retries before anything was delivered.")
-    coalesce: bool = Field(default=True, description="Merge text arriving in one network read.")
+    coalesce: bool = Field(
+        default=True, description="Text already received leaves as one chunk (never waits)."
+    )
     max_event_bytes: int = Field(default=DEFAULT_MAX_EVENT_BYTES, description="Event size cap.")
     allow_insecure_http: bool = Field(default=False, description="Allow keys over plain http.")
     default_headers: dict[str, str] = Field(
