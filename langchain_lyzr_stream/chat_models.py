@@ -9,7 +9,6 @@ from dataclasses import replace
 from operator import itemgetter
 from typing import Any, Literal
 
-import httpx
 from langchain_core.callbacks import (
     AsyncCallbackManager,
     AsyncCallbackManagerForLLMRun,
@@ -36,7 +35,6 @@ from lyzr_stream import (
     ToolSpec,
 )
 from lyzr_stream.conversation import (
-    MessageMode,
     history_fields,
     new_turn_text,
     resolve_call_options,
@@ -45,6 +43,7 @@ from lyzr_stream.errors import InvalidRequestError
 from lyzr_stream.events import StreamEvent
 from lyzr_stream.local_tools import normalize_tool_choice
 from lyzr_stream.model_support import (
+    LyzrModelFields,
     client_for,
     constructor_options,
     pickle_state,
@@ -52,10 +51,8 @@ from lyzr_stream.model_support import (
 )
 from lyzr_stream.request import own_error
 from lyzr_stream.settings import ENV_API_KEY
-from lyzr_stream.sse import DEFAULT_MAX_EVENT_BYTES
 from lyzr_stream.stop import StopFilter, cut_at_stop
 from lyzr_stream.stream import StreamStats
-from lyzr_stream.timeouts import Timeouts
 
 from ._convert import (
     event_to_chunk,
@@ -87,7 +84,7 @@ def _timing(stats: StreamStats) -> dict[str, float | None]:
     return {"time_to_first_token": stats.time_to_first_token, "total_time": stats.duration}
 
 
-class ChatLyzr(BaseChatModel):
+class ChatLyzr(BaseChatModel, LyzrModelFields):
     """A Lyzr agent as a LangChain chat model, streaming token by token.
 
     Setup:
@@ -205,36 +202,11 @@ class ChatLyzr(BaseChatModel):
         class does not invent counts.
     """
 
-    agent_id: str = Field(description="The agent's id in Lyzr Studio.")
     api_key: SecretStr | None = Field(
         default=None, description="API key; defaults to the LYZR_API_KEY environment variable."
     )
-    base_url: str | None = Field(default=None, description="Service URL (LYZR_BASE_URL).")
-    user_id: str | None = Field(default=None, description="User id (LYZR_USER_ID).")
-    session_id: str | None = Field(default=None, description="Session id (server-side memory).")
-    system_prompt_variables: dict[str, Any] = Field(
-        default_factory=dict, description="Values for the agent's system prompt placeholders."
-    )
-    filter_variables: dict[str, Any] = Field(default_factory=dict, description="Filter values.")
-    features: list[dict[str, Any]] = Field(default_factory=list, description="Agent features.")
-    assets: list[str] = Field(default_factory=list, description="Uploaded asset ids.")
-    dialect: str = Field(default="lyzr-v3", description="Wire format name.")
-    dialect_options: dict[str, Any] = Field(default_factory=dict, description="Dialect options.")
-    message_mode: MessageMode = Field(
-        default="turn", description="'turn': send only the new turn; 'history': the transcript."
-    )
-    timeout: float | httpx.Timeout | Timeouts | None = Field(
-        default=None,
-        description="Seconds, httpx.Timeout or lyzr_stream.Timeouts; None: the defaults.",
-    )
-    max_retries: int = Field(default=2, description="Retries before anything was delivered.")
-    streaming: bool = Field(default=False, description="Use the stream endpoint for invoke.")
-    coalesce: bool = Field(
-        default=True, description="Text already received leaves as one chunk (never waits)."
-    )
-    max_event_bytes: int = Field(default=DEFAULT_MAX_EVENT_BYTES, description="Event size cap.")
-    allow_insecure_http: bool = Field(default=False, description="Allow keys over plain http.")
     default_headers: dict[str, str] = Field(default_factory=dict, description="Extra headers.")
+    streaming: bool = Field(default=False, description="Use the stream endpoint for invoke.")
     stop: list[str] | None = Field(
         default=None, description="Stop sequences, applied client-side (the API has none)."
     )

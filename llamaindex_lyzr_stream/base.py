@@ -6,7 +6,6 @@ import uuid
 from collections.abc import AsyncGenerator, Callable, Generator, Mapping, Sequence
 from typing import Any, TypeVar
 
-import httpx
 from llama_index.core.base.llms.types import (
     ChatMessage,
     ChatResponse,
@@ -38,7 +37,6 @@ from lyzr_stream import (
 from lyzr_stream.conversation import (
     CALL_OPTION_NAMES,
     CallOptions,
-    MessageMode,
     history_fields,
     new_turn_text,
     resolve_call_options,
@@ -47,15 +45,14 @@ from lyzr_stream.errors import InvalidRequestError
 from lyzr_stream.events import StreamEvent
 from lyzr_stream.local_tools import normalize_tool_choice
 from lyzr_stream.model_support import (
+    LyzrModelFields,
     client_for,
     constructor_options,
     pickle_state,
     restored_key,
 )
 from lyzr_stream.request import own_error
-from lyzr_stream.sse import DEFAULT_MAX_EVENT_BYTES
 from lyzr_stream.stream import StreamStats
-from lyzr_stream.timeouts import Timeouts
 
 from ._convert import (
     Accumulator,
@@ -120,7 +117,7 @@ def _timing(stats: StreamStats) -> dict[str, float | None]:
     return {"time_to_first_token": stats.time_to_first_token, "total_time": stats.duration}
 
 
-class LyzrLLM(FunctionCallingLLM):
+class LyzrLLM(FunctionCallingLLM, LyzrModelFields):
     """A Lyzr agent as a LlamaIndex LLM, streaming token by token.
 
     Setup:
@@ -206,34 +203,9 @@ class LyzrLLM(FunctionCallingLLM):
     decides the real limits (they only guide LlamaIndex's prompt packing); set them to match.
     """
 
-    agent_id: str = Field(description="The agent's id in Lyzr Studio.")
     api_key: SecretStr | None = Field(
         default=None, exclude=True, description="API key; defaults to LYZR_API_KEY."
     )
-    base_url: str | None = Field(default=None, description="Service URL (LYZR_BASE_URL).")
-    user_id: str | None = Field(default=None, description="User id (LYZR_USER_ID).")
-    session_id: str | None = Field(default=None, description="Session id (server-side memory).")
-    system_prompt_variables: dict[str, Any] = Field(
-        default_factory=dict, description="Values for the agent's system prompt placeholders."
-    )
-    filter_variables: dict[str, Any] = Field(default_factory=dict, description="Filter values.")
-    features: list[dict[str, Any]] = Field(default_factory=list, description="Agent features.")
-    assets: list[str] = Field(default_factory=list, description="Uploaded asset ids.")
-    dialect: str = Field(default="lyzr-v3", description="Wire format name.")
-    dialect_options: dict[str, Any] = Field(default_factory=dict, description="Dialect options.")
-    message_mode: MessageMode = Field(
-        default="turn", description="'turn': send only the new turn; 'history': the transcript."
-    )
-    timeout: float | httpx.Timeout | Timeouts | None = Field(
-        default=None,
-        description="Seconds, httpx.Timeout or lyzr_stream.Timeouts; None: the defaults.",
-    )
-    max_retries: int = Field(default=2, description="Retries before anything was delivered.")
-    coalesce: bool = Field(
-        default=True, description="Text already received leaves as one chunk (never waits)."
-    )
-    max_event_bytes: int = Field(default=DEFAULT_MAX_EVENT_BYTES, description="Event size cap.")
-    allow_insecure_http: bool = Field(default=False, description="Allow keys over plain http.")
     default_headers: dict[str, str] = Field(
         default_factory=dict, exclude=True, description="Extra headers on every request."
     )

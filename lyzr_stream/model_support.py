@@ -9,13 +9,58 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import SecretStr
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from .client import LyzrClient
-from .conversation import CALL_OPTION_NAMES
+from .conversation import CALL_OPTION_NAMES, MessageMode
 from .settings import resolve_api_key
+from .sse import DEFAULT_MAX_EVENT_BYTES
+from .timeouts import Timeouts
 
-__all__ = ["client_for", "constructor_options", "pickle_state", "restored_key"]
+__all__ = [
+    "LyzrModelFields",
+    "client_for",
+    "constructor_options",
+    "pickle_state",
+    "restored_key",
+]
+
+
+class LyzrModelFields(BaseModel):
+    """The fields ChatLyzr and LyzrLLM share (declared once; each adds its framework's own).
+
+    ``api_key`` and ``default_headers`` are declared by each class, which serialise them
+    differently (LangChain secrets vs. LlamaIndex exclusion).
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    agent_id: str = Field(description="The agent's id in Lyzr Studio.")
+    base_url: str | None = Field(default=None, description="Service URL (LYZR_BASE_URL).")
+    user_id: str | None = Field(default=None, description="User id (LYZR_USER_ID).")
+    session_id: str | None = Field(default=None, description="Session id (server-side memory).")
+    system_prompt_variables: dict[str, Any] = Field(
+        default_factory=dict, description="Values for the agent's system prompt placeholders."
+    )
+    filter_variables: dict[str, Any] = Field(default_factory=dict, description="Filter values.")
+    features: list[dict[str, Any]] = Field(default_factory=list, description="Agent features.")
+    assets: list[str] = Field(default_factory=list, description="Uploaded asset ids.")
+    dialect: str = Field(default="lyzr-v3", description="Wire format name.")
+    dialect_options: dict[str, Any] = Field(default_factory=dict, description="Dialect options.")
+    message_mode: MessageMode = Field(
+        default="turn", description="'turn': send only the new turn; 'history': the transcript."
+    )
+    timeout: float | httpx.Timeout | Timeouts | None = Field(
+        default=None,
+        description="Seconds, httpx.Timeout or lyzr_stream.Timeouts; None: the defaults.",
+    )
+    max_retries: int = Field(default=2, description="Retries before anything was delivered.")
+    coalesce: bool = Field(
+        default=True, description="Text already received leaves as one chunk (never waits)."
+    )
+    max_event_bytes: int = Field(default=DEFAULT_MAX_EVENT_BYTES, description="Event size cap.")
+    allow_insecure_http: bool = Field(default=False, description="Allow keys over plain http.")
 
 
 def client_for(model: Any, api_key: SecretStr | None) -> LyzrClient:
