@@ -24,7 +24,7 @@ from langchain_core.runnables.config import ensure_config
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_json_schema, convert_to_openai_tool
 from langchain_core.utils.pydantic import is_basemodel_subclass
-from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, model_validator
+from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
 from lyzr_stream import (
     AgentRequest,
@@ -49,10 +49,8 @@ from lyzr_stream.model_support import (
     pickle_state,
     restored_key,
 )
-from lyzr_stream.request import own_error
 from lyzr_stream.settings import ENV_API_KEY
 from lyzr_stream.stop import StopFilter, cut_at_stop
-from lyzr_stream.stream import StreamStats
 
 from ._convert import (
     event_to_chunk,
@@ -78,10 +76,6 @@ _AGENT_KWARGS = ("model", "agent_id")
 _OPTION_KWARGS = frozenset(
     {"session_id", "user_id", "system_prompt_variables", "filter_variables", "features", "assets"}
 )
-
-
-def _timing(stats: StreamStats) -> dict[str, float | None]:
-    return {"time_to_first_token": stats.time_to_first_token, "total_time": stats.duration}
 
 
 class ChatLyzr(BaseChatModel, LyzrModelFields):
@@ -221,15 +215,6 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
 
     _client: LyzrClient | None = PrivateAttr(default=None)
     _generated_session_id: str | None = PrivateAttr(default=None)
-
-    def __init__(self, **data: Any) -> None:
-        try:
-            super().__init__(**data)
-        except ValidationError as exc:
-            own = own_error(exc)
-            if own is None:
-                raise
-            raise own from None
 
     @model_validator(mode="after")
     def _build_client(self) -> ChatLyzr:
@@ -570,7 +555,7 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
                         run_manager.on_llm_new_token(chunk.text, chunk=chunk)
                 if turn.stopped:
                     break
-            response, timing = events.response(), _timing(events.stats)
+            response, timing = events.response(), events.stats.timing()
         for chunk in turn.close(response, timing):
             if run_manager is not None:
                 run_manager.on_llm_new_token(chunk.text, chunk=chunk)
@@ -605,7 +590,7 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
                         await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
                 if turn.stopped:
                     break
-            response, timing = events.response(), _timing(events.stats)
+            response, timing = events.response(), events.stats.timing()
         for chunk in turn.close(response, timing):
             if run_manager is not None:
                 await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
@@ -639,7 +624,7 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
                     activity.flush(chunk)
                 if chunks.stopped:
                     break
-            tail = chunks.close(events.response(), _timing(events.stats))
+            tail = chunks.close(events.response(), events.stats.timing())
         for chunk in tail:
             yield chunk
             activity.flush(chunk)
@@ -672,7 +657,7 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
                     await activity.aflush(chunk)
                 if chunks.stopped:
                     break
-            tail = chunks.close(events.response(), _timing(events.stats))
+            tail = chunks.close(events.response(), events.stats.timing())
         for chunk in tail:
             yield chunk
             await activity.aflush(chunk)

@@ -23,7 +23,7 @@ from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_ca
 from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import ToolSelection
 from llama_index.core.tools.types import BaseTool
-from pydantic import Field, PrivateAttr, SecretStr, ValidationError, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, model_validator
 
 from lyzr_stream import (
     AgentRequest,
@@ -51,8 +51,6 @@ from lyzr_stream.model_support import (
     pickle_state,
     restored_key,
 )
-from lyzr_stream.request import own_error
-from lyzr_stream.stream import StreamStats
 
 from ._convert import (
     Accumulator,
@@ -111,10 +109,6 @@ def _tool_spec(tool: BaseTool | ToolSpec | Mapping[str, Any]) -> ToolSpec:
 R = TypeVar("R", ChatResponse, CompletionResponse)
 _CHAT = (Accumulator.chat, Accumulator.final_chat)
 _COMPLETION = (Accumulator.completion, Accumulator.final_completion)
-
-
-def _timing(stats: StreamStats) -> dict[str, float | None]:
-    return {"time_to_first_token": stats.time_to_first_token, "total_time": stats.duration}
 
 
 class LyzrLLM(FunctionCallingLLM, LyzrModelFields):
@@ -215,15 +209,6 @@ class LyzrLLM(FunctionCallingLLM, LyzrModelFields):
     _client: LyzrClient | None = PrivateAttr(default=None)
     _generated_session_id: str | None = PrivateAttr(default=None)
     _scope_owner: str = PrivateAttr(default_factory=lambda: uuid.uuid4().hex)
-
-    def __init__(self, **data: Any) -> None:
-        try:
-            super().__init__(**data)
-        except ValidationError as exc:
-            own = own_error(exc)
-            if own is None:
-                raise
-            raise own from None
 
     @model_validator(mode="after")
     def _build_client(self) -> LyzrLLM:
@@ -427,7 +412,7 @@ class LyzrLLM(FunctionCallingLLM, LyzrModelFields):
                     if type(event) is ToolActivity:
                         self._dispatch_activity((event,), events.session_id)
                     yield response
-            yield final(acc, events.response(), _timing(events.stats))
+            yield final(acc, events.response(), events.stats.timing())
 
     async def _aresponses(
         self,
@@ -443,7 +428,7 @@ class LyzrLLM(FunctionCallingLLM, LyzrModelFields):
                     if type(event) is ToolActivity:
                         self._dispatch_activity((event,), events.session_id)
                     yield response
-            yield final(acc, events.response(), _timing(events.stats))
+            yield final(acc, events.response(), events.stats.timing())
 
     def _open(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> EventStream:
         request, policy = self._prepare(messages, kwargs)

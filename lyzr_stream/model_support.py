@@ -10,10 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from .client import LyzrClient
 from .conversation import CALL_OPTION_NAMES, MessageMode
+from .request import own_error
 from .settings import resolve_api_key
 from .sse import DEFAULT_MAX_EVENT_BYTES
 from .timeouts import Timeouts
@@ -35,6 +36,17 @@ class LyzrModelFields(BaseModel):
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    def __init__(self, **data: Any) -> None:
+        # A bad key, URL, dialect or timeout is this package's InvalidRequestError everywhere;
+        # pydantic's own field errors stay ValidationError, as framework users expect.
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            own = own_error(exc)
+            if own is None:
+                raise
+            raise own from None
 
     agent_id: str = Field(description="The agent's id in Lyzr Studio.")
     base_url: str | None = Field(default=None, description="Service URL (LYZR_BASE_URL).")

@@ -98,6 +98,10 @@ class StreamStats:
     def duration(self) -> float | None:
         return None if self.ended_at is None else self.ended_at - self.started_at
 
+    def timing(self) -> dict[str, float | None]:
+        """``time_to_first_token`` and ``total_time``, as the framework results report them."""
+        return {"time_to_first_token": self.time_to_first_token, "total_time": self.duration}
+
 
 class _StreamState:
     """What the sync and async loops share: settings, bookkeeping, and the pure steps."""
