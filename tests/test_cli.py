@@ -24,15 +24,16 @@ def _env(em: Emulator, **extra: str) -> dict[str, str]:
     return env
 
 
+def _spawn(*args: str, env: dict[str, str] | None = None) -> pexpect.spawn:
+    """``lyzr-stream <args>`` in a pseudo-terminal."""
+    return pexpect.spawn(CLI[0], [*CLI[1:], *args], env=env, encoding="utf-8", timeout=20)
+
+
 @pytest.fixture
 def chat(lyzr_emulator: Emulator) -> Iterator[pexpect.spawn]:
     lyzr_emulator.reset()
-    child = pexpect.spawn(
-        CLI[0],
-        [*CLI[1:], "chat", "--agent-id", "memory", "--session-id", "cli-session"],
-        env=_env(lyzr_emulator),
-        encoding="utf-8",
-        timeout=20,
+    child = _spawn(
+        "chat", "--agent-id", "memory", "--session-id", "cli-session", env=_env(lyzr_emulator)
     )
     child.expect("you> ")
     yield child
@@ -58,12 +59,8 @@ def test_ctrl_c_stops_the_answer_and_keeps_the_session(
 ) -> None:
     chat.sendline("/exit")  # replaced below: a slow agent needs its own process
     chat.expect(pexpect.EOF)
-    child = pexpect.spawn(
-        CLI[0],
-        [*CLI[1:], "chat", "--agent-id", "demo", "--session-id", "cli-ctrl-c"],
-        env=_env(lyzr_emulator),
-        encoding="utf-8",
-        timeout=20,
+    child = _spawn(
+        "chat", "--agent-id", "demo", "--session-id", "cli-ctrl-c", env=_env(lyzr_emulator)
     )
     try:
         child.expect("you> ")
@@ -86,13 +83,7 @@ def test_ctrl_c_stops_the_answer_and_keeps_the_session(
 
 
 def test_reasoning_and_server_tools_are_shown(lyzr_emulator: Emulator) -> None:
-    child = pexpect.spawn(
-        CLI[0],
-        [*CLI[1:], "chat", "--agent-id", "reasoning"],
-        env=_env(lyzr_emulator),
-        encoding="utf-8",
-        timeout=20,
-    )
+    child = _spawn("chat", "--agent-id", "reasoning", env=_env(lyzr_emulator))
     try:
         child.expect("you> ")
         child.sendline("why?")
@@ -103,12 +94,8 @@ def test_reasoning_and_server_tools_are_shown(lyzr_emulator: Emulator) -> None:
         child.expect(pexpect.EOF)
     finally:
         child.close(force=True)
-    chat_messages = pexpect.spawn(
-        CLI[0],
-        [*CLI[1:], "chat", "--agent-id", "tools", "--dialect", "chat-messages"],
-        env=_env(lyzr_emulator),
-        encoding="utf-8",
-        timeout=20,
+    chat_messages = _spawn(
+        "chat", "--agent-id", "tools", "--dialect", "chat-messages", env=_env(lyzr_emulator)
     )
     try:
         chat_messages.expect("you> ")
@@ -123,9 +110,7 @@ def test_reasoning_and_server_tools_are_shown(lyzr_emulator: Emulator) -> None:
 def test_key_prompt_does_not_echo(lyzr_emulator: Emulator) -> None:
     env = _env(lyzr_emulator)
     del env["LYZR_API_KEY"]
-    child = pexpect.spawn(
-        CLI[0], [*CLI[1:], "chat", "--agent-id", "echo"], env=env, encoding="utf-8", timeout=20
-    )
+    child = _spawn("chat", "--agent-id", "echo", env=env)
     try:
         child.expect("Lyzr API key: ")
         child.sendline(lyzr_emulator.api_key)
@@ -202,9 +187,7 @@ def test_emulator_command_serves(tmp_path: object) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    child = pexpect.spawn(
-        CLI[0], [*CLI[1:], "emulator", "--port", str(port)], encoding="utf-8", timeout=20
-    )
+    child = _spawn("emulator", "--port", str(port))
     try:
         child.expect(f"listening on http://127.0.0.1:{port}")
         env = {k: v for k, v in os.environ.items() if not k.startswith("LYZR_")}

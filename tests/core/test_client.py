@@ -519,8 +519,8 @@ async def test_overlapping_streams_spread_over_shards(lyzr_emulator: Emulator) -
 
 
 # -- read-ahead: coalescing under load ---------------------------------------------------------
-async def test_a_slow_consumer_gets_what_piled_up_as_one_delta(lyzr_emulator: Emulator) -> None:
-    c = make_client(lyzr_emulator)
+async def _deltas_of_a_slow_consumer(c: LyzrClient) -> list[str]:
+    """A long answer read by a consumer that is busy for 0.3 s after its first delta."""
     deltas: list[str] = []
     async with c.astream(req("long-300")) as stream:
         async for event in stream:
@@ -528,6 +528,12 @@ async def test_a_slow_consumer_gets_what_piled_up_as_one_delta(lyzr_emulator: Em
                 deltas.append(event.text)
                 if len(deltas) == 1:
                     await asyncio.sleep(0.3)  # busy: the rest of the answer arrives meanwhile
+    return deltas
+
+
+async def test_a_slow_consumer_gets_what_piled_up_as_one_delta(lyzr_emulator: Emulator) -> None:
+    c = make_client(lyzr_emulator)
+    deltas = await _deltas_of_a_slow_consumer(c)
     from lyzr_stream.emulator import long_answer_tokens
 
     assert "".join(deltas) == "".join(long_answer_tokens(300))
@@ -538,12 +544,6 @@ async def test_a_slow_consumer_gets_what_piled_up_as_one_delta(lyzr_emulator: Em
 
 async def test_without_coalescing_every_token_is_its_own_delta(lyzr_emulator: Emulator) -> None:
     c = make_client(lyzr_emulator, coalesce=False)
-    deltas: list[str] = []
-    async with c.astream(req("long-300")) as stream:
-        async for event in stream:
-            if isinstance(event, TextDelta):
-                deltas.append(event.text)
-                if len(deltas) == 1:
-                    await asyncio.sleep(0.3)
+    deltas = await _deltas_of_a_slow_consumer(c)
     assert len(deltas) == 300
     await c.aclose()
