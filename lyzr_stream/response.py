@@ -19,6 +19,9 @@ from .events import (
 
 __all__ = ["AgentResponse", "ResponseBuilder"]
 
+#: Metadata kinds merged into ``AgentResponse.metadata`` (and their artifacts collected).
+_MERGED_KINDS = frozenset({"metadata", "artifacts"})
+
 
 @dataclass(frozen=True, slots=True)
 class AgentResponse:
@@ -28,6 +31,12 @@ class AgentResponse:
     assembled from a stream. ``tool_calls`` is non-empty when the agent asks the client to run
     local tools (``raw_tool_calls`` as the service wrote them, to send back with the results);
     ``tool_activity`` lists tools the server ran.
+
+    ``artifacts`` gathers what the service reported as ``artifact_files`` (one-shot
+    ``module_outputs``, stream metadata) and the ``<artifacts>`` blocks cut out of the text,
+    each artifact once even when the service repeats it in its final metadata. ``metadata``
+    is the service's metadata merged; events of another kind (a stream's ``start``, an unknown
+    event type) are listed in order under ``metadata["stream_events"]`` as ``{"kind", "data"}``.
     """
 
     text: str
@@ -53,6 +62,7 @@ class ResponseBuilder:
         "_activity",
         "_artifacts",
         "_calls",
+        "_events",
         "_messages",
         "_metadata",
         "_raw_calls",
@@ -71,6 +81,7 @@ class ResponseBuilder:
         self._activity: list[ToolActivity] = []
         self._metadata: dict[str, Any] = {}
         self._artifacts: list[Mapping[str, Any]] = []
+        self._events: list[dict[str, Any]] = []
         self.message_id: str | None = None
         self.finish_reason = "stop"
 
@@ -87,7 +98,10 @@ class ResponseBuilder:
         elif isinstance(event, ToolActivity):
             self._activity.append(event)
         elif isinstance(event, Metadata):
-            self._add_metadata(event.data)
+            if event.kind in _MERGED_KINDS:
+                self._add_metadata(event.data)
+            else:
+                self._events.append({"kind": event.kind, "data": dict(event.data)})
         elif isinstance(event, StreamEnd):
             self.message_id = event.message_id or self.message_id
             self._add_metadata(event.metadata)
@@ -101,7 +115,10 @@ class ResponseBuilder:
     def _add_metadata(self, data: Mapping[str, Any]) -> None:
         for key, value in data.items():
             if key == "artifact_files" and isinstance(value, list):
-                self._artifacts.extend(v for v in value if isinstance(v, Mapping))
+                # The v3 stream repeats its metadata's artifacts in the final event: keep one.
+                for artifact in value:
+                    if isinstance(artifact, Mapping) and artifact not in self._artifacts:
+                        self._artifacts.append(artifact)
             elif key == "message_id" and isinstance(value, str):
                 self.message_id = value
             else:
@@ -125,5 +142,9 @@ class ResponseBuilder:
             raw_tool_calls=tuple(self._raw_calls),
             tool_messages=self._messages,
             tool_activity=tuple(self._activity),
-            metadata=dict(self._metadata),
+            metadata=(
+                {**self._metadata, "stream_events": list(self._events)}
+                if self._events
+                else dict(self._metadata)
+            ),
         )

@@ -2,7 +2,7 @@
 
 Bytes go in with :meth:`SSEDecoder.feed`, complete events come out; :meth:`SSEDecoder.finish`
 flushes at end of body. Byte chunks may split anywhere: inside a line, inside a ``\\r\\n`` pair,
-inside a UTF-8 character.
+inside a UTF-8 character. A UTF-8 byte order mark at the start of the stream is dropped.
 
 It works on whole buffers, not line by line: the bytes up to the last event boundary are decoded
 to text once per :meth:`feed`, and an event made of a single ``data:`` line (almost every event
@@ -18,6 +18,7 @@ from .errors import APIResponseValidationError, excerpt
 __all__ = ["DEFAULT_MAX_EVENT_BYTES", "SSEDecoder", "ServerSentEvent", "plain_data_payloads"]
 
 DEFAULT_MAX_EVENT_BYTES = 8 * 1024 * 1024
+_BOM = b"\xef\xbb\xbf"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,10 +54,19 @@ class SSEDecoder:
     often close right after the last ``data:`` line; losing it would lose text).
     """
 
-    __slots__ = ("_buf", "_pending", "_skip_lf", "last_event_id", "max_event_bytes", "retry")
+    __slots__ = (
+        "_at_start",
+        "_buf",
+        "_pending",
+        "_skip_lf",
+        "last_event_id",
+        "max_event_bytes",
+        "retry",
+    )
 
     def __init__(self, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> None:
         self._buf = bytearray()
+        self._at_start = True
         self._skip_lf = False
         self._pending: APIResponseValidationError | None = None
         self.max_event_bytes = max_event_bytes
@@ -72,6 +82,10 @@ class SSEDecoder:
         or, in bulk, with :func:`plain_data_payloads`."""
         if self._pending is not None:
             raise self._pending
+        if self._at_start:
+            chunk = self._strip_bom(chunk)
+            if not chunk:
+                return ""
         if self._skip_lf:
             self._skip_lf = False
             if chunk[:1] == b"\n":
@@ -98,6 +112,18 @@ class SSEDecoder:
         if len(complete) > self.max_event_bytes:
             complete = self._cap(complete)
         return self._decode(complete)
+
+    def _strip_bom(self, chunk: bytes) -> bytes:
+        """The stream's first bytes without a UTF-8 byte order mark (the spec drops one; a
+        decoder that kept it would read the first field name as ``"\\ufeffdata"`` and lose the
+        first event). A chunk that may still be the start of a BOM is kept until decided."""
+        head = bytes(self._buf) + chunk
+        if len(head) < len(_BOM) and _BOM.startswith(head):
+            self._buf[:] = head
+            return b""
+        self._buf.clear()
+        self._at_start = False
+        return head[len(_BOM) :] if head.startswith(_BOM) else head
 
     def _cap(self, complete: bytes) -> bytes:
         """The blocks before the first oversized one; the error is raised by the next call, so

@@ -11,7 +11,8 @@ from typing import Any
 from ..errors import APIResponseValidationError, LyzrError, StreamInterruptedError, excerpt
 from ..events import Metadata, StreamEnd, TextDelta
 from ..sse import ServerSentEvent, SSEDecoder
-from ..think import ThinkSplitter
+from ..think import TagSplitter
+from ..unescape import replace_lone_surrogates
 from .base import ParsedEvent, StreamFailure
 
 __all__ = [
@@ -124,15 +125,16 @@ class JsonBodyParser:
 class RawTextParser:
     """A body of plain UTF-8 text arriving in arbitrary chunks (Lyzr v2 without SSE).
 
-    A multi-byte character split between chunks comes out whole. The end of the body is the end
-    of the answer (a cut connection surfaces as a transport error, not here).
+    A multi-byte character split between chunks comes out whole; a leading UTF-8 byte order
+    mark is dropped. The end of the body is the end of the answer (a cut connection surfaces as
+    a transport error, not here).
     """
 
     __slots__ = ("_decoder", "_failed", "_think")
 
     def __init__(self) -> None:
-        self._decoder = codecs.getincrementaldecoder("utf-8")("strict")
-        self._think = ThinkSplitter()
+        self._decoder = codecs.getincrementaldecoder("utf-8-sig")("strict")
+        self._think = TagSplitter()
         self._failed = False
 
     def feed(self, chunk: bytes) -> list[ParsedEvent]:
@@ -145,7 +147,7 @@ class RawTextParser:
             return [_invalid_utf8(exc, chunk)]
         if not text:
             return []
-        if self._think.passthrough:
+        if self._think.passthrough and "<" not in text:
             return [TextDelta(text)]
         return list(self._think.feed(text))
 
@@ -186,16 +188,18 @@ class JsonEventParser:
 
     def __init__(self, max_event_bytes: int) -> None:
         self._sse = SSEDecoder(max_event_bytes)
-        self._think = ThinkSplitter()
+        self._think = TagSplitter()
         self.done = False
         self.failed = False
         self.message_id: str | None = None
         self.metadata: dict[str, Any] = {}
 
     def text(self, text: str) -> list[ParsedEvent]:
+        """Answer text through the tag splitter (``<think>``/``<artifacts>`` anywhere)."""
         if not text:
             return []
-        if self._think.passthrough:
+        text = replace_lone_surrogates(text)
+        if self._think.passthrough and "<" not in text:
             return [TextDelta(text)]
         return list(self._think.feed(text))
 

@@ -60,12 +60,16 @@ def test_stream_request_has_path_headers_and_required_body() -> None:
     req = DIALECT.stream_request(request(), CREDS)
     assert (req.method, req.path) == ("POST", "/v3/inference/stream/")
     assert req.headers["x-api-key"] == "k-123"
-    assert req.headers["accept"] == "text/event-stream"
+    # Every official client sends Accept: application/json, the stream route included.
+    assert req.headers["accept"] == "application/json"
+    assert req.headers["content-type"] == "application/json"
     assert req.json == {"user_id": "u", "agent_id": "a1", "session_id": "s", "message": "hi"}
 
 
-def test_chat_request_path() -> None:
-    assert DIALECT.chat_request(request(), CREDS).path == "/v3/inference/chat/"
+def test_chat_request_path_and_headers() -> None:
+    req = DIALECT.chat_request(request(), CREDS)
+    assert req.path == "/v3/inference/chat/"
+    assert req.headers["accept"] == "application/json"
 
 
 def test_optional_fields_are_sent_when_set() -> None:

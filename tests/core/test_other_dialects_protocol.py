@@ -287,3 +287,72 @@ def test_garbage_gives_only_typed_failures(data: bytes) -> None:
                         event.error,
                         (APIResponseValidationError, AgentError, StreamInterruptedError),
                     )
+
+
+# -- tags anywhere in every dialect --------------------------------------------------------------
+FILES = [{"name": "r.txt", "file_url": "https://x.invalid/r.txt"}]
+TAGGED = f"Start <think>hm</think>middle <artifacts>{json.dumps(FILES)}</artifacts>end"
+
+
+def _pieces(text: str, size: int = 4) -> list[str]:
+    return [text[i : i + size] for i in range(0, len(text), size)]
+
+
+def _check_tagged(events: list[object]) -> None:
+    from lyzr_stream.events import ReasoningDelta
+    from lyzr_stream.response import ResponseBuilder
+
+    assert text(events) == "Start middle end"
+    assert "".join(e.text for e in events if isinstance(e, ReasoningDelta)) == "hm"
+    builder = ResponseBuilder()
+    builder.add_all(e for e in events if not isinstance(e, StreamFailure))  # type: ignore[misc]
+    assert builder.build(agent_id="a", session_id="s", user_id="u").artifacts == tuple(FILES)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=400), max_size=8))
+def test_v2_raw_text_tags_anywhere(cuts: list[int]) -> None:
+    parser = LyzrV2Dialect().stream_parser("text/plain", max_event_bytes=4096)
+    _check_tagged(run(parser, TAGGED.encode(), cuts))
+
+
+def test_v2_raw_text_drops_a_leading_bom() -> None:
+    parser = LyzrV2Dialect().stream_parser("text/plain", max_event_bytes=4096)
+    assert text(run(parser, b"\xef\xbb\xbfHi", [1])) == "Hi"
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=1200), max_size=8))
+def test_aisquare_tags_anywhere(cuts: list[int]) -> None:
+    data = sse_json(*({"type": "token", "token": p} for p in _pieces(TAGGED)), {"type": "end"})
+    parser = AISquareDialect().stream_parser("text/event-stream", max_event_bytes=4096)
+    _check_tagged(run(parser, data, cuts))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=1200), max_size=8))
+def test_chat_messages_tags_anywhere(cuts: list[int]) -> None:
+    data = sse_json(
+        {"type": "start", "messageId": "m"},
+        *({"type": "content", "delta": p} for p in _pieces(TAGGED)),
+        {"type": "end", "messageId": "m"},
+    )
+    parser = ChatMessagesDialect().stream_parser("text/event-stream", max_event_bytes=4096)
+    _check_tagged(run(parser, data, cuts))
+
+
+def test_json_event_dialects_replace_lone_surrogates() -> None:
+    data = b'data: {"type": "token", "token": "a\\ud800b"}\n\ndata: {"type": "end"}\n\n'
+    parser = AISquareDialect().stream_parser("text/event-stream", max_event_bytes=4096)
+    assert text(run(parser, data)) == "a\ufffdb"
+
+
+def test_other_dialects_keep_their_accept_headers() -> None:
+    # Only the v3 routes follow the official Lyzr clients (application/json); the others keep
+    # what their seeds say.
+    v2 = LyzrV2Dialect().stream_request(request(), KEY)
+    assert v2.headers["accept"] == "*/*"
+    aisquare = AISquareDialect().stream_request(request(session_id="42"), KEY)
+    assert aisquare.headers["accept"] == "text/event-stream"
+    chat = ChatMessagesDialect().stream_request(request(session_id=CHAT_ID), KEY)
+    assert chat.headers["accept"] == "text/event-stream"

@@ -143,3 +143,19 @@ def test_random_payloads_round_trip_under_random_splits(
     cuts = data.draw(st.lists(st.integers(min_value=0, max_value=len(raw)), max_size=10))
     # A payload that begins with a space keeps it (only one space after the colon is removed).
     assert [e.data for e in decode(raw, cuts)] == payloads
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=40), max_size=5))
+def test_leading_bom_is_dropped_under_any_split(cuts: list[int]) -> None:
+    data = b"\xef\xbb\xbfdata: first\n\ndata: second\n\n"
+    assert decode(data, [c for c in cuts if c <= len(data)]) == [
+        ServerSentEvent("first"),
+        ServerSentEvent("second"),
+    ]
+
+
+def test_only_a_leading_bom_is_dropped() -> None:
+    # A BOM later in the stream is data (the spec strips one at the very start only).
+    assert decode(b"data: a\n\n\xef\xbb\xbfdata: b\n\n") == [ServerSentEvent("a")]
+    assert decode("data: \ufeffx\n\n".encode()) == [ServerSentEvent("\ufeffx")]
