@@ -6,6 +6,7 @@ the LangChain and LlamaIndex classes live in ``langchain_lyzr_stream`` and
 """
 
 from ._version import __version__
+from .agent_events import AgentEvent
 from .client import LyzrClient, new_session_id
 from .dialects import Dialect, available_dialects, get_dialect, register_dialect
 from .errors import (
@@ -48,6 +49,7 @@ __all__ = [
     "APIStatusError",
     "APITimeoutError",
     "AgentError",
+    "AgentEvent",
     "AgentRequest",
     "AgentResponse",
     "AsyncEventStream",

@@ -22,6 +22,9 @@ from .dialects import Dialect
 from .dialects.base import Credentials, HttpRequest
 from .errors import InvalidRequestError, LyzrError
 from .events import ToolCallRequest
+from .events_channel import DEFAULT_CONNECT_TIMEOUT, DEFAULT_GRACE, AgentEventsSettings
+from .events_channel import attach_async as _attach_agent_events_async
+from .events_channel import attach_sync as _attach_agent_events
 from .local_tools import check_tool_names
 from .pools import AsyncPools, shard_plan
 from .request import AgentRequest
@@ -77,6 +80,12 @@ class LyzrClient:
         max_event_bytes: cap on a single stream event (default 8 MiB).
         allow_insecure_http: permit sending credentials over ``http://`` to non-loopback hosts.
         default_headers: extra headers sent with every request (a proxy's, a tracing id).
+        agent_events: merge the agent's events channel (Lyzr v3: server-side tool calls,
+            reasoning, progress) into streams; else ``LYZR_AGENT_EVENTS=1``. Off by default.
+        events_url: the channel's ``ws(s)://`` base URL; else ``LYZR_EVENTS_URL``, else
+            ``wss://metrics.studio.lyzr.ai``.
+        events_connect_timeout: the most the channel may delay a stream's request (seconds).
+        events_grace: how long the channel stays open for late events after the answer.
     """
 
     def __init__(
@@ -98,6 +107,10 @@ class LyzrClient:
         max_connections: int = 1000,
         http_client: httpx.Client | None = None,
         async_http_client: httpx.AsyncClient | None = None,
+        agent_events: bool | None = None,
+        events_url: str | None = None,
+        events_connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        events_grace: float = DEFAULT_GRACE,
     ) -> None:
         self.settings = ClientSettings.resolve(
             api_key=api_key,
@@ -115,6 +128,14 @@ class LyzrClient:
             default_headers=default_headers,
         )
         self._credentials = Credentials(self.settings.api_key, self.settings.cookies)
+        self.agent_events = AgentEventsSettings.resolve(
+            agent_events,
+            events_url,
+            dialect=self.settings.dialect.name,
+            allow_insecure_http=allow_insecure_http,
+            connect_timeout=events_connect_timeout,
+            grace=events_grace,
+        )
         self._limits = httpx.Limits(
             max_connections=max_connections, max_keepalive_connections=max_connections
         )
@@ -204,7 +225,10 @@ class LyzrClient:
     ) -> EventStream:
         """Stream one turn. Iterate the result for events; the request goes out on first read."""
         args = self._stream_args(request, timeout, max_retries)
-        return EventStream(self._sync_http(), *args)
+        stream = EventStream(self._sync_http(), *args)
+        if self.agent_events is not None:
+            _attach_agent_events(stream, self.agent_events, self.settings.api_key)
+        return stream
 
     def astream(
         self,
@@ -215,7 +239,10 @@ class LyzrClient:
     ) -> AsyncEventStream:
         """Async form of :meth:`stream` (``async for event in client.astream(req)``)."""
         args = self._stream_args(request, timeout, max_retries)
-        return AsyncEventStream(self._async_pools(), *args)
+        stream = AsyncEventStream(self._async_pools(), *args)
+        if self.agent_events is not None:
+            _attach_agent_events_async(stream, self.agent_events, self.settings.api_key)
+        return stream
 
     def chat(
         self,

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .agent_events import AgentEvent
+
 __all__ = [
     "Metadata",
     "ReasoningDelta",
@@ -95,4 +97,6 @@ class StreamEnd:
     metadata: Mapping[str, Any] = field(default_factory=dict)
 
 
-StreamEvent = TextDelta | ReasoningDelta | ToolCallRequest | ToolActivity | Metadata | StreamEnd
+StreamEvent = (
+    TextDelta | ReasoningDelta | ToolCallRequest | ToolActivity | Metadata | StreamEnd | AgentEvent
+)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,6 +59,9 @@ class Answer:
     tool_call: Mapping[str, Any] | None = None
     #: Server-side tool activity (chat-messages dialect): ("call"|"result", tool, payload).
     activity: tuple[tuple[str, str, Any], ...] = ()
+    #: Awaited with the Starlette request before the answer starts streaming (Lyzr v3): the
+    #: agent's server-side work, e.g. publishing agent events (see ``event_agents.py``).
+    prelude: Callable[[Any], Awaitable[None]] | None = None
 
     @property
     def text(self) -> str:

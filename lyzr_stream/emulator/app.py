@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from starlette.applications import Starlette
-from starlette.routing import Route
+from starlette.routing import BaseRoute
 
-from . import aisquare, chat_messages, lyzr_v2, lyzr_v3, openai_compat
+from . import agent_events, aisquare, chat_messages, lyzr_v2, lyzr_v3, openai_compat
 from .state import EMULATOR_API_KEY, EmulatorState
 
 __all__ = ["create_app"]
@@ -15,12 +15,13 @@ def create_app(
     api_key: str = EMULATOR_API_KEY, stream_format: str = "text", events_per_write: int = 1
 ) -> Starlette:
     """A Starlette app serving every emulated route. ``app.state.emulator`` holds the state."""
-    routes: list[Route] = [
+    routes: list[BaseRoute] = [
         *lyzr_v3.routes,
         *lyzr_v2.routes,
         *aisquare.routes,
         *chat_messages.routes,
         *openai_compat.routes,
+        *agent_events.routes,
     ]
     app = Starlette(routes=routes)
     app.router.redirect_slashes = False

@@ -142,6 +142,8 @@ async def stream(request: Request) -> Response:
     if isinstance(prepared, Response):
         return prepared
     call, answer = prepared
+    if answer.prelude is not None:
+        await answer.prelude(request)
     state = state_of(request)
     fmt = request.headers.get("x-emulator-format", state.stream_format)
     html = request.headers.get("x-emulator-escape") == "html"
