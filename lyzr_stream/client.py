@@ -8,7 +8,6 @@ import socket
 import threading
 import time
 import uuid
-import weakref
 from collections.abc import Mapping
 from dataclasses import replace
 from types import TracebackType
@@ -18,9 +17,10 @@ import httpx
 from pydantic import SecretStr
 
 from ._version import __version__
+from .agent_stop import AgentStopper
 from .dialects import Dialect
 from .dialects.base import Credentials, HttpRequest
-from .errors import InvalidRequestError, LyzrError
+from .errors import APIResponseValidationError, InvalidRequestError, LyzrError, excerpt
 from .events import ToolCallRequest
 from .events_channel import DEFAULT_CONNECT_TIMEOUT, DEFAULT_GRACE, AgentEventsSettings
 from .events_channel import attach_async as _attach_agent_events_async
@@ -30,18 +30,22 @@ from .pools import AsyncPools, shard_plan
 from .request import AgentRequest
 from .response import AgentResponse
 from .retry import RetryPolicy
-from .settings import ClientSettings
+from .settings import ClientSettings, check_proxy_hop
 from .sse import DEFAULT_MAX_EVENT_BYTES
-from .stream import AsyncEventStream, EventStream
+from .stream import AsyncEventStream, EventStream, aread_capped, read_capped
 from .timeouts import DEFAULT_TIMEOUTS, TimeoutLike, Timeouts
 from .transport import (
+    ERROR_BODY_LIMIT,
     Deadline,
+    aclose_if_overlong,
     build_request,
     check_redirect,
+    close_if_overlong,
     encode_body,
-    log_retry,
+    injected_proxy,
     logger,
     map_transport_error,
+    retry_step,
     status_error,
 )
 
@@ -49,6 +53,8 @@ __all__ = ["LyzrClient", "new_session_id"]
 
 _USER_AGENT = f"lyzr-stream/{__version__}"
 _NOT_GIVEN: Any = object()
+#: Far above any real need; a larger number only makes httpcore's pool bookkeeping slower.
+_MAX_CONNECTIONS = 100_000
 
 
 def new_session_id(agent_id: str) -> str:
@@ -78,8 +84,17 @@ class LyzrClient:
         max_retries: retries before anything was delivered (default 2).
         coalesce: merge text deltas that arrive in the same network read (default True).
         max_event_bytes: cap on a single stream event (default 8 MiB).
-        allow_insecure_http: permit sending credentials over ``http://`` to non-loopback hosts.
-        default_headers: extra headers sent with every request (a proxy's, a tracing id).
+        allow_insecure_http: permit sending credentials over ``http://`` to non-loopback hosts
+            (or through a non-loopback proxy).
+        default_headers: extra headers sent with every request (a proxy's, a tracing id). Their
+            values are treated as secrets: never in a repr, a log line or an error message.
+        max_connections: connections kept per pool (a positive integer, default 1000).
+        trust_env: read ``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY``/``NO_PROXY`` (and httpx's
+            other environment settings); ``False`` ignores the environment.
+        proxy: one proxy URL for every request (overrides the environment's).
+        stop_on_exit: when you leave a stream before its end (break, close, cancel, Ctrl-C, a
+            stop sequence, a client-side timeout), ask the service to stop the agent, so that it
+            stops spending credits (Lyzr v3; best effort, bounded to 2 s, never raises).
         agent_events: merge the agent's events channel (Lyzr v3: server-side tool calls,
             reasoning, progress) into streams; else ``LYZR_AGENT_EVENTS=1``. Off by default.
         events_url: the channel's ``ws(s)://`` base URL; else ``LYZR_EVENTS_URL``, else
@@ -111,7 +126,19 @@ class LyzrClient:
         events_url: str | None = None,
         events_connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         events_grace: float = DEFAULT_GRACE,
+        trust_env: bool = True,
+        proxy: str | None = None,
+        stop_on_exit: bool = True,
     ) -> None:
+        if (
+            isinstance(max_connections, bool)
+            or not isinstance(max_connections, int)
+            or not 1 <= max_connections <= _MAX_CONNECTIONS
+        ):
+            raise InvalidRequestError(
+                f"max_connections must be an integer from 1 to {_MAX_CONNECTIONS}, "
+                f"got {max_connections!r}"
+            )
         self.settings = ClientSettings.resolve(
             api_key=api_key,
             base_url=base_url,
@@ -126,8 +153,29 @@ class LyzrClient:
             verify=verify,
             allow_insecure_http=allow_insecure_http,
             default_headers=default_headers,
+            trust_env=trust_env,
+            proxy=proxy,
+            stop_on_exit=stop_on_exit,
         )
+        for given in (http_client, async_http_client):
+            if given is not None:
+                check_proxy_hop(
+                    self.settings.base_url,
+                    injected_proxy(given, self.settings.base_url),
+                    allow_insecure_http or self.settings.api_key is None,
+                )
         self._credentials = Credentials(self.settings.api_key, self.settings.cookies)
+        self._secrets = _secrets_of(self.settings)
+        self._stopper = (
+            AgentStopper(
+                self._stop_request,
+                self._url,
+                self._new_sync_client if http_client is None else lambda: http_client,
+                owns_http=http_client is None,
+            )
+            if self.settings.stop_on_exit
+            else None
+        )
         self.agent_events = AgentEventsSettings.resolve(
             agent_events,
             events_url,
@@ -150,9 +198,7 @@ class LyzrClient:
         self._injected_async = (
             None if async_http_client is None else AsyncPools.of(async_http_client)
         )
-        self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncPools] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._async: dict[asyncio.AbstractEventLoop, AsyncPools] = {}
         self._pid = os.getpid()
         self._lock = threading.Lock()
         self._closed = False
@@ -204,17 +250,37 @@ class LyzrClient:
         retry = self.settings.retry if max_retries is None else RetryPolicy(max_retries)
         return timeouts, retry
 
+    def _url(self, path: str) -> str:
+        return self.settings.base_url + path
+
+    def _stop_request(self, session_id: str) -> HttpRequest | None:
+        stop = self.settings.dialect.stop_request(session_id, self._credentials)
+        return None if stop is None else self._with_defaults(stop)
+
+    def _http_request(self, build: Any, request: AgentRequest) -> HttpRequest:
+        """The dialect's request; text that cannot be encoded is the caller's error, not a
+        raw ``UnicodeEncodeError`` from deep inside the URL or JSON encoder."""
+        try:
+            built: HttpRequest = build(request, self._credentials)
+            return self._with_defaults(built)
+        except UnicodeEncodeError:
+            raise InvalidRequestError(
+                "the request holds text that is not valid Unicode (a lone surrogate, often left by"
+                " a broken decode) in an id, the message or a variable"
+            ) from None
+
     def _stream_args(
         self, request: AgentRequest, timeout: object, max_retries: int | None
     ) -> tuple[Any, ...]:
         self._check_open()
         request = self.prepare(request)
-        http_request = self._with_defaults(
-            self.settings.dialect.stream_request(request, self._credentials)
-        )
+        http_request = self._http_request(self.settings.dialect.stream_request, request)
         timeouts, retry = self._policy(timeout, max_retries)
         url = self.settings.base_url + http_request.path
-        return (self.settings, request, http_request, url, timeouts, retry)
+        return (
+            self.settings, request, http_request, url, timeouts, retry, self._stopper,
+            self._secrets,
+        )
 
     def stream(
         self,
@@ -256,19 +322,22 @@ class LyzrClient:
             with self.stream(request, timeout=timeout, max_retries=max_retries) as events:
                 return events.until_done()
         request, http_request, url, timeouts, retry = self._chat_args(request, timeout, max_retries)
+        content = encode_body(http_request)
         deadline = Deadline(timeouts.total)
         attempt = 0
         while True:
             attempt += 1
             try:
-                return self._chat_once(
-                    self._sync_http(), request, http_request, url, timeouts, deadline
-                )
+                http = self._sync_http()
+                built = build_request(http, http_request, url, timeouts, content, deadline)
+                return self._chat_result(self._chat_once(http, built, deadline), request)
             except LyzrError as error:
-                delay = _chat_retry_delay(retry, attempt, error, deadline)
-                if delay is None:
+                step = retry_step(retry, attempt, error, deadline)
+                if step is None:
                     raise
-                time.sleep(delay)
+                time.sleep(step.delay)
+                if step.then_raise is not None:
+                    raise step.then_raise from error
 
     async def achat(
         self,
@@ -282,6 +351,7 @@ class LyzrClient:
             async with self.astream(request, timeout=timeout, max_retries=max_retries) as events:
                 return await events.until_done()
         request, http_request, url, timeouts, retry = self._chat_args(request, timeout, max_retries)
+        content = encode_body(http_request)
         deadline = Deadline(timeouts.total)
         attempt = 0
         while True:
@@ -289,66 +359,85 @@ class LyzrClient:
             pools = self._async_pools()
             http, shard = pools.acquire()
             try:
-                return await self._achat_once(http, request, http_request, url, timeouts, deadline)
+                built = build_request(http, http_request, url, timeouts, content, deadline)
+                body = await self._achat_once(http, built, deadline)
+                return self._chat_result(body, request)
             except LyzrError as error:
-                delay = _chat_retry_delay(retry, attempt, error, deadline)
-                if delay is None:
+                step = retry_step(retry, attempt, error, deadline)
+                if step is None:
                     raise
+                failed = error
             finally:
                 pools.release(shard)
-            await asyncio.sleep(delay)
+            await asyncio.sleep(step.delay)
+            if step.then_raise is not None:
+                raise step.then_raise from failed
 
     def _chat_args(
         self, request: AgentRequest, timeout: object, max_retries: int | None
     ) -> tuple[AgentRequest, HttpRequest, str, Timeouts, RetryPolicy]:
         self._check_open()
         request = self.prepare(request)
-        http_request = self._with_defaults(
-            self.settings.dialect.chat_request(request, self._credentials)
-        )
+        http_request = self._http_request(self.settings.dialect.chat_request, request)
         timeouts, retry = self._policy(timeout, max_retries)
         return request, http_request, self.settings.base_url + http_request.path, timeouts, retry
 
-    def _chat_once(
-        self,
-        http: httpx.Client,
-        request: AgentRequest,
-        http_request: HttpRequest,
-        url: str,
-        timeouts: Timeouts,
-        deadline: Deadline,
-    ) -> AgentResponse:
+    # The one-shot answer is read as a stream: bounded in size (``max_event_bytes`` for the
+    # answer, ERROR_BODY_LIMIT for an error body) and in time (``total``), like the stream route.
+    def _chat_once(self, http: httpx.Client, request: httpx.Request, deadline: Deadline) -> bytes:
+        response: httpx.Response | None = None
         try:
-            response = http.send(
-                build_request(http, http_request, url, timeouts, encode_body(http_request))
-            )
+            response = http.send(request, stream=True)
+            _log_status(response)
+            if response.status_code >= 300:
+                check_redirect(response)
+                raise status_error(response, read_capped(response, ERROR_BODY_LIMIT, deadline))
+            body = read_capped(response, self._answer_cap(), deadline)
+            close_if_overlong(response)
+            return self._checked_size(body)
         except httpx.HTTPError as exc:
-            raise map_transport_error(exc, in_body=False, deadline=deadline) from exc
-        return self._chat_result(response, request)
+            raise self._map(exc, deadline) from exc
+        finally:
+            if response is not None:
+                response.close()
 
     async def _achat_once(
-        self,
-        http: httpx.AsyncClient,
-        request: AgentRequest,
-        http_request: HttpRequest,
-        url: str,
-        timeouts: Timeouts,
-        deadline: Deadline,
-    ) -> AgentResponse:
+        self, http: httpx.AsyncClient, request: httpx.Request, deadline: Deadline
+    ) -> bytes:
+        response: httpx.Response | None = None
         try:
-            response = await http.send(
-                build_request(http, http_request, url, timeouts, encode_body(http_request))
-            )
+            response = await http.send(request, stream=True)
+            _log_status(response)
+            if response.status_code >= 300:
+                check_redirect(response)
+                body = await aread_capped(response, ERROR_BODY_LIMIT, deadline)
+                raise status_error(response, body)
+            body = await aread_capped(response, self._answer_cap(), deadline)
+            await aclose_if_overlong(response)
+            return self._checked_size(body)
         except httpx.HTTPError as exc:
-            raise map_transport_error(exc, in_body=False, deadline=deadline) from exc
-        return self._chat_result(response, request)
+            raise self._map(exc, deadline) from exc
+        finally:
+            if response is not None:
+                await response.aclose()
 
-    def _chat_result(self, response: httpx.Response, request: AgentRequest) -> AgentResponse:
-        logger.debug("lyzr_stream: %s -> %d", response.request.url.path, response.status_code)
-        if response.status_code >= 300:
-            check_redirect(response)
-            raise status_error(response, response.content)
-        result = self.settings.dialect.parse_chat(response.content, request)
+    def _answer_cap(self) -> int:
+        return self.settings.max_event_bytes + 1
+
+    def _checked_size(self, body: bytes) -> bytes:
+        if len(body) > self.settings.max_event_bytes:
+            raise APIResponseValidationError(
+                f"the answer exceeded max_event_bytes ({self.settings.max_event_bytes} bytes); "
+                "raise max_event_bytes if answers this large are expected",
+                body_excerpt=excerpt(body[:400]),
+            )
+        return body
+
+    def _map(self, exc: httpx.HTTPError, deadline: Deadline) -> LyzrError:
+        return map_transport_error(exc, in_body=False, deadline=deadline, secrets=self._secrets)
+
+    def _chat_result(self, body: bytes, request: AgentRequest) -> AgentResponse:
+        result = self.settings.dialect.parse_chat(body, request)
         if result.tool_calls:
             check_tool_names(ToolCallRequest(result.tool_calls), request.tools)
         return result
@@ -362,16 +451,19 @@ class LyzrClient:
             self._pid = os.getpid()
             if self._own_sync:
                 self._sync = None
-            self._async = weakref.WeakKeyDictionary()
+            self._async = {}
 
     def _client_kwargs(
-        self, transport: httpx.BaseTransport | httpx.AsyncBaseTransport
+        self,
+        transport: httpx.BaseTransport | httpx.AsyncBaseTransport,
+        mounts: dict[str, Any],
     ) -> dict[str, Any]:
         return {
             "transport": transport,
+            "mounts": mounts,
             "follow_redirects": False,
             "headers": {"user-agent": _USER_AGENT},
-            "trust_env": True,
+            "trust_env": self.settings.trust_env,
         }
 
     def _transport_kwargs(self, limits: httpx.Limits | None = None) -> dict[str, Any]:
@@ -380,7 +472,7 @@ class LyzrClient:
         return {
             "limits": limits or self._limits,
             "verify": self.settings.verify,
-            "trust_env": True,
+            "trust_env": self.settings.trust_env,
             "socket_options": [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
         }
 
@@ -389,29 +481,56 @@ class LyzrClient:
         if client is None:
             with self._lock:
                 if self._sync is None:
-                    transport = httpx.HTTPTransport(**self._transport_kwargs())
-                    self._sync = httpx.Client(**self._client_kwargs(transport))
+                    self._sync = self._new_sync_client()
                 client = self._sync
         return client
 
+    def _new_sync_client(self, limits: httpx.Limits | None = None) -> httpx.Client:
+        kwargs = self._transport_kwargs(limits)
+        mounts = self.settings.proxies.mounts(lambda url: httpx.HTTPTransport(proxy=url, **kwargs))
+        return httpx.Client(**self._client_kwargs(httpx.HTTPTransport(**kwargs), mounts))
+
     def _async_pools(self) -> AsyncPools:
-        """This event loop's async pools (each loop has its own: connections are loop-bound)."""
+        """This event loop's async pools (each loop has its own: connections are loop-bound).
+
+        They are closed when their loop shuts down (``asyncio.run`` returning), so a long-lived
+        client used by many ``asyncio.run`` calls keeps no sockets of the runs that ended.
+        """
         if self._injected_async is not None:
             return self._injected_async
         loop = asyncio.get_running_loop()
         pools = self._async.get(loop)
         if pools is None:
+            self._forget_closed_loops()
             pools = AsyncPools(self._new_async_client, self._shards)
             self._async[loop] = pools
+            pools.close_with_loop(lambda: self._forget(loop))
         return pools
 
+    def _forget(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._async.pop(loop, None)
+
+    def _forget_closed_loops(self) -> None:
+        """Drop pools of loops closed without shutting down their async generators (a loop
+        closed by hand): their sockets cannot be closed from another loop; the garbage
+        collector closes them once nothing holds the pools."""
+        for old in [old for old in self._async if old.is_closed()]:
+            self._async.pop(old, None)
+
     def _new_async_client(self) -> httpx.AsyncClient:
-        transport = httpx.AsyncHTTPTransport(**self._transport_kwargs(self._shard_limits))
-        return httpx.AsyncClient(**self._client_kwargs(transport))
+        kwargs = self._transport_kwargs(self._shard_limits)
+        mounts = self.settings.proxies.mounts(
+            lambda url: httpx.AsyncHTTPTransport(proxy=url, **kwargs)
+        )
+        transport = httpx.AsyncHTTPTransport(**kwargs)
+        return httpx.AsyncClient(**self._client_kwargs(transport, mounts))
 
     def close(self) -> None:
-        """Close the pooled sync connections this client created (idempotent)."""
+        """Close the pooled sync connections this client created (idempotent). Stop requests
+        still in flight are given their time (at most 2 s) first."""
         self._closed = True
+        if self._stopper is not None:
+            self._stopper.close()
         if self._own_sync and self._sync is not None:
             self._sync.close()
             self._sync = None
@@ -427,6 +546,8 @@ class LyzrClient:
             pools = self._async.pop(loop, None)
             if pools is not None:
                 await pools.aclose()
+        elif self._injected_async is not None:
+            await self._injected_async.wait_background()
 
     def __enter__(self) -> LyzrClient:
         return self
@@ -451,12 +572,14 @@ class LyzrClient:
         )
 
 
-def _chat_retry_delay(
-    retry: RetryPolicy, attempt: int, error: LyzrError, deadline: Deadline
-) -> float | None:
-    delay = retry.delay(attempt, error)
-    remaining = deadline.remaining()
-    if delay is None or (remaining is not None and delay >= remaining):
-        return None
-    log_retry(attempt, error, delay)
-    return delay
+
+def _log_status(response: httpx.Response) -> None:
+    logger.debug("lyzr_stream: %s -> %d", response.request.url.path, response.status_code)
+
+
+def _secrets_of(settings: ClientSettings) -> tuple[str, ...]:
+    """What must never appear in an error message: the key and every default header value."""
+    secrets = [settings.api_key.get_secret_value()] if settings.api_key is not None else []
+    secrets.extend(settings.default_headers.values())
+    secrets.extend(settings.cookies.values())
+    return tuple(secrets)

@@ -170,7 +170,8 @@ _HINTS: dict[int, str] = {
     404: "check the agent id, session id or chat id and the base URL",
     409: "the resource is busy or in a conflicting state; retry later",
     422: "the service rejected a field; see the detail",
-    429: "rate limit or credits exhausted; wait and retry",
+    429: "rate limited, or the account may be out of credits (Lyzr answers 429 when the "
+    "credits are exhausted): check the account's balance",
 }
 
 

@@ -73,6 +73,10 @@ class LyzrModelFields(BaseModel):
     )
     max_event_bytes: int = Field(default=DEFAULT_MAX_EVENT_BYTES, description="Event size cap.")
     allow_insecure_http: bool = Field(default=False, description="Allow keys over plain http.")
+    stop_on_exit: bool = Field(
+        default=True,
+        description="Ask the service to stop the agent when a stream is left before its end.",
+    )
 
 
 def client_for(model: Any, api_key: SecretStr | None) -> LyzrClient:
@@ -89,6 +93,7 @@ def client_for(model: Any, api_key: SecretStr | None) -> LyzrClient:
         max_event_bytes=model.max_event_bytes,
         allow_insecure_http=model.allow_insecure_http,
         default_headers=model.default_headers or None,
+        stop_on_exit=model.stop_on_exit,
     )
 
 

@@ -6,12 +6,19 @@ the body in its own task into a small bounded queue; the consumer takes *everyth
 queued* as one batch. Nothing ever waits for more: with a fast consumer each batch is a single
 chunk, exactly as before; under load (1,000 concurrent streams) the chunks that piled up while
 the consumer was busy leave together, as one delta, instead of one framework chunk each.
+
+The reading task is held in a module-level set until it ends: a stream abandoned without being
+closed is then finalized by the garbage collector while its reader is still referenced, and the
+reader ends once the stream's cleanup closes the response (never "Task was destroyed but it is
+pending"). :meth:`ReadAhead.next_batch` is a plain coroutine, not an async generator, so there is
+no second generator for the collector to finalize concurrently with the stream's own.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncGenerator
 
 __all__ = ["ReadAhead"]
@@ -29,16 +36,24 @@ class _Failed:
 
 _END = object()
 _DRAIN_POLL = 0.05
+#: Every reading task still running (strong references; see the module docstring).
+_READERS: set[asyncio.Task[None]] = set()
 
 
 class ReadAhead:
-    """One body's chunks, read ahead in a task; iterate :meth:`batches`, then :meth:`aclose`."""
+    """One body's chunks, read ahead in a task; call :meth:`next_batch`, then :meth:`aclose`."""
 
-    __slots__ = ("_queue", "_task")
+    __slots__ = ("_ended", "_failure", "_queue", "_task", "complete")
 
     def __init__(self, chunks: AsyncGenerator[bytes, None]) -> None:
         self._queue: asyncio.Queue[object] = asyncio.Queue(_QUEUE_CHUNKS)
+        self._ended = False
+        self._failure: BaseException | None = None
+        #: True once the whole body was read (its end reached without error).
+        self.complete = False
         self._task = asyncio.get_running_loop().create_task(self._pump(chunks))
+        _READERS.add(self._task)
+        self._task.add_done_callback(_READERS.discard)
 
     async def _pump(self, chunks: AsyncGenerator[bytes, None]) -> None:
         try:
@@ -51,27 +66,52 @@ class ReadAhead:
             # Cancelled while waiting to queue a chunk, the body iterator is still suspended:
             # close it here, in its own task, so the response is released at once.
             await chunks.aclose()
+        self.complete = True
         await self._queue.put(_END)
 
-    async def batches(self) -> AsyncGenerator[bytes, None]:
-        """Everything received since the last batch, joined; transport errors re-raised after
-        the chunks that came before them."""
+    async def next_batch(self) -> bytes | None:
+        """Everything received since the last batch, joined; None at the end of the body.
+        A transport error is raised after the chunks that came before it."""
+        if self._failure is not None:
+            failure, self._failure = self._failure, None
+            raise failure
+        if self._ended:
+            return None
         queue = self._queue
-        while True:
-            item = await queue.get()
-            parts: list[bytes] = []
-            while item is not _END and type(item) is not _Failed:
-                parts.append(item)  # type: ignore[arg-type]
-                if queue.empty():
-                    item = None
-                    break
-                item = queue.get_nowait()
-            if parts:
-                yield parts[0] if len(parts) == 1 else b"".join(parts)
-            if item is _END:
-                return
-            if type(item) is _Failed:
+        item = await queue.get()
+        parts: list[bytes] = []
+        while item is not _END and type(item) is not _Failed:
+            parts.append(item)  # type: ignore[arg-type]
+            if queue.empty():
+                item = None
+                break
+            item = queue.get_nowait()
+        if item is _END:
+            self._ended = True
+        elif type(item) is _Failed:
+            if not parts:
                 raise item.error
+            self._failure = item.error
+        if not parts:
+            return None
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    async def finish(self, within: float) -> bool:
+        """Let the rest of the body be read for at most ``within`` seconds, discarding it;
+        True when the body ended in time."""
+        until = time.monotonic() + within
+        task = self._task
+        while not task.done():
+            left = until - time.monotonic()
+            if left <= 0:
+                break
+            self._discard_queued()
+            await asyncio.wait((task,), timeout=min(left, _DRAIN_POLL))
+        return self.complete
+
+    def _discard_queued(self) -> None:
+        while not self._queue.empty():
+            self._queue.get_nowait()
 
     async def aclose(self) -> None:
         """Wait for the read-ahead task to end (idempotent). Close the response first: its
@@ -80,8 +120,7 @@ class ReadAhead:
         queued are dropped so that the task is never stuck on a full queue."""
         task = self._task
         while not task.done():
-            while not self._queue.empty():
-                self._queue.get_nowait()
+            self._discard_queued()
             await asyncio.wait((task,), timeout=_DRAIN_POLL)
         # The consumer already has its outcome; an error of the aborted read adds nothing.
         with contextlib.suppress(Exception, asyncio.CancelledError):

@@ -1,9 +1,11 @@
 """When to retry and how long to wait: a pure policy, shared by the sync and async shells.
 
 Retried: connection errors, timeouts before the response starts, and the statuses 408, 409,
-429, 500, 502, 503, 504. Never retried: 400, 401, 403, 404, 422, agent errors, malformed
-responses, and anything at all once part of a stream has been handed to the caller (the error
-then carries ``partial_text``; retrying would repeat text the caller already has).
+500, 502, 503, 504; 429 only when it carries ``Retry-After`` (Lyzr answers 429 when the
+account's credits are exhausted, and retrying that only burns the caller's time). Never
+retried: 400, 401, 403, 404, 422, agent errors, malformed responses, and anything at all once
+part of a stream has been handed to the caller (the error then carries ``partial_text``;
+retrying would repeat text the caller already has).
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from .errors import (
 
 __all__ = ["RETRY_STATUSES", "RetryPolicy"]
 
-RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
+#: Statuses retried whatever their headers. 429 is retried only with ``Retry-After``.
+RETRY_STATUSES = frozenset({408, 409, 500, 502, 503, 504})
 #: Timeouts that fire before any response byte arrived; the others are mid-body.
 _EARLY_TIMEOUTS = frozenset({"connect", "pool", "write", "first_byte"})
 
@@ -51,6 +54,8 @@ class RetryPolicy:
         if isinstance(error, APITimeoutError):
             return error.kind in _EARLY_TIMEOUTS
         if isinstance(error, APIStatusError):
+            if error.status_code == 429:
+                return parse_retry_after(error.headers.get("retry-after")) is not None
             return error.status_code in RETRY_STATUSES
         # Reached only while nothing has been handed to the caller (the shells check that).
         return isinstance(error, APIConnectionError)

@@ -19,6 +19,7 @@ from pydantic import SecretStr
 
 from .dialects import Dialect, get_dialect
 from .errors import InvalidRequestError
+from .proxies import ProxyConfig
 from .retry import RetryPolicy
 from .sse import DEFAULT_MAX_EVENT_BYTES
 from .timeouts import DEFAULT_TIMEOUTS, TimeoutLike, Timeouts
@@ -29,6 +30,7 @@ __all__ = [
     "ENV_BASE_URL",
     "ENV_USER_ID",
     "ClientSettings",
+    "check_proxy_hop",
     "is_loopback_host",
     "resolve_api_key",
 ]
@@ -53,7 +55,24 @@ def resolve_api_key(value: str | SecretStr | None, *, required: bool = True) -> 
                 f"no API key: pass api_key=... or set the {ENV_API_KEY} environment variable"
             )
         return None
-    return SecretStr(value.strip())
+    value = value.strip()
+    bad = _first_unsendable(value)
+    if bad is not None:
+        # The key itself is never echoed: only where the bad character is.
+        raise InvalidRequestError(
+            f"api_key holds a control or non-ASCII character at position {bad} (of "
+            f"{len(value)}); check for a stray newline, a non-breaking space or a typographic "
+            "quote copied along with it"
+        )
+    return SecretStr(value)
+
+
+def _first_unsendable(value: str, *, tab: bool = False) -> int | None:
+    """Index of the first character an HTTP header value cannot carry as is, or None."""
+    for index, char in enumerate(value):
+        if not (" " <= char <= "~" or (tab and char == "\t")):
+            return index
+    return None
 
 
 def resolve_user_id(value: str | None) -> str:
@@ -73,6 +92,8 @@ def is_loopback_host(host: str) -> bool:
 
 
 def _check_base_url(url: str, has_secret: bool, allow_insecure_http: bool) -> str:
+    if not isinstance(url, str):
+        raise InvalidRequestError(f"base_url must be a string, got {type(url).__name__}")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidRequestError(f"base_url must be an http(s) URL with a host, got {url!r}")
@@ -91,12 +112,46 @@ def _check_base_url(url: str, has_secret: bool, allow_insecure_http: bool) -> st
     return url.rstrip("/")
 
 
+def check_proxy_hop(base_url: str, proxy_url: str | None, allow_insecure_http: bool) -> None:
+    """The plain-http guard for the hop to a proxy.
+
+    Through a proxy, an ``https`` base URL is tunnelled (CONNECT): the proxy never sees the key.
+    An ``http`` base URL is sent to the proxy as is, key included, so it must then be a
+    loopback proxy (or ``allow_insecure_http=True``), whatever the base URL's own host.
+    """
+    if proxy_url is None or allow_insecure_http or urlsplit(base_url).scheme != "http":
+        return
+    proxy_host = urlsplit(proxy_url).hostname or ""
+    if not is_loopback_host(proxy_host):
+        raise InvalidRequestError(
+            f"refusing to send credentials over plain http through the proxy at {proxy_host}: "
+            "the proxy would read the key; use an https base URL (tunnelled through the proxy), "
+            "set NO_PROXY for this host, pass trust_env=False, or allow_insecure_http=True"
+        )
+
+
+_TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz")
+
+
 def _check_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
+    """Header names must be HTTP tokens and values printable ASCII. Values are treated as
+    secrets (a proxy's credential goes here): an error names the header, never its value."""
+    if headers is not None and not isinstance(headers, Mapping):
+        raise InvalidRequestError("default_headers must be a mapping of header names to values")
     out: dict[str, str] = {}
     for name, value in (headers or {}).items():
         if not isinstance(name, str) or not isinstance(value, str):
             raise InvalidRequestError("default_headers must map header names to string values")
-        out[name.lower()] = value
+        lowered = name.lower()
+        if not lowered or not _TOKEN_CHARS.issuperset(lowered):
+            raise InvalidRequestError(f"default_headers: {name!r} is not a valid header name")
+        bad = _first_unsendable(value, tab=True)
+        if bad is not None:
+            raise InvalidRequestError(
+                f"default_headers: the value of {name!r} holds a control or non-ASCII character "
+                f"at position {bad}"
+            )
+        out[lowered] = value
     return out
 
 
@@ -115,6 +170,9 @@ class ClientSettings:
     cookies: Mapping[str, str] = field(default_factory=dict)
     verify: bool = True
     default_headers: Mapping[str, str] = field(default_factory=dict)
+    proxies: ProxyConfig = field(default_factory=ProxyConfig)
+    trust_env: bool = True
+    stop_on_exit: bool = True
 
     @classmethod
     def resolve(
@@ -133,6 +191,9 @@ class ClientSettings:
         verify: bool = True,
         allow_insecure_http: bool = False,
         default_headers: Mapping[str, str] | None = None,
+        trust_env: bool = True,
+        proxy: str | None = None,
+        stop_on_exit: bool = True,
     ) -> ClientSettings:
         resolved_dialect = get_dialect(dialect, dialect_options)
         key = resolve_api_key(api_key, required=resolved_dialect.requires_api_key)
@@ -140,11 +201,23 @@ class ClientSettings:
             raise InvalidRequestError(
                 f"max_event_bytes must be an integer of at least 1024, got {max_event_bytes!r}"
             )
+        for name, flag in (
+            ("coalesce", coalesce),
+            ("allow_insecure_http", allow_insecure_http),
+            ("trust_env", trust_env),
+            ("stop_on_exit", stop_on_exit),
+        ):
+            if not isinstance(flag, bool):
+                raise InvalidRequestError(f"{name} must be True or False, got {flag!r}")
         url = base_url or os.environ.get(ENV_BASE_URL) or resolved_dialect.default_base_url
         has_secret = key is not None or bool(cookies)
+        checked_url = _check_base_url(url, has_secret, allow_insecure_http)
+        proxies = ProxyConfig.resolve(proxy, trust_env)
+        if has_secret:
+            check_proxy_hop(checked_url, proxies.for_url(checked_url), allow_insecure_http)
         return cls(
             api_key=key,
-            base_url=_check_base_url(url, has_secret, allow_insecure_http),
+            base_url=checked_url,
             user_id=resolve_user_id(user_id),
             dialect=resolved_dialect,
             timeouts=Timeouts.coerce(timeout),
@@ -154,6 +227,9 @@ class ClientSettings:
             cookies=dict(cookies or {}),
             verify=verify,
             default_headers=_check_headers(default_headers),
+            proxies=proxies,
+            trust_env=trust_env,
+            stop_on_exit=stop_on_exit,
         )
 
     def __repr__(self) -> str:

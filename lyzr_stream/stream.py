@@ -15,14 +15,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
-from contextlib import aclosing
 from types import TracebackType
 from typing import TYPE_CHECKING
 
 import httpx
 
 from .dialects.base import HttpRequest, ParsedEvent, StreamFailure, StreamParser
-from .errors import APIResponseValidationError, LyzrError
+from .errors import APIResponseValidationError, APITimeoutError, LyzrError
 from .events import ReasoningDelta, StreamEnd, StreamEvent, TextDelta, ToolCallRequest
 from .local_tools import check_tool_names
 from .readahead import ReadAhead
@@ -31,23 +30,37 @@ from .response import AgentResponse, ResponseBuilder
 from .retry import RetryPolicy
 from .timeouts import Timeouts
 from .transport import (
+    END_DRAIN_SECONDS,
     ERROR_BODY_LIMIT,
     Deadline,
+    RetryStep,
+    aclose_if_overlong,
+    adrain_after_end,
     build_request,
     check_redirect,
+    close_if_overlong,
+    drain_after_end,
     encode_body,
-    log_retry,
     map_transport_error,
+    retry_step,
     set_body_read_timeout,
     status_error,
     timeout_error,
 )
 
 if TYPE_CHECKING:
+    from .agent_stop import AgentStopper
     from .pools import AsyncPools
     from .settings import ClientSettings
 
-__all__ = ["AsyncEventStream", "EventStream", "StreamStats", "coalesce_events"]
+__all__ = [
+    "AsyncEventStream",
+    "EventStream",
+    "StreamStats",
+    "aread_capped",
+    "coalesce_events",
+    "read_capped",
+]
 
 
 def coalesce_events(events: list[ParsedEvent]) -> list[ParsedEvent]:
@@ -114,6 +127,8 @@ class _StreamState:
         url: str,
         timeouts: Timeouts,
         retry: RetryPolicy,
+        stopper: AgentStopper | None = None,
+        secrets: tuple[str, ...] = (),
     ) -> None:
         self.request = request
         self._settings = settings
@@ -130,6 +145,11 @@ class _StreamState:
         self.finished = False
         self._failure: LyzrError | None = None
         self._deadline = Deadline(timeouts.total)
+        self._stopper = stopper
+        self._secrets = secrets
+        #: A request went out and the server has not ended its answer (end marker, error
+        #: status, error event, broken connection): the agent may still be running.
+        self._agent_running = False
 
     # -- what the caller may read ------------------------------------------------------------
     @property
@@ -150,10 +170,6 @@ class _StreamState:
         )
 
     # -- pure steps shared by both loops -----------------------------------------------------
-    def _build(self, client: httpx.Client | httpx.AsyncClient) -> httpx.Request:
-        self.stats.attempts += 1
-        return build_request(client, self._http_request, self._url, self._timeouts, self._content)
-
     def _parser_for(self, response: httpx.Response) -> StreamParser:
         idle = self._timeouts.read
         remaining = self._deadline.remaining()
@@ -206,18 +222,13 @@ class _StreamState:
         if failure is not None:
             raise failure
 
-    def _retry_delay(self, error: LyzrError) -> float | None:
-        """Seconds to wait before the next attempt, or None to raise ``error`` now."""
+    def _retry_plan(self, error: LyzrError) -> RetryStep | None:
+        """How to go on after ``error``: None to raise it now."""
+        if not isinstance(error, APITimeoutError):
+            self._agent_running = False  # the server ended this attempt itself
         if self._delivered:
             return None
-        delay = self._retry.delay(self.stats.attempts, error)
-        if delay is None:
-            return None
-        remaining = self._deadline.remaining()
-        if remaining is not None and delay >= remaining:
-            return None
-        log_retry(self.stats.attempts, error, delay)
-        return delay
+        return retry_step(self._retry, self.stats.attempts, error, self._deadline)
 
     def _final(self, error: LyzrError) -> LyzrError:
         error.partial_text = self.text
@@ -228,6 +239,16 @@ class _StreamState:
         self._deadline = Deadline(self._timeouts.total)
         self._failure = None
         self.stats.started_at = time.monotonic()
+
+    def _stop_due(self) -> bool:
+        """Whether the stream is being left while the agent may still be running: the caller
+        left (break, close, cancel, Ctrl-C) or a client-side timeout fired, before the end."""
+        return self._stopper is not None and self._agent_running and not self.finished
+
+    def _map(self, exc: httpx.HTTPError, in_body: bool) -> LyzrError:
+        return map_transport_error(
+            exc, in_body=in_body, deadline=self._deadline, secrets=self._secrets
+        )
 
 
 def _end_of_body(parser: StreamParser, response: httpx.Response) -> list[ParsedEvent]:
@@ -279,36 +300,55 @@ class EventStream(_StreamState):
 
     def _events(self) -> Generator[StreamEvent, None, None]:
         self._start()
-        while True:
-            try:
-                yield from self._attempt()
-                return
-            except LyzrError as error:
-                delay = self._retry_delay(error)
-                if delay is None:
-                    raise self._final(error) from error.__cause__
-                time.sleep(delay)
+        try:
+            while True:
+                try:
+                    yield from self._attempt()
+                    return
+                except LyzrError as error:
+                    step = self._retry_plan(error)
+                    if step is None:
+                        raise self._final(error) from error.__cause__
+                    time.sleep(step.delay)
+                    if step.then_raise is not None:
+                        raise self._final(step.then_raise) from error
+        finally:
+            if self._stop_due():
+                self._stopper.stop(self.session_id)  # type: ignore[union-attr]
 
     def _attempt(self) -> Generator[StreamEvent, None, None]:
         in_body = False
         response: httpx.Response | None = None
         try:
-            response = self._http.send(self._build(self._http), stream=True)
+            self._agent_running = True
+            request = build_request(
+                self._http, self._http_request, self._url, self._timeouts, self._content,
+                self._deadline,
+            )
+            self.stats.attempts += 1
+            response = self._http.send(request, stream=True)
             if response.status_code >= 300:
                 check_redirect(response)
-                raise status_error(response, _read_capped(response))
+                body = read_capped(response, ERROR_BODY_LIMIT, self._deadline)
+                raise status_error(response, body)
             in_body = True
             parser = self._parser_for(response)
-            for chunk in response.iter_bytes():
+            chunks = response.iter_bytes()
+            for chunk in chunks:
                 events = parser.feed(chunk)
                 if events:
                     yield from self._accept(events)
                     self._raise_failure()
+                    if self.finished:
+                        # The end marker ends the answer, whatever follows it on the wire.
+                        drain_after_end(response, chunks)
+                        return
                 self._check_deadline()
             yield from self._accept(_end_of_body(parser, response))
             self._raise_failure()
+            close_if_overlong(response)
         except httpx.HTTPError as exc:
-            raise map_transport_error(exc, in_body=in_body, deadline=self._deadline) from exc
+            raise self._map(exc, in_body) from exc
         finally:
             if response is not None:
                 response.close()
@@ -347,73 +387,146 @@ class AsyncEventStream(_StreamState):
         return self.response()
 
     async def _events(self) -> AsyncGenerator[StreamEvent, None]:
+        # One async generator for the whole stream, attempts inline: a nested generator would
+        # be finalized on its own when an abandoned stream is garbage-collected, concurrently
+        # with this one ("aclose(): asynchronous generator is already running").
         self._start()
-        while True:
-            try:
-                async with aclosing(self._attempt()) as attempt:
-                    async for event in attempt:
-                        yield event
-                return
-            except LyzrError as error:
-                delay = self._retry_delay(error)
-                if delay is None:
-                    raise self._final(error) from error.__cause__
-                await asyncio.sleep(delay)
-
-    async def _attempt(self) -> AsyncGenerator[StreamEvent, None]:
-        in_body = False
-        response: httpx.Response | None = None
-        reader: ReadAhead | None = None
-        http, shard = self._pools.acquire()
         try:
-            response = await http.send(self._build(http), stream=True)
-            if response.status_code >= 300:
-                check_redirect(response)
-                raise status_error(response, await _aread_capped(response))
-            in_body = True
-            parser = self._parser_for(response)
-            chunks: AsyncIterator[bytes]
-            if self._coalesce:
-                reader = ReadAhead(response.aiter_bytes())  # type: ignore[arg-type]
-                chunks = reader.batches()
-            else:
-                chunks = response.aiter_bytes()
-            async for chunk in chunks:
-                events = parser.feed(chunk)
-                if events:
-                    for event in self._accept(events):
-                        yield event
-                    self._raise_failure()
-                self._check_deadline()
-            for event in self._accept(_end_of_body(parser, response)):
-                yield event
-            self._raise_failure()
-        except httpx.HTTPError as exc:
-            raise map_transport_error(exc, in_body=in_body, deadline=self._deadline) from exc
+            while True:
+                in_body = False
+                response: httpx.Response | None = None
+                reader: ReadAhead | None = None
+                http, shard = self._pools.acquire()
+                try:
+                    try:
+                        self._agent_running = True
+                        request = build_request(
+                            http, self._http_request, self._url, self._timeouts, self._content,
+                            self._deadline,
+                        )
+                        self.stats.attempts += 1
+                        response = await http.send(request, stream=True)
+                        if response.status_code >= 300:
+                            check_redirect(response)
+                            body = await aread_capped(response, ERROR_BODY_LIMIT, self._deadline)
+                            raise status_error(response, body)
+                        in_body = True
+                        parser = self._parser_for(response)
+                        if self._coalesce:
+                            reader = ReadAhead(response.aiter_bytes())  # type: ignore[arg-type]
+                            while (batch := await reader.next_batch()) is not None:
+                                events = parser.feed(batch)
+                                if events:
+                                    for event in self._accept(events):
+                                        yield event
+                                    self._raise_failure()
+                                    if self.finished:
+                                        if await reader.finish(END_DRAIN_SECONDS):
+                                            await aclose_if_overlong(response)
+                                        return
+                                self._check_deadline()
+                        else:
+                            chunks = response.aiter_bytes()
+                            async for chunk in chunks:
+                                events = parser.feed(chunk)
+                                if events:
+                                    for event in self._accept(events):
+                                        yield event
+                                    self._raise_failure()
+                                    if self.finished:
+                                        await adrain_after_end(response, chunks)
+                                        return
+                                self._check_deadline()
+                        for event in self._accept(_end_of_body(parser, response)):
+                            yield event
+                        self._raise_failure()
+                        await aclose_if_overlong(response)
+                        return
+                    except httpx.HTTPError as exc:
+                        raise self._map(exc, in_body) from exc
+                except LyzrError as error:
+                    step = self._retry_plan(error)
+                    if step is None:
+                        raise self._final(error) from error.__cause__
+                    failed = error
+                finally:
+                    self._pools.release(shard)
+                    if response is not None or reader is not None:
+                        await _cleanup_fully(response, reader)
+                await asyncio.sleep(step.delay)
+                if step.then_raise is not None:
+                    raise self._final(step.then_raise) from failed
         finally:
-            self._pools.release(shard)
-            if response is not None:
-                # First the response (from this task: a read in flight in the read-ahead task
-                # fails at once), then the read-ahead task, which is then never inside httpcore
-                # when cancelled (cancelling it mid-read leaves the pooled connection busy).
-                await response.aclose()
-            if reader is not None:
-                await reader.aclose()
+            if self._stop_due():
+                self._stopper.astop(self._pools, self.session_id)  # type: ignore[union-attr]
 
 
-def _read_capped(response: httpx.Response) -> bytes:
-    body = b""
+async def _close_body(response: httpx.Response | None, reader: ReadAhead | None) -> None:
+    if response is not None:
+        # First the response (from this task: a read in flight in the read-ahead task fails at
+        # once), then the read-ahead task, which is then never inside httpcore when it ends
+        # (cancelling it mid-read would leave the pooled connection busy).
+        await response.aclose()
+    if reader is not None:
+        await reader.aclose()
+
+
+async def _cleanup_fully(response: httpx.Response | None, reader: ReadAhead | None) -> None:
+    """Close the body to its end even if this task is cancelled again meanwhile.
+
+    Nested timeouts, TaskGroup teardown and shutdown cancel twice with no await in between; a
+    second cancellation landing inside the cleanup would leave the connection in use and the
+    read-ahead task blocked. The cleanup runs in its own task, shielded; a cancellation that
+    arrives meanwhile is re-raised once it is done.
+    """
+    cleanup = asyncio.ensure_future(_close_body(response, reader))
+    cancelled = False
+    while not cleanup.done():
+        try:
+            await asyncio.shield(cleanup)
+        except asyncio.CancelledError:
+            if cleanup.cancelled():
+                break
+            cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError
+    if not cleanup.cancelled():
+        cleanup.result()
+
+
+def read_capped(response: httpx.Response, limit: int, deadline: Deadline) -> bytes:
+    """At most ``limit`` bytes of a body, within the total deadline (the rest is not read)."""
+    _cap_body_timeout(response, deadline)
+    parts: list[bytes] = []
+    size = 0
     for chunk in response.iter_bytes():
-        body += chunk
-        if len(body) >= ERROR_BODY_LIMIT:
+        parts.append(chunk)
+        size += len(chunk)
+        if size >= limit:
             break
-    return body[:ERROR_BODY_LIMIT]
+        if deadline.expired():
+            raise timeout_error("total")
+    return b"".join(parts)[:limit]
 
 
-async def _aread_capped(response: httpx.Response) -> bytes:
-    body = b""
+async def aread_capped(response: httpx.Response, limit: int, deadline: Deadline) -> bytes:
+    """Async form of :func:`read_capped`."""
+    _cap_body_timeout(response, deadline)
+    parts: list[bytes] = []
+    size = 0
     async for chunk in response.aiter_bytes():
-        body += chunk
-        if len(body) >= ERROR_BODY_LIMIT:
+        parts.append(chunk)
+        size += len(chunk)
+        if size >= limit:
             break
-    return body[:ERROR_BODY_LIMIT]
+        if deadline.expired():
+            raise timeout_error("total")
+    return b"".join(parts)[:limit]
+
+
+def _cap_body_timeout(response: httpx.Response, deadline: Deadline) -> None:
+    remaining = deadline.remaining()
+    if remaining is not None:
+        timeouts = response.request.extensions.get("timeout")
+        current = timeouts.get("read") if isinstance(timeouts, dict) else None
+        set_body_read_timeout(response, remaining if current is None else min(current, remaining))

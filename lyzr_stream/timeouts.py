@@ -67,11 +67,21 @@ class Timeouts:
         """The socket read timeout while waiting for the response headers."""
         return self.first_byte if self.first_byte is not None else self.read
 
-    def to_httpx(self) -> httpx.Timeout:
-        read = self.header_timeout
-        if self.total is not None:
-            read = self.total if read is None else min(read, self.total)
-        return httpx.Timeout(connect=self.connect, read=read, write=self.write, pool=self.pool)
+    def to_httpx(self, remaining: float | None = None) -> httpx.Timeout:
+        """The httpx timeouts of one attempt; ``remaining``: what is left of ``total``."""
+        limit = self.total if remaining is None else remaining
+
+        def cap(value: float | None) -> float | None:
+            if limit is None:
+                return value
+            return limit if value is None else min(value, limit)
+
+        return httpx.Timeout(
+            connect=cap(self.connect),
+            read=cap(self.header_timeout),
+            write=cap(self.write),
+            pool=cap(self.pool),
+        )
 
 
 TimeoutLike = float | int | httpx.Timeout | Timeouts | None

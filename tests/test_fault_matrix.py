@@ -47,7 +47,7 @@ class Case:
     fault: str | None
     error: type[LyzrError] | None = None  # None: the stream must succeed with ANSWER
     partial: str = ""
-    where: str = "app"  # "app", "front" (connection faults) or "refusing"
+    where: str = "app"  # "app", "front" (connection faults), "hostile" or "refusing"
     attempts: int | None = None  # requests the app must have seen
     timeout_kind: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
@@ -80,7 +80,9 @@ CASES = [
     Case("status-503", "status:503", InternalServerError, attempts=3),
     Case("status-429-retry-after", "status:429:retry-after=0", RateLimitError, attempts=3),
     Case("fail-first-2", "fail-first:2:503", attempts=3),
-    Case("fail-first-429", "fail-first:1:429", attempts=2),
+    # 429 without Retry-After (Lyzr: credits exhausted) is one attempt; with it, retried.
+    Case("fail-first-429", "fail-first:1:429", RateLimitError, attempts=1),
+    Case("status-429-no-retry-after", "status:429", RateLimitError, attempts=1),
     Case("status-400-no-retry", "status:400", BadRequestError, attempts=1),
     Case("html-502", "html:502", InternalServerError, attempts=3),
     Case("malformed-json", "malformed-json", APIResponseValidationError, FIRST, attempts=1),
@@ -95,6 +97,12 @@ CASES = [
     Case("no-done", "no-done", StreamInterruptedError, ANSWER, attempts=1),
     Case("empty-200", "empty-200", APIResponseValidationError, attempts=1),
     Case("html-200", "wrong-content-type", APIResponseValidationError, attempts=1),
+    # The end marker ends the answer, whatever the server does with the connection after it
+    # (raw-socket hostile server; a client that kept reading would time out or fail).
+    *(
+        Case(fault, fault, where="hostile", attempts=1, options={"timeout": Timeouts(read=5)})
+        for fault in ("done-then-hold:30", "done-then-reset", "done-then-keepalive:30")
+    ),
 ]
 
 
@@ -111,7 +119,12 @@ def fast_retries(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def _settings(em: Emulator, case: Case) -> dict[str, Any]:
-    url = {"app": em.base_url, "front": em.front_url, "refusing": em.refusing_url}[case.where]
+    url = {
+        "app": em.base_url,
+        "front": em.front_url,
+        "refusing": em.refusing_url,
+        "hostile": em.hostile_url,
+    }[case.where]
     headers = {"x-emulator-fault": case.fault} if case.fault else {}
     return {
         "api_key": em.api_key,
@@ -190,7 +203,8 @@ def _check_outcome(
         if case.timeout_kind is not None:
             assert isinstance(error, APITimeoutError) and error.kind == case.timeout_kind
     if case.attempts is not None:
-        seen = [r for r in em.requests if (r.json or {}).get("session_id") == session]
+        recorded = em.hostile.requests if case.where == "hostile" else em.requests
+        seen = [r for r in recorded if (r.json or {}).get("session_id") == session]
         assert len(seen) == case.attempts, f"{case.id}: the app saw {len(seen)} requests"
 
 

@@ -136,6 +136,11 @@ class Dialect(ABC):
         """Parse a one-shot response body."""
         raise NotImplementedError(f"the {self.name!r} dialect has no one-shot endpoint")
 
+    def stop_request(self, session_id: str, credentials: Credentials) -> HttpRequest | None:
+        """The request that stops the session's running agent (sent when a caller leaves a
+        stream early), or None when the service has none."""
+        return None
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 

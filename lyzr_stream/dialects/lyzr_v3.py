@@ -41,7 +41,15 @@ from ..response import AgentResponse, ResponseBuilder
 from ..sse import ServerSentEvent, SSEDecoder, plain_data_payloads
 from ..think import TagSplitter
 from ..unescape import FragmentUnescaper, replace_lone_surrogates
-from .base import Credentials, Dialect, HttpRequest, ParsedEvent, StreamFailure, agent_error
+from .base import (
+    Credentials,
+    Dialect,
+    HttpRequest,
+    ParsedEvent,
+    StreamFailure,
+    agent_error,
+    encode_path_segment,
+)
 from .common import JsonBodyParser, UnexpectedContentParser, media_type
 
 __all__ = [
@@ -55,6 +63,7 @@ __all__ = [
 
 STREAM_PATH = "/v3/inference/stream/"
 CHAT_PATH = "/v3/inference/chat/"
+STOP_PATH = "/v3/inference/session/{}/stop"
 _JSON_KEYS = frozenset({"content", "delta", "metadata", "type", "message_id", "error"})
 
 
@@ -497,6 +506,11 @@ class LyzrV3Dialect(Dialect):
     def chat_request(self, request: AgentRequest, credentials: Credentials) -> HttpRequest:
         headers = api_key_headers(credentials)
         return HttpRequest("POST", CHAT_PATH, headers, build_body(request))
+
+    def stop_request(self, session_id: str, credentials: Credentials) -> HttpRequest:
+        """``POST /v3/inference/session/{session_id}/stop`` (the web client's stop button)."""
+        path = STOP_PATH.format(encode_path_segment(session_id, "session_id"))
+        return HttpRequest("POST", path, api_key_headers(credentials), {})
 
     def stream_parser(
         self, content_type: str, *, max_event_bytes: int, coalesce: bool = False

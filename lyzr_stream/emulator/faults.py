@@ -15,6 +15,13 @@ Specs (one per request):
 - ``oversize:<bytes>``: one data line of that many bytes after the first fragment.
 - ``empty-200``: status 200, ``text/event-stream``, empty body.
 - ``wrong-content-type``: status 200 with an HTML body.
+- ``done-then-hold:<s>``: the whole answer and its end marker, then ``s`` seconds of silence
+  before the body ends (a proxy holding the connection).
+- ``done-then-keepalive:<s>``: the answer and its end marker, then a ``: keepalive`` comment
+  every 50 ms for ``s`` seconds.
+
+The raw-socket hostile server (``Emulator.hostile_url``, :mod:`.hostile`) has more: a reset after
+the end marker, dripped and huge bodies, a body longer than its ``Content-Length``.
 
 Connection faults (``reset``, ``reset-first:<k>``, ``close-first:<k>``) need the raw socket,
 which ASGI does not expose: the TCP front at ``Emulator.front_url`` acts on them (see
@@ -89,6 +96,8 @@ def parse_fault(spec: str | None) -> Fault | None:
     if kind == "fail-first" and len(args) in (1, 2):
         status = _int(args[1], spec) if len(args) == 2 else 503
         return Fault("fail-first", count=_int(args[0], spec), status=status, spec=spec)
+    if kind in ("done-then-hold", "done-then-keepalive") and len(args) == 1:
+        return Fault(kind, seconds=_seconds(args[0], spec), spec=spec)
     if kind == "oversize" and len(args) == 1:
         return Fault("oversize", count=_int(args[0], spec), spec=spec)
     if (kind == "reset" and not args) or (

@@ -178,11 +178,20 @@ def sse_response(
     on_complete: Any = None,
     malformed: bytes = b'data: {"content": "x\n\n',
     media_type: str = SSE_MEDIA_TYPE,
+    session_id: str | None = None,
 ) -> Response:
     """Stream pre-encoded SSE ``events`` then ``terminal``, applying write batching and faults.
 
-    ``on_complete`` runs when the whole body was sent (to update session memory).
+    ``on_complete`` runs when the whole body was sent (to update session memory). With a
+    ``session_id``, a stop request for that session ends the answer where it is (no end marker,
+    no memory update), as the service stops a running agent.
     """
+    state = state_of(request)
+    stops_at_start = state.stops_of(session_id) if session_id is not None else 0
+
+    def stopped() -> bool:
+        return session_id is not None and state.stops_of(session_id) != stops_at_start
+
     per_write = _per_write(request)
     delay = delay or _token_delay(request)
     kind = fault.kind if fault else ""
@@ -200,6 +209,8 @@ def sse_response(
         sent = 0
         stalled = False
         for start in range(0, len(body), per_write):
+            if stopped():
+                return
             batch = body[start : start + per_write]
             if fault and kind == "drop-after" and sent + len(batch) > fault.count:
                 keep = fault.count - sent
@@ -215,10 +226,18 @@ def sse_response(
                 await asyncio.sleep(fault.seconds)
         if fault and kind == "drop-after" and sent >= fault.count and sent == len(body):
             raise InjectedDisconnect("drop-after")
+        if stopped():
+            return
         if tail:
             yield b"".join(tail)
         if on_complete is not None:
             on_complete()
+        if fault and kind == "done-then-hold":
+            await asyncio.sleep(fault.seconds)  # the answer is complete; the body is not
+        elif fault and kind == "done-then-keepalive":
+            for _ in range(int(fault.seconds / 0.05)):
+                await asyncio.sleep(0.05)
+                yield b": keepalive\n\n"
 
     return StreamingResponse(
         generate(), media_type=media_type, headers={"cache-control": "no-cache"}

@@ -172,7 +172,27 @@ async def stream(request: Request) -> Response:
             state.remember(call.session_id, "assistant", answer.text)
 
     fault = fault_of(request)
-    return sse_response(request, events, terminal, fault, delay=answer.delay, on_complete=complete)
+    return sse_response(
+        request,
+        events,
+        terminal,
+        fault,
+        delay=answer.delay,
+        on_complete=complete,
+        session_id=call.session_id,
+    )
+
+
+async def stop(request: Request) -> Response:
+    """``POST /v3/inference/session/{session_id}/stop``: stop the session's running answer."""
+    await record(request)
+    try:
+        _auth(request)
+    except RouteError as exc:
+        return exc.response
+    session_id = request.path_params["session_id"]
+    state_of(request).record_stop(session_id)
+    return JSONResponse({"status": "stopped", "session_id": session_id})
 
 
 async def chat(request: Request) -> Response:
@@ -203,4 +223,5 @@ async def chat(request: Request) -> Response:
 routes = [
     Route("/v3/inference/stream/", stream, methods=["POST"]),
     Route("/v3/inference/chat/", chat, methods=["POST"]),
+    Route("/v3/inference/session/{session_id}/stop", stop, methods=["POST"]),
 ]

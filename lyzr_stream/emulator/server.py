@@ -11,6 +11,7 @@ import uvicorn
 
 from .app import create_app
 from .front import ConnectionFront, unused_loopback_port
+from .hostile import HostileServer
 from .state import EMULATOR_API_KEY, EmulatorState, RecordedRequest
 
 __all__ = ["Emulator"]
@@ -50,6 +51,7 @@ class Emulator:
         self._port: int | None = None
         self._front: ConnectionFront | None = None
         self._refusing_port: int | None = None
+        self._hostile: HostileServer | None = None
 
     @property
     def state(self) -> EmulatorState:
@@ -80,6 +82,18 @@ class Emulator:
         return f"http://{host}:{self._front.port}"
 
     @property
+    def hostile(self) -> HostileServer:
+        """The raw-socket hostile server (see :mod:`lyzr_stream.emulator.hostile`), started on
+        first use; ``hostile_url`` is its address."""
+        if self._hostile is None:
+            self._hostile = HostileServer("127.0.0.1")
+        return self._hostile
+
+    @property
+    def hostile_url(self) -> str:
+        return self.hostile.url
+
+    @property
     def refusing_url(self) -> str:
         """A loopback address where nothing listens: every connection is refused."""
         if self._refusing_port is None:
@@ -89,6 +103,11 @@ class Emulator:
     @property
     def requests(self) -> list[RecordedRequest]:
         return self.state.requests
+
+    @property
+    def stop_requests(self) -> list[str]:
+        """Session ids of the stop requests received (``POST .../session/{id}/stop``)."""
+        return self.state.stop_requests
 
     def reset(self) -> None:
         """Forget recorded requests, session memory and fault counters."""
@@ -135,6 +154,9 @@ class Emulator:
         if self._front is not None:
             self._front.stop()
             self._front = None
+        if self._hostile is not None:
+            self._hostile.stop()
+            self._hostile = None
         server.should_exit = True
         thread.join(timeout=10)
         self._socket.close()

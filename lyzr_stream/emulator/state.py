@@ -40,6 +40,8 @@ class EmulatorState:
         self._requests: list[RecordedRequest] = []
         self._sessions: dict[str, list[tuple[str, str]]] = defaultdict(list)
         self._attempts: dict[tuple[str, str], int] = defaultdict(int)
+        self._stops: list[str] = []
+        self._stop_counts: dict[str, int] = defaultdict(int)
 
     def record(self, request: RecordedRequest) -> None:
         with self._lock:
@@ -64,8 +66,28 @@ class EmulatorState:
             self._attempts[(spec, session_id)] += 1
             return self._attempts[(spec, session_id)]
 
+    def record_stop(self, session_id: str) -> None:
+        """A stop request for ``session_id``: recorded, and its running answers end."""
+        with self._lock:
+            self._stops.append(session_id)
+            self._stop_counts[session_id] += 1
+
+    @property
+    def stop_requests(self) -> list[str]:
+        """Session ids of the stop requests received, in order."""
+        with self._lock:
+            return list(self._stops)
+
+    def stops_of(self, session_id: str) -> int:
+        """How many stop requests this session has had (an answer that started when it was
+        ``n`` stops at ``n + 1``)."""
+        with self._lock:
+            return self._stop_counts.get(session_id, 0)
+
     def reset(self) -> None:
         with self._lock:
+            self._stops.clear()
+            self._stop_counts.clear()
             self._requests.clear()
             self._sessions.clear()
             self._attempts.clear()

@@ -28,6 +28,20 @@ def test_retryable_statuses(code: int) -> None:
     assert RetryPolicy.is_retryable(_status(code))  # type: ignore[arg-type]
 
 
+def test_429_retries_only_with_retry_after() -> None:
+    # Lyzr answers 429 when the credits are exhausted: without Retry-After, waiting cannot help.
+    assert not RetryPolicy.is_retryable(_status(429))  # type: ignore[arg-type]
+    assert RetryPolicy().delay(1, _status(429)) is None  # type: ignore[arg-type]
+    assert not RetryPolicy.is_retryable(_status(429, "soon"))  # type: ignore[arg-type]
+    assert RetryPolicy.is_retryable(_status(429, "2"))  # type: ignore[arg-type]
+    assert RetryPolicy().delay(1, _status(429, "2")) == 2  # type: ignore[arg-type]
+
+
+def test_429_message_says_credits_may_be_exhausted() -> None:
+    error = _status(429)
+    assert "out of credits" in str(error)
+
+
 @pytest.mark.parametrize("code", [400, 401, 403, 404, 422])
 def test_client_errors_never_retry(code: int) -> None:
     assert RetryPolicy().delay(1, _status(code)) is None  # type: ignore[arg-type]
