@@ -50,6 +50,10 @@ class Answer:
 
     ``delay`` is a pause (seconds) before each fragment, to make streaming visible.
     ``tool_call`` is a ``local_tool_call`` payload sent instead of text.
+    ``escape`` names how the v3 text form escapes fragments (``backslash``, ``html``,
+    ``backslash-amp``); ``wire_fragments``, when set, are sent as they are in the v3 text form
+    instead of escaping ``fragments`` (for escapes cut between events). ``json_events`` are raw
+    JSON payloads inserted in the v3 stream before the fragment of the given index.
     """
 
     fragments: tuple[str, ...]
@@ -62,6 +66,9 @@ class Answer:
     #: Awaited with the Starlette request before the answer starts streaming (Lyzr v3): the
     #: agent's server-side work, e.g. publishing agent events (see ``event_agents.py``).
     prelude: Callable[[Any], Awaitable[None]] | None = None
+    escape: str = "backslash"
+    wire_fragments: tuple[str, ...] | None = None
+    json_events: tuple[tuple[int, Mapping[str, Any]], ...] = ()
 
     @property
     def text(self) -> str:
@@ -228,3 +235,58 @@ def _react(call: AgentCall) -> Answer:
             f"Action: {tool.group(1)}\nAction Input: {args}"
         )
     )
+
+
+# -- the forms the official Lyzr clients accept (PROTOCOLS.md, "What the official clients do") --
+ARTIFACT_FILE = {
+    "name": "report.pdf",
+    "file_url": "https://example.invalid/report.pdf",
+    "format_type": "pdf",
+    "artifact_id": "art-1",
+}
+
+
+@agent("ampersand")
+def _ampersand(call: AgentCall) -> Answer:
+    """Escapes ``&`` as ``\\&`` in the v3 text form (the real service may)."""
+    return Answer(words("Tom & Jerry & friends"), escape="backslash-amp")
+
+
+@agent("think-midway")
+def _think_midway(call: AgentCall) -> Answer:
+    """A reasoning block in the middle of the answer, its tags cut across fragments."""
+    return Answer(
+        ("First part.", "<thi", "nk>checking the", " facts</thi", "nk>", " Second part.")
+    )
+
+
+@agent("artifacts-inline")
+def _artifacts_inline(call: AgentCall) -> Answer:
+    """An ``<artifacts>`` block in the middle of the answer, cut across fragments."""
+    block = f"<artifacts>{json.dumps([ARTIFACT_FILE])}</artifacts>"
+    return Answer(("Here is the report:", "\n", block[:7], block[7:40], block[40:], "\nDone."))
+
+
+@agent("unknown-events")
+def _unknown_events(call: AgentCall) -> Answer:
+    """JSON events of types no document lists, between the text (kept as metadata)."""
+    return Answer(
+        ("Hello", " world"),
+        json_events=((1, {"type": "progress", "step": 1}), (2, {"note": "no known key"})),
+    )
+
+
+@agent("split-escapes")
+def _split_escapes(call: AgentCall) -> Answer:
+    """Escapes cut between events in the v3 text form: ``\\u00`` + ``e9``, a surrogate pair,
+    ``\\`` + ``&``."""
+    return Answer(
+        ("café", " smile 😀", " Tom & Jerry"),
+        wire_fragments=("caf\\u00", "e9 smile \\uD83D", "\\uDE00 Tom \\", "& Jerry"),
+    )
+
+
+@agent("lone-surrogate")
+def _lone_surrogate(call: AgentCall) -> Answer:
+    """A surrogate without its second half (escaped on the wire, as JSON encoders do)."""
+    return Answer(("before ", "\ud83d", " after"))

@@ -2,7 +2,18 @@
 
 Stream payloads are escaped plain text by default (the app's ``stream_format``), or JSON
 ``{"content": ...}`` objects; per request, ``x-emulator-format: text|json`` picks one and
-``x-emulator-escape: html`` escapes with HTML entities instead of backslashes.
+``x-emulator-escape: html`` escapes with HTML entities instead of backslashes
+(``backslash-amp`` writes ``&`` as ``\\&``, as the real service may). A body may carry
+``message``, or, as lyzr-adk's tool loop sends it, only ``messages``: the user message is then
+the last user entry.
+
+Other per-request headers of these routes:
+
+- ``x-emulator-media-type: <type>``: serve the stream with that content type (``text/plain``:
+  the official clients read it as SSE all the same).
+- ``x-emulator-quirks: <names>`` (comma separated): ``bom`` starts the body with a UTF-8 byte
+  order mark; ``done-space`` ends with ``[DONE] `` (trailing space); ``error-event`` reports an
+  agent error as an SSE ``event: error`` instead of ``[ERROR] ...``.
 """
 
 from __future__ import annotations
@@ -18,6 +29,7 @@ from starlette.routing import Route
 
 from .agents import AgentCall, Answer, resolve_agent, words
 from .http import (
+    SSE_MEDIA_TYPE,
     RouteError,
     early_fault_response,
     fault_of,
@@ -34,6 +46,7 @@ __all__ = ["escape_fragment", "payload", "prepare", "routes"]
 # "&" is escaped in both modes: clients decode HTML entities too, so a literal "&amp;" in an
 # answer survives only if the server escapes the ampersand.
 _BACKSLASH = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", '"': '\\"', "&": "&amp;"}
+_BACKSLASH_AMP = {**_BACKSLASH, "&": "\\&"}
 _HTML = {
     "\\": "\\\\",
     "\n": "\\n",
@@ -47,12 +60,23 @@ _HTML = {
 }
 
 
-def escape_fragment(fragment: str, html: bool = False) -> str:
-    """Escape a fragment so it stays on one ``data:`` line, in one pass."""
-    table = _HTML if html else _BACKSLASH
-    if not any(ch in table for ch in fragment):
+_TABLES = {"backslash": _BACKSLASH, "html": _HTML, "backslash-amp": _BACKSLASH_AMP}
+
+
+def _escape_char(ch: str, table: dict[str, str]) -> str:
+    if "\ud800" <= ch <= "\udfff":
+        return f"\\u{ord(ch):04x}"  # a lone surrogate cannot be sent as UTF-8: escape it
+    return table.get(ch, ch)
+
+
+def escape_fragment(fragment: str, html: bool | str = False) -> str:
+    """Escape a fragment so it stays on one ``data:`` line, in one pass. ``html`` is True for
+    HTML entities, or an escape mode name (``backslash``, ``html``, ``backslash-amp``)."""
+    mode = html if isinstance(html, str) else ("html" if html else "backslash")
+    table = _TABLES.get(mode, _BACKSLASH)
+    if fragment.isascii() and not any(ch in table for ch in fragment):
         return fragment
-    return "".join(table.get(ch, ch) for ch in fragment)
+    return "".join(_escape_char(ch, table) for ch in fragment)
 
 
 def _auth(request: Request) -> None:
@@ -60,10 +84,28 @@ def _auth(request: Request) -> None:
         raise RouteError(JSONResponse({"detail": "Invalid API key"}, status_code=401))
 
 
+def _last_user_text(messages: list[Any]) -> str | None:
+    """The text of the last user entry of ``messages`` (a string, or text parts)."""
+    for entry in reversed(messages):
+        if isinstance(entry, dict) and entry.get("role") == "user":
+            content = entry.get("content")
+            if isinstance(content, list):
+                parts = [p.get("text") for p in content if isinstance(p, dict)]
+                return "".join(p for p in parts if isinstance(p, str))
+            return content if isinstance(content, str) else ""
+    return None
+
+
 def _call(request: Request, body: dict[str, Any]) -> tuple[AgentCall, Any]:
-    require_strings(body, ("user_id", "agent_id", "session_id", "message"))
     messages = body.get("messages")
-    if not body["message"] and not isinstance(messages, list):
+    if "message" not in body and isinstance(messages, list):
+        # lyzr-adk's form: `messages` instead of `message` (never both).
+        require_strings(body, ("user_id", "agent_id", "session_id"))
+        message = _last_user_text(messages) or ""
+    else:
+        require_strings(body, ("user_id", "agent_id", "session_id", "message"))
+        message = body["message"]
+    if not message and not isinstance(messages, list):
         raise RouteError(
             JSONResponse(
                 {
@@ -87,7 +129,7 @@ def _call(request: Request, body: dict[str, Any]) -> tuple[AgentCall, Any]:
     state = state_of(request)
     call = AgentCall(
         agent_id=body["agent_id"],
-        message=body["message"],
+        message=message,
         session_id=body["session_id"],
         user_id=body["user_id"],
         history=state.history(body["session_id"]),
@@ -98,6 +140,16 @@ def _call(request: Request, body: dict[str, Any]) -> tuple[AgentCall, Any]:
         param=param,
     )
     return call, fn
+
+
+def _new_user_turn(body: dict[str, Any]) -> bool:
+    """A body with ``message`` is a user turn; a ``messages``-only body is one when it ends
+    with a user entry (a tool-result round of the same turn is not)."""
+    messages = body.get("messages")
+    if "message" in body or not isinstance(messages, list):
+        return True
+    last = messages[-1] if messages else None
+    return isinstance(last, dict) and last.get("role") == "user"
 
 
 async def prepare(request: Request) -> tuple[AgentCall, Answer] | Response:
@@ -112,7 +164,8 @@ async def prepare(request: Request) -> tuple[AgentCall, Answer] | Response:
             return early
     except RouteError as exc:
         return exc.response
-    state_of(request).remember(call.session_id, "user", call.message)
+    if _new_user_turn(body):
+        state_of(request).remember(call.session_id, "user", call.message)
     response_format = body.get("response_format")
     if isinstance(response_format, dict):
         # Structured output: a JSON document that fits the requested schema (json_object: any).
@@ -123,18 +176,37 @@ async def prepare(request: Request) -> tuple[AgentCall, Answer] | Response:
     return call, fn(call)
 
 
-def payload(fragment: str, fmt: str, html: bool) -> bytes:
+def payload(fragment: str, fmt: str, html: bool | str) -> bytes:
     if fmt == "json":
-        text = json.dumps({"content": fragment}, ensure_ascii=False)
+        # ensure_ascii only when needed: a lone surrogate cannot be written as UTF-8.
+        ascii_only = any("\ud800" <= ch <= "\udfff" for ch in fragment)
+        text = json.dumps({"content": fragment}, ensure_ascii=ascii_only)
     else:
         text = escape_fragment(fragment, html)
     return f"data: {text}\n\n".encode()
 
 
 @functools.lru_cache(maxsize=32)
-def _rendered(fragments: tuple[str, ...], fmt: str, html: bool) -> tuple[bytes, ...]:
+def _rendered(fragments: tuple[str, ...], fmt: str, html: bool | str) -> tuple[bytes, ...]:
     """Encoded events, cached: long benchmark answers must not make the emulator the bottleneck."""
     return tuple(payload(f, fmt, html) for f in fragments)
+
+
+def _answer_events(answer: Answer, fmt: str, escape: str) -> list[bytes]:
+    if answer.tool_call is not None:
+        return [f"data: {json.dumps(dict(answer.tool_call))}\n\n".encode()]
+    if fmt != "json" and answer.wire_fragments is not None:
+        events = [f"data: {w}\n\n".encode() for w in answer.wire_fragments]
+    else:
+        events = list(_rendered(answer.fragments, fmt, escape))
+    for index, extra in sorted(answer.json_events, key=lambda e: e[0], reverse=True):
+        events.insert(min(index, len(events)), f"data: {json.dumps(dict(extra))}\n\n".encode())
+    return events
+
+
+def _quirks(request: Request) -> set[str]:
+    value = request.headers.get("x-emulator-quirks", "")
+    return {q.strip() for q in value.split(",") if q.strip()}
 
 
 async def stream(request: Request) -> Response:
@@ -146,13 +218,16 @@ async def stream(request: Request) -> Response:
         await answer.prelude(request)
     state = state_of(request)
     fmt = request.headers.get("x-emulator-format", state.stream_format)
-    html = request.headers.get("x-emulator-escape") == "html"
-    if answer.tool_call is not None:
-        events = [f"data: {json.dumps(dict(answer.tool_call))}\n\n".encode()]
-    else:
-        events = list(_rendered(answer.fragments, fmt, html))
+    escape = request.headers.get("x-emulator-escape", answer.escape)
+    quirks = _quirks(request)
+    events = _answer_events(answer, fmt, escape)
+    if "bom" in quirks:
+        events = [b"\xef\xbb\xbf" + (events[0] if events else b""), *events[1:]]
     if answer.error is not None:
-        terminal = [f"data: [ERROR] {answer.error}\n\n".encode()]
+        if "error-event" in quirks:
+            terminal = [f"event: error\ndata: {answer.error}\n\n".encode()]
+        else:
+            terminal = [f"data: [ERROR] {answer.error}\n\n".encode()]
     else:
         terminal = []
         if fmt == "json":
@@ -165,13 +240,14 @@ async def stream(request: Request) -> Response:
                 meta["artifact_files"] = [dict(a) for a in answer.artifacts]
             final = json.dumps({"content": "", "metadata": meta})
             terminal.append(f"data: {final}\n\n".encode())
-        terminal.append(b"data: [DONE]\n\n")
+        terminal.append(b"data: [DONE] \n\n" if "done-space" in quirks else b"data: [DONE]\n\n")
 
     def complete() -> None:
         if answer.error is None and answer.tool_call is None:
             state.remember(call.session_id, "assistant", answer.text)
 
     fault = fault_of(request)
+    media_type = request.headers.get("x-emulator-media-type", SSE_MEDIA_TYPE)
     return sse_response(
         request,
         events,
@@ -180,6 +256,7 @@ async def stream(request: Request) -> Response:
         delay=answer.delay,
         on_complete=complete,
         session_id=call.session_id,
+        media_type=media_type,
     )
 
 
@@ -193,6 +270,23 @@ async def stop(request: Request) -> Response:
     session_id = request.path_params["session_id"]
     state_of(request).record_stop(session_id)
     return JSONResponse({"status": "stopped", "session_id": session_id})
+
+
+def _server_tool_calls(answer: Answer) -> list[dict[str, Any]]:
+    """The one-shot ``tool_calls``: the tools the agent ran on the server, with their results."""
+    calls: list[dict[str, Any]] = []
+    for phase, name, data in answer.activity:
+        if phase == "call":
+            calls.append(
+                {
+                    "id": f"call_{len(calls)}",
+                    "type": "function",
+                    "function": {"name": name, "arguments": json.dumps(data)},
+                }
+            )
+        elif calls and calls[-1]["function"]["name"] == name:
+            calls[-1]["result"] = data
+    return calls
 
 
 async def chat(request: Request) -> Response:
@@ -209,7 +303,7 @@ async def chat(request: Request) -> Response:
         "session_id": call.session_id,
         "agent_id": call.agent_id,
         "metadata": {"agent_id": call.agent_id},
-        "tool_calls": [],
+        "tool_calls": _server_tool_calls(answer),
         "module_outputs": {"artifact_files": [dict(a) for a in answer.artifacts]},
     }
     if answer.tool_call is not None:
@@ -217,7 +311,8 @@ async def chat(request: Request) -> Response:
         document["messages"] = answer.tool_call.get("messages", [])
     else:
         state_of(request).remember(call.session_id, "assistant", answer.text)
-    return JSONResponse(document)
+    # ASCII JSON: a lone surrogate in an answer cannot be written as UTF-8.
+    return Response(json.dumps(document), media_type="application/json")
 
 
 routes = [
