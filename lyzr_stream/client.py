@@ -25,6 +25,7 @@ from .events import ToolCallRequest
 from .events_channel import DEFAULT_CONNECT_TIMEOUT, DEFAULT_GRACE, AgentEventsSettings
 from .events_channel import attach_async as _attach_agent_events_async
 from .events_channel import attach_sync as _attach_agent_events
+from .files_and_sessions import FilesAndSessionsAPI
 from .local_tools import check_tool_names
 from .pools import AsyncPools, shard_plan
 from .request import AgentRequest
@@ -62,7 +63,7 @@ def new_session_id(agent_id: str) -> str:
     return f"{agent_id}-{uuid.uuid4().hex[:12]}"
 
 
-class LyzrClient:
+class LyzrClient(FilesAndSessionsAPI):
     """A client for one agent service (Lyzr v3 by default; other wire formats via ``dialect``).
 
     Connections are pooled: the ``httpx.Client`` and ``httpx.AsyncClient`` are created on first
@@ -101,6 +102,10 @@ class LyzrClient:
             ``wss://metrics.studio.lyzr.ai``.
         events_connect_timeout: the most the channel may delay a stream's request (seconds).
         events_grace: how long the channel stays open for late events after the answer.
+
+    Files and sessions (Lyzr v3 only): :meth:`upload_assets`, :meth:`session_history`,
+    :meth:`list_sessions`, :meth:`create_session`, :meth:`delete_session` and their ``a``-prefixed
+    async forms (see :class:`~lyzr_stream.files_and_sessions.FilesAndSessionsAPI`).
     """
 
     def __init__(

@@ -42,6 +42,8 @@ class AgentCall:
     features: tuple[Mapping[str, Any], ...] = ()
     messages: tuple[Mapping[str, Any], ...] | None = None
     param: int | None = None
+    #: The request's ``assets``, described from the upload store (see ``emulator.assets``).
+    assets: tuple[Mapping[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)

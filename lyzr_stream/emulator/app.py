@@ -5,7 +5,16 @@ from __future__ import annotations
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
-from . import agent_events, aisquare, chat_messages, lyzr_v2, lyzr_v3, openai_compat
+from . import (
+    agent_events,
+    aisquare,
+    assets,
+    chat_messages,
+    lyzr_v2,
+    lyzr_v3,
+    openai_compat,
+    sessions,
+)
 from .state import EMULATOR_API_KEY, EmulatorState
 
 __all__ = ["create_app"]
@@ -22,6 +31,7 @@ def create_app(
         *chat_messages.routes,
         *openai_compat.routes,
         *agent_events.routes,
+        *assets.routes, *sessions.routes,  # files and session memory (issue 17)
     ]
     app = Starlette(routes=routes)
     app.router.redirect_slashes = False

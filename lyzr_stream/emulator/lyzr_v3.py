@@ -28,6 +28,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .agents import AgentCall, Answer, resolve_agent, words
+from .assets import describe_assets
 from .http import (
     SSE_MEDIA_TYPE,
     RouteError,
@@ -138,6 +139,7 @@ def _call(request: Request, body: dict[str, Any]) -> tuple[AgentCall, Any]:
         features=tuple(body.get("features") or ()),
         messages=tuple(messages) if isinstance(messages, list) else None,
         param=param,
+        assets=describe_assets(request, body.get("assets")),
     )
     return call, fn
 

@@ -60,6 +60,11 @@ class EmulatorState:
         with self._lock:
             self._sessions[session_id].append((role, text))
 
+    def forget(self, session_id: str) -> None:
+        """Drop one session's memory (the session routes' DELETE)."""
+        with self._lock:
+            self._sessions.pop(session_id, None)
+
     def count_attempt(self, spec: str, session_id: str) -> int:
         """How many requests (this one included) carried this fault spec and session id."""
         with self._lock:

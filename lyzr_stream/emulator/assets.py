@@ -1,0 +1,176 @@
+"""The upload route ``POST /v3/assets/upload`` and the ``assets`` agent that reads uploads back.
+
+Multipart, one ``files`` part per file (parsed by Starlette, which needs ``python-multipart``).
+Each file gets its own result: ``success: true`` with a fresh ``asset_id``, or ``success: false``
+with an ``error`` when the type is not one Lyzr takes, the file is empty, or its name starts with
+``fail`` (a file named to fail, for tests). Every upload is kept in the app's
+:class:`AssetStore` (``AssetStore.of(emulator.app).uploads``), and the v3 routes describe a
+request's ``assets`` ids from it, so the ``assets`` agent can say which files it received.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ..assets import ALLOWED_MIME_TYPES, canonical_mime_type
+from .agents import AgentCall, Answer, agent, words
+from .http import record, state_of
+
+__all__ = ["AssetStore", "StoredAsset", "check_api_key", "describe_assets", "routes"]
+
+_STORE_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class StoredAsset:
+    """One file the upload route received, and what it answered for it."""
+
+    file_name: str
+    mime_type: str
+    size: int
+    sha256: str
+    asset_id: str | None
+    error: str | None = None
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "asset_id": self.asset_id,
+            "file_name": self.file_name,
+            "mime_type": self.mime_type,
+            "file_size": self.size,
+        }
+
+
+class AssetStore:
+    """The uploads of one emulator app (thread-safe: tests read it from their own thread)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._uploads: list[StoredAsset] = []
+        self._by_id: dict[str, StoredAsset] = {}
+
+    @classmethod
+    def of(cls, app: Any) -> AssetStore:
+        """The store of a Starlette app (created on first use)."""
+        with _STORE_LOCK:
+            store: AssetStore | None = getattr(app.state, "lyzr_assets", None)
+            if store is None:
+                store = cls()
+                app.state.lyzr_assets = store
+            return store
+
+    def add(self, asset: StoredAsset) -> None:
+        with self._lock:
+            self._uploads.append(asset)
+            if asset.asset_id is not None:
+                self._by_id[asset.asset_id] = asset
+
+    @property
+    def uploads(self) -> list[StoredAsset]:
+        """Every file received, in order, the refused ones included."""
+        with self._lock:
+            return list(self._uploads)
+
+    def get(self, asset_id: str) -> StoredAsset | None:
+        with self._lock:
+            return self._by_id.get(asset_id)
+
+
+def check_api_key(request: Request) -> Response | None:
+    """The 401 answer for a missing or wrong ``x-api-key``, else None."""
+    if request.headers.get("x-api-key") != state_of(request).api_key:
+        return JSONResponse({"detail": "Invalid API key"}, status_code=401)
+    return None
+
+
+def _refusal(name: str, mime: str, data: bytes) -> str | None:
+    if name.lower().startswith("fail"):
+        return "could not process the file"
+    if mime not in ALLOWED_MIME_TYPES:
+        return f"unsupported file type {mime or '(none)'}"
+    if not data:
+        return "the file is empty"
+    return None
+
+
+async def _store_one(store: AssetStore, part: UploadFile) -> dict[str, Any]:
+    data = await part.read()
+    name = part.filename or "file"
+    mime = canonical_mime_type(part.content_type or "")
+    error = _refusal(name, mime, data)
+    asset_id = None if error else uuid.uuid4().hex
+    store.add(StoredAsset(name, mime, len(data), hashlib.sha256(data).hexdigest(), asset_id, error))
+    if error is not None:
+        return {"success": False, "file_name": name, "error": error}
+    kind = "image" if mime.startswith("image/") else "document"
+    return {
+        "success": True,
+        "asset_id": asset_id,
+        "file_name": name,
+        "type": kind,
+        "file_size": len(data),
+        "url": f"https://assets.emulator.invalid/{asset_id}/{name}",
+        "mime_type": mime,
+    }
+
+
+async def upload(request: Request) -> Response:
+    await record(request)
+    refused = check_api_key(request)
+    if refused is not None:
+        return refused
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        return JSONResponse({"detail": "Expected multipart/form-data"}, status_code=422)
+    form = await request.form()
+    parts = form.getlist("files")
+    if not parts or not all(isinstance(p, UploadFile) for p in parts):
+        return JSONResponse(
+            {"detail": [{"loc": ["body", "files"], "msg": "Field required", "type": "missing"}]},
+            status_code=422,
+        )
+    store = AssetStore.of(request.app)
+    results = [await _store_one(store, p) for p in parts if isinstance(p, UploadFile)]
+    await form.close()
+    return JSONResponse({"results": results})
+
+
+def describe_assets(request: Request, asset_ids: object) -> tuple[Mapping[str, Any], ...]:
+    """What the agent learns of a request's ``assets``: each id's file, or ``unknown``."""
+    if not isinstance(asset_ids, Sequence) or isinstance(asset_ids, str):
+        return ()
+    store = AssetStore.of(request.app)
+    described: list[Mapping[str, Any]] = []
+    for asset_id in asset_ids:
+        stored = store.get(asset_id) if isinstance(asset_id, str) else None
+        described.append(stored.describe() if stored else {"asset_id": asset_id, "unknown": True})
+    return tuple(described)
+
+
+@agent("assets")
+def _assets(call: AgentCall) -> Answer:
+    """Says which assets arrived with the message (names, types, sizes, ids)."""
+    if not call.assets:
+        return Answer(words(f"No files. You said: {call.message}"))
+    parts = []
+    for asset in call.assets:
+        if asset.get("unknown"):
+            parts.append(f"unknown asset {asset['asset_id']}")
+        else:
+            parts.append(
+                f"{asset['file_name']} ({asset['mime_type']}, {asset['file_size']} bytes, "
+                f"id {asset['asset_id']})"
+            )
+    return Answer(words(f"I received {len(parts)} file(s): " + "; ".join(parts) + "."))
+
+
+routes = [Route("/v3/assets/upload", upload, methods=["POST"])]
