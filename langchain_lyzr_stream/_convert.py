@@ -41,6 +41,8 @@ from lyzr_stream import (
 from lyzr_stream.events import StreamEvent
 from lyzr_stream.local_tools import wire_tool_calls
 
+from ._media import MEDIA_BLOCK_TYPES
+
 __all__ = [
     "event_to_chunk",
     "final_chunk",
@@ -77,11 +79,12 @@ def _text_of(message: BaseMessage) -> str:
         elif kind in _SKIPPED_BLOCK_TYPES and isinstance(message, AIMessage):
             # The agent's own reasoning and tool calls travel separately (tool_calls field).
             continue
+        elif kind in MEDIA_BLOCK_TYPES:
+            continue  # images and files travel as uploaded assets (see _media.py)
         else:
             raise InvalidRequestError(
                 f"a {type(message).__name__} holds a {kind!r} content block, which the Lyzr "
-                "protocol cannot carry (only text; upload files as Lyzr assets and pass their "
-                "ids with assets=[...])"
+                "protocol cannot carry (text, and images and files as Lyzr assets)"
             )
     return "".join(parts)
 

@@ -34,6 +34,7 @@ from lyzr_stream import (
     ToolActivity,
     ToolSpec,
 )
+from lyzr_stream.attachments import CallAttachments, call_media
 from lyzr_stream.conversation import (
     history_fields,
     new_turn_text,
@@ -59,6 +60,7 @@ from ._convert import (
     text_chunk,
     to_core_messages,
 )
+from ._media import media_of
 
 __all__ = ["ChatLyzr"]
 
@@ -399,7 +401,8 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
 
     def _prepare(
         self, messages: Sequence[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
-    ) -> tuple[AgentRequest, dict[str, Any], RunnableConfig]:
+    ) -> tuple[AgentRequest, dict[str, Any], RunnableConfig, CallAttachments]:
+        """The request (files not yet uploaded), policy kwargs, config, and the call's files."""
         config: RunnableConfig = kwargs.pop(_CONFIG_KWARG, None) or ensure_config()
         accepted = _OPTION_KWARGS | _POLICY_KWARGS | _TOOL_KWARGS | set(_AGENT_KWARGS)
         unknown = set(kwargs) - accepted - _FRAMEWORK_KWARGS
@@ -412,7 +415,9 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
         core = to_core_messages(messages)
         tools = [ToolSpec.from_openai(t) for t in kwargs.get("tools") or ()]
         # Tool rounds need the whole transcript (assistant tool calls, tool results).
-        if self.message_mode == "history" or tools:
+        whole = self.message_mode == "history" or bool(tools)
+        media = call_media(core, [media_of(m) for m in messages], whole_transcript=whole)
+        if whole:
             message, transcript = history_fields(core)
             fields: dict[str, Any] = {"message": message, "messages": transcript}
         else:
@@ -426,7 +431,7 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
             agent_id=self._agent_for(kwargs), **fields, **options.request_fields()
         )
         policy = {k: kwargs[k] for k in _POLICY_KWARGS if k in kwargs}
-        return request, policy, config
+        return request, policy, config, CallAttachments(media)
 
     # -- tools and structured output --------------------------------------------------------------
     def bind_tools(
@@ -534,7 +539,8 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
         **kwargs: Any,
     ) -> ChatResult:
         streamed = self._wants_stream(run_manager, kwargs)
-        request, policy, config = self._prepare(messages, stop, kwargs)
+        request, policy, config, files = self._prepare(messages, stop, kwargs)
+        request = files.attach(self.client, request)  # uploads now: a failure sends nothing
         run_id = run_manager.run_id if run_manager is not None else None
         if not streamed:
             response = _apply_stop(self.client.chat(request, **policy), stop or self.stop)
@@ -569,7 +575,8 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
         **kwargs: Any,
     ) -> ChatResult:
         streamed = self._wants_stream(run_manager, kwargs)
-        request, policy, config = self._prepare(messages, stop, kwargs)
+        request, policy, config, files = self._prepare(messages, stop, kwargs)
+        request = await files.aattach(self.client, request)
         run_id = run_manager.run_id if run_manager is not None else None
         if not streamed:
             response = _apply_stop(await self.client.achat(request, **policy), stop or self.stop)
@@ -603,7 +610,8 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        request, policy, config = self._prepare(messages, stop, kwargs)
+        request, policy, config, files = self._prepare(messages, stop, kwargs)
+        request = files.attach(self.client, request)  # uploads now: a failure sends nothing
         chunks = _Chunker(stop if stop is not None else self.stop)
         activity = _ActivityReporter(self, config)
         plain = not chunks.filtering
@@ -636,7 +644,8 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        request, policy, config = self._prepare(messages, stop, kwargs)
+        request, policy, config, files = self._prepare(messages, stop, kwargs)
+        request = await files.aattach(self.client, request)
         chunks = _Chunker(stop if stop is not None else self.stop)
         activity = _ActivityReporter(self, config)
         plain = not chunks.filtering

@@ -38,6 +38,8 @@ from lyzr_stream import (
 from lyzr_stream.events import StreamEvent
 from lyzr_stream.local_tools import wire_tool_calls
 
+from ._media import MEDIA_BLOCKS
+
 __all__ = [
     "RAW_TOOL_CALLS",
     "Accumulator",
@@ -68,11 +70,12 @@ def _text_of(message: ChatMessage) -> str:
             parts.append(block.text)
         elif isinstance(block, ThinkingBlock) or block.block_type == "tool_call":
             continue  # the agent's own reasoning / calls are not resent as text
+        elif isinstance(block, MEDIA_BLOCKS):
+            continue  # images and documents travel as uploaded assets (see _media.py)
         else:
             raise InvalidRequestError(
                 f"a {message.role.value} message holds a {block.block_type!r} block, which the "
-                "Lyzr protocol cannot carry (only text; upload files as Lyzr assets and pass "
-                "their ids with assets=[...])"
+                "Lyzr protocol cannot carry (text, and images and documents as Lyzr assets)"
             )
     return "".join(parts)
 

@@ -34,6 +34,7 @@ from lyzr_stream import (
     ToolActivity,
     ToolSpec,
 )
+from lyzr_stream.attachments import CallAttachments, call_media
 from lyzr_stream.conversation import (
     CALL_OPTION_NAMES,
     CallOptions,
@@ -60,6 +61,7 @@ from ._convert import (
     to_core_messages,
     tool_selections,
 )
+from ._media import media_of
 from .session import SessionScope, scoped_layers
 
 __all__ = ["LyzrLLM", "LyzrToolActivityEvent"]
@@ -277,7 +279,8 @@ class LyzrLLM(FunctionCallingLLM, LyzrModelFields):
 
     def _prepare(
         self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]
-    ) -> tuple[AgentRequest, dict[str, Any]]:
+    ) -> tuple[AgentRequest, dict[str, Any], CallAttachments]:
+        """The request (files not yet uploaded), policy kwargs, and the call's files."""
         accepted = set(CALL_OPTION_NAMES) | _POLICY_KWARGS | _TOOL_KWARGS
         unknown = set(kwargs) - accepted - _IGNORED_KWARGS
         if unknown:
@@ -289,7 +292,9 @@ class LyzrLLM(FunctionCallingLLM, LyzrModelFields):
         core = to_core_messages(messages)
         tools = [_tool_spec(t) for t in kwargs.get("tools") or ()]
         # Tool rounds need the whole transcript (assistant tool calls, tool results).
-        if self.message_mode == "history" or tools:
+        whole = self.message_mode == "history" or bool(tools)
+        media = call_media(core, [media_of(m) for m in messages], whole_transcript=whole)
+        if whole:
             message, transcript = history_fields(core)
             fields: dict[str, Any] = {"message": message, "messages": transcript}
         else:
@@ -301,7 +306,7 @@ class LyzrLLM(FunctionCallingLLM, LyzrModelFields):
             )
         request = AgentRequest(agent_id=self.agent_id, **fields, **options.request_fields())
         policy = {k: kwargs[k] for k in _POLICY_KWARGS if k in kwargs}
-        return request, policy
+        return request, policy, CallAttachments(media)
 
     # -- tools ------------------------------------------------------------------------------------
     def _prepare_chat_with_tools(
@@ -353,13 +358,15 @@ class LyzrLLM(FunctionCallingLLM, LyzrModelFields):
 
     # -- one-shot --------------------------------------------------------------------------------
     def _chat(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> ChatResponse:
-        request, policy = self._prepare(messages, kwargs)
+        request, policy, files = self._prepare(messages, kwargs)
+        request = files.attach(self.client, request)  # uploads now: a failure sends nothing
         response = self.client.chat(request, **policy)
         self._dispatch_activity(response.tool_activity, response.session_id)
         return to_chat_response(response, {})
 
     async def _achat(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> ChatResponse:
-        request, policy = self._prepare(messages, kwargs)
+        request, policy, files = self._prepare(messages, kwargs)
+        request = await files.aattach(self.client, request)
         response = await self.client.achat(request, **policy)
         self._dispatch_activity(response.tool_activity, response.session_id)
         return to_chat_response(response, {})
@@ -431,11 +438,15 @@ class LyzrLLM(FunctionCallingLLM, LyzrModelFields):
             yield final(acc, events.response(), events.stats.timing())
 
     def _open(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> EventStream:
-        request, policy = self._prepare(messages, kwargs)
+        request, policy, files = self._prepare(messages, kwargs)
+        request = files.attach(self.client, request)
         return self.client.stream(request, **policy)
 
-    def _aopen(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> AsyncEventStream:
-        request, policy = self._prepare(messages, kwargs)
+    async def _aopen(
+        self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]
+    ) -> AsyncEventStream:
+        request, policy, files = self._prepare(messages, kwargs)
+        request = await files.aattach(self.client, request)
         return self.client.astream(request, **policy)
 
     @llm_chat_callback()
@@ -452,10 +463,11 @@ class LyzrLLM(FunctionCallingLLM, LyzrModelFields):
     async def astream_chat(
         self, messages: Sequence[ChatMessage], **kwargs: Any
     ) -> ChatResponseAsyncGen:
-        return self._aresponses(self._aopen(messages, kwargs), *_CHAT)
+        return self._aresponses(await self._aopen(messages, kwargs), *_CHAT)
 
     @llm_completion_callback()
     async def astream_complete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponseAsyncGen:
-        return self._aresponses(self._aopen(self._prompt_messages(prompt), kwargs), *_COMPLETION)
+        events = await self._aopen(self._prompt_messages(prompt), kwargs)
+        return self._aresponses(events, *_COMPLETION)

@@ -1,7 +1,9 @@
 """``lyzr-stream``: chat with an agent in the terminal, ask one question, or serve the emulator.
 
-    lyzr-stream chat --agent-id ID [--session-id S] [--dialect D]
+    lyzr-stream chat --agent-id ID [--session-id S] [--dialect D] [--file report.pdf]
     lyzr-stream ask --agent-id ID "question" [--json]
+    lyzr-stream sessions --agent-id ID
+    lyzr-stream history SESSION_ID [--agent-id ID]
     lyzr-stream emulator [--port 8080]
 
 The key comes from ``LYZR_API_KEY``, or from a prompt that does not echo (never from the command
@@ -12,6 +14,10 @@ talks to it, so everything works offline (try ``--agent-id demo``).
 own lines, then prints time to first token and tokens per second ("tokens" are the fragments the
 service streamed: ``coalesce`` is off here). The session is kept across turns. Ctrl-C during an
 answer stops that answer and keeps the session; Ctrl-D (or ``/exit``) leaves.
+
+``chat --file PATH`` (repeatable) uploads the files as Lyzr assets and attaches them to the first
+message; inside a chat, ``/file PATH`` attaches a file to the next message. ``sessions`` lists an
+agent's sessions; ``history`` prints one session's memory.
 
 ``ask`` prints the answer text to stdout (``--json``: the whole result); errors go to stderr
 with exit code 1 (2 for bad arguments).
@@ -26,8 +32,8 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterator, Sequence
-from typing import TextIO
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TextIO
 
 from .client import LyzrClient
 from .errors import LyzrError
@@ -84,6 +90,14 @@ def _parser() -> argparse.ArgumentParser:
     agent_options(ask)
     ask.add_argument("question", nargs="?", help="the question ('-' or none: read stdin)")
     ask.add_argument("--json", action="store_true", help="print the whole result as JSON")
+    chat.add_argument(
+        "--file",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="attach a file (PDF, DOCX, PPTX, XLSX, XLS, JPEG, PNG) to the first message",
+    )
+    _session_commands(commands, agent_options)
     emulator = commands.add_parser("emulator", help="serve the agent-service emulator")
     emulator.add_argument("--host", default="127.0.0.1")
     emulator.add_argument("--port", type=int, default=8080)
@@ -157,7 +171,13 @@ def _chat(args: argparse.Namespace, variables: dict[str, str]) -> int:
                 continue
             if line.strip() in ("/exit", "/quit"):
                 return 0
-            _answer(client, _request(args, line, variables), out, style)
+            if line.startswith("/file "):
+                args.file.append(line[6:].strip())
+                out.write(style(_DIM, f"[{line[6:].strip()} goes with your next message]") + "\n")
+                continue
+            request = _attach_files(client, _request(args, line, variables), args, out, style)
+            if request is not None:
+                _answer(client, request, out, style)
 
 
 def _answer(client: LyzrClient, request: AgentRequest, out: TextIO, style: _Style) -> None:
@@ -231,6 +251,50 @@ def _ask(args: argparse.Namespace, variables: dict[str, str]) -> int:
     return 0
 
 
+def _attach_files(
+    client: LyzrClient, request: AgentRequest, args: argparse.Namespace, out: TextIO, style: _Style
+) -> AgentRequest | None:
+    """``request`` with the pending ``--file`` / ``/file`` uploads as its assets (None: failed)."""
+    if not args.file:
+        return request
+    paths, args.file = args.file, []
+    try:
+        assets = client.upload_assets(paths)
+    except LyzrError as error:
+        out.write(style(_RED, f"error: {type(error).__name__}: {error}") + " (not sent)\n")
+        return None
+    names = ", ".join(a.name for a in assets)
+    out.write(style(_DIM, f"[attached {names}]") + "\n")
+    ids = [*request.assets, *(a.asset_id for a in assets)]
+    return request.model_copy(update={"assets": tuple(ids)})
+
+
+def _session_commands(commands: Any, agent_options: Callable[[Any], None]) -> None:
+    sessions = commands.add_parser("sessions", help="list an agent's sessions")
+    agent_options(sessions)
+    history = commands.add_parser("history", help="print a session's memory")
+    agent_options(history)
+    history.add_argument("session", metavar="SESSION_ID", help="the session to print")
+
+
+def _sessions(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        for session in client.list_sessions(args.agent_id):
+            named = session.name and session.name != session.session_id
+            name = f"  {session.name}" if named else ""
+            sys.stdout.write(f"{session.session_id}  {session.created_at or '-'}{name}\n")
+    return 0
+
+
+def _history(args: argparse.Namespace) -> int:
+    style = _Style(sys.stdout)
+    with _client(args) as client:
+        for entry in client.session_history(args.session, agent_id=args.agent_id):
+            who = {"user": "you", "assistant": "agent"}.get(entry.role, entry.role)
+            sys.stdout.write(style(_DIM, f"{who}> ") + entry.content + "\n")
+    return 0
+
+
 def _emulator(args: argparse.Namespace) -> int:
     from .emulator.__main__ import main as serve
 
@@ -243,6 +307,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "emulator":
         return _emulator(args)
+    if args.command == "history":
+        return _run_guarded(lambda: _history(args))
     if not args.agent_id:
         parser.error("--agent-id is required (or set LYZR_AGENT_ID)")
     variables = _variables(args.var, parser)
@@ -250,6 +316,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "chat":
             return _chat(args, variables)
+        if args.command == "sessions":
+            return _sessions(args)
         return _ask(args, variables)
     except LyzrError as error:
         sys.stderr.write(f"lyzr-stream: {type(error).__name__}: {error}\n")
@@ -259,6 +327,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write(f"\ninterrupted after {time.monotonic() - started:.1f}s\n")
         return 130
+
+
+def _run_guarded(command: Callable[[], int]) -> int:
+    try:
+        return command()
+    except LyzrError as error:
+        sys.stderr.write(f"lyzr-stream: {type(error).__name__}: {error}\n")
+        return 1
 
 
 if __name__ == "__main__":

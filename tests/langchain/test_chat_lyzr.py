@@ -239,10 +239,10 @@ def test_non_text_blocks_are_refused_before_sending(
     image = HumanMessage(
         content=[
             {"type": "text", "text": "look"},
-            {"type": "image", "url": "https://example.invalid/a.png"},
+            {"type": "audio", "base64": "AAAA", "mime_type": "audio/wav"},
         ]
     )
-    with pytest.raises(InvalidRequestError, match="'image' content block"):
+    with pytest.raises(InvalidRequestError, match="'audio' content block"):
         make_model().invoke([image])
     assert lyzr_emulator.requests == []
 

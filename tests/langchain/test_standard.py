@@ -4,8 +4,9 @@ What ChatLyzr declares (honestly):
 - tool calling, tool choice and structured output (function calling, JSON schema and JSON mode)
   through Lyzr local tools and ``response_format``: the integration suite runs them against the
   emulator's ``tool-caller`` agent;
-- no image, audio, video or PDF inputs: the Lyzr protocol carries text only (files go through
-  Lyzr assets);
+- no image, audio, video or PDF inputs declared: images and PDFs do work (uploaded as Lyzr
+  assets, see test_files_and_history.py), but the standard image and PDF tests download their
+  samples from the internet, and the emulator cannot describe an image's contents;
 - no usage metadata: the service does not report token counts;
 - ``test_serdes`` is an expected failure: see its reason (our own round-trip test replaces it);
 - model override per call: ``model=`` names another agent (the agent is the model).

@@ -190,13 +190,13 @@ def test_turn_and_history_modes(make_llm: LLMFactory, lyzr_emulator: Emulator) -
 
 
 def test_non_text_blocks_are_refused(make_llm: LLMFactory) -> None:
-    from llama_index.core.base.llms.types import ImageBlock, TextBlock
+    from llama_index.core.base.llms.types import AudioBlock, TextBlock
 
     message = ChatMessage(
         role=MessageRole.USER,
-        blocks=[TextBlock(text="look"), ImageBlock(url="https://example.invalid/a.png")],
+        blocks=[TextBlock(text="look"), AudioBlock(audio=b"RIFF0000WAVE", format="wav")],
     )
-    with pytest.raises(InvalidRequestError, match="'image' block"):
+    with pytest.raises(InvalidRequestError, match="'audio' block"):
         make_llm().chat([message])
 
 

@@ -1,0 +1,57 @@
+"""``ImageBlock`` and ``DocumentBlock`` of LlamaIndex messages, as
+:class:`~lyzr_stream.attachments.MediaPart`\\ s (uploaded as Lyzr assets).
+
+Bytes (LlamaIndex keeps them base64-encoded), a local ``path`` or a ``data:`` URL are read here;
+a remote URL is refused (see :mod:`lyzr_stream.attachments`). The file name is the path's, else
+a document's ``title`` (when it is not LlamaIndex's placeholder ``input_document``), else one made
+from the type.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from llama_index.core.base.llms.types import ChatMessage, DocumentBlock, ImageBlock
+
+from lyzr_stream.assets import mime_type_for
+from lyzr_stream.attachments import MediaPart, decode_data_url
+from lyzr_stream.errors import InvalidRequestError
+
+__all__ = ["MEDIA_BLOCKS", "media_of"]
+
+MEDIA_BLOCKS = (ImageBlock, DocumentBlock)
+_PLACEHOLDER_TITLE = "input_document"
+
+
+def _read(block: ImageBlock | DocumentBlock, what: str) -> bytes:
+    try:
+        if isinstance(block, ImageBlock):
+            return block.resolve_image(as_base64=False).read()  # type: ignore[no-any-return]
+        return block.resolve_document().read()  # type: ignore[no-any-return]
+    except (OSError, ValueError) as exc:
+        raise InvalidRequestError(f"{what}: cannot read its data ({exc})") from None
+
+
+def _part(block: ImageBlock | DocumentBlock, what: str) -> MediaPart:
+    if isinstance(block, ImageBlock):
+        has_data, mime, title = block.image is not None, block.image_mimetype, None
+    else:
+        has_data, mime, title = block.data is not None, block.document_mimetype, block.title
+    name = Path(str(block.path)).name if block.path else None
+    if not name and title and title != _PLACEHOLDER_TITLE:
+        name = title
+    if not has_data and not block.path and block.url:
+        data, url_mime = decode_data_url(str(block.url), what)
+        return MediaPart(data, mime or url_mime, name)
+    if not mime and name:
+        mime = mime_type_for(name)
+    return MediaPart(_read(block, what), mime, name)
+
+
+def media_of(message: ChatMessage) -> list[MediaPart]:
+    """The image and document blocks of one message, in order."""
+    return [
+        _part(block, f"the {block.block_type} block #{index + 1} of a {message.role.value} message")
+        for index, block in enumerate(message.blocks)
+        if isinstance(block, MEDIA_BLOCKS)
+    ]
