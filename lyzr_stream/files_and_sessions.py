@@ -2,9 +2,10 @@
 and :mod:`lyzr_stream.sessions`).
 
 They are a mixin of :class:`~lyzr_stream.LyzrClient` so that they share its connection pools,
-key, base URL, default headers, timeouts, retry policy and typed errors: one short request each,
-retried like a one-shot chat (connection errors, 408/409/429/5xx), and an error status becomes the
-same :class:`~lyzr_stream.errors.APIStatusError` subclass as anywhere else.
+key, base URL, default headers, timeouts, retry policy and typed errors: each is one request sent
+and read the way a one-shot chat is (same retries, same answer size cap ``max_event_bytes``), and
+an error status becomes the same :class:`~lyzr_stream.errors.APIStatusError` subclass as anywhere
+else.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from .assets import (
     parse_upload_response,
     to_upload_file,
 )
+from .dialects.base import HttpRequest
 from .errors import InvalidRequestError, LyzrError
 from .retry import RetryPolicy
 from .sessions import (
@@ -42,15 +44,7 @@ from .sessions import (
     sessions_path,
 )
 from .timeouts import TimeoutLike, Timeouts
-from .transport import (
-    Deadline,
-    check_redirect,
-    log_retry,
-    logger,
-    map_transport_error,
-    redact_headers,
-    status_error,
-)
+from .transport import Deadline, build_request, retry_step
 
 if TYPE_CHECKING:
     from .pools import AsyncPools
@@ -84,6 +78,13 @@ class FilesAndSessionsAPI:
         def _check_open(self) -> None: ...
         def _sync_http(self) -> httpx.Client: ...
         def _async_pools(self) -> AsyncPools: ...
+        def _with_defaults(self, http_request: HttpRequest) -> HttpRequest: ...
+        def _chat_once(
+            self, http: httpx.Client, request: httpx.Request, deadline: Deadline
+        ) -> bytes: ...
+        async def _achat_once(
+            self, http: httpx.AsyncClient, request: httpx.Request, deadline: Deadline
+        ) -> bytes: ...
 
     # -- uploads -----------------------------------------------------------------------------
     def _upload_call(
@@ -239,10 +240,10 @@ class FilesAndSessionsAPI:
         """Async form of :meth:`delete_session`."""
         await self._asend(_ApiCall("DELETE", session_path(session_id)), timeout, max_retries)
 
-    # -- one request, retried ----------------------------------------------------------------
+    # -- one request, retried like a one-shot chat ---------------------------------------------
     def _prepared(
         self, call: _ApiCall, timeout: object, max_retries: int | None
-    ) -> tuple[str, dict[str, str], Timeouts, RetryPolicy]:
+    ) -> tuple[HttpRequest, str, Timeouts, RetryPolicy]:
         self._check_open()
         settings = self.settings
         name = settings.dialect.name
@@ -251,46 +252,39 @@ class FilesAndSessionsAPI:
                 f"file uploads and session memory are Lyzr API routes; the {name!r} dialect's "
                 "service has none (use dialect='lyzr-v3')"
             )
-        headers = {**settings.default_headers, "accept": "application/json"}
+        headers = {"accept": "application/json"}
         if call.content_type is not None:
             headers["content-type"] = call.content_type
         if settings.api_key is not None:
             headers["x-api-key"] = settings.api_key.get_secret_value()
+        http_request = self._with_defaults(HttpRequest(call.method, call.path, headers, {}))
         given: Any = timeout
         timeouts = settings.timeouts if given is ... else Timeouts.coerce(given)
         retry = settings.retry if max_retries is None else RetryPolicy(max_retries)
-        return settings.base_url + call.path, headers, timeouts, retry
-
-    @staticmethod
-    def _result(response: httpx.Response) -> bytes:
-        logger.debug("lyzr_stream: %s -> %d", response.request.url.path, response.status_code)
-        if response.status_code >= 300:
-            check_redirect(response)
-            raise status_error(response, response.content)
-        return response.content
+        return http_request, settings.base_url + call.path, timeouts, retry
 
     def _send(self, call: _ApiCall, timeout: object, max_retries: int | None) -> bytes:
-        url, headers, timeouts, retry = self._prepared(call, timeout, max_retries)
+        http_request, url, timeouts, retry = self._prepared(call, timeout, max_retries)
+        content = call.content or b""
         deadline = Deadline(timeouts.total)
         attempt = 0
         while True:
             attempt += 1
-            http = self._sync_http()
-            request = _build(http, call, url, headers, timeouts)
             try:
-                try:
-                    response = http.send(request)
-                except httpx.HTTPError as exc:
-                    raise map_transport_error(exc, in_body=False, deadline=deadline) from exc
-                return self._result(response)
+                http = self._sync_http()
+                built = build_request(http, http_request, url, timeouts, content, deadline)
+                return self._chat_once(http, built, deadline)
             except LyzrError as error:
-                delay = _retry_delay(retry, attempt, error, deadline)
-                if delay is None:
+                step = retry_step(retry, attempt, error, deadline)
+                if step is None:
                     raise
-            time.sleep(delay)
+                time.sleep(step.delay)
+                if step.then_raise is not None:
+                    raise step.then_raise from error
 
     async def _asend(self, call: _ApiCall, timeout: object, max_retries: int | None) -> bytes:
-        url, headers, timeouts, retry = self._prepared(call, timeout, max_retries)
+        http_request, url, timeouts, retry = self._prepared(call, timeout, max_retries)
+        content = call.content or b""
         deadline = Deadline(timeouts.total)
         attempt = 0
         while True:
@@ -298,43 +292,15 @@ class FilesAndSessionsAPI:
             pools = self._async_pools()
             http, shard = pools.acquire()
             try:
-                request = _build(http, call, url, headers, timeouts)
-                try:
-                    response = await http.send(request)
-                except httpx.HTTPError as exc:
-                    raise map_transport_error(exc, in_body=False, deadline=deadline) from exc
-                return self._result(response)
+                built = build_request(http, http_request, url, timeouts, content, deadline)
+                return await self._achat_once(http, built, deadline)
             except LyzrError as error:
-                delay = _retry_delay(retry, attempt, error, deadline)
-                if delay is None:
+                step = retry_step(retry, attempt, error, deadline)
+                if step is None:
                     raise
+                failed = error
             finally:
                 pools.release(shard)
-            await asyncio.sleep(delay)
-
-
-def _build(
-    http: httpx.Client | httpx.AsyncClient,
-    call: _ApiCall,
-    url: str,
-    headers: dict[str, str],
-    timeouts: Timeouts,
-) -> httpx.Request:
-    request = http.build_request(
-        call.method, url, content=call.content, headers=headers, timeout=timeouts.to_httpx()
-    )
-    logger.debug(
-        "lyzr_stream: %s %s headers=%s", request.method, request.url, redact_headers(headers)
-    )
-    return request
-
-
-def _retry_delay(
-    retry: RetryPolicy, attempt: int, error: LyzrError, deadline: Deadline
-) -> float | None:
-    delay = retry.delay(attempt, error)
-    remaining = deadline.remaining()
-    if delay is None or (remaining is not None and delay >= remaining):
-        return None
-    log_retry(attempt, error, delay)
-    return delay
+            await asyncio.sleep(step.delay)
+            if step.then_raise is not None:
+                raise step.then_raise from failed

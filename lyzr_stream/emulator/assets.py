@@ -3,7 +3,8 @@
 Multipart, one ``files`` part per file (parsed by Starlette, which needs ``python-multipart``).
 Each file gets its own result: ``success: true`` with a fresh ``asset_id``, or ``success: false``
 with an ``error`` when the type is not one Lyzr takes, the file is empty, or its name starts with
-``fail`` (a file named to fail, for tests). Every upload is kept in the app's
+``fail`` (a file named to fail, for tests). The ``x-emulator-fault`` header's status, ``html``
+and ``fail-first`` faults apply as on the chat routes. Every upload is kept in the app's
 :class:`AssetStore` (``AssetStore.of(emulator.app).uploads``), and the v3 routes describe a
 request's ``assets`` ids from it, so the ``assets`` agent can say which files it received.
 """
@@ -24,7 +25,7 @@ from starlette.routing import Route
 
 from ..assets import ALLOWED_MIME_TYPES, canonical_mime_type
 from .agents import AgentCall, Answer, agent, words
-from .http import record, state_of
+from .http import RouteError, early_fault_response, fault_of, record, state_of
 
 __all__ = ["AssetStore", "StoredAsset", "check_api_key", "describe_assets", "routes"]
 
@@ -129,6 +130,12 @@ async def upload(request: Request) -> Response:
     refused = check_api_key(request)
     if refused is not None:
         return refused
+    try:  # x-emulator-fault: status, html and fail-first faults apply here too
+        early = await early_fault_response(request, fault_of(request), "upload")
+    except RouteError as exc:
+        return exc.response
+    if early is not None:
+        return early
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         return JSONResponse({"detail": "Expected multipart/form-data"}, status_code=422)
     form = await request.form()

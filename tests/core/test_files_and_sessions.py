@@ -15,6 +15,7 @@ from lyzr_stream import (
     AgentRequest,
     APIResponseValidationError,
     AuthenticationError,
+    InternalServerError,
     InvalidRequestError,
     LyzrClient,
 )
@@ -224,6 +225,21 @@ def test_refused_type_sends_nothing(client: LyzrClient, lyzr_emulator: Emulator)
     with pytest.raises(InvalidRequestError, match="over the 8-byte cap"):
         client.upload_assets(("a.pdf", PDF))
     assert lyzr_emulator.state.requests == []
+
+
+def test_upload_is_retried_like_a_chat(lyzr_emulator: Emulator) -> None:
+    lyzr_emulator.reset()
+    flaky = {"x-emulator-fault": "fail-first:2:503"}
+    with LyzrClient(
+        api_key=lyzr_emulator.api_key, base_url=lyzr_emulator.base_url, default_headers=flaky
+    ) as client:
+        [asset] = client.upload_assets(("a.png", PNG))
+        assert asset.name == "a.png"
+        uploads = [r for r in lyzr_emulator.state.requests if r.path == "/v3/assets/upload"]
+        assert len(uploads) == 3
+        lyzr_emulator.reset()  # the fault counts from zero again
+        with pytest.raises(InternalServerError):
+            client.upload_assets(("b.png", PNG), max_retries=0)
 
 
 def test_upload_with_a_bad_key_is_an_authentication_error(lyzr_emulator: Emulator) -> None:
