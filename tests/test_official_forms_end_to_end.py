@@ -299,3 +299,65 @@ def test_lyzrllm_one_shot_tool_activity(lyzr_emulator: Emulator) -> None:
     activity = response.message.additional_kwargs["tool_activity"]
     assert [(a["phase"], a["name"]) for a in activity] == [("call", "search"), ("result", "search")]
     assert json.dumps(activity)  # plain data
+
+
+# -- the odd texts on every framework surface, sync and async -------------------------------------
+def _chatlyzr_stream(em: Emulator, agent: str, headers: dict[str, str]) -> str:
+    return "".join(c.text for c in chat_model(em, agent, default_headers=headers).stream("go"))
+
+
+def _chatlyzr_astream(em: Emulator, agent: str, headers: dict[str, str]) -> str:
+    async def run() -> str:
+        model = chat_model(em, agent, default_headers=headers)
+        return "".join([c.text async for c in model.astream("go")])
+
+    return asyncio.run(run())
+
+
+def _lyzrllm_stream(em: Emulator, agent: str, headers: dict[str, str]) -> str:
+    responses = list(llm(em, agent, default_headers=headers).stream_chat(USER))
+    assert responses[-1].message.content == "".join(r.delta or "" for r in responses)
+    return str(responses[-1].message.content)
+
+
+def _lyzrllm_astream(em: Emulator, agent: str, headers: dict[str, str]) -> str:
+    async def run() -> str:
+        model = llm(em, agent, default_headers=headers)
+        responses = [r async for r in await model.astream_chat(USER)]
+        return str(responses[-1].message.content)
+
+    return asyncio.run(run())
+
+
+SURFACES = [_chatlyzr_stream, _chatlyzr_astream, _lyzrllm_stream, _lyzrllm_astream]
+
+
+@pytest.mark.parametrize("surface", SURFACES)
+@pytest.mark.parametrize(
+    ("agent", "headers", "expected"),
+    [
+        ("lone-surrogate", {}, "before \ufffd after"),
+        ("lone-surrogate", JSON_FORM, "before \ufffd after"),
+        ("split-escapes", {"x-emulator-chunk-bytes": "3"}, "café smile 😀 Tom & Jerry"),
+        ("echo", {"x-emulator-quirks": "bom,done-space"}, "You said: go"),
+        ("ampersand", {}, "Tom & Jerry & friends"),
+        ("think-midway", JSON_FORM, "First part. Second part."),
+        ("artifacts-inline", {}, "Here is the report:\n\nDone."),
+        ("unknown-events", JSON_FORM, "Hello world"),
+        ("reasoning", {"x-emulator-media-type": "text/plain"}, "The answer is 42."),
+    ],
+)
+def test_what_framework_users_see(
+    lyzr_emulator: Emulator, surface: Any, agent: str, headers: dict[str, str], expected: str
+) -> None:
+    text = surface(lyzr_emulator, agent, headers)
+    assert text == expected
+    text.encode("utf-8")
+
+
+@pytest.mark.parametrize("surface", SURFACES)
+def test_sse_error_event_on_every_surface(lyzr_emulator: Emulator, surface: Any) -> None:
+    with pytest.raises(AgentError) as caught:
+        surface(lyzr_emulator, "fail-midway", {"x-emulator-quirks": "error-event"})
+    assert caught.value.message == "agent error: Agent crashed midway"
+    assert caught.value.partial_text == "Partial answer"

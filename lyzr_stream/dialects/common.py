@@ -13,15 +13,17 @@ from ..events import Metadata, StreamEnd, TextDelta
 from ..sse import ServerSentEvent, SSEDecoder
 from ..think import TagSplitter
 from ..unescape import replace_lone_surrogates
-from .base import ParsedEvent, StreamFailure
+from .base import ParsedEvent, StreamFailure, StreamParser
 
 __all__ = [
     "JsonBodyParser",
     "JsonEventParser",
     "RawTextParser",
+    "SniffingParser",
     "UnexpectedContentParser",
     "first_text",
     "media_type",
+    "unexpected_content",
 ]
 
 logger = logging.getLogger("lyzr_stream")
@@ -57,15 +59,57 @@ class UnexpectedContentParser:
         return [self._failure()]
 
     def _failure(self) -> StreamFailure:
-        page = b"<html" in self._head.lower() or b"<!doctype" in self._head.lower()
-        what = "an HTML page" if page else "an unexpected body"
-        return StreamFailure(
-            APIResponseValidationError(
-                f"expected a stream but got {what} with content type {self._content_type!r} "
-                "(check the base URL and any proxy in between)",
-                body_excerpt=excerpt(self._head),
-            )
+        return unexpected_content(self._content_type, self._head)
+
+
+def unexpected_content(content_type: str, head: bytes) -> StreamFailure:
+    """The failure for a 200 body that is not what the dialect reads, naming its content type
+    and showing its first bytes."""
+    page = b"<html" in head.lower() or b"<!doctype" in head.lower()
+    what = "an HTML page" if page else "an unexpected body"
+    return StreamFailure(
+        APIResponseValidationError(
+            f"expected a stream but got {what} with content type {content_type or '(none)'!r} "
+            "(check the base URL and any proxy in between)",
+            body_excerpt=excerpt(head[:_EXCERPT_BYTES]),
         )
+    )
+
+
+class SniffingParser:
+    """Wraps a stream parser for a body whose content type does not say it is a stream.
+
+    The official clients read such a body as a stream all the same, so it is handed to the
+    stream parser; but when the whole body gave no event at all (an HTML page or some text
+    mislabelled), the error names the content type and shows the body instead of saying the
+    stream was cut.
+    """
+
+    __slots__ = ("_content_type", "_head", "_inner", "_sniffing")
+
+    def __init__(self, inner: StreamParser, content_type: str) -> None:
+        self._inner = inner
+        self._content_type = content_type
+        self._head = b""
+        self._sniffing = True
+
+    def feed(self, chunk: bytes) -> list[ParsedEvent]:
+        events = self._inner.feed(chunk)
+        if self._sniffing:
+            if len(self._head) < _EXCERPT_BYTES:
+                self._head += chunk[: _EXCERPT_BYTES - len(self._head)]
+            if events:
+                self._sniffing = False
+        return events
+
+    def finish(self) -> list[ParsedEvent]:
+        events = self._inner.finish()
+        if self._sniffing and self._head.strip() and all(
+            isinstance(e, StreamFailure) and isinstance(e.error, StreamInterruptedError)
+            for e in events
+        ):
+            return [unexpected_content(self._content_type, self._head)]
+        return events
 
 
 class JsonBodyParser:

@@ -50,7 +50,7 @@ from .base import (
     agent_error,
     encode_path_segment,
 )
-from .common import JsonBodyParser, UnexpectedContentParser, media_type
+from .common import JsonBodyParser, SniffingParser, UnexpectedContentParser, media_type
 
 __all__ = [
     "LyzrV3Dialect",
@@ -514,13 +514,16 @@ class LyzrV3Dialect(Dialect):
 
     def stream_parser(
         self, content_type: str, *, max_event_bytes: int, coalesce: bool = False
-    ) -> LyzrV3StreamParser | JsonBodyParser | UnexpectedContentParser:
+    ) -> LyzrV3StreamParser | JsonBodyParser | UnexpectedContentParser | SniffingParser:
         kind = media_type(content_type)
         if kind == "application/json" or kind.endswith("+json"):
             return JsonBodyParser(document_events, max_event_bytes)
         if kind in ("text/html", "application/xhtml+xml"):
             return UnexpectedContentParser(content_type)
-        return LyzrV3StreamParser(max_event_bytes, coalesce=coalesce)
+        parser = LyzrV3StreamParser(max_event_bytes, coalesce=coalesce)
+        if kind in ("text/event-stream", ""):
+            return parser
+        return SniffingParser(parser, content_type)
 
     def parse_chat(self, body: bytes, request: AgentRequest) -> AgentResponse:
         parser = JsonBodyParser(document_events, max(len(body), 1))

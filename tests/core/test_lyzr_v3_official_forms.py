@@ -15,7 +15,7 @@ from lyzr_stream import AgentRequest
 from lyzr_stream.dialects.base import StreamFailure
 from lyzr_stream.dialects.common import JsonBodyParser, UnexpectedContentParser
 from lyzr_stream.dialects.lyzr_v3 import LyzrV3Dialect, LyzrV3StreamParser
-from lyzr_stream.errors import AgentError
+from lyzr_stream.errors import AgentError, APIResponseValidationError, StreamInterruptedError
 from lyzr_stream.events import (
     Metadata,
     ReasoningDelta,
@@ -139,9 +139,34 @@ def test_both_routes_accept_json_like_the_official_clients() -> None:
 )
 def test_a_200_stream_is_sse_whatever_its_content_type(content_type: str) -> None:
     parser = DIALECT.stream_parser(content_type, max_event_bytes=4096)
-    assert isinstance(parser, LyzrV3StreamParser)
     events = parser.feed(sse("Hel", "lo", "[DONE]")) + parser.finish()
     assert texts(events) == "Hello"
+    assert isinstance(events[-1], StreamEnd)
+
+
+@pytest.mark.parametrize(
+    ("body", "what"),
+    [
+        (b"<!DOCTYPE html><html><body>Bad gateway</body></html>", "an HTML page"),
+        (b"Hello, plain words", "an unexpected body"),
+    ],
+)
+def test_a_mislabelled_body_without_any_event_names_its_content_type(
+    body: bytes, what: str
+) -> None:
+    parser = DIALECT.stream_parser("text/plain", max_event_bytes=4096)
+    [failure] = parser.feed(body[:10]) + parser.feed(body[10:]) + parser.finish()
+    assert isinstance(failure, StreamFailure)
+    assert isinstance(failure.error, APIResponseValidationError)
+    assert what in str(failure.error) and "'text/plain'" in str(failure.error)
+    assert body[:12].decode() in failure.error.body_excerpt
+
+
+def test_a_mislabelled_stream_cut_after_some_events_is_still_an_interruption() -> None:
+    parser = DIALECT.stream_parser("text/plain", max_event_bytes=4096)
+    events = parser.feed(sse("partial")) + parser.finish()
+    assert texts(events) == "partial"
+    assert isinstance(events[-1].error, StreamInterruptedError)
 
 
 @pytest.mark.parametrize("content_type", ["application/json", "application/problem+json"])
