@@ -3,8 +3,11 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# The lowest supported versions (constraints/lowest.txt), in a venv of their own.
+LOWEST       := .venv-lowest
+LOWEST_STAMP := $(LOWEST)/.installed
 
-.PHONY: install demo test lint typecheck unit bench soak emulator clean
+.PHONY: install demo test lint typecheck unit test-lowest dist bench soak emulator clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +34,25 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/python -m pytest
 
+$(LOWEST_STAMP): pyproject.toml constraints/lowest.txt
+	rm -rf $(LOWEST)
+	$(PYTHON) -m venv $(LOWEST)
+	$(LOWEST)/bin/python -m pip install -q --upgrade pip
+	$(LOWEST)/bin/python -m pip install -q -c constraints/lowest.txt -e ".[dev]"
+	touch $(LOWEST_STAMP)
+
+## The whole test suite (and ruff at its floor) on the lowest supported versions.
+test-lowest: $(LOWEST_STAMP)
+	$(LOWEST)/bin/ruff check .
+	$(LOWEST)/bin/python -m pytest
+
+## Build the sdist and wheel into dist/, check them with twine and check the wheel's contents.
+dist: $(STAMP)
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
+	$(BIN)/twine check --strict dist/*
+	$(BIN)/python .ci/check_wheel.py dist/*.whl
+
 ## Benchmarks (installs the peers and the plotting library first); writes benchmarks/results/
 ## and the README table.
 bench: $(STAMP)
@@ -44,4 +66,4 @@ emulator: $(STAMP)
 	$(BIN)/python -m lyzr_stream.emulator --port 8080
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(LOWEST) dist .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -11,7 +11,6 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import time
@@ -23,6 +22,8 @@ from .emulator_process import emulator_process
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
+# README.md links the plot absolutely: PyPI renders the README without the repository's files.
+PLOT_URL = "https://raw.githubusercontent.com/lyzr-stream/lyzr-stream/main/benchmarks/results/latest.png"
 N = 20_000
 
 PER_TOKEN = [
@@ -50,17 +51,6 @@ CONCURRENCY = [
     ("ChatLyzr.astream", "concurrency_chatlyzr"),
     ("lyzr-adk astream", "concurrency_lyzr_adk"),
 ]
-IMPORTS = [
-    "lyzr_stream",
-    "langchain_lyzr_stream",
-    "llamaindex_lyzr_stream",
-    "langchain_core",
-    "llama_index.core",
-    "langchain_openai",
-    "lyzr",
-]
-
-
 def scenario(name: str, url: str, params: dict[str, Any]) -> dict[str, Any]:
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks.scenarios", name, url, json.dumps(params)],
@@ -73,17 +63,6 @@ def scenario(name: str, url: str, params: dict[str, Any]) -> dict[str, Any]:
         raise RuntimeError(f"scenario {name} failed:\n{done.stderr[-3000:]}")
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
-
-
-def import_time(module: str, repeats: int = 5) -> float:
-    code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
-    times = []
-    for _ in range(repeats):
-        out = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
-        )
-        times.append(float(out.stdout.strip()))
-    return statistics.median(times) * 1e3
 
 
 def machine() -> dict[str, Any]:
@@ -132,7 +111,8 @@ def run(quick: bool) -> dict[str, Any]:
             result = scenario(name, url, {"streams": streams, "tokens": 200})
             out["concurrency"]["rows"].append({"label": label, "scenario": name, **result})
             print(f"  {label}: {result}", flush=True)
-    out["imports_ms"] = {module: import_time(module) for module in IMPORTS}
+    out["imports"] = scenario("import_times", "", {"repeats": 3 if quick else 7})
+    print(f"  imports: {out['imports']['ms']}", flush=True)
     out["targets"] = targets(out)
     return out
 
@@ -212,6 +192,11 @@ def targets(out: dict[str, Any]) -> list[dict[str, Any]]:
     check(
         "invoke per chunk, 100k chunks / 1k chunks", out["invoke_scaling"]["ratio_100k_to_1k"], 1.5
     )
+    check(
+        "import lyzr_stream / import httpx, pydantic (fresh interpreter)",
+        out["imports"]["ratio"]["import lyzr_stream"],
+        1.3,
+    )
     return rows
 
 
@@ -276,14 +261,18 @@ def markdown(out: dict[str, Any]) -> str:
             f"{row['rss_growth_mb']:.0f} | {row['complete']:,} |"
         )
     inv = out["invoke_scaling"]
+    imports = out["imports"]
     lines += [
         "",
         "**`ChatLyzr(streaming=True).invoke`** (chunks merged into one message), us per chunk: "
         + ", ".join(f"{n:,} chunks {inv[f'us_per_chunk_{n}']:.1f}" for n in (1000, 10000, 100000))
         + f" (100k/1k = {inv['ratio_100k_to_1k']:.2f}).",
         "",
-        "**Import time** (ms, fresh interpreter, median of 5): "
-        + ", ".join(f"`{k}` {v:.0f}" for k, v in out["imports_ms"].items())
+        f"**Import time** (ms, fresh interpreter, median of {imports['repeats']}, in turns; "
+        f"the ratio is to `{imports['baseline']}`): "
+        + ", ".join(
+            f"`{k}` {v:.0f} ({imports['ratio'][k]:.2f}x)" for k, v in imports["ms"].items()
+        )
         + ".",
         "",
         "**Targets:**",
@@ -344,7 +333,7 @@ def update_readme(table: str) -> None:
         raise SystemExit("README.md has no bench markers")
     head, rest = text.split(start, 1)
     _, tail = rest.split(end, 1)
-    body = table + "\n![benchmark plot](benchmarks/results/latest.png)\n"
+    body = table + f"\n![benchmark plot]({PLOT_URL})\n"
     readme.write_text(f"{head}{start}\n{body}{end}{tail}")
 
 

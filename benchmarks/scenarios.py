@@ -12,6 +12,7 @@ import gc
 import json
 import resource
 import statistics
+import subprocess
 import sys
 import time
 import uuid
@@ -457,6 +458,45 @@ def concurrency_lyzr_adk(url: str, p: Params) -> dict[str, Any]:
     return asyncio.run(main())
 
 
+# -- import time: each statement in fresh interpreters ---------------------------------------------
+IMPORT_BASELINE = "import httpx, pydantic"
+IMPORT_STATEMENTS = (
+    IMPORT_BASELINE,
+    "import lyzr_stream",
+    "from lyzr_stream import LyzrClient",  # the core client ready to use
+    "import langchain_lyzr_stream",
+    "import llamaindex_lyzr_stream",
+    "import langchain_core",
+    "import llama_index.core",
+    "import langchain_openai",
+    "import lyzr",
+)
+
+
+def import_times(url: str, p: Params) -> dict[str, Any]:
+    """Median milliseconds each statement takes in a fresh interpreter, and its ratio to
+    ``import httpx, pydantic``. The statements take turns, so that a busy machine slows all of
+    them alike. ``url`` is not used."""
+    code = "import time; t = time.perf_counter(); {}; print(time.perf_counter() - t)"
+    samples: dict[str, list[float]] = {statement: [] for statement in IMPORT_STATEMENTS}
+    for _ in range(p.get("repeats", 7)):
+        for statement in IMPORT_STATEMENTS:
+            done = subprocess.run(
+                [sys.executable, "-c", code.format(statement)],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            samples[statement].append(float(done.stdout))
+    ms = {statement: statistics.median(times) * 1e3 for statement, times in samples.items()}
+    return {
+        "repeats": p.get("repeats", 7),
+        "baseline": IMPORT_BASELINE,
+        "ms": ms,
+        "ratio": {statement: value / ms[IMPORT_BASELINE] for statement, value in ms.items()},
+    }
+
+
 SCENARIOS: dict[str, Callable[[str, Params], dict[str, Any]]] = {
     fn.__name__: fn
     for fn in (
@@ -478,6 +518,7 @@ SCENARIOS: dict[str, Callable[[str, Params], dict[str, Any]]] = {
         concurrency_core,
         concurrency_langchain_floor,
         concurrency_lyzr_adk,
+        import_times,
     )
 }
 

@@ -12,7 +12,6 @@ from . import (
     chat_messages,
     lyzr_v2,
     lyzr_v3,
-    openai_compat,
     sessions,
 )
 from .state import EMULATOR_API_KEY, EmulatorState
@@ -29,7 +28,6 @@ def create_app(
         *lyzr_v2.routes,
         *aisquare.routes,
         *chat_messages.routes,
-        *openai_compat.routes,
         *agent_events.routes,
         *assets.routes, *sessions.routes,  # files and session memory (issue 17)
     ]

@@ -263,7 +263,10 @@ def test_missing_key(no_lyzr_env: None) -> None:
 def test_key_never_leaks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("LYZR_API_KEY", raising=False)
     llm = LyzrLLM(agent_id="a", api_key=FAKE_KEY)
-    for text in (repr(llm), str(llm), llm.to_json(), str(llm.to_dict()), str(llm.to_payload())):
+    texts = [repr(llm), str(llm), llm.to_json(), str(llm.to_dict())]
+    if hasattr(llm, "to_payload"):  # the instrumentation payload of newer llama-index-core
+        texts.append(str(llm.to_payload()))
+    for text in texts:
         assert FAKE_KEY not in text
     assert FAKE_KEY.encode() not in pickle.dumps(llm)
 

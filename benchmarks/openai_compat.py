@@ -1,10 +1,12 @@
-"""An OpenAI-compatible ``POST /v1/chat/completions`` route, for peer benchmarks.
+"""An OpenAI-compatible ``POST /v1/chat/completions`` route, for the peer benchmarks only.
 
-The benchmarks stream the same scripted answers to ``langchain-openai``'s ``ChatOpenAI`` as to
-our clients. ``model`` names the scripted agent (``long-20000``, ``echo``, ...); the last user
-message is the agent's message. ``stream: true`` answers ``chat.completion.chunk`` events then
-``[DONE]``; otherwise one ``chat.completion``. Auth: ``Authorization: Bearer <key>``. The same
-``x-emulator-*`` headers apply (write batching, token delay, faults).
+Not part of the shipped emulator: ``benchmarks.emulator_process`` adds it to an emulator app
+before serving. The benchmarks stream the same scripted answers to ``langchain-openai``'s
+``ChatOpenAI`` as to our clients. ``model`` names the scripted agent (``long-20000``, ``echo``,
+...); the last user message is the agent's message. ``stream: true`` answers
+``chat.completion.chunk`` events then ``[DONE]``; otherwise one ``chat.completion``. Auth:
+``Authorization: Bearer <key>``. The same ``x-emulator-*`` headers apply (write batching, token
+delay, faults).
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .agents import AgentCall, resolve_agent
-from .http import (
+from lyzr_stream.emulator.agents import AgentCall, resolve_agent
+from lyzr_stream.emulator.http import (
     RouteError,
     early_fault_response,
     fault_of,

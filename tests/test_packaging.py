@@ -1,0 +1,134 @@
+"""Packaging rules: a light ``import lyzr_stream``, lazy public names, floors = tested pins."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import httpx
+
+import lyzr_stream
+from lyzr_stream.emulator import Emulator
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Modules that only some programs need: none may come with ``import lyzr_stream``.
+HEAVY = (
+    "lyzr_stream.emulator",
+    "lyzr_stream.cli",
+    "starlette",
+    "uvicorn",
+    "langchain_core",
+    "llama_index",
+)
+
+
+def _modules_after(code: str) -> set[str]:
+    """The modules loaded in a fresh interpreter after running ``code``."""
+    script = f"import json, sys\n{code}\nprint(json.dumps(sorted(sys.modules)))"
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    return set(json.loads(done.stdout))
+
+
+def _loaded(modules: set[str], prefix: str) -> bool:
+    return any(m == prefix or m.startswith(prefix + ".") for m in modules)
+
+
+def test_import_lyzr_stream_loads_nothing_heavy() -> None:
+    modules = _modules_after("import lyzr_stream")
+    assert [m for m in HEAVY if _loaded(modules, m)] == []
+    # The public names are imported on first use: not even the client or httpx yet.
+    assert not _loaded(modules, "lyzr_stream.client")
+    assert not _loaded(modules, "httpx")
+
+
+def test_core_client_loads_no_emulator_cli_or_framework() -> None:
+    modules = _modules_after("from lyzr_stream import AgentRequest, LyzrClient, TextDelta")
+    assert "lyzr_stream.client" in modules
+    assert [m for m in HEAVY if _loaded(modules, m)] == []
+
+
+def test_every_public_name_resolves_to_its_module() -> None:
+    lazy: dict[str, str] = lyzr_stream._LAZY  # type: ignore[attr-defined]
+    assert set(lazy) == set(lyzr_stream.__all__) - {"__version__"}
+    for name, module in lazy.items():
+        defining = importlib.import_module(f"lyzr_stream.{module}")
+        assert getattr(lyzr_stream, name) is getattr(defining, name), name
+    assert set(lyzr_stream.__all__) <= set(dir(lyzr_stream))
+
+
+def test_unknown_name_is_an_attribute_error() -> None:
+    try:
+        lyzr_stream.NoSuchName  # type: ignore[attr-defined]  # noqa: B018
+    except AttributeError as exc:
+        assert "NoSuchName" in str(exc)
+    else:
+        raise AssertionError("lyzr_stream.NoSuchName did not raise")
+
+
+def _declared_floors() -> dict[str, str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    lines = list(project["dependencies"])
+    for extra in project["optional-dependencies"].values():
+        lines += extra
+    floors: dict[str, str] = {}
+    for line in lines:
+        name = re.match(r"[A-Za-z0-9._-]+", line)
+        assert name is not None, line
+        if name.group() == project["name"]:
+            continue  # the extras that gather other extras
+        lower = re.findall(r">=\s*([^,;\s]+)", line)
+        assert len(lower) == 1, f"{line!r} in pyproject.toml declares no single >= floor"
+        floors[name.group()] = lower[0]
+    return floors
+
+
+def _lowest_pins() -> dict[str, str]:
+    pins: dict[str, str] = {}
+    for raw in (ROOT / "constraints" / "lowest.txt").read_text().splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if line:
+            name, _, version = line.partition("==")
+            pins[name.strip()] = version.strip()
+    return pins
+
+
+def test_declared_floors_are_the_tested_pins() -> None:
+    # CI installs constraints/lowest.txt and runs the suite on it: the floors must be those pins.
+    assert _declared_floors() == _lowest_pins()
+
+
+def test_readme_links_are_absolute() -> None:
+    # PyPI shows the README without the repository's files: a relative link would be dead there.
+    readme = (ROOT / "README.md").read_text()
+    targets = re.findall(r"\]\(([^)\s]+)\)", readme)
+    relative = [t for t in targets if not t.startswith(("#", "https://"))]
+    assert relative == []
+
+
+def test_openai_route_is_served_by_the_benchmarks_not_the_shipped_emulator(
+    lyzr_emulator: Emulator,
+) -> None:
+    from benchmarks.openai_compat import routes
+
+    body = {"model": "echo", "messages": [{"role": "user", "content": "hi"}]}
+    auth = {"authorization": f"Bearer {lyzr_emulator.api_key}"}
+    shipped = httpx.post(f"{lyzr_emulator.base_url}/v1/chat/completions", json=body, headers=auth)
+    assert shipped.status_code == 404
+    bench = Emulator()
+    bench.app.router.routes.extend(routes)  # as benchmarks.emulator_process does
+    with bench:
+        answer = httpx.post(
+            f"{bench.base_url}/v1/chat/completions",
+            json=body,
+            headers={"authorization": f"Bearer {bench.api_key}"},
+        )
+    assert answer.status_code == 200
+    assert answer.json()["choices"][0]["message"]["content"] == "You said: hi"
