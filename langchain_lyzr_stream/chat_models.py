@@ -34,17 +34,14 @@ from lyzr_stream import (
     ToolActivity,
     ToolSpec,
 )
-from lyzr_stream.attachments import CallAttachments, call_media
-from lyzr_stream.conversation import (
-    history_fields,
-    new_turn_text,
-    resolve_call_options,
-)
+from lyzr_stream.attachments import CallAttachments
+from lyzr_stream.conversation import check_call_kwargs, prepare_call, resolve_call_options
 from lyzr_stream.errors import InvalidRequestError
 from lyzr_stream.events import StreamEvent
 from lyzr_stream.local_tools import normalize_tool_choice
 from lyzr_stream.model_support import (
     LyzrModelFields,
+    carries_messages,
     client_for,
     constructor_options,
     pickle_state,
@@ -216,7 +213,6 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
     model_config = ConfigDict(arbitrary_types_allowed=True, populate_by_name=True)
 
     _client: LyzrClient | None = PrivateAttr(default=None)
-    _generated_session_id: str | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _build_client(self) -> ChatLyzr:
@@ -380,24 +376,20 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
                 return value
         return self.agent_id
 
-    def _session_fallback(self) -> str:
-        if self._generated_session_id is None:
-            self._generated_session_id = self.client.new_session_id(self.agent_id)
-        return self._generated_session_id
+    @staticmethod
+    def _session_fallback(configurable: Mapping[str, Any]) -> str | None:
+        """LangGraph's ``thread_id`` when no session id is given: a thread is a session."""
+        thread_id = configurable.get("thread_id")
+        return str(thread_id) if thread_id else None
 
     def _options(self, config: Mapping[str, Any] | None, kwargs: Mapping[str, Any]) -> Any:
         configurable: Mapping[str, Any] = (config or {}).get("configurable") or {}
-        constructor = constructor_options(self)
-        # No session id anywhere: LangGraph's thread id, else the one generated per instance.
-        thread_id = configurable.get("thread_id")
-        fallback = str(thread_id) if thread_id else None
-        options = resolve_call_options(
-            constructor, configurable, kwargs, fallback_session_id=fallback
+        return resolve_call_options(
+            constructor_options(self),
+            configurable,
+            kwargs,
+            fallback_session_id=self._session_fallback(configurable),
         )
-        if options.session_id is None:
-            # Generated only when needed: some dialects cannot make one (AISquare).
-            options = replace(options, session_id=self._session_fallback())
-        return options
 
     def _prepare(
         self, messages: Sequence[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
@@ -405,33 +397,22 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
         """The request (files not yet uploaded), policy kwargs, config, and the call's files."""
         config: RunnableConfig = kwargs.pop(_CONFIG_KWARG, None) or ensure_config()
         accepted = _OPTION_KWARGS | _POLICY_KWARGS | _TOOL_KWARGS | set(_AGENT_KWARGS)
-        unknown = set(kwargs) - accepted - _FRAMEWORK_KWARGS
-        if unknown:
-            raise InvalidRequestError(
-                f"unexpected argument(s) {sorted(unknown)}; ChatLyzr accepts "
-                f"{sorted(accepted)} per call"
-            )
-        options = self._options(config, kwargs)
-        core = to_core_messages(messages)
-        tools = [ToolSpec.from_openai(t) for t in kwargs.get("tools") or ()]
-        # Tool rounds need the whole transcript (assistant tool calls, tool results).
-        whole = self.message_mode == "history" or bool(tools)
-        media = call_media(core, [media_of(m) for m in messages], whole_transcript=whole)
-        if whole:
-            message, transcript = history_fields(core)
-            fields: dict[str, Any] = {"message": message, "messages": transcript}
-        else:
-            fields = {"message": new_turn_text(core)}
-        if tools:
-            fields["tools"] = tools
-            fields["tool_choice"] = kwargs.get("tool_choice")
-        if kwargs.get("response_format") is not None:
-            fields["response_format"] = kwargs["response_format"]
-        request = AgentRequest(
-            agent_id=self._agent_for(kwargs), **fields, **options.request_fields()
+        check_call_kwargs(kwargs, owner="ChatLyzr", accepted=accepted, ignored=_FRAMEWORK_KWARGS)
+        configurable: Mapping[str, Any] = config.get("configurable") or {}
+        call = prepare_call(
+            to_core_messages(messages),
+            agent_id=self._agent_for(kwargs),
+            option_layers=(constructor_options(self), configurable, kwargs),
+            message_mode=self.message_mode,
+            fallback_session_id=self._session_fallback(configurable),
+            tools=[ToolSpec.from_openai(t) for t in kwargs.get("tools") or ()],
+            tool_choice=kwargs.get("tool_choice"),
+            response_format=kwargs.get("response_format"),
+            policy=kwargs,
+            carries_messages=carries_messages(self.client),
+            media=[media_of(m) for m in messages],
         )
-        policy = {k: kwargs[k] for k in _POLICY_KWARGS if k in kwargs}
-        return request, policy, config, CallAttachments(media)
+        return call.request, dict(call.policy), config, call.attachments
 
     # -- tools and structured output --------------------------------------------------------------
     def bind_tools(

@@ -36,7 +36,7 @@ from lyzr_stream import (
     ChatMessage as CoreMessage,
 )
 from lyzr_stream.events import StreamEvent
-from lyzr_stream.local_tools import wire_tool_calls
+from lyzr_stream.local_tools import tool_error_content, wire_tool_calls
 
 from ._media import MEDIA_BLOCKS
 
@@ -104,7 +104,10 @@ def to_core_messages(messages: Sequence[ChatMessage]) -> list[CoreMessage]:
     """LlamaIndex chat messages as the core's OpenAI-style messages.
 
     Assistant tool calls are ``ToolCallBlock``s; tool results are ``role=tool`` messages whose
-    ``additional_kwargs["tool_call_id"]`` names the call (as LlamaIndex's agents write them).
+    ``additional_kwargs["tool_call_id"]`` names the call (as LlamaIndex's agents write them). A
+    result marked ``additional_kwargs["is_error"]`` goes back as ``"Error: <message>"``, as
+    lyzr-adk sends a failed tool (LlamaIndex's FunctionAgent does not mark its tool errors in
+    the message, so those go back as the error text it wrote).
     """
     out: list[CoreMessage] = []
     names: dict[str, str] = {}
@@ -120,6 +123,8 @@ def to_core_messages(messages: Sequence[ChatMessage]) -> list[CoreMessage]:
                 calls, message.additional_kwargs.get(RAW_TOOL_CALLS)
             )
         elif role == "tool":
+            if message.additional_kwargs.get("is_error"):
+                fields["content"] = tool_error_content(fields["content"])
             call_id = message.additional_kwargs.get("tool_call_id")
             if isinstance(call_id, str):
                 fields["tool_call_id"] = call_id

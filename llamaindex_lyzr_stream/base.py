@@ -34,19 +34,19 @@ from lyzr_stream import (
     ToolActivity,
     ToolSpec,
 )
-from lyzr_stream.attachments import CallAttachments, call_media
+from lyzr_stream.attachments import CallAttachments
 from lyzr_stream.conversation import (
     CALL_OPTION_NAMES,
-    CallOptions,
-    history_fields,
-    new_turn_text,
+    POLICY_NAMES,
+    check_call_kwargs,
+    prepare_call,
     resolve_call_options,
 )
 from lyzr_stream.errors import InvalidRequestError
 from lyzr_stream.events import StreamEvent
-from lyzr_stream.local_tools import normalize_tool_choice
 from lyzr_stream.model_support import (
     LyzrModelFields,
+    carries_messages,
     client_for,
     constructor_options,
     pickle_state,
@@ -68,8 +68,7 @@ __all__ = ["LyzrLLM", "LyzrToolActivityEvent"]
 
 dispatcher = get_dispatcher(__name__)
 
-_POLICY_KWARGS = frozenset({"timeout", "max_retries"})
-_TOOL_KWARGS = frozenset({"tools", "tool_choice"})
+_ACCEPTED = (*CALL_OPTION_NAMES, *POLICY_NAMES, "tools", "tool_choice")
 #: Keyword arguments LlamaIndex components pass to every LLM; they mean nothing to an agent.
 _IGNORED_KWARGS = frozenset({"formatted", "allow_parallel_tool_calls"})
 
@@ -209,7 +208,6 @@ class LyzrLLM(FunctionCallingLLM, LyzrModelFields):
     num_output: int = Field(default=4_096, description="Guide for prompt packing.")
 
     _client: LyzrClient | None = PrivateAttr(default=None)
-    _generated_session_id: str | None = PrivateAttr(default=None)
     _scope_owner: str = PrivateAttr(default_factory=lambda: uuid.uuid4().hex)
 
     @model_validator(mode="after")
@@ -267,46 +265,27 @@ class LyzrLLM(FunctionCallingLLM, LyzrModelFields):
         resolve_call_options(options)  # type-check the values now, not at the first call
         return SessionScope(self._scope_owner, options)
 
-    def _options(self, kwargs: Mapping[str, Any]) -> CallOptions:
-        constructor = constructor_options(self)
-        layers = (constructor, *scoped_layers(self._scope_owner), kwargs)
-        options = resolve_call_options(*layers)
-        if options.session_id is None:
-            if self._generated_session_id is None:
-                self._generated_session_id = self.client.new_session_id(self.agent_id)
-            options = resolve_call_options(*layers, fallback_session_id=self._generated_session_id)
-        return options
-
     def _prepare(
         self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]
     ) -> tuple[AgentRequest, dict[str, Any], CallAttachments]:
         """The request (files not yet uploaded), policy kwargs, and the call's files."""
-        accepted = set(CALL_OPTION_NAMES) | _POLICY_KWARGS | _TOOL_KWARGS
-        unknown = set(kwargs) - accepted - _IGNORED_KWARGS
-        if unknown:
-            raise InvalidRequestError(
-                f"unexpected argument(s) {sorted(unknown)}; LyzrLLM accepts "
-                f"{sorted(accepted)} per call"
-            )
-        options = self._options({k: v for k, v in kwargs.items() if k in CALL_OPTION_NAMES})
-        core = to_core_messages(messages)
-        tools = [_tool_spec(t) for t in kwargs.get("tools") or ()]
-        # Tool rounds need the whole transcript (assistant tool calls, tool results).
-        whole = self.message_mode == "history" or bool(tools)
-        media = call_media(core, [media_of(m) for m in messages], whole_transcript=whole)
-        if whole:
-            message, transcript = history_fields(core)
-            fields: dict[str, Any] = {"message": message, "messages": transcript}
-        else:
-            fields = {"message": new_turn_text(core)}
-        if tools:
-            fields["tools"] = tools
-            fields["tool_choice"] = normalize_tool_choice(
-                kwargs.get("tool_choice"), [t.name for t in tools]
-            )
-        request = AgentRequest(agent_id=self.agent_id, **fields, **options.request_fields())
-        policy = {k: kwargs[k] for k in _POLICY_KWARGS if k in kwargs}
-        return request, policy, CallAttachments(media)
+        check_call_kwargs(kwargs, owner="LyzrLLM", accepted=_ACCEPTED, ignored=_IGNORED_KWARGS)
+        call = prepare_call(
+            to_core_messages(messages),
+            agent_id=self.agent_id,
+            option_layers=(
+                constructor_options(self),
+                *scoped_layers(self._scope_owner),
+                {k: kwargs.get(k) for k in CALL_OPTION_NAMES},
+            ),
+            message_mode=self.message_mode,
+            tools=[_tool_spec(t) for t in kwargs.get("tools") or ()],
+            tool_choice=kwargs.get("tool_choice"),
+            policy=kwargs,
+            carries_messages=carries_messages(self.client),
+            media=[media_of(m) for m in messages],
+        )
+        return call.request, dict(call.policy), call.attachments
 
     # -- tools ------------------------------------------------------------------------------------
     def _prepare_chat_with_tools(

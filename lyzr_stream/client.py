@@ -21,12 +21,10 @@ from .agent_stop import AgentStopper
 from .dialects import Dialect
 from .dialects.base import Credentials, HttpRequest
 from .errors import APIResponseValidationError, InvalidRequestError, LyzrError, excerpt
-from .events import ToolCallRequest
 from .events_channel import DEFAULT_CONNECT_TIMEOUT, DEFAULT_GRACE, AgentEventsSettings
 from .events_channel import attach_async as _attach_agent_events_async
 from .events_channel import attach_sync as _attach_agent_events
 from .files_and_sessions import FilesAndSessionsAPI
-from .local_tools import check_tool_names
 from .pools import AsyncPools, shard_plan
 from .request import AgentRequest
 from .response import AgentResponse
@@ -442,10 +440,7 @@ class LyzrClient(FilesAndSessionsAPI):
         return map_transport_error(exc, in_body=False, deadline=deadline, secrets=self._secrets)
 
     def _chat_result(self, body: bytes, request: AgentRequest) -> AgentResponse:
-        result = self.settings.dialect.parse_chat(body, request)
-        if result.tool_calls:
-            check_tool_names(ToolCallRequest(result.tool_calls), request.tools)
-        return result
+        return self.settings.dialect.parse_chat(body, request)
 
     # -- connection pools ----------------------------------------------------------------------
     def _check_open(self) -> None:

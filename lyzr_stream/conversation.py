@@ -1,39 +1,69 @@
 """Framework-neutral rules shared by ChatLyzr and LyzrLLM: call options and what to send.
 
+Both framework classes build every request with :func:`prepare_call`; this module is the one
+place where the rules below live.
+
+**Sessions are explicit state.** A chat model is a function of its input messages. With no
+session id anywhere (constructor, ``configurable``, LangGraph's ``thread_id``,
+``llm.session(...)``, per call), a call is stateless: the request carries no session id (the
+client makes a fresh one per call) and the whole transcript goes out as ``messages``, so
+independent calls never see each other. With a session id, the agent's server-side memory holds
+the conversation and only the new turn is sent. ``message_mode`` overrides this: ``"auto"``
+(default: the rule above), ``"turn"`` (always only the new turn) or ``"history"`` (always the
+whole transcript).
+
 **Call options** (``session_id``, ``user_id``, ``system_prompt_variables``,
 ``filter_variables``, ``features``, ``assets``) come from layers of rising priority; the
 framework classes pass them in that order (for ChatLyzr: constructor fields, then
 ``config["configurable"]``, then per-call kwargs). A later layer's value replaces an earlier
 one, except ``system_prompt_variables`` and ``filter_variables``, which are merged key by key.
 ``None`` never overrides. If no layer names a session id, ``fallback_session_id`` is used (for
-example LangGraph's ``thread_id``), else the instance's own generated id.
+example LangGraph's ``thread_id``).
 
-**What to send.** The service keeps memory per session, so by default only the new turn goes out
-(:func:`new_turn_text`): the messages after the last assistant message, system messages of that
-tail first, then the user text, joined by blank lines. ``history`` mode
-(:func:`history_fields`) sends the whole transcript as ``messages`` instead, for stateless use
-and tool rounds.
+**What to send** (:func:`request_fields`):
+
+- the new turn (session memory): ``message`` = every system message of the call (wherever it
+  stands in the transcript: the prompt's instructions, retrieved context), then the user text
+  after the last assistant message, joined by blank lines (:func:`new_turn_text`);
+- the whole transcript: ``messages`` (system messages as ``role=system`` entries), no
+  ``message``: the two fields are alternatives, never both;
+- a tool round (tools bound, or tool calls/results in the current turn), shaped like lyzr-adk's
+  tool loop: ``messages`` only; with a session, the system messages and the current turn's loop
+  (from the user message that started it), else the whole transcript; tool results named as
+  :func:`~lyzr_stream.local_tools.tool_round_messages` says;
+- a dialect that cannot carry ``messages`` (``lyzr-v2``, ``aisquare``, ``chat-messages``) gets
+  the transcript as text in ``message`` when a stateless call has earlier turns
+  (:func:`transcript_text`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .attachments import CallAttachments, MediaPart, call_media
 from .errors import InvalidRequestError
-from .request import ChatMessage
+from .local_tools import normalize_tool_choice, tool_round_messages
+from .request import AgentRequest, ChatMessage, ToolSpec
 
 __all__ = [
     "CALL_OPTION_NAMES",
+    "POLICY_NAMES",
     "CallOptions",
     "MessageMode",
-    "history_fields",
+    "PreparedCall",
+    "check_call_kwargs",
     "new_turn_text",
+    "prepare_call",
+    "request_fields",
     "resolve_call_options",
+    "transcript_text",
 ]
 
-MessageMode = Literal["turn", "history"]
+MessageMode = Literal["auto", "turn", "history"]
+#: Per-call keyword arguments that tune the call itself (passed to LyzrClient.stream/chat).
+POLICY_NAMES = ("timeout", "max_retries")
 CALL_OPTION_NAMES = (
     "session_id",
     "user_id",
@@ -117,35 +147,149 @@ def resolve_call_options(
     )
 
 
-def _tail(messages: Sequence[ChatMessage]) -> Sequence[ChatMessage]:
+def check_call_kwargs(
+    kwargs: Mapping[str, Any], *, owner: str, accepted: Iterable[str], ignored: Iterable[str] = ()
+) -> None:
+    """Refuse per-call keyword arguments the model does not know (a typo is never dropped)."""
+    known = set(accepted)
+    unknown = set(kwargs) - known - set(ignored)
+    if unknown:
+        raise InvalidRequestError(
+            f"unexpected argument(s) {sorted(unknown)}; {owner} accepts {sorted(known)} per call"
+        )
+
+
+def _last_index(messages: Sequence[ChatMessage], role: str) -> int:
     for index in range(len(messages) - 1, -1, -1):
-        if messages[index].role == "assistant":
-            return messages[index + 1 :]
-    return messages
+        if messages[index].role == role:
+            return index
+    return -1
 
 
 def new_turn_text(messages: Sequence[ChatMessage]) -> str:
-    """The text of the new turn: the tail after the last assistant message, system text first."""
+    """The text of the new turn: every system message of the call, then the user (and tool)
+    text after the last assistant message, joined by blank lines."""
     if not messages:
         raise InvalidRequestError("no messages to send")
-    tail = _tail(messages)
-    system = [m.content for m in tail if m.role == "system" and m.content.strip()]
-    user = [m.content for m in tail if m.role in ("user", "tool") and m.content.strip()]
-    if not user and not system:
+    start = _last_index(messages, "assistant") + 1
+    system = [m.content for m in messages if m.role == "system" and m.content.strip()]
+    user = [m.content for m in messages[start:] if m.role in ("user", "tool") and m.content.strip()]
+    if not user:
         raise InvalidRequestError(
-            "nothing new to send: the conversation ends with an assistant message (add a user "
-            "message, or use message_mode='history')"
+            "nothing new to send: the conversation has no user message after the last assistant "
+            "message (add a user message, or use message_mode='history')"
         )
     return "\n\n".join(system + user)
 
 
-def history_fields(messages: Sequence[ChatMessage]) -> tuple[str, tuple[ChatMessage, ...]]:
-    """``message`` and ``messages`` for history mode.
+_LABELS = {"user": "User", "assistant": "Assistant", "tool": "Tool result"}
 
-    ``messages`` is the whole transcript; ``message`` repeats the last user text (the field is
-    required by the service), or is empty when the transcript ends with tool results.
+
+def transcript_text(messages: Sequence[ChatMessage]) -> str:
+    """A stateless call's transcript as one text, for dialects that cannot carry ``messages``.
+
+    Without earlier turns this is :func:`new_turn_text`; with them, the system text, then the
+    earlier turns labelled ``User:`` / ``Assistant:``, then the new turn's text.
     """
+    start = _last_index(messages, "assistant") + 1
+    if start == 0:
+        return new_turn_text(messages)
+    turn = new_turn_text([m for m in messages[start:] if m.role != "system"])
+    system = [m.content for m in messages if m.role == "system" and m.content.strip()]
+    earlier = [
+        f"{_LABELS[m.role]}: {m.content}"
+        for m in messages[:start]
+        if m.role != "system" and m.content.strip()
+    ]
+    return "\n\n".join([*system, "Conversation so far:\n" + "\n".join(earlier), turn])
+
+
+def _current_loop(messages: Sequence[ChatMessage]) -> tuple[ChatMessage, ...]:
+    """System messages, then the current turn's tool loop (from the user message that started
+    it): what a tool round sends when the session's memory holds the earlier turns."""
+    start = max(_last_index(messages, "user"), 0)
+    return (*(m for m in messages[:start] if m.role == "system"), *messages[start:])
+
+
+def _in_tool_round(messages: Sequence[ChatMessage]) -> bool:
+    start = _last_index(messages, "user") + 1
+    return any(m.role == "tool" or m.tool_calls for m in messages[start:])
+
+
+def request_fields(
+    messages: Sequence[ChatMessage],
+    *,
+    mode: MessageMode,
+    has_session: bool,
+    tools: bool = False,
+    carries_messages: bool = True,
+) -> dict[str, Any]:
+    """``message`` or ``messages`` for one call (never both), by the rules in the module doc."""
     if not messages:
         raise InvalidRequestError("no messages to send")
-    last_user = next((m.content for m in reversed(messages) if m.role == "user"), "")
-    return last_user, tuple(messages)
+    resolved = mode if mode != "auto" else ("turn" if has_session else "history")
+    if not carries_messages and mode != "history":
+        # The dialect has only ``message``: a stateless call's earlier turns go in as text.
+        if resolved == "history":
+            return {"message": transcript_text(messages)}
+        return {"message": new_turn_text(messages)}
+    if resolved == "history":
+        return {"messages": tool_round_messages(messages)}
+    if tools or _in_tool_round(messages):
+        return {"messages": tool_round_messages(_current_loop(messages))}
+    return {"message": new_turn_text(messages)}
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedCall:
+    """What a framework model sends: the request (files not yet uploaded), the per-call policy
+    for the client (``timeout`` / ``max_retries`` keyword arguments of
+    ``LyzrClient.stream``/``chat``) and the call's files (uploaded just before sending)."""
+
+    request: AgentRequest
+    policy: Mapping[str, Any]
+    attachments: CallAttachments
+
+
+def prepare_call(
+    messages: Sequence[ChatMessage],
+    *,
+    agent_id: str,
+    option_layers: Sequence[Mapping[str, Any] | None],
+    message_mode: MessageMode = "auto",
+    fallback_session_id: str | None = None,
+    tools: Sequence[ToolSpec] = (),
+    tool_choice: object = None,
+    response_format: Mapping[str, Any] | None = None,
+    policy: Mapping[str, Any] | None = None,
+    carries_messages: bool = True,
+    media: Sequence[Sequence[MediaPart]] | None = None,
+) -> PreparedCall:
+    """The one request builder of both framework classes.
+
+    ``messages``: the call's transcript, already converted; ``option_layers``: call-option
+    layers, lowest priority first (see :func:`resolve_call_options`); ``carries_messages``:
+    whether the dialect can send ``messages``; ``media``: the files of each message (see
+    :func:`~lyzr_stream.attachments.call_media`). Applies the session rule, the message-shape
+    rule and the tool-round rule of the module doc.
+    """
+    options = resolve_call_options(*option_layers, fallback_session_id=fallback_session_id)
+    has_session = options.session_id is not None
+    fields = request_fields(
+        messages,
+        mode=message_mode,
+        has_session=has_session,
+        tools=bool(tools),
+        carries_messages=carries_messages,
+    )
+    # Files of what the session already holds are not sent again; a stateless call sends all.
+    whole = message_mode == "history" or (message_mode == "auto" and not has_session)
+    parts = call_media(messages, media, whole_transcript=whole) if media is not None else []
+    if tools:
+        fields["tools"] = tuple(tools)
+        fields["tool_choice"] = normalize_tool_choice(tool_choice, [t.name for t in tools])
+    if response_format is not None:
+        fields["response_format"] = response_format
+    request = AgentRequest(agent_id=agent_id, **fields, **options.request_fields())
+    chosen = {k: v for k, v in (policy or {}).items() if k in POLICY_NAMES}
+    return PreparedCall(request, chosen, CallAttachments(parts))

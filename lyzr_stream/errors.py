@@ -88,7 +88,12 @@ class APIResponseValidationError(LyzrError):
 
 
 class UnknownToolError(APIResponseValidationError):
-    """The agent asked the client to run a tool that was not bound to the request."""
+    """Deprecated, no longer raised: kept so that ``except UnknownToolError`` still imports.
+
+    A call for a tool that was not bound now reaches the framework as an ordinary tool call
+    (LangGraph's ToolNode and LlamaIndex's agents answer unknown tools themselves, as they do
+    for OpenAI models).
+    """
 
 
 class StreamInterruptedError(APIConnectionError):

@@ -1,8 +1,15 @@
-"""The Lyzr "local tools" protocol: tool specs out, tool-call requests in. No I/O.
+"""The Lyzr "local tools" protocol: tool specs out, tool-call requests in, tool rounds back. No I/O.
 
 Agents ask for client-side tools through a proxy function named ``local_tool`` whose arguments
 are ``{"tool_name": ..., "arguments": {...}}``; a model that bypasses the proxy names the real
-tool directly. Both forms come out as the same :class:`~lyzr_stream.events.ToolCall`.
+tool directly. A call is taken for the proxy when its function name is ``local_tool`` *or* its
+arguments hold a ``tool_name`` key (as lyzr-adk reads it). Both forms come out as the same
+:class:`~lyzr_stream.events.ToolCall`.
+
+Sending a round back follows lyzr-adk's tool loop (:func:`tool_round_messages`): the assistant
+message goes back with its ``tool_calls`` exactly as the service wrote them (the proxy form), and
+each tool result is named ``local_tool`` when its call came through the proxy. A tool that failed
+goes back as ``"Error: <message>"`` (:func:`tool_error_content`).
 """
 
 from __future__ import annotations
@@ -12,16 +19,18 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .errors import APIResponseValidationError, InvalidRequestError, UnknownToolError, excerpt
+from .errors import APIResponseValidationError, InvalidRequestError, excerpt
 from .events import ToolCall, ToolCallRequest
-from .request import ToolSpec
+from .request import ChatMessage, ToolSpec
 
 __all__ = [
     "PROXY_TOOL_NAME",
-    "check_tool_names",
+    "is_proxy_call",
     "local_tools_feature",
     "normalize_tool_choice",
     "tool_call_request_from_payload",
+    "tool_error_content",
+    "tool_round_messages",
     "wire_tool_calls",
 ]
 
@@ -74,35 +83,76 @@ def wire_tool_calls(
     """An assistant message's ``tool_calls`` entries, to send back with the tool results.
 
     ``raw`` is what the service wrote (kept by the framework message, proxy form included); it
-    is resent as is when it still matches the calls, otherwise the calls go in the direct
-    OpenAI form.
+    is resent as is when it still matches the calls. Otherwise (a transcript built by hand, a
+    call kept out of several) the calls go in the proxy form, the only function a Lyzr agent's
+    model is given for local tools.
     """
     if not calls:
         return None
     if isinstance(raw, Sequence) and not isinstance(raw, str) and len(raw) == len(calls):
-        ids = [entry.get("id") for entry in raw if isinstance(entry, Mapping)]
-        if ids == [call.id for call in calls]:
-            return tuple(dict(entry) for entry in raw)
+        entries = [entry for entry in raw if isinstance(entry, Mapping)]
+        if [entry.get("id") for entry in entries] == [call.id for call in calls]:
+            return tuple(dict(entry) for entry in entries)
     return tuple(
         {
             "id": call.id,
             "type": "function",
-            "function": {"name": call.name, "arguments": json.dumps(dict(call.arguments))},
+            "function": {
+                "name": PROXY_TOOL_NAME,
+                "arguments": json.dumps(
+                    {"tool_name": call.name, "arguments": dict(call.arguments)}
+                ),
+            },
         }
         for call in calls
     )
 
 
-def check_tool_names(request: ToolCallRequest, bound: Sequence[ToolSpec]) -> None:
-    """Refuse a call for a tool that was not bound (the agent named something unknown)."""
-    names = {tool.name for tool in bound}
-    for call in request.calls:
-        if call.name not in names:
-            raise UnknownToolError(
-                f"the agent asked for tool {call.name!r}, which was not bound "
-                f"(bound: {sorted(names) or 'none'})",
-                body_excerpt=call.name,
-            )
+def is_proxy_call(entry: Mapping[str, Any]) -> bool:
+    """Whether an OpenAI-style ``tool_calls`` entry went through the ``local_tool`` proxy."""
+    function = entry.get("function")
+    if not isinstance(function, Mapping):
+        return False
+    if function.get("name") == PROXY_TOOL_NAME:
+        return True
+    arguments = function.get("arguments")
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments)
+        except ValueError:
+            return False
+    return isinstance(arguments, Mapping) and "tool_name" in arguments
+
+
+def tool_error_content(error: object) -> str:
+    """What a failed tool sends back, as lyzr-adk does: ``"Error: <message>"``."""
+    text = str(error).strip()
+    return text if text.startswith("Error:") else f"Error: {text}"
+
+
+def tool_round_messages(messages: Sequence[ChatMessage]) -> tuple[ChatMessage, ...]:
+    """The transcript with each tool result named as lyzr-adk names it.
+
+    A result whose call (found by ``tool_call_id`` in an earlier assistant message) went through
+    the proxy is named ``local_tool``; a direct call's result keeps (or gets) the real tool name.
+    """
+    forms: dict[str, str] = {}
+    out: list[ChatMessage] = []
+    for message in messages:
+        if message.role == "assistant" and message.tool_calls:
+            for entry in message.tool_calls:
+                call_id = entry.get("id")
+                if isinstance(call_id, str):
+                    function = entry.get("function") or {}
+                    forms[call_id] = (
+                        PROXY_TOOL_NAME if is_proxy_call(entry) else str(function.get("name", ""))
+                    )
+        elif message.role == "tool" and message.tool_call_id in forms:
+            name = forms[message.tool_call_id] or message.name
+            if name != message.name:
+                message = message.model_copy(update={"name": name})
+        out.append(message)
+    return tuple(out)
 
 
 def _parse_arguments(raw: object, tool: str) -> Mapping[str, Any]:
@@ -130,7 +180,7 @@ def _call_from_openai(entry: Mapping[str, Any]) -> ToolCall:
     name = str(function.get("name") or "")
     call_id = str(entry.get("id") or f"call_{uuid.uuid4().hex[:24]}")
     arguments = _parse_arguments(function.get("arguments"), name)
-    if name == PROXY_TOOL_NAME:
+    if name == PROXY_TOOL_NAME or "tool_name" in arguments:
         real = arguments.get("tool_name")
         if not isinstance(real, str) or not real:
             raise APIResponseValidationError(

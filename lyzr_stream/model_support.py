@@ -21,6 +21,7 @@ from .timeouts import Timeouts
 
 __all__ = [
     "LyzrModelFields",
+    "carries_messages",
     "client_for",
     "constructor_options",
     "pickle_state",
@@ -61,7 +62,11 @@ class LyzrModelFields(BaseModel):
     dialect: str = Field(default="lyzr-v3", description="Wire format name.")
     dialect_options: dict[str, Any] = Field(default_factory=dict, description="Dialect options.")
     message_mode: MessageMode = Field(
-        default="turn", description="'turn': send only the new turn; 'history': the transcript."
+        default="auto",
+        description=(
+            "'auto': the whole transcript without a session id, only the new turn with one; "
+            "'turn': always only the new turn; 'history': always the whole transcript."
+        ),
     )
     timeout: float | httpx.Timeout | Timeouts | None = Field(
         default=None,
@@ -95,6 +100,11 @@ def client_for(model: Any, api_key: SecretStr | None) -> LyzrClient:
         default_headers=model.default_headers or None,
         stop_on_exit=model.stop_on_exit,
     )
+
+
+def carries_messages(client: LyzrClient) -> bool:
+    """Whether the client's dialect can send a transcript (``messages``)."""
+    return "messages" not in client.settings.dialect.unsupported_fields
 
 
 def constructor_options(model: Any) -> dict[str, Any]:

@@ -117,8 +117,9 @@ class ToolSpec(_Model):
 class AgentRequest(_Model):
     """One turn sent to an agent.
 
-    ``message`` is the new user text. ``messages`` optionally carries a whole OpenAI-style
-    transcript (stateless use, tool rounds); then ``message`` may be empty. ``user_id`` and
+    ``message`` is the new user text; ``messages`` instead carries an OpenAI-style transcript
+    (stateless use, tool rounds). Give exactly one of the two: the service takes them as
+    alternatives, and a request with both or neither is refused. ``user_id`` and
     ``session_id`` left as ``None`` are filled in by the client (``LYZR_USER_ID`` or
     ``default_user``; a fresh session id). ``tools`` (with ``tool_choice``: ``"auto"``,
     ``"any"``/``"required"``, ``"none"`` or a tool name) and ``response_format`` are used by the
@@ -171,6 +172,11 @@ class AgentRequest(_Model):
     def _message_or_messages(self) -> AgentRequest:
         if not self.message.strip() and not self.messages:
             raise ValueError("message must be a non-empty string (or give messages)")
+        if self.message and self.messages:
+            raise ValueError(
+                "give message or messages, not both (the service takes them as alternatives: "
+                "put the new user text at the end of messages)"
+            )
         if self.tool_choice is not None and not self.tools:
             raise ValueError("tool_choice needs tools")
         names = [t.name for t in self.tools]

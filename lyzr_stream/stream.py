@@ -22,8 +22,7 @@ import httpx
 
 from .dialects.base import HttpRequest, ParsedEvent, StreamFailure, StreamParser
 from .errors import APIResponseValidationError, APITimeoutError, LyzrError
-from .events import ReasoningDelta, StreamEnd, StreamEvent, TextDelta, ToolCallRequest
-from .local_tools import check_tool_names
+from .events import ReasoningDelta, StreamEnd, StreamEvent, TextDelta
 from .readahead import ReadAhead
 from .request import AgentRequest
 from .response import AgentResponse, ResponseBuilder
@@ -196,13 +195,6 @@ class _StreamState:
             elif kind is StreamFailure:
                 self._failure = event.error  # type: ignore[union-attr]
                 break
-            elif kind is ToolCallRequest:
-                try:
-                    check_tool_names(event, self.request.tools)  # type: ignore[arg-type]
-                except LyzrError as error:
-                    self._failure = error
-                    break
-                self._builder.add(event)  # type: ignore[arg-type]
             else:
                 self._builder.add(event)  # type: ignore[arg-type]
                 if kind is StreamEnd:

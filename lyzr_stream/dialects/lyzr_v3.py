@@ -68,13 +68,20 @@ _JSON_KEYS = frozenset({"content", "delta", "metadata", "type", "message_id", "e
 
 
 def build_body(request: AgentRequest) -> dict[str, Any]:
-    """The JSON body shared by the stream and chat endpoints (and by v2, a subset)."""
+    """The JSON body shared by the stream and chat endpoints.
+
+    ``message`` and ``messages`` are alternatives (as lyzr-adk sends them): a transcript goes
+    out as ``messages`` with no ``message`` field.
+    """
     body: dict[str, Any] = {
         "user_id": request.user_id,
         "agent_id": request.agent_id,
         "session_id": request.session_id,
-        "message": request.message,
     }
+    if request.messages:
+        body["messages"] = [m.to_wire() for m in request.messages]
+    else:
+        body["message"] = request.message
     if request.system_prompt_variables:
         body["system_prompt_variables"] = dict(request.system_prompt_variables)
     if request.filter_variables:
@@ -86,8 +93,6 @@ def build_body(request: AgentRequest) -> dict[str, Any]:
         body["features"] = features
     if request.assets:
         body["assets"] = list(request.assets)
-    if request.messages is not None:
-        body["messages"] = [m.to_wire() for m in request.messages]
     if request.response_format is not None:
         body["response_format"] = dict(request.response_format)
     return body

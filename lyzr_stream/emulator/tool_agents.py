@@ -13,6 +13,11 @@
 
 ``tool-caller-direct`` names the tool directly instead of going through the ``local_tool``
 proxy; ``tool-caller-unknown`` asks for a tool that was never bound.
+
+Tool results are checked as lyzr-adk's tool loop sends them: each answers a call of an assistant
+message of the current turn, and is named ``local_tool`` when that call went through the proxy
+(the real tool name for a direct call). A result shaped otherwise ends the stream with
+``[ERROR]`` naming the problem, so a client that drifts from the official shape fails loudly.
 """
 
 from __future__ import annotations
@@ -137,6 +142,43 @@ def _tools_and_choice(call: AgentCall) -> tuple[list[Mapping[str, Any]], str | N
     return [], None
 
 
+def _calls_by_id(messages: Sequence[Mapping[str, Any]]) -> dict[str, tuple[str, str]]:
+    """call id -> (the name a result must carry, the real tool name), from assistant messages.
+
+    As lyzr-adk reads them: a call went through the proxy when its function is ``local_tool`` or
+    its arguments hold ``tool_name``; its result is then named ``local_tool``.
+    """
+    out: dict[str, tuple[str, str]] = {}
+    for message in messages:
+        for entry in message.get("tool_calls") or ():
+            function = entry.get("function") or {}
+            name = str(function.get("name", ""))
+            try:
+                args = json.loads(function.get("arguments") or "{}")
+            except ValueError:
+                args = {}
+            if name == "local_tool" or (isinstance(args, dict) and "tool_name" in args):
+                out[str(entry.get("id"))] = ("local_tool", str(args.get("tool_name", "")))
+            else:
+                out[str(entry.get("id"))] = (name, name)
+    return out
+
+
+def _misnamed_result(
+    results: Sequence[Mapping[str, Any]], calls: Mapping[str, tuple[str, str]]
+) -> str | None:
+    """Why the tool results are not shaped as lyzr-adk sends them, or None when they are."""
+    for result in results:
+        call_id = str(result.get("tool_call_id"))
+        if call_id not in calls:
+            return f"tool result for unknown call {call_id!r} (no assistant tool_calls entry)"
+        expected = calls[call_id][0]
+        if result.get("name") != expected:
+            name = result.get("name")
+            return f"tool result for call {call_id!r} is named {name!r}, expected {expected!r}"
+    return None
+
+
 def _tool_caller(call: AgentCall, mode: str) -> Answer:
     tools, choice = _tools_and_choice(call)
     messages = list(call.messages or [{"role": "user", "content": call.message}])
@@ -144,8 +186,14 @@ def _tool_caller(call: AgentCall, mode: str) -> Answer:
     results = [m for m in messages[last_user + 1 :] if m.get("role") == "tool"]
     user_text = str(messages[last_user].get("content", "")) if last_user >= 0 else call.message
     if results:
+        by_id = _calls_by_id(messages[last_user + 1 :])
+        problem = _misnamed_result(results, by_id)
+        if problem:
+            return Answer((), error=problem)
         parts = [
-            f"{m.get('name') or m.get('tool_call_id')} returned {m.get('content')}" for m in results
+            f"{by_id.get(str(m.get('tool_call_id')), ('', str(m.get('name'))))[1]} returned "
+            f"{m.get('content')}"
+            for m in results
         ]
         return Answer(words("Using the tool results: " + "; ".join(parts) + "."))
     calls = [] if choice == "none" else _plan(user_text, tools, choice)

@@ -78,6 +78,7 @@ def test_optional_fields_are_sent_when_set() -> None:
         filter_variables={"k": [1]},
         features=[{"type": "memory"}],
         assets=["as1"],
+        message="",
         messages=[ChatMessage(role="user", content="hi")],
         tools=[ToolSpec(name="add", description="adds", parameters={"type": "object"})],
         response_format={"type": "json_schema"},
@@ -87,6 +88,7 @@ def test_optional_fields_are_sent_when_set() -> None:
     assert body["filter_variables"] == {"k": [1]}
     assert body["assets"] == ["as1"]
     assert body["messages"] == [{"role": "user", "content": "hi"}]
+    assert "message" not in body  # message and messages are alternatives (lyzr-adk)
     assert body["features"][0] == {"type": "memory"}
     assert body["features"][1]["type"] == "local_tools"
     assert body["features"][1]["config"]["tools"][0]["name"] == "add"

@@ -7,7 +7,13 @@ import math
 import pytest
 
 from lyzr_stream import AgentRequest, ChatMessage, InvalidRequestError
-from lyzr_stream.conversation import history_fields, new_turn_text, resolve_call_options
+from lyzr_stream.conversation import (
+    new_turn_text,
+    prepare_call,
+    request_fields,
+    resolve_call_options,
+    transcript_text,
+)
 from lyzr_stream.timeouts import Timeouts
 
 
@@ -81,15 +87,16 @@ def m(role: str, content: str) -> ChatMessage:
     return ChatMessage(role=role, content=content)  # type: ignore[arg-type]
 
 
-def test_new_turn_is_the_tail_after_the_last_assistant_message() -> None:
+def test_new_turn_sends_every_system_message_with_the_tail() -> None:
+    # The prompt's instructions and retrieved context are part of every turn, wherever they are.
     history = [
-        m("system", "old system"),
+        m("system", "Answer using: context 2"),
         m("user", "first"),
         m("assistant", "answer"),
         m("user", "second"),
         m("system", "be brief"),
     ]
-    assert new_turn_text(history) == "be brief\n\nsecond"
+    assert new_turn_text(history) == "Answer using: context 2\n\nbe brief\n\nsecond"
 
 
 def test_new_turn_without_assistant_takes_everything() -> None:
@@ -101,11 +108,66 @@ def test_new_turn_ending_with_assistant_is_an_error() -> None:
         new_turn_text([m("user", "u"), m("assistant", "a")])
 
 
-def test_history_fields() -> None:
-    history = [m("user", "a"), m("assistant", "b"), m("user", "c")]
-    message, messages = history_fields(history)
-    assert message == "c"
-    assert messages == tuple(history)
+HISTORY = [m("system", "S"), m("user", "a"), m("assistant", "b"), m("user", "c")]
+
+
+def test_auto_without_session_sends_the_transcript_as_messages_only() -> None:
+    fields = request_fields(HISTORY, mode="auto", has_session=False)
+    assert fields == {"messages": tuple(HISTORY)}
+
+
+def test_auto_with_session_sends_the_new_turn_with_the_system_text() -> None:
+    assert request_fields(HISTORY, mode="auto", has_session=True) == {"message": "S\n\nc"}
+
+
+def test_explicit_modes_override_the_session_rule() -> None:
+    assert request_fields(HISTORY, mode="turn", has_session=False) == {"message": "S\n\nc"}
+    assert request_fields(HISTORY, mode="history", has_session=True) == {
+        "messages": tuple(HISTORY)
+    }
+
+
+def test_message_only_dialects_get_earlier_turns_as_text() -> None:
+    fields = request_fields(HISTORY, mode="auto", has_session=False, carries_messages=False)
+    assert fields == {"message": "S\n\nConversation so far:\nUser: a\nAssistant: b\n\nc"}
+    assert transcript_text([m("user", "only")]) == "only"
+    turn = request_fields(HISTORY, mode="auto", has_session=True, carries_messages=False)
+    assert turn == {"message": "S\n\nc"}
+
+
+def test_prepare_call_is_stateless_without_a_session() -> None:
+    call = prepare_call(
+        HISTORY, agent_id="a", option_layers=({"user_id": "u"}, None, {"timeout": 5})
+    )
+    assert call.request.session_id is None  # the client makes a fresh one per call
+    assert call.request.message == "" and call.request.messages == tuple(HISTORY)
+    assert call.policy == {}
+
+
+def test_prepare_call_with_session_from_any_layer_or_fallback() -> None:
+    for layers, fallback in (
+        (({"session_id": "s"}, {}, {}), None),
+        (({}, {"session_id": "s"}, {}), None),
+        (({}, {}, {"session_id": "s"}), None),
+        (({}, {}, {}), "s"),
+    ):
+        call = prepare_call(
+            HISTORY,
+            agent_id="a",
+            option_layers=layers,
+            fallback_session_id=fallback,
+            policy={"timeout": 5, "max_retries": 0, "session_id": "ignored"},
+        )
+        assert call.request.session_id == "s"
+        assert call.request.message == "S\n\nc" and call.request.messages is None
+        assert call.policy == {"timeout": 5, "max_retries": 0}
+
+
+def test_agent_request_takes_message_or_messages_never_both() -> None:
+    with pytest.raises(InvalidRequestError, match="not both"):
+        AgentRequest(agent_id="a", message="x", messages=[m("user", "x")])
+    with pytest.raises(InvalidRequestError, match="message must be a non-empty string"):
+        AgentRequest(agent_id="a", messages=[])
 
 
 # -- client-side stop sequences ----------------------------------------------------------------

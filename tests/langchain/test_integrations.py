@@ -29,7 +29,11 @@ def test_lcel_chain_streams(make_model: ModelFactory, lyzr_emulator: Emulator) -
     chain = prompt | make_model() | StrOutputParser()
     pieces = list(chain.stream({"topic": "agents", "question": "what is an agent?"}))
     assert len(pieces) > 1
-    assert "".join(pieces) == "You said: You answer about agents.\n\nwhat is an agent?"
+    assert "".join(pieces) == "You said: what is an agent?"
+    assert lyzr_emulator.requests[-1].json["messages"][0] == {
+        "role": "system",
+        "content": "You answer about agents.",
+    }
     # The chain's configurable reaches the model too.
     chain.invoke({"topic": "t", "question": "q"}, config={"configurable": {"session_id": "lc"}})
     assert lyzr_emulator.requests[-1].json["session_id"] == "lc"

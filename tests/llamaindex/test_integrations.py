@@ -39,10 +39,12 @@ def test_query_engine_streams_with_retrieved_context(
     assert len(pieces) > 1
     answer = "".join(pieces)
     assert answer.startswith("You said: ")
-    sent = lyzr_emulator.requests[-1].json["message"]
+    # No session: a stateless call, the whole prompt as messages.
+    body = lyzr_emulator.requests[-1].json
+    sent = "\n".join(m["content"] for m in body["messages"])
     assert "Where is conversation memory kept?" in sent
     assert any(doc.text in sent for doc in DOCS)  # the retrieved context reached the agent
-    assert answer == f"You said: {sent}"
+    assert answer == f"You said: {body['messages'][-1]['content']}"
 
 
 async def test_query_engine_async_stream(make_llm: LLMFactory) -> None:
@@ -78,7 +80,7 @@ def test_condense_plus_context_chat_engine(make_llm: LLMFactory, lyzr_emulator: 
     second = engine.stream_chat("And the emulator?")
     text = "".join(second.response_gen)
     assert text.startswith("You said: ")
-    assert "And the emulator?" in lyzr_emulator.requests[-1].json["message"]
+    assert "And the emulator?" in lyzr_emulator.requests[-1].json["messages"][-1]["content"]
 
 
 def multiply(a: int, b: int) -> int:

@@ -103,11 +103,26 @@ def test_session_priority(make_llm: LLMFactory, lyzr_emulator: Emulator) -> None
     assert sessions(lyzr_emulator) == ["ctor", "scoped", "kw", "inner", "scoped", "ctor"]
 
 
-def test_generated_session_is_stable(make_llm: LLMFactory, lyzr_emulator: Emulator) -> None:
-    llm = make_llm()
-    llm.complete("a")
-    list(llm.stream_chat([user("b")]))
-    assert len(set(sessions(lyzr_emulator))) == 1
+def test_calls_without_a_session_are_independent(
+    make_llm: LLMFactory, lyzr_emulator: Emulator
+) -> None:
+    # Sessions are explicit state: one Settings.llm shared by several engines mixes nothing.
+    llm = make_llm("memory")
+    answers = [llm.complete(word).text for word in ("apple", "banana", "cherry")]
+    answers.append("".join(r.delta or "" for r in llm.stream_chat([user("date")])))
+    assert answers == ["This is the start of our conversation."] * 4
+    assert len(set(sessions(lyzr_emulator))) == 4
+
+
+async def test_async_calls_without_a_session_are_independent(
+    make_llm: LLMFactory, lyzr_emulator: Emulator
+) -> None:
+    llm = make_llm("memory")
+    results = await asyncio.gather(*(llm.acomplete(w) for w in ("apple", "banana", "cherry")))
+    assert [r.text for r in results] == ["This is the start of our conversation."] * 3
+    streamed = [r async for r in await llm.astream_chat([user("date")])]
+    assert streamed[-1].message.content == "This is the start of our conversation."
+    assert len(set(sessions(lyzr_emulator))) == 4
 
 
 def test_scope_merges_variables(make_llm: LLMFactory) -> None:
@@ -181,12 +196,22 @@ def test_turn_and_history_modes(make_llm: LLMFactory, lyzr_emulator: Emulator) -
         ChatMessage(role=MessageRole.ASSISTANT, content="a1"),
         user("q2"),
     ]
+    # auto (default), no session: the whole transcript as messages, no message field.
     make_llm().chat(history)
-    assert lyzr_emulator.requests[-1].json["message"] == "q2"
+    body = lyzr_emulator.requests[-1].json
+    assert "message" not in body
+    assert [m["role"] for m in body["messages"]] == ["system", "user", "assistant", "user"]
+    # auto with a session: only the new turn, the system text with it.
+    make_llm(session_id="s").chat(history)
+    assert lyzr_emulator.requests[-1].json["message"] == "sys\n\nq2"
     assert "messages" not in lyzr_emulator.requests[-1].json
-    make_llm(message_mode="history").chat(history)
+    # explicit modes
+    make_llm(message_mode="turn").chat(history)
+    assert lyzr_emulator.requests[-1].json["message"] == "sys\n\nq2"
+    make_llm(message_mode="history", session_id="s").chat(history)
     body = lyzr_emulator.requests[-1].json
     assert [m["role"] for m in body["messages"]] == ["system", "user", "assistant", "user"]
+    assert body["session_id"] == "s"
 
 
 def test_non_text_blocks_are_refused(make_llm: LLMFactory) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ from llama_index.core.base.llms.types import ChatMessage, MessageRole, ToolCallB
 from llama_index.core.tools import FunctionTool
 from pydantic import BaseModel
 
-from lyzr_stream import InvalidRequestError, UnknownToolError
+from lyzr_stream import InvalidRequestError
 from lyzr_stream.emulator import Emulator
 
 from .conftest import LLMFactory
@@ -76,10 +77,70 @@ def test_chat_with_tools_round_trip(make_llm: LLMFactory, lyzr_emulator: Emulato
     bodies = [r.json for r in lyzr_emulator.requests]
     assert [b["session_id"] for b in bodies] == ["li-tools", "li-tools"]
     assert [t["name"] for t in _local_tools(bodies[0])["tools"]] == ["add", "now"]
+    # lyzr-adk's tool loop, field for field: messages instead of message, the assistant message
+    # in the proxy form the server used, results named local_tool.
+    assert "message" not in bodies[0] and "message" not in bodies[1]
+    assert bodies[0]["messages"] == [{"role": "user", "content": "add(2, 3) and now()"}]
     sent = bodies[1]["messages"]
     assert [m["role"] for m in sent] == ["user", "assistant", "tool", "tool"]
-    assert [m["tool_call_id"] for m in sent[2:]] == [c.tool_id for c in calls]
-    assert [m["name"] for m in sent[2:]] == ["add", "now"]
+    assert sent[1]["tool_calls"] == [
+        {
+            "id": c.tool_id,
+            "type": "function",
+            "function": {
+                "name": "local_tool",
+                "arguments": json.dumps({"tool_name": c.tool_name, "arguments": c.tool_kwargs}),
+            },
+        }
+        for c in calls
+    ]
+    assert sent[2:] == [
+        {"role": "tool", "content": out, "name": "local_tool", "tool_call_id": c.tool_id}
+        for out, c in zip(["5", "12:00"], calls, strict=True)
+    ]
+
+
+def test_a_session_sends_only_the_current_turns_loop(
+    make_llm: LLMFactory, lyzr_emulator: Emulator
+) -> None:
+    llm = make_llm("tool-caller", session_id="li-loop")
+    system = ChatMessage(role=MessageRole.SYSTEM, content="You are a calculator.")
+    turn1 = ChatMessage(role=MessageRole.USER, content="add(1, 2)")
+    first = llm.chat_with_tools([ADD], chat_history=[system, turn1])
+    answer1 = llm.chat_with_tools(
+        [ADD], chat_history=[system, turn1, first.message, *_tool_results(llm, first)]
+    )
+    turn2 = ChatMessage(role=MessageRole.USER, content="add(3, 4)")
+    transcript = [system, turn1, first.message, *_tool_results(llm, first), answer1.message]
+    llm.chat_with_tools([ADD], chat_history=[*transcript, turn2])
+    sent = lyzr_emulator.requests[-1].json["messages"]
+    # The session's memory holds turn 1: only the system text and turn 2 go out.
+    assert sent == [
+        {"role": "system", "content": "You are a calculator."},
+        {"role": "user", "content": "add(3, 4)"},
+    ]
+
+
+def test_without_a_session_the_tool_loop_resends_the_whole_transcript(
+    make_llm: LLMFactory, lyzr_emulator: Emulator
+) -> None:
+    llm = make_llm("tool-caller")
+    turn1 = ChatMessage(role=MessageRole.USER, content="add(1, 2)")
+    first = llm.chat_with_tools([ADD], chat_history=[turn1])
+    results = _tool_results(llm, first)
+    answer1 = llm.chat_with_tools([ADD], chat_history=[turn1, first.message, *results])
+    turn2 = ChatMessage(role=MessageRole.USER, content="add(3, 4)")
+    transcript = [turn1, first.message, *results, answer1.message, turn2]
+    llm.chat_with_tools([ADD], chat_history=transcript)
+    bodies = [r.json for r in lyzr_emulator.requests]
+    assert len({b["session_id"] for b in bodies}) == 3  # a fresh session per call
+    assert [m["role"] for m in bodies[-1]["messages"]] == [
+        "user",
+        "assistant",
+        "tool",
+        "assistant",
+        "user",
+    ]
 
 
 async def test_achat_with_tools(make_llm: LLMFactory) -> None:
@@ -149,13 +210,26 @@ def test_no_tool_call_raises_when_asked(make_llm: LLMFactory) -> None:
 
 
 @pytest.mark.parametrize("mode", ["chat", "stream"])
-def test_unknown_tool_raises(make_llm: LLMFactory, mode: str) -> None:
+def test_an_unknown_tool_is_handed_to_the_agent(make_llm: LLMFactory, mode: str) -> None:
+    # As LlamaIndex's OpenAI LLM does: the call comes back; FunctionAgent answers it itself.
     llm = make_llm("tool-caller-unknown")
-    with pytest.raises(UnknownToolError, match="not_a_bound_tool"):
-        if mode == "chat":
-            llm.chat_with_tools([ADD], user_msg="add(1, 2)")
-        else:
-            list(llm.stream_chat_with_tools([ADD], user_msg="add(1, 2)"))
+    if mode == "chat":
+        response = llm.chat_with_tools([ADD], user_msg="add(1, 2)")
+    else:
+        response = list(llm.stream_chat_with_tools([ADD], user_msg="add(1, 2)"))[-1]
+    assert [c.tool_name for c in llm.get_tool_calls_from_response(response)] == [
+        "not_a_bound_tool"
+    ]
+
+
+async def test_function_agent_answers_an_unknown_tool_itself(make_llm: LLMFactory) -> None:
+    agent = FunctionAgent(tools=[ADD], llm=make_llm("tool-caller-unknown"))
+    handler = agent.run(user_msg="add(1, 2)")
+    results = [e async for e in handler.stream_events() if isinstance(e, ToolCallResult)]
+    response = await handler
+    assert results[0].tool_name == "not_a_bound_tool"
+    assert results[0].tool_output.is_error
+    assert "not_a_bound_tool not found" in str(response)
 
 
 def test_tool_errors_go_back_as_tool_messages(make_llm: LLMFactory) -> None:
@@ -165,8 +239,8 @@ def test_tool_errors_go_back_as_tool_messages(make_llm: LLMFactory) -> None:
     call = llm.get_tool_calls_from_response(first)[0]
     error = ChatMessage(
         role=MessageRole.TOOL,
-        content="Error: overflow",
-        additional_kwargs={"tool_call_id": call.tool_id, "name": "add"},
+        content="overflow",
+        additional_kwargs={"tool_call_id": call.tool_id, "is_error": True},
     )
     answer = llm.chat_with_tools([ADD], chat_history=[*history, first.message, error])
     assert answer.message.content == "Using the tool results: add returned Error: overflow."
