@@ -275,6 +275,9 @@ def prepare_call(
     """
     options = resolve_call_options(*option_layers, fallback_session_id=fallback_session_id)
     has_session = options.session_id is not None
+    # Files of what the session already holds are not sent again; a stateless call sends all.
+    whole = message_mode == "history" or (message_mode == "auto" and not has_session)
+    parts = call_media(messages, media, whole_transcript=whole) if media is not None else []
     fields = request_fields(
         messages,
         mode=message_mode,
@@ -282,9 +285,6 @@ def prepare_call(
         tools=bool(tools),
         carries_messages=carries_messages,
     )
-    # Files of what the session already holds are not sent again; a stateless call sends all.
-    whole = message_mode == "history" or (message_mode == "auto" and not has_session)
-    parts = call_media(messages, media, whole_transcript=whole) if media is not None else []
     if tools:
         fields["tools"] = tuple(tools)
         fields["tool_choice"] = normalize_tool_choice(tool_choice, [t.name for t in tools])

@@ -48,7 +48,9 @@ def assert_received_both(text: str, body: dict[str, Any], em: Emulator) -> None:
     assert f"q3.pdf (application/pdf, {len(PDF)} bytes" in text
     recent = AssetStore.of(em.app).uploads[-2:]
     assert body["assets"] == [u.asset_id for u in recent]
-    assert body["message"] == "What is in these?"
+    # Stateless by default: the transcript goes as messages (with a session, as message).
+    sent = body["message"] if "message" in body else body["messages"][-1]["content"]
+    assert sent == "What is in these?"
 
 
 def test_invoke_sends_an_image_and_a_pdf_as_assets(
@@ -139,7 +141,7 @@ def test_bad_media_fails_before_sending(
 def test_a_file_without_text_is_refused(make_model: ModelFactory, lyzr_emulator: Emulator) -> None:
     message = HumanMessage(content=[{"type": "image", "base64": B64_PNG, "mime_type": "image/png"}])
     with pytest.raises(InvalidRequestError, match="needs some text"):
-        make_model("assets").invoke([message])
+        make_model("assets", session_id="s").invoke([message])
     assert lyzr_emulator.requests == []
 
 
@@ -147,7 +149,7 @@ def test_turn_mode_sends_only_the_new_turns_files(
     make_model: ModelFactory, lyzr_emulator: Emulator
 ) -> None:
     transcript = [image_and_pdf(), AIMessage("I saw them."), HumanMessage("thanks")]
-    answer = make_model("assets").invoke(transcript)
+    answer = make_model("assets", session_id="s").invoke(transcript)
     assert answer.text == "No files. You said: thanks"
     assert "assets" not in agent_bodies(lyzr_emulator)[0]
 

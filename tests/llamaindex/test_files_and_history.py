@@ -51,7 +51,9 @@ def assert_received_both(text: str, body: dict[str, Any], em: Emulator) -> None:
     sizes = [(u.file_name, u.size) for u in recent]
     assert sizes == [("image-1.png", len(PNG)), ("q3.pdf", len(PDF))]
     assert body["assets"] == [u.asset_id for u in recent]
-    assert body["message"] == "What is in these?"
+    # Stateless by default: the transcript goes as messages (with a session, as message).
+    sent = body["message"] if "message" in body else body["messages"][-1]["content"]
+    assert sent == "What is in these?"
 
 
 def test_chat_and_complete_paths(make_llm: LLMFactory, lyzr_emulator: Emulator) -> None:
