@@ -1,6 +1,7 @@
 """Pure conversions between LangChain objects and the core's (no I/O, no state).
 
-- LangChain messages -> core :class:`~lyzr_stream.ChatMessage`;
+- LangChain messages -> core :class:`~lyzr_stream.ChatMessage` (a ``ToolMessage`` with
+  ``status="error"`` goes as ``"Error: <message>"``, the form lyzr-adk's tool loop sends);
 - one core event -> at most one ``ChatGenerationChunk`` (used by the sync and async loops alike);
 - a whole :class:`~lyzr_stream.AgentResponse` -> ``ChatResult``.
 
@@ -116,6 +117,12 @@ def _wire_tool_calls(message: AIMessage) -> tuple[dict[str, Any], ...] | None:
     return wire_tool_calls(calls, message.additional_kwargs.get(RAW_TOOL_CALLS))
 
 
+def _error_content(text: str) -> str:
+    """A failed tool's result as lyzr-adk sends it: ``"Error: <message>"``."""
+    text = text.strip()
+    return text if text.startswith("Error:") else f"Error: {text}"
+
+
 def to_core_messages(messages: Sequence[BaseMessage]) -> list[ChatMessage]:
     """LangChain messages as the core's OpenAI-style messages."""
     out: list[ChatMessage] = []
@@ -125,6 +132,8 @@ def to_core_messages(messages: Sequence[BaseMessage]) -> list[ChatMessage]:
         if isinstance(message, AIMessage):
             fields["tool_calls"] = _wire_tool_calls(message)
         elif isinstance(message, ToolMessage):
+            if message.status == "error":
+                fields["content"] = _error_content(fields["content"])
             fields["tool_call_id"] = message.tool_call_id
             if message.name:
                 fields["name"] = message.name

@@ -2,42 +2,48 @@
 
 from __future__ import annotations
 
-import uuid
+import math
 import warnings
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
-from dataclasses import replace
+from contextlib import contextmanager
 from operator import itemgetter
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from langchain_core.callbacks import (
     AsyncCallbackManager,
     AsyncCallbackManagerForLLMRun,
+    BaseCallbackManager,
     CallbackManager,
     CallbackManagerForLLMRun,
 )
 from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
-from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
+from langchain_core.messages.utils import count_tokens_approximately
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableMap, RunnablePassthrough
-from langchain_core.runnables.config import ensure_config
+from langchain_core.runnables.config import ensure_config, var_child_runnable_config
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_json_schema, convert_to_openai_tool
 from langchain_core.utils.pydantic import is_basemodel_subclass
-from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 
 from lyzr_stream import (
     AgentRequest,
-    AgentResponse,
     LyzrClient,
-    TextDelta,
-    ToolActivity,
     ToolSpec,
 )
 from lyzr_stream.attachments import CallAttachments
 from lyzr_stream.conversation import check_call_kwargs, prepare_call, resolve_call_options
 from lyzr_stream.errors import InvalidRequestError
-from lyzr_stream.events import StreamEvent
 from lyzr_stream.local_tools import normalize_tool_choice
 from lyzr_stream.model_support import (
     LyzrModelFields,
@@ -47,26 +53,18 @@ from lyzr_stream.model_support import (
     pickle_state,
     restored_key,
 )
+from lyzr_stream.request import check_json_serialisable
 from lyzr_stream.settings import ENV_API_KEY
-from lyzr_stream.stop import StopFilter, cut_at_stop
 
-from ._convert import (
-    event_to_chunk,
-    final_chunk,
-    response_to_result,
-    text_chunk,
-    to_core_messages,
-)
+from ._convert import to_core_messages
 from ._media import media_of
+from ._structured import JsonAnswerParser, ToolCallParser
+from ._turn import ActivityReporter, Turn
 
 __all__ = ["ChatLyzr"]
 
-#: The kwarg through which the public entry points hand the RunnableConfig to _generate/_stream.
-_CONFIG_KWARG = "_lyzr_config"
 #: Keyword arguments LangChain itself may pass down; they are not call options.
-_FRAMEWORK_KWARGS = frozenset(
-    {"stream", "ls_structured_output_format", "structured_output_format", _CONFIG_KWARG}
-)
+_FRAMEWORK_KWARGS = frozenset({"stream", "ls_structured_output_format", "structured_output_format"})
 _POLICY_KWARGS = frozenset({"timeout", "max_retries"})
 #: Set by bind_tools / with_structured_output.
 _TOOL_KWARGS = frozenset({"tools", "tool_choice", "response_format"})
@@ -75,6 +73,12 @@ _AGENT_KWARGS = ("model", "agent_id")
 _OPTION_KWARGS = frozenset(
     {"session_id", "user_id", "system_prompt_variables", "filter_variables", "features", "assets"}
 )
+#: Constructor fields sent as JSON: checked at construction (a circular dict is an error there).
+_JSON_FIELDS = ("system_prompt_variables", "filter_variables", "features", "dialect_options")
+#: LangChain's approximate token counter's ratio (count_tokens_approximately's default).
+_CHARS_PER_TOKEN = 4.0
+
+_T = TypeVar("_T")
 
 
 class ChatLyzr(BaseChatModel, LyzrModelFields):
@@ -90,7 +94,8 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
 
     Key init args — agent:
         agent_id: str
-            The agent's id in Lyzr Studio.
+            The agent's id in Lyzr Studio; ``model=`` is accepted as its alias, as for every
+            LangChain chat model (``ChatLyzr(model="6650...")``).
         dialect: str
             Wire format: ``"lyzr-v3"`` (default), ``"lyzr-v2"``, ``"aisquare"``,
             ``"chat-messages"``; ``dialect_options`` configures it.
@@ -109,7 +114,12 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
             Defaults to ``LYZR_BASE_URL``, else ``https://agent-prod.studio.lyzr.ai``.
         timeout: float | httpx.Timeout | lyzr_stream.Timeouts
         max_retries: int
-            Retries before any text was delivered (default 2).
+            Retries before any text was delivered (default 2). ``timeout`` and ``max_retries``
+            must be numbers: ``True`` or ``"5"`` is an ``InvalidRequestError``.
+        default_headers: dict[str, str]
+            Extra headers (a proxy credential, say). Their values are secrets: not in the
+            repr, ``model_dump``, ``dumpd``/``dumps``, traced runs or pickles (an unpickled or
+            loaded model has none: set them again).
         streaming: bool
             ``invoke`` uses the stream endpoint (and fires ``on_llm_new_token``).
         coalesce: bool
@@ -151,7 +161,9 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
 
     Stop sequences:
         ``stop=[...]`` (per call or on the instance) is applied client-side: the answer is cut
-        before the first stop string and the stream is closed there.
+        before the first stop string and the stream is closed there. A per-call ``stop``
+        replaces the instance's (``stop=[]`` turns it off for that call); no per-call ``stop``
+        inherits it. The same rule on ``invoke``, ``stream``, ``ainvoke`` and ``astream``.
 
     Sessions:
         ``session_id``, ``user_id``, ``system_prompt_variables``, ``filter_variables``,
@@ -168,6 +180,13 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
         conversation; failing that, one session id is generated per instance (reported in
         ``response_metadata["session_id"]``).
 
+    Config:
+        The ``configurable``, callbacks and tags of a call come from LangChain's config
+        context, where LCEL chains and LangGraph nodes put them, or from ``config=`` given to
+        ``invoke``/``ainvoke``/``stream``/``astream``/``batch`` directly.
+        ``stream_events(version="v3")`` reads only the surrounding chain's or graph's config:
+        give session options per call there (``session_id=...``).
+
     Reasoning:
         A ``<think>...</think>`` block is kept out of the answer: it arrives in
         ``additional_kwargs["reasoning_content"]`` and as a ``reasoning`` block in
@@ -177,9 +196,17 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
         ``model.bind_tools([...], tool_choice=...)`` sends the tools as Lyzr local tools with the
         whole transcript; the agent's requests come back as ``AIMessage.tool_calls`` (streamed as
         ``tool_call_chunks``) and ``ToolMessage`` results go back as ``role: tool`` messages. A
-        call for a tool that was not bound raises ``UnknownToolError``.
+        call for a tool that was not bound raises ``UnknownToolError``. A ``ToolMessage`` with
+        ``status="error"`` goes back as ``"Error: <message>"``. Works in ``create_agent`` and
+        LangGraph agents.
+
+    Structured output:
         ``with_structured_output(schema, method="function_calling" | "json_schema" |
-        "json_mode", include_raw=...)``. Works in ``create_agent`` and LangGraph agents.
+        "json_mode", include_raw=...)``. ``json_schema`` sends the schema itself as
+        ``response_format`` (lyzr-adk's form). The JSON may come whole, fenced or inside prose.
+        An answer that does not fit (no call to the schema's tool, no JSON, JSON that fails
+        validation) raises ``OutputParserException`` with the agent's text in ``llm_output``;
+        ``include_raw=True`` returns ``parsed=None`` and the ``parsing_error`` instead.
 
     Server-side tools:
         Tools the agent runs on the server (the ``chat-messages`` dialect reports them) reach
@@ -189,16 +216,34 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
     Response metadata:
         ``agent_id`` (also ``model_name``), ``session_id``, ``user_id``, ``message_id``,
         ``finish_reason``, ``artifacts`` (when the agent produced files), ``service_metadata``,
-        ``time_to_first_token`` and ``total_time`` (seconds, streaming), ``model_provider``.
+        ``model_provider``, ``time_to_first_token`` and ``total_time`` (seconds, on every path;
+        a one-shot ``invoke`` gets the answer whole, so there both are the time from request
+        to parsed answer).
 
         ``usage_metadata`` is not set: the Lyzr API does not report token usage, and this
         class does not invent counts.
+
+    Token counting:
+        ``get_num_tokens``, ``get_num_tokens_from_messages`` and ``trim_messages(...,
+        token_counter=model)`` use LangChain's ``count_tokens_approximately`` (about four
+        characters a token): an estimate that needs no tokenizer, since the agent's model is
+        chosen in Lyzr Studio.
     """
 
+
+    agent_id: str = Field(
+        validation_alias=AliasChoices("agent_id", "model"),
+        description="The agent's id in Lyzr Studio (``model=`` is accepted as its alias).",
+    )
     api_key: SecretStr | None = Field(
         default=None, description="API key; defaults to the LYZR_API_KEY environment variable."
     )
-    default_headers: dict[str, str] = Field(default_factory=dict, description="Extra headers.")
+    default_headers: dict[str, str] = Field(
+        default_factory=dict,
+        repr=False,
+        exclude=True,
+        description="Extra headers (values are secrets: never shown, dumped or pickled).",
+    )
     streaming: bool = Field(default=False, description="Use the stream endpoint for invoke.")
     stop: list[str] | None = Field(
         default=None, description="Stop sequences, applied client-side (the API has none)."
@@ -214,6 +259,16 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
 
     _client: LyzrClient | None = PrivateAttr(default=None)
 
+    @field_validator("timeout", "max_retries", mode="before")
+    @classmethod
+    def _no_loose_types(cls, value: Any, info: Any) -> Any:
+        # pydantic would turn True into 1 and "5" into 5.0; the core refuses both, and so do we.
+        if isinstance(value, (bool, str, bytes)):
+            raise InvalidRequestError(
+                f"{info.field_name} must be a number, not {type(value).__name__} ({value!r})"
+            )
+        return value
+
     @model_validator(mode="after")
     def _build_client(self) -> ChatLyzr:
         ignored = [n for n in ("temperature", "max_tokens") if getattr(self, n) is not None]
@@ -224,6 +279,10 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
                 UserWarning,
                 stacklevel=2,
             )
+        # JSON values are checked now: a circular dict would otherwise surface as a
+        # RecursionError when LangChain serialises the model for its callbacks.
+        for name in _JSON_FIELDS:
+            check_json_serialisable(getattr(self, name), name)
         # Every argument is checked here, at construction: key, URL, dialect, timeouts.
         self._client = self._new_client(self.api_key)
         self.api_key = self._client.settings.api_key
@@ -279,20 +338,33 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
     def _get_invocation_params(
         self, stop: list[str] | None = None, **kwargs: Any
     ) -> dict[str, Any]:
-        config = kwargs.pop(_CONFIG_KWARG, None)
         params = super()._get_invocation_params(stop=stop, **kwargs)
         for private in ("api_key", "default_headers"):
             params.pop(private, None)
         try:
-            options = self._options(config, kwargs)
+            options = self._options(ensure_config(), kwargs)
         except InvalidRequestError:
             return params
         params.update({k: v for k, v in options.request_fields().items() if v})
         return params
 
-    # -- pickling: no client, no key -------------------------------------------------------------
+    # -- token counting: LangChain's approximation (the agent's tokenizer is not known) ----------
+    def get_num_tokens(self, text: str) -> int:
+        """About one token per four characters (``count_tokens_approximately``'s ratio)."""
+        return math.ceil(len(text) / _CHARS_PER_TOKEN)
+
+    def get_num_tokens_from_messages(
+        self, messages: list[BaseMessage], tools: Sequence[Any] | None = None
+    ) -> int:
+        """LangChain's ``count_tokens_approximately``: no tokenizer to install, and an estimate
+        only (the agent's model, and so its tokenizer, is chosen in Lyzr Studio)."""
+        return count_tokens_approximately(messages, tools=list(tools) if tools else None)
+
+    # -- pickling: no client, no key, no header values -------------------------------------------
     def __getstate__(self) -> dict[Any, Any]:
-        return pickle_state(super().__getstate__())
+        state = pickle_state(super().__getstate__())
+        state["__dict__"] = {**state["__dict__"], "default_headers": {}}
+        return state
 
     def __setstate__(self, state: dict[Any, Any]) -> None:
         super().__setstate__(state)
@@ -301,13 +373,12 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
         object.__setattr__(self, "api_key", key)
         self._client = self._new_client(key)
 
-    # -- the config reaches _generate/_stream through a private kwarg ----------------------------
-    @staticmethod
-    def _carry_config(config: RunnableConfig | None, kwargs: dict[str, Any]) -> dict[str, Any]:
-        if _CONFIG_KWARG not in kwargs:
-            kwargs[_CONFIG_KWARG] = ensure_config(config)
-        return kwargs
-
+    # -- a config passed directly ----------------------------------------------------------------
+    # LCEL and LangGraph run each step inside LangChain's config context, where _generate and
+    # _stream read it (ensure_config()): the chain's configurable, callbacks and tags. A config
+    # handed straight to model.invoke/stream(...) is not put there by langchain-core, so these
+    # four entry points do it, as LCEL would, for the start of the call (when ChatLyzr reads it)
+    # and no longer: between chunks the caller's own context is untouched.
     def invoke(
         self,
         input: LanguageModelInput,
@@ -316,7 +387,8 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
         stop: list[str] | None = None,
         **kwargs: Any,
     ) -> AIMessage:
-        return super().invoke(input, config, stop=stop, **self._carry_config(config, kwargs))
+        with _config_context(config):
+            return super().invoke(input, config, stop=stop, **kwargs)
 
     async def ainvoke(
         self,
@@ -326,8 +398,8 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
         stop: list[str] | None = None,
         **kwargs: Any,
     ) -> AIMessage:
-        kwargs = self._carry_config(config, kwargs)
-        return await super().ainvoke(input, config, stop=stop, **kwargs)
+        with _config_context(config):
+            return await super().ainvoke(input, config, stop=stop, **kwargs)
 
     def stream(
         self,
@@ -337,7 +409,8 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
         stop: list[str] | None = None,
         **kwargs: Any,
     ) -> Iterator[AIMessageChunk]:
-        return super().stream(input, config, stop=stop, **self._carry_config(config, kwargs))
+        chunks = super().stream(input, config, stop=stop, **kwargs)
+        return chunks if config is None else _started_in_context(config, chunks)
 
     def astream(
         self,
@@ -347,23 +420,8 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
         stop: list[str] | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[AIMessageChunk]:
-        return super().astream(input, config, stop=stop, **self._carry_config(config, kwargs))
-
-    # v1/v2 event streams call stream()/astream() with their tracer in the config, so only the
-    # v3 protocol path (which calls _stream directly) needs the config handed over here.
-    def stream_events(
-        self, input: LanguageModelInput, config: RunnableConfig | None = None, **kwargs: Any
-    ) -> Any:
-        if kwargs.get("version") == "v3":
-            kwargs = self._carry_config(config, kwargs)
-        return super().stream_events(input, config, **kwargs)
-
-    def astream_events(
-        self, input: LanguageModelInput, config: RunnableConfig | None = None, **kwargs: Any
-    ) -> Any:
-        if kwargs.get("version") == "v3":
-            kwargs = self._carry_config(config, kwargs)
-        return super().astream_events(input, config, **kwargs)
+        chunks = super().astream(input, config, stop=stop, **kwargs)
+        return chunks if config is None else _astarted_in_context(config, chunks)
 
     # -- building a request ----------------------------------------------------------------------
     def _agent_for(self, kwargs: Mapping[str, Any]) -> str:
@@ -395,7 +453,7 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
         self, messages: Sequence[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
     ) -> tuple[AgentRequest, dict[str, Any], RunnableConfig, CallAttachments]:
         """The request (files not yet uploaded), policy kwargs, config, and the call's files."""
-        config: RunnableConfig = kwargs.pop(_CONFIG_KWARG, None) or ensure_config()
+        config: RunnableConfig = ensure_config()
         accepted = _OPTION_KWARGS | _POLICY_KWARGS | _TOOL_KWARGS | set(_AGENT_KWARGS)
         check_call_kwargs(kwargs, owner="ChatLyzr", accepted=accepted, ignored=_FRAMEWORK_KWARGS)
         configurable: Mapping[str, Any] = config.get("configurable") or {}
@@ -445,37 +503,51 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
         """Answers as ``schema`` (a pydantic model, TypedDict or JSON schema).
 
         ``method="function_calling"`` (default) binds the schema as a tool the agent must call;
-        ``method="json_schema"`` sends it as the request's ``response_format`` and parses the
-        JSON answer; ``method="json_mode"`` asks for any JSON object (``{"type":
-        "json_object"}``) and parses it. ``include_raw=True`` returns ``{"raw", "parsed",
-        "parsing_error"}``.
+        ``method="json_schema"`` sends the raw JSON schema as the request's ``response_format``
+        (as lyzr-adk does) and parses the JSON answer; ``method="json_mode"`` asks for any JSON
+        object (``{"type": "json_object"}``) and parses it. The JSON may be the whole answer,
+        in a Markdown fence or inside prose.
+
+        An answer that does not fit (no call to the schema's tool, no JSON, JSON that does not
+        validate) raises ``OutputParserException`` carrying the agent's text; with
+        ``include_raw=True`` the result is ``{"raw", "parsed": None, "parsing_error"}`` instead.
+        The parsed object comes once the answer is complete, also when streaming.
         """
         kwargs.pop("strict", None)
-        if method == "function_calling":
-            return super().with_structured_output(schema, include_raw=include_raw, **kwargs)
-        if method not in ("json_schema", "json_mode"):
+        if method not in ("function_calling", "json_schema", "json_mode"):
             raise InvalidRequestError(
                 f"method must be 'function_calling', 'json_schema' or 'json_mode', got {method!r}"
             )
         if kwargs:
             raise InvalidRequestError(f"unsupported arguments {sorted(kwargs)}")
-        json_schema = convert_to_json_schema(schema)
-        response_format: dict[str, Any] = {"type": "json_object"}
-        if method == "json_schema":
-            name = json_schema.get("title", "output")
-            response_format = {
-                "type": "json_schema",
-                "json_schema": {"name": name, "schema": json_schema},
-            }
-        llm = self.bind(
-            response_format=response_format,
-            ls_structured_output_format={"kwargs": {"method": method}, "schema": json_schema},
-        )
+        model = schema if isinstance(schema, type) and is_basemodel_subclass(schema) else None
         parser: Runnable[Any, Any]
-        if isinstance(schema, type) and is_basemodel_subclass(schema):
-            parser = PydanticOutputParser(pydantic_object=schema)
+        if method == "function_calling":
+            tool_name = convert_to_openai_tool(schema)["function"]["name"]
+            llm = self.bind_tools(
+                [schema],
+                tool_choice="any",
+                ls_structured_output_format={
+                    "kwargs": {"method": method},
+                    "schema": convert_to_openai_tool(schema),
+                },
+            )
+            parser = ToolCallParser(tool_name=tool_name, schema_model=model)
         else:
-            parser = JsonOutputParser()
+            json_schema = convert_to_json_schema(schema)
+            response_format: dict[str, Any] = {"type": "json_object"}
+            if method == "json_schema":
+                # lyzr-adk's form: the model's own JSON schema, not OpenAI's wrapper around it.
+                response_format = (
+                    schema.model_json_schema()
+                    if isinstance(schema, type) and issubclass(schema, BaseModel)
+                    else json_schema
+                )
+            llm = self.bind(
+                response_format=response_format,
+                ls_structured_output_format={"kwargs": {"method": method}, "schema": json_schema},
+            )
+            parser = JsonAnswerParser(schema_model=model)
         if not include_raw:
             return llm | parser
         parsed = RunnablePassthrough.assign(
@@ -495,10 +567,11 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
     ) -> bool:
         """Only ``stream``/``astream`` go through LangChain's chunk-collecting path.
 
-        ``invoke``/``generate`` always reach ``_generate``/``_agenerate``, which read the stream
-        themselves when streaming is wanted (``streaming=True``, a streaming callback handler as
-        in ``astream_events`` or LangGraph's ``messages`` mode): the same token callbacks, but
-        the answer is built in linear time without keeping every chunk.
+        ``invoke``/``generate`` always reach ``_generate``/``_agenerate`` with their run
+        manager; when streaming is wanted (``streaming=True``, a streaming callback handler as
+        in ``astream_events`` or LangGraph's ``messages`` mode) they read the same stream as
+        ``_stream`` (the same token callbacks), and build the answer from the core's result in
+        linear time instead of merging every chunk.
         """
         if kwargs.get("stream"):
             return super()._should_stream(async_api=async_api, run_manager=run_manager, **kwargs)
@@ -509,8 +582,35 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
         run_manager: CallbackManagerForLLMRun | AsyncCallbackManagerForLLMRun | None,
         kwargs: Mapping[str, Any],
     ) -> bool:
-        options = {k: v for k, v in kwargs.items() if k != _CONFIG_KWARG}
-        return super()._should_stream(async_api=False, run_manager=run_manager, **options)
+        return super()._should_stream(async_api=False, run_manager=run_manager, **kwargs)
+
+    def _turn(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None,
+        run_manager: CallbackManagerForLLMRun | AsyncCallbackManagerForLLMRun | None,
+        kwargs: dict[str, Any],
+    ) -> Turn:
+        """One call's request and state. The stop rule: a per-call ``stop`` (``[]`` included)
+        replaces the instance's; ``None`` inherits it."""
+        request, policy, config, files = self._prepare(messages, stop, kwargs)
+
+        def configure(is_async: bool) -> BaseCallbackManager:
+            # The handlers of a stream()/astream() run, configured as langchain-core does.
+            manager = AsyncCallbackManager if is_async else CallbackManager
+            return manager.configure(
+                config.get("callbacks"),
+                self.callbacks,
+                self.verbose,
+                config.get("tags"),
+                self.tags,
+                config.get("metadata"),
+                self.metadata,
+            )
+
+        effective = stop if stop is not None else self.stop
+        activity = ActivityReporter(run_manager, configure)
+        return Turn(request, policy, effective, run_manager, activity, files)
 
     def _generate(
         self,
@@ -519,34 +619,12 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        streamed = self._wants_stream(run_manager, kwargs)
-        request, policy, config, files = self._prepare(messages, stop, kwargs)
-        request = files.attach(self.client, request)  # uploads now: a failure sends nothing
-        run_id = run_manager.run_id if run_manager is not None else None
-        if not streamed:
-            response = _apply_stop(self.client.chat(request, **policy), stop or self.stop)
-            if run_id is not None and response.tool_activity:
-                reporter = _ActivityReporter(self, config, run_id)
-                for activity in response.tool_activity:
-                    reporter.report(activity)
-            return response_to_result(response, {})
-        turn = _StreamedTurn(stop if stop is not None else self.stop, run_id)
-        activities = _ActivityReporter(self, config, run_id)
-        with self.client.stream(request, **policy) as events:
-            for event in events:
-                if type(event) is ToolActivity:
-                    activities.report(event)
-                    continue
-                for chunk in turn.chunks(event):
-                    if run_manager is not None:
-                        run_manager.on_llm_new_token(chunk.text, chunk=chunk)
-                if turn.stopped:
-                    break
-            response, timing = events.response(), events.stats.timing()
-        for chunk in turn.close(response, timing):
-            if run_manager is not None:
-                run_manager.on_llm_new_token(chunk.text, chunk=chunk)
-        return turn.result(response, timing)
+        turn = self._turn(messages, stop, run_manager, kwargs)
+        if not self._wants_stream(run_manager, kwargs):
+            return turn.whole(self.client)
+        for _ in turn.stream(self.client):
+            pass
+        return turn.result()
 
     async def _agenerate(
         self,
@@ -555,34 +633,12 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        streamed = self._wants_stream(run_manager, kwargs)
-        request, policy, config, files = self._prepare(messages, stop, kwargs)
-        request = await files.aattach(self.client, request)
-        run_id = run_manager.run_id if run_manager is not None else None
-        if not streamed:
-            response = _apply_stop(await self.client.achat(request, **policy), stop or self.stop)
-            if run_id is not None and response.tool_activity:
-                reporter = _ActivityReporter(self, config, run_id)
-                for activity in response.tool_activity:
-                    await reporter.areport(activity)
-            return response_to_result(response, {})
-        turn = _StreamedTurn(stop if stop is not None else self.stop, run_id)
-        activities = _ActivityReporter(self, config, run_id)
-        async with self.client.astream(request, **policy) as events:
-            async for event in events:
-                if type(event) is ToolActivity:
-                    await activities.areport(event)
-                    continue
-                for chunk in turn.chunks(event):
-                    if run_manager is not None:
-                        await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
-                if turn.stopped:
-                    break
-            response, timing = events.response(), events.stats.timing()
-        for chunk in turn.close(response, timing):
-            if run_manager is not None:
-                await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
-        return turn.result(response, timing)
+        turn = self._turn(messages, stop, run_manager, kwargs)
+        if not self._wants_stream(run_manager, kwargs):
+            return await turn.awhole(self.client)
+        async for _ in turn.astream(self.client):
+            pass
+        return turn.result()
 
     def _stream(
         self,
@@ -591,227 +647,62 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        request, policy, config, files = self._prepare(messages, stop, kwargs)
-        request = files.attach(self.client, request)  # uploads now: a failure sends nothing
-        chunks = _Chunker(stop if stop is not None else self.stop)
-        activity = _ActivityReporter(self, config)
-        plain = not chunks.filtering
-        with self.client.stream(request, **policy) as events:
-            for event in events:
-                kind = type(event)
-                if kind is TextDelta and plain:  # the hot path: one chunk per delta
-                    chunk = text_chunk(event.text)  # type: ignore[union-attr]
-                    yield chunk
-                    if not activity.idle:
-                        activity.flush(chunk)
-                    continue
-                if kind is ToolActivity:
-                    activity.report(event)  # type: ignore[arg-type]
-                    continue
-                for chunk in chunks.of(event):
-                    yield chunk
-                    activity.flush(chunk)
-                if chunks.stopped:
-                    break
-            tail = chunks.close(events.response(), events.stats.timing())
-        for chunk in tail:
-            yield chunk
-            activity.flush(chunk)
+        return self._turn(messages, stop, run_manager, kwargs).stream(self.client)
 
-    async def _astream(
+    def _astream(
         self,
         messages: list[BaseMessage],
         stop: list[str] | None = None,
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        request, policy, config, files = self._prepare(messages, stop, kwargs)
-        request = await files.aattach(self.client, request)
-        chunks = _Chunker(stop if stop is not None else self.stop)
-        activity = _ActivityReporter(self, config)
-        plain = not chunks.filtering
-        async with self.client.astream(request, **policy) as events:
-            async for event in events:
-                kind = type(event)
-                if kind is TextDelta and plain:  # the hot path: one chunk per delta
-                    chunk = text_chunk(event.text)  # type: ignore[union-attr]
-                    yield chunk
-                    if not activity.idle:
-                        await activity.aflush(chunk)
-                    continue
-                if kind is ToolActivity:
-                    await activity.areport(event)  # type: ignore[arg-type]
-                    continue
-                for chunk in chunks.of(event):
-                    yield chunk
-                    await activity.aflush(chunk)
-                if chunks.stopped:
-                    break
-            tail = chunks.close(events.response(), events.stats.timing())
-        for chunk in tail:
+        return self._turn(messages, stop, run_manager, kwargs).astream(self.client)
+
+
+@contextmanager
+def _config_context(config: RunnableConfig | None) -> Iterator[None]:
+    """``config`` as what ``ensure_config()`` returns, for the duration (None: leave it be)."""
+    if config is None:
+        yield
+        return
+    token = var_child_runnable_config.set(ensure_config(config))
+    try:
+        yield
+    finally:
+        var_child_runnable_config.reset(token)
+
+
+def _started_in_context(config: RunnableConfig, chunks: Iterator[_T]) -> Iterator[_T]:
+    """``chunks`` with its first step (where the call starts) run in ``config``'s context."""
+    try:
+        with _config_context(config):
+            first = next(chunks, _END)
+        if first is _END:
+            return
+        yield first
+        yield from chunks
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
+
+
+async def _astarted_in_context(
+    config: RunnableConfig, chunks: AsyncIterator[_T]
+) -> AsyncIterator[_T]:
+    """Async :func:`_started_in_context` (set and reset happen within one step, one task)."""
+    try:
+        with _config_context(config):
+            first = await anext(chunks, _END)
+        if first is _END:
+            return
+        yield first
+        async for chunk in chunks:
             yield chunk
-            await activity.aflush(chunk)
+    finally:
+        aclose = getattr(chunks, "aclose", None)
+        if aclose is not None:
+            await aclose()
 
 
-class _Chunker:
-    """Core events in, LangChain chunks out, with client-side stop sequences applied."""
-
-    __slots__ = ("_stops",)
-
-    def __init__(self, stop: list[str] | None) -> None:
-        self._stops = StopFilter(stop or ())
-
-    @property
-    def stopped(self) -> bool:
-        return self._stops.stopped
-
-    @property
-    def filtering(self) -> bool:
-        """Whether stop sequences are being watched (text then goes through the filter)."""
-        return bool(self._stops)
-
-    def of(self, event: StreamEvent) -> list[ChatGenerationChunk]:
-        if self._stops and isinstance(event, TextDelta):
-            text = self._stops.feed(event.text)
-            return [text_chunk(text)] if text else []
-        chunk = event_to_chunk(event)
-        return [chunk] if chunk is not None else []
-
-    def close(
-        self, response: AgentResponse, timing: Mapping[str, float | None]
-    ) -> list[ChatGenerationChunk]:
-        """The held-back text (if any) and the closing chunk with the metadata."""
-        out = self.of(TextDelta(self._stops.finish())) if self._stops else []
-        return [*out, final_chunk(response, timing)]
-
-
-class _StreamedTurn:
-    """A streamed ``invoke``: chunks for the token callbacks (stamped with the run's message id,
-    as LangChain's own streaming path does), then the whole answer from the core's linear-time
-    builder, never by merging the chunks."""
-
-    __slots__ = ("_chunker", "_stop", "message_id")
-
-    def __init__(self, stop: list[str] | None, run_id: uuid.UUID | None) -> None:
-        self._stop = stop
-        self._chunker = _Chunker(stop)
-        self.message_id = f"lc_run--{run_id}" if run_id is not None else None
-
-    @property
-    def stopped(self) -> bool:
-        return self._chunker.stopped
-
-    def chunks(self, event: StreamEvent) -> list[ChatGenerationChunk]:
-        out = self._chunker.of(event)
-        for chunk in out:
-            chunk.message.id = self.message_id
-        return out
-
-    def close(
-        self, response: AgentResponse, timing: Mapping[str, float | None]
-    ) -> list[ChatGenerationChunk]:
-        out = self._chunker.close(response, timing)
-        for chunk in out:
-            chunk.message.id = self.message_id
-        return out
-
-    def result(self, response: AgentResponse, timing: Mapping[str, float | None]) -> ChatResult:
-        result = response_to_result(_apply_stop(response, self._stop), timing)
-        result.generations[0].message.id = self.message_id
-        return result
-
-
-def _apply_stop(response: AgentResponse, stop: list[str] | None) -> AgentResponse:
-    if not stop:
-        return response
-    text, _ = cut_at_stop(response.text, stop)
-    return replace(response, text=text)
-
-
-def _custom_event(activity: ToolActivity) -> tuple[str, dict[str, Any]]:
-    data: dict[str, Any] = {"name": activity.name, "raw": dict(activity.raw)}
-    if activity.phase == "call":
-        data["arguments"] = activity.arguments
-        return "lyzr_tool_call", data
-    data["result"] = activity.result
-    return "lyzr_tool_result", data
-
-
-class _ActivityReporter:
-    """Reports server-side tool activity as custom events of the chat model's own run.
-
-    LangChain does not hand ``_stream`` its run manager; it stamps each chunk we yield with the
-    run's id (``lc_run--<uuid>``) before passing it on. So the run id is read from the first
-    yielded chunk, and activity seen before that is held until then.
-    """
-
-    def __init__(
-        self, model: ChatLyzr, config: RunnableConfig, run_id: uuid.UUID | None = None
-    ) -> None:
-        self._model = model
-        self._config = config
-        self._run_id = run_id
-        self._pending: list[ToolActivity] = []
-        #: True once the run id is known and nothing waits: chunks need not be looked at.
-        self.idle = run_id is not None
-
-    def _learn(self, chunk: ChatGenerationChunk) -> bool:
-        if self._run_id is None:
-            message_id = chunk.message.id or ""
-            if message_id.startswith("lc_run--"):
-                try:
-                    self._run_id = uuid.UUID(message_id.removeprefix("lc_run--"))
-                except ValueError:
-                    return False
-        self.idle = self._run_id is not None and not self._pending
-        return self._run_id is not None
-
-    def _manager_args(self) -> dict[str, Any]:
-        config, model = self._config, self._model
-        return {
-            "inheritable_callbacks": config.get("callbacks"),
-            "local_callbacks": model.callbacks,
-            "verbose": model.verbose,
-            "inheritable_tags": config.get("tags"),
-            "local_tags": model.tags,
-            "inheritable_metadata": config.get("metadata"),
-            "local_metadata": model.metadata,
-        }
-
-    def report(self, activity: ToolActivity) -> None:
-        self._pending.append(activity)
-        self.idle = False
-        if self._run_id is not None:
-            self._send()
-
-    def flush(self, chunk: ChatGenerationChunk) -> None:
-        if self._pending and self._learn(chunk):
-            self._send()
-        else:
-            self._learn(chunk)
-
-    def _send(self) -> None:
-        manager = CallbackManager.configure(**self._manager_args())
-        for activity in self._pending:
-            manager.on_custom_event(*_custom_event(activity), run_id=self._run_id)
-        self._pending.clear()
-        self.idle = True
-
-    async def areport(self, activity: ToolActivity) -> None:
-        self._pending.append(activity)
-        self.idle = False
-        if self._run_id is not None:
-            await self._asend()
-
-    async def aflush(self, chunk: ChatGenerationChunk) -> None:
-        if self._pending and self._learn(chunk):
-            await self._asend()
-        else:
-            self._learn(chunk)
-
-    async def _asend(self) -> None:
-        manager = AsyncCallbackManager.configure(**self._manager_args())
-        for activity in self._pending:
-            await manager.on_custom_event(*_custom_event(activity), run_id=self._run_id)
-        self._pending.clear()
-        self.idle = True
+_END: Any = object()

@@ -242,8 +242,8 @@ def test_structured_output(make_model: ModelFactory, lyzr_emulator: Emulator, me
     assert isinstance(person, Person)
     body = lyzr_emulator.requests[-1].json
     if method == "json_schema":
-        assert body["response_format"]["type"] == "json_schema"
-        assert body["response_format"]["json_schema"]["schema"]["title"] == "Person"
+        # lyzr-adk's form: the model's own JSON schema, not OpenAI's json_schema wrapper.
+        assert body["response_format"] == Person.model_json_schema()
     else:
         assert _local_tools(body)["tools"][0]["name"] == "Person"
         assert person.name == "Ada"
