@@ -22,3 +22,9 @@ def make_model(lyzr_emulator: Emulator) -> ModelFactory:
         return ChatLyzr(agent_id=agent_id, base_url=lyzr_emulator.base_url, **kwargs)
 
     return factory
+
+
+def answer_requests(em: Emulator) -> list[Any]:
+    """The recorded answer requests (chat and stream routes): a stop request that an earlier
+    test's early exit sent in the background may land in the recorder after its reset."""
+    return [r for r in em.requests if r.path.endswith(("/chat/", "/stream/"))]

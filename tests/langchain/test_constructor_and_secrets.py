@@ -14,6 +14,8 @@ from langchain_lyzr_stream import ChatLyzr
 from lyzr_stream import InvalidRequestError
 from lyzr_stream.emulator import Emulator
 
+from .conftest import answer_requests
+
 HEADER_SECRET = "Basic cHJveHktdXNlcjpTRUNSRVQtaGVhZGVyLXZhbHVl-DO-NOT-LEAK"
 
 
@@ -40,7 +42,7 @@ def test_default_header_values_never_leak(
     assert model.invoke("hi", config={"callbacks": [recorder]}).text == "You said: hi"
     list(model.stream("hi", config={"callbacks": [recorder]}))
     # The header was sent...
-    assert lyzr_emulator.requests[-1].headers.get("proxy-authorization") == HEADER_SECRET
+    assert answer_requests(lyzr_emulator)[-1].headers.get("proxy-authorization") == HEADER_SECRET
     # ...and shows up nowhere a model is displayed, dumped, pickled or traced.
     for channel, text in {
         "repr": repr(model),

@@ -17,7 +17,7 @@ from langchain_lyzr_stream import ChatLyzr
 from lyzr_stream.emulator import Emulator
 from tests import activity_dialect  # noqa: F401  (registers the "test-activity" dialect)
 
-from .conftest import ModelFactory
+from .conftest import ModelFactory, answer_requests
 
 PROMPT = "hello world again"
 
@@ -53,6 +53,10 @@ async def _text(model: ChatLyzr, path: str, stop: list[str] | None) -> str:
 
 
 PATHS = ["invoke", "ainvoke", "stream", "astream"]
+
+
+def _sessions(em: Emulator) -> list[str]:
+    return [r.json["session_id"] for r in answer_requests(em)]
 
 
 # -- one stop rule ---------------------------------------------------------------------------------
@@ -177,7 +181,7 @@ def test_a_direct_config_reaches_the_call_and_not_the_callers_context(
     assert var_child_runnable_config.get() is None
     model.invoke("b", config=config)
     assert var_child_runnable_config.get() is None
-    assert [r.json["session_id"] for r in lyzr_emulator.requests] == ["direct", "direct"]
+    assert _sessions(lyzr_emulator) == ["direct", "direct"]
 
 
 async def test_a_direct_config_async_leaves_the_task_context_alone(
@@ -189,7 +193,7 @@ async def test_a_direct_config_async_leaves_the_task_context_alone(
         assert var_child_runnable_config.get() is None
     await model.ainvoke("b", config=config)
     assert var_child_runnable_config.get() is None
-    assert [r.json["session_id"] for r in lyzr_emulator.requests] == ["direct-async"] * 2
+    assert _sessions(lyzr_emulator) == ["direct-async"] * 2
 
 
 def test_breaking_out_of_a_stream_with_a_config_closes_it(make_model: ModelFactory) -> None:
@@ -220,7 +224,7 @@ def test_config_inside_langgraph_style_context_is_read(
             "y", config={"configurable": {"session_id": "from-context-async"}}
         )
     )
-    assert [r.json["session_id"] for r in lyzr_emulator.requests] == [
+    assert _sessions(lyzr_emulator) == [
         "from-context",
         "from-context-async",
     ]

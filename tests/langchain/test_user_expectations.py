@@ -26,7 +26,7 @@ from langchain_lyzr_stream._structured import JsonAnswerParser, json_in_text
 from lyzr_stream.emulator import Emulator
 from tests.conftest import FAKE_KEY
 
-from .conftest import ModelFactory
+from .conftest import ModelFactory, answer_requests
 
 
 class Person(BaseModel):
@@ -66,7 +66,7 @@ def test_model_is_an_alias_of_agent_id(make_model: ModelFactory, lyzr_emulator: 
     model = ChatLyzr(model="memory", api_key=lyzr_emulator.api_key, base_url=lyzr_emulator.base_url)
     assert model.agent_id == model.model_name == "memory"
     assert model.invoke("hi").response_metadata["agent_id"] == "memory"
-    assert lyzr_emulator.requests[-1].json["agent_id"] == "memory"
+    assert answer_requests(lyzr_emulator)[-1].json["agent_id"] == "memory"
 
 
 # -- timing on every path -----------------------------------------------------------------------
@@ -128,12 +128,12 @@ def test_structured_json_schema_sends_the_raw_schema(
 ) -> None:
     person = make_model("tool-caller").with_structured_output(Person, method="json_schema")
     assert isinstance(person.invoke("someone"), Person)
-    assert lyzr_emulator.requests[-1].json["response_format"] == Person.model_json_schema()
+    assert answer_requests(lyzr_emulator)[-1].json["response_format"] == Person.model_json_schema()
     as_dict = make_model("tool-caller").with_structured_output(
         Person.model_json_schema(), method="json_schema"
     )
     assert set(as_dict.invoke("someone")) == {"name", "age"}
-    assert lyzr_emulator.requests[-1].json["response_format"]["title"] == "Person"
+    assert answer_requests(lyzr_emulator)[-1].json["response_format"]["title"] == "Person"
 
 
 @pytest.mark.parametrize(
@@ -172,10 +172,10 @@ def test_tool_error_status_goes_back_as_error_content(
     ):
         failed = ToolMessage(content, tool_call_id=call_id, name="add", status="error")
         model.invoke([HumanMessage("add(1, 2)"), first, failed])
-        assert lyzr_emulator.requests[-1].json["messages"][-1]["content"] == sent
+        assert answer_requests(lyzr_emulator)[-1].json["messages"][-1]["content"] == sent
     ok = ToolMessage("3", tool_call_id=call_id, name="add")
     model.invoke([HumanMessage("add(1, 2)"), first, ok])
-    assert lyzr_emulator.requests[-1].json["messages"][-1]["content"] == "3"
+    assert answer_requests(lyzr_emulator)[-1].json["messages"][-1]["content"] == "3"
 
 
 # -- serialisation as the README shows it -------------------------------------------------------
