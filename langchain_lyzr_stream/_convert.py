@@ -40,7 +40,7 @@ from lyzr_stream import (
     ToolCallRequest,
 )
 from lyzr_stream.events import StreamEvent
-from lyzr_stream.local_tools import wire_tool_calls
+from lyzr_stream.local_tools import tool_error_content, wire_tool_calls
 
 from ._media import MEDIA_BLOCK_TYPES
 
@@ -117,12 +117,6 @@ def _wire_tool_calls(message: AIMessage) -> tuple[dict[str, Any], ...] | None:
     return wire_tool_calls(calls, message.additional_kwargs.get(RAW_TOOL_CALLS))
 
 
-def _error_content(text: str) -> str:
-    """A failed tool's result as lyzr-adk sends it: ``"Error: <message>"``."""
-    text = text.strip()
-    return text if text.startswith("Error:") else f"Error: {text}"
-
-
 def to_core_messages(messages: Sequence[BaseMessage]) -> list[ChatMessage]:
     """LangChain messages as the core's OpenAI-style messages."""
     out: list[ChatMessage] = []
@@ -133,7 +127,7 @@ def to_core_messages(messages: Sequence[BaseMessage]) -> list[ChatMessage]:
             fields["tool_calls"] = _wire_tool_calls(message)
         elif isinstance(message, ToolMessage):
             if message.status == "error":
-                fields["content"] = _error_content(fields["content"])
+                fields["content"] = tool_error_content(fields["content"])
             fields["tool_call_id"] = message.tool_call_id
             if message.name:
                 fields["name"] = message.name

@@ -196,7 +196,9 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
         ``model.bind_tools([...], tool_choice=...)`` sends the tools as Lyzr local tools with the
         whole transcript; the agent's requests come back as ``AIMessage.tool_calls`` (streamed as
         ``tool_call_chunks``) and ``ToolMessage`` results go back as ``role: tool`` messages. A
-        call for a tool that was not bound raises ``UnknownToolError``. A ``ToolMessage`` with
+        call for a tool that was not bound comes back as an ordinary tool call, as with
+        ``ChatOpenAI``: ``create_agent`` and LangGraph's ``ToolNode`` answer it with an error
+        ``ToolMessage`` and the agent tries again. A ``ToolMessage`` with
         ``status="error"`` goes back as ``"Error: <message>"``. Works in ``create_agent`` and
         LangGraph agents.
 

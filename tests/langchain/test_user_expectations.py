@@ -160,6 +160,26 @@ def test_no_json_is_a_parser_error_carrying_the_text(text: str) -> None:
 
 
 # -- unknown tools go to the agent loop; failed tools go back as "Error: ..." -------------------
+@pytest.mark.parametrize("streaming", [False, True])
+def test_create_agent_answers_an_unknown_tool_itself(
+    make_model: ModelFactory, lyzr_emulator: Emulator, streaming: bool
+) -> None:
+    from langchain.agents import create_agent
+
+    model = make_model("tool-caller-unknown", **({"streaming": True} if streaming else {}))
+    agent = create_agent(model, tools=[add])
+    result = agent.invoke({"messages": [HumanMessage("add(1, 2)")]})
+    kinds = [type(m).__name__ for m in result["messages"]]
+    assert kinds == ["HumanMessage", "AIMessage", "ToolMessage", "AIMessage"]
+    call, error = result["messages"][1], result["messages"][2]
+    assert call.tool_calls[0]["name"] == "not_a_bound_tool"
+    assert error.status == "error" and "not_a_bound_tool" in error.text
+    # The error went back to the agent as lyzr-adk sends one, and the agent answered.
+    sent = answer_requests(lyzr_emulator)[-1].json["messages"][-1]
+    assert sent["role"] == "tool" and sent["content"].startswith("Error: ")
+    assert result["messages"][-1].text.startswith("Using the tool results:")
+
+
 def test_tool_error_status_goes_back_as_error_content(
     make_model: ModelFactory, lyzr_emulator: Emulator
 ) -> None:
