@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import re
 import subprocess
@@ -56,7 +57,7 @@ def test_core_client_loads_no_emulator_cli_or_framework() -> None:
 
 
 def test_every_public_name_resolves_to_its_module() -> None:
-    lazy: dict[str, str] = lyzr_stream._LAZY  # type: ignore[attr-defined]
+    lazy: dict[str, str] = lyzr_stream._LAZY
     assert set(lazy) == set(lyzr_stream.__all__) - {"__version__"}
     for name, module in lazy.items():
         defining = importlib.import_module(f"lyzr_stream.{module}")
@@ -73,6 +74,13 @@ def test_unknown_name_is_an_attribute_error() -> None:
         raise AssertionError("lyzr_stream.NoSuchName did not raise")
 
 
+def _name(requirement: str) -> str:
+    """The distribution name a requirement line starts with."""
+    match = re.match(r"[A-Za-z0-9._-]+", requirement)
+    assert match is not None, requirement
+    return match.group()
+
+
 def _declared_floors() -> dict[str, str]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     lines = list(project["dependencies"])
@@ -80,13 +88,11 @@ def _declared_floors() -> dict[str, str]:
         lines += extra
     floors: dict[str, str] = {}
     for line in lines:
-        name = re.match(r"[A-Za-z0-9._-]+", line)
-        assert name is not None, line
-        if name.group() == project["name"]:
+        if _name(line) == project["name"]:
             continue  # the extras that gather other extras
         lower = re.findall(r">=\s*([^,;\s]+)", line)
         assert len(lower) == 1, f"{line!r} in pyproject.toml declares no single >= floor"
-        floors[name.group()] = lower[0]
+        floors[_name(line)] = lower[0]
     return floors
 
 
@@ -132,3 +138,34 @@ def test_openai_route_is_served_by_the_benchmarks_not_the_shipped_emulator(
         )
     assert answer.status_code == 200
     assert answer.json()["choices"][0]["message"]["content"] == "You said: hi"
+
+
+def test_wheel_check_names_what_is_missing_or_extra() -> None:
+    spec = importlib.util.spec_from_file_location("check_wheel", ROOT / ".ci" / "check_wheel.py")
+    assert spec is not None and spec.loader is not None
+    check_wheel = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(check_wheel)
+    good = [
+        "lyzr_stream-0.1.0.dist-info/licenses/LICENSE",
+        *(f"{p}/{f}" for p in check_wheel.PACKAGES for f in ("__init__.py", "py.typed")),
+    ]
+    assert check_wheel.problems(good) == []
+    bad = [n for n in good if not n.endswith(("LICENSE", "langchain_lyzr_stream/py.typed"))]
+    bad.append("tests/test_client.py")
+    assert check_wheel.problems(bad) == [
+        "no LICENSE under .dist-info/licenses/",
+        "no langchain_lyzr_stream/py.typed",
+        "ships tests/test_client.py",
+    ]
+
+
+def test_readme_states_the_runtime_floors() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    lines = list(project["dependencies"])
+    for extra, requirements in project["optional-dependencies"].items():
+        if extra != "dev":
+            lines += requirements
+    runtime = {_name(line) for line in lines} - {project["name"]}
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    floors = _declared_floors()
+    assert [n for n in sorted(runtime) if f"{n} ≥ {floors[n]}" not in readme] == []
