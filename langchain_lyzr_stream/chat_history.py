@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -11,7 +12,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from langchain_core.messages import ChatMessage as LCChatMessage
 from pydantic import SecretStr
 
-from lyzr_stream import InvalidRequestError, LyzrClient, Timeouts
+from lyzr_stream import InvalidRequestError, LyzrClient, NotFoundError, Timeouts
 from lyzr_stream.sessions import SessionMessage
 
 __all__ = ["LyzrChatMessageHistory", "to_langchain_messages"]
@@ -112,12 +113,21 @@ class LyzrChatMessageHistory(BaseChatMessageHistory):
 
     @property
     def messages(self) -> list[BaseMessage]:  # type: ignore[override]
-        """The session's turns, oldest first, read from the service on each access."""
-        history = self.client.session_history(self.session_id, agent_id=self.agent_id)
+        """The session's turns, oldest first, read from the service on each access.
+
+        A session the service does not know (404) has no turns yet: an empty list.
+        """
+        try:
+            history = self.client.session_history(self.session_id, agent_id=self.agent_id)
+        except NotFoundError:
+            return []
         return to_langchain_messages(history)
 
     async def aget_messages(self) -> list[BaseMessage]:
-        history = await self.client.asession_history(self.session_id, agent_id=self.agent_id)
+        try:
+            history = await self.client.asession_history(self.session_id, agent_id=self.agent_id)
+        except NotFoundError:
+            return []
         return to_langchain_messages(history)
 
     def add_messages(self, messages: Sequence[BaseMessage]) -> None:
@@ -127,11 +137,13 @@ class LyzrChatMessageHistory(BaseChatMessageHistory):
         """Does nothing: the agent recorded these turns itself when it answered."""
 
     def clear(self) -> None:
-        """Delete the session (and its memory) on the service."""
-        self.client.delete_session(self.session_id)
+        """Delete the session (and its memory) on the service; an unknown one is left as is."""
+        with contextlib.suppress(NotFoundError):
+            self.client.delete_session(self.session_id)
 
     async def aclear(self) -> None:
-        await self.client.adelete_session(self.session_id)
+        with contextlib.suppress(NotFoundError):
+            await self.client.adelete_session(self.session_id)
 
     def __getstate__(self) -> dict[str, Any]:
         raise TypeError("LyzrChatMessageHistory holds a client and cannot be pickled")

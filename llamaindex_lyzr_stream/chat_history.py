@@ -25,7 +25,7 @@ import httpx
 from llama_index.core.base.llms.types import ChatMessage, MessageRole
 from pydantic import SecretStr
 
-from lyzr_stream import LyzrClient, Timeouts
+from lyzr_stream import LyzrClient, NotFoundError, Timeouts
 from lyzr_stream.sessions import SessionMessage
 
 __all__ = ["aread_session_history", "read_session_history", "to_llamaindex_messages"]
@@ -76,11 +76,16 @@ def read_session_history(
 
     Pass ``client=llm.client`` to reuse a ``LyzrLLM``'s connection and key; otherwise
     ``api_key`` / ``base_url`` (or ``LYZR_API_KEY`` / ``LYZR_BASE_URL``) are used. With
-    ``agent_id`` the agent-scoped route is read. To forget a session, call
+    ``agent_id`` the agent-scoped route is read. A session the service does not know (404)
+    reads as empty. To forget a session, call
     ``client.delete_session(session_id)``.
     """
     lyzr = _client(client, api_key, base_url, timeout, max_retries)
-    return to_llamaindex_messages(lyzr.session_history(session_id, agent_id=agent_id))
+    try:
+        history = lyzr.session_history(session_id, agent_id=agent_id)
+    except NotFoundError:
+        return []  # a session the service does not know has no turns yet
+    return to_llamaindex_messages(history)
 
 
 async def aread_session_history(
@@ -95,5 +100,8 @@ async def aread_session_history(
 ) -> list[ChatMessage]:
     """Async form of :func:`read_session_history`."""
     lyzr = _client(client, api_key, base_url, timeout, max_retries)
-    history = await lyzr.asession_history(session_id, agent_id=agent_id)
+    try:
+        history = await lyzr.asession_history(session_id, agent_id=agent_id)
+    except NotFoundError:
+        return []
     return to_llamaindex_messages(history)

@@ -27,7 +27,14 @@ from ..assets import ALLOWED_MIME_TYPES, canonical_mime_type
 from .agents import AgentCall, Answer, agent, words
 from .http import RouteError, early_fault_response, fault_of, record, state_of
 
-__all__ = ["AssetStore", "StoredAsset", "check_api_key", "describe_assets", "routes"]
+__all__ = [
+    "AssetStore",
+    "StoredAsset",
+    "check_api_key",
+    "describe_assets",
+    "injected_fault",
+    "routes",
+]
 
 _STORE_LOCK = threading.Lock()
 
@@ -94,6 +101,14 @@ def check_api_key(request: Request) -> Response | None:
     return None
 
 
+async def injected_fault(request: Request, key: str) -> Response | None:
+    """The answer an ``x-emulator-fault`` header asks for (status, html, fail-first, ...)."""
+    try:
+        return await early_fault_response(request, fault_of(request), key)
+    except RouteError as exc:
+        return exc.response
+
+
 def _refusal(name: str, mime: str, data: bytes) -> str | None:
     if name.lower().startswith("fail"):
         return "could not process the file"
@@ -130,10 +145,7 @@ async def upload(request: Request) -> Response:
     refused = check_api_key(request)
     if refused is not None:
         return refused
-    try:  # x-emulator-fault: status, html and fail-first faults apply here too
-        early = await early_fault_response(request, fault_of(request), "upload")
-    except RouteError as exc:
-        return exc.response
+    early = await injected_fault(request, "upload")
     if early is not None:
         return early
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):

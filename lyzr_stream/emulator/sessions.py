@@ -7,7 +7,8 @@
   through the v3 routes) plus those created here;
 - ``POST /v1/sessions/{agent_id}`` (create), ``PUT`` / ``DELETE /v1/sessions/{session_id}``.
 
-The memory holds no times, so ``created_at`` of history entries is ``null``; a listed session's
+The ``x-emulator-fault`` header's status, ``html`` and ``fail-first`` faults apply. The memory
+holds no times, so ``created_at`` of history entries is ``null``; a listed session's
 ``created_at`` is the time of its first request (or of its creation).
 """
 
@@ -23,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .assets import check_api_key
+from .assets import check_api_key, injected_fault
 from .http import record, state_of
 
 __all__ = ["routes"]
@@ -61,14 +62,19 @@ def _history(request: Request) -> list[dict[str, Any]]:
     ]
 
 
+async def _refused(request: Request) -> Response | None:
+    """A wrong key's 401, or the answer an ``x-emulator-fault`` header asks for."""
+    return check_api_key(request) or await injected_fault(request, request.url.path)
+
+
 async def history(request: Request) -> Response:
     await record(request)
-    return check_api_key(request) or JSONResponse(_history(request))
+    return await _refused(request) or JSONResponse(_history(request))
 
 
 async def agent_history(request: Request) -> Response:
     await record(request)
-    return check_api_key(request) or JSONResponse({"history": _history(request)})
+    return await _refused(request) or JSONResponse({"history": _history(request)})
 
 
 def _used_sessions(request: Request, agent_id: str) -> dict[str, dict[str, Any]]:
@@ -96,7 +102,7 @@ def _used_sessions(request: Request, agent_id: str) -> dict[str, dict[str, Any]]
 
 async def list_sessions(request: Request) -> Response:
     await record(request)
-    refused = check_api_key(request)
+    refused = await _refused(request)
     if refused is not None:
         return refused
     agent_id = request.path_params["agent_id"]
@@ -111,7 +117,7 @@ async def list_sessions(request: Request) -> Response:
 
 async def create_session(request: Request) -> Response:
     body = await record(request)
-    refused = check_api_key(request)
+    refused = await _refused(request)
     if refused is not None:
         return refused
     agent_id = request.path_params["agent_id"]
@@ -134,7 +140,7 @@ async def create_session(request: Request) -> Response:
 
 async def update_session(request: Request) -> Response:
     body = await record(request)
-    refused = check_api_key(request)
+    refused = await _refused(request)
     if refused is not None:
         return refused
     session_id = request.path_params["session_id"]
@@ -149,7 +155,7 @@ async def update_session(request: Request) -> Response:
 
 async def delete_session(request: Request) -> Response:
     await record(request)
-    refused = check_api_key(request)
+    refused = await _refused(request)
     if refused is not None:
         return refused
     session_id = request.path_params["session_id"]

@@ -13,7 +13,7 @@ from langchain_core.runnables.history import RunnableWithMessageHistory
 from langchain_core.tools import tool
 
 from langchain_lyzr_stream import ChatLyzr, LyzrChatMessageHistory
-from lyzr_stream import InvalidRequestError, LyzrClient
+from lyzr_stream import InvalidRequestError, LyzrClient, NotFoundError
 from lyzr_stream.assets import AssetUploadError
 from lyzr_stream.emulator import Emulator
 from lyzr_stream.emulator.assets import AssetStore
@@ -234,6 +234,19 @@ async def test_async_history_and_adding_is_a_no_op(
     assert [m.content for m in messages] == ["one", "You said: one"]
     await history.aclear()
     assert await history.aget_messages() == []
+
+
+def test_an_unknown_session_reads_as_empty(lyzr_emulator: Emulator) -> None:
+    history = LyzrChatMessageHistory(
+        "never-used",
+        api_key=lyzr_emulator.api_key,
+        base_url=lyzr_emulator.base_url,
+        default_headers={"x-emulator-fault": "status:404"},
+    )
+    assert history.messages == []
+    history.clear()  # nothing to delete: no error
+    with pytest.raises(NotFoundError):
+        history.client.session_history("never-used")
 
 
 def test_history_arguments_checked(lyzr_emulator: Emulator, no_lyzr_env: None) -> None:

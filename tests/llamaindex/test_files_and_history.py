@@ -19,7 +19,7 @@ from llama_index.core.chat_engine import SimpleChatEngine
 from llama_index.core.tools import FunctionTool
 
 from llamaindex_lyzr_stream import aread_session_history, read_session_history
-from lyzr_stream import InvalidRequestError
+from lyzr_stream import InvalidRequestError, LyzrClient
 from lyzr_stream.assets import AssetUploadError
 from lyzr_stream.emulator import Emulator
 from lyzr_stream.emulator.assets import AssetStore
@@ -184,3 +184,12 @@ async def test_async_read(make_llm: LLMFactory) -> None:
     await llm.achat([ChatMessage(role=MessageRole.USER, content="one")])
     history = await aread_session_history("li-history-2", client=llm.client)
     assert [m.content for m in history] == ["one", "You said: one"]
+
+
+def test_unknown_session_reads_as_empty(lyzr_emulator: Emulator) -> None:
+    client = LyzrClient(
+        api_key=lyzr_emulator.api_key,
+        base_url=lyzr_emulator.base_url,
+        default_headers={"x-emulator-fault": "status:404"},
+    )
+    assert read_session_history("never-used", client=client) == []
