@@ -45,6 +45,11 @@ def _run(name: str) -> str:
         ("llamaindex_function_agent.py", ["[tool multiply", "multiply returned 42."]),
         ("sessions_and_variables.py", ['"language": "French"', '"name": "Ada"', "1234"]),
         (
+            "files_and_memory.py",
+            ["files: I received 2 file(s): image-1.png (image/png", "q3.pdf (application/pdf",
+             "  assistant: Earlier you said: My name is Ada.", "after clear: 0 turns"],
+        ),
+        (
             "error_handling.py",
             [
                 "interrupted; partial_text=",
