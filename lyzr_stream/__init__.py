@@ -17,6 +17,7 @@ from ._version import __version__
 
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ imports them
     from .agent_events import AgentEvent
+    from .assets import Asset, AssetUploadError, UploadFile
     from .client import LyzrClient, new_session_id
     from .dialects import Dialect, available_dialects, get_dialect, register_dialect
     from .errors import (
@@ -50,12 +51,14 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ im
     )
     from .request import AgentRequest, ChatMessage, ToolSpec
     from .response import AgentResponse
+    from .sessions import SessionInfo, SessionMessage
     from .stream import AsyncEventStream, EventStream, StreamStats
     from .timeouts import Timeouts
 
 # The module (in this package) that defines each public name, imported on first use.
 _LAZY_MODULES: dict[str, tuple[str, ...]] = {
     "agent_events": ("AgentEvent",),
+    "assets": ("Asset", "AssetUploadError", "UploadFile"),
     "client": ("LyzrClient", "new_session_id"),
     "dialects": ("Dialect", "available_dialects", "get_dialect", "register_dialect"),
     "errors": (
@@ -71,6 +74,7 @@ _LAZY_MODULES: dict[str, tuple[str, ...]] = {
     ),
     "request": ("AgentRequest", "ChatMessage", "ToolSpec"),
     "response": ("AgentResponse",),
+    "sessions": ("SessionInfo", "SessionMessage"),
     "stream": ("AsyncEventStream", "EventStream", "StreamStats"),
     "timeouts": ("Timeouts",),
 }
@@ -100,6 +104,8 @@ __all__ = [
     "AgentEvent",
     "AgentRequest",
     "AgentResponse",
+    "Asset",
+    "AssetUploadError",
     "AsyncEventStream",
     "AuthenticationError",
     "BadRequestError",
@@ -116,6 +122,8 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitError",
     "ReasoningDelta",
+    "SessionInfo",
+    "SessionMessage",
     "StreamEnd",
     "StreamEvent",
     "StreamInterruptedError",
@@ -128,6 +136,7 @@ __all__ = [
     "ToolSpec",
     "UnknownToolError",
     "UnprocessableEntityError",
+    "UploadFile",
     "__version__",
     "available_dialects",
     "get_dialect",
