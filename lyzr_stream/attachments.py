@@ -100,21 +100,24 @@ def call_media(
     media: Sequence[Sequence[MediaPart]],
     *,
     whole_transcript: bool,
+    current_loop: bool = False,
 ) -> list[MediaPart]:
     """The media parts sent with one call, ``media[i]`` being those of ``messages[i]``.
 
-    In turn mode only the new turn goes out (the messages after the last assistant message), so
-    only its media is attached; earlier files are already in the session. The service needs a
-    text message with files (the Studio web client requires one too): a new turn holding files
-    but no text is refused here.
+    With a session only the new turn goes out (the messages after the last assistant message),
+    so only its media is attached; earlier files are already in the session. In a tool round of
+    a session (``current_loop``) what goes out is the loop from the last user message on, so
+    that message's files go with every round. The service needs a text message with files (the
+    Studio web client requires one too): a new turn holding files but no text is refused here.
     """
     if len(messages) != len(media):
         raise ValueError("one media list per message")
     start = 0
     if not whole_transcript:
+        role = "user" if current_loop else "assistant"
         for index in range(len(messages) - 1, -1, -1):
-            if messages[index].role == "assistant":
-                start = index + 1
+            if messages[index].role == role:
+                start = index if current_loop else index + 1
                 break
     parts = [part for group in media[start:] for part in group]
     if parts and not whole_transcript:

@@ -277,7 +277,13 @@ def prepare_call(
     has_session = options.session_id is not None
     # Files of what the session already holds are not sent again; a stateless call sends all.
     whole = message_mode == "history" or (message_mode == "auto" and not has_session)
-    parts = call_media(messages, media, whole_transcript=whole) if media is not None else []
+    # A tool round of a session sends the current loop (from the user message that began it).
+    loop = not whole and carries_messages and (bool(tools) or _in_tool_round(messages))
+    parts = (
+        call_media(messages, media, whole_transcript=whole, current_loop=loop)
+        if media is not None
+        else []
+    )
     fields = request_fields(
         messages,
         mode=message_mode,

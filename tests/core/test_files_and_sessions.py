@@ -161,6 +161,10 @@ def test_call_media_picks_the_new_turn_and_needs_text() -> None:
     media = [[old], [], [new]]
     assert call_media(messages, media, whole_transcript=False) == [new]
     assert call_media(messages, media, whole_transcript=True) == [old, new]
+    looped = [*messages, ChatMessage(role="assistant", content="", tool_calls=({"id": "c"},))]
+    loop_media = [*media, []]
+    assert call_media(looped, loop_media, whole_transcript=False, current_loop=True) == [new]
+    assert call_media(looped, loop_media, whole_transcript=False) == []
     silent = [*messages[:2], ChatMessage(role="user", content=" ")]
     with pytest.raises(InvalidRequestError, match="needs some text"):
         call_media(silent, media, whole_transcript=False)

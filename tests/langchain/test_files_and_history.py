@@ -183,6 +183,22 @@ def test_tool_rounds_carry_the_files(make_model: ModelFactory, lyzr_emulator: Em
     assert len(bodies) == 2 and all(len(b["assets"]) == 2 for b in bodies)
 
 
+def test_tool_rounds_in_a_session_carry_the_current_turns_files(
+    make_model: ModelFactory, lyzr_emulator: Emulator
+) -> None:
+    model = make_model("tool-caller", session_id="files-tools").bind_tools([page_count])
+    earlier = [HumanMessage("hello"), AIMessage("hi")]
+    question = image_and_pdf("page_count('q3.pdf')")
+    first = model.invoke([*earlier, question])
+    results = [ToolMessage("12", tool_call_id=c["id"], name=c["name"]) for c in first.tool_calls]
+    second = model.invoke([*earlier, question, first, *results])
+    assert second.text == "Using the tool results: page_count returned 12."
+    bodies = agent_bodies(lyzr_emulator)
+    # Both rounds send the current turn's loop (from the question) and so its two files.
+    assert [m["role"] for m in bodies[1]["messages"]] == ["user", "assistant", "tool"]
+    assert [len(b["assets"]) for b in bodies] == [2, 2]
+
+
 # -- LyzrChatMessageHistory ------------------------------------------------------------------
 def history_for(em: Emulator, session_id: str, **kw: Any) -> LyzrChatMessageHistory:
     return LyzrChatMessageHistory(session_id, api_key=em.api_key, base_url=em.base_url, **kw)
