@@ -1,31 +1,36 @@
-"""A Starlette server that relays an agent's stream to the browser as Server-Sent Events.
+"""The smallest version of ``lyzr-stream playground``: a Starlette server relaying an agent's
+answer to the browser as Server-Sent Events, with a page.
 
     python examples/sse_relay_server.py [--port 8000]
 
 then open http://127.0.0.1:8000/ : type a question, watch the answer arrive token by token.
-``GET /ask?q=...&session=...`` is the SSE endpoint (``data:`` lines of JSON: ``{"text": ...}``
-per delta, then ``{"done": true, "session_id": ...}``, or ``{"error": ...}``). When the browser
-goes away, the agent's stream is closed at once (the generator is closed by Starlette).
+``GET /ask?q=...&session=...`` is the SSE endpoint, in the playground's event format: ``data:``
+lines of JSON, ``{"type": "text", "text": ...}`` per delta, then ``{"type": "done",
+"session_id": ...}`` or ``{"type": "error", "error": ..., "message": ..., "partial_text": ...}``.
+``EventStreamResponse`` closes the agent's stream the moment the browser goes away. The page
+sets agent text with ``textContent`` only: agent text is untrusted and never parsed as HTML.
+For reasoning, tool calls, timing, sessions and variables, run ``lyzr-stream playground``.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _setup import connect
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, StreamingResponse
+from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
 from langchain_lyzr_stream import ChatLyzr
 from lyzr_stream import LyzrError
+from lyzr_stream.playground import EventStreamResponse
 
 PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>lyzr-stream relay</title>
@@ -43,10 +48,10 @@ document.getElementById("f").onsubmit = (e) => {
   const q = encodeURIComponent(document.getElementById("q").value);
   const source = new EventSource(`/ask?q=${q}&session=${session}`);
   source.onmessage = (m) => {
-    const data = JSON.parse(m.data);
-    if (data.text) out.textContent += data.text;
-    if (data.error) out.textContent += "\\n[" + data.error + "]";
-    if (data.done || data.error) source.close();
+    const event = JSON.parse(m.data);
+    if (event.type === "text") out.textContent += event.text;
+    if (event.type === "error") out.textContent += `\\n[${event.error}: ${event.message}]`;
+    if (event.type === "done" || event.type === "error") source.close();
   };
 };
 </script></body></html>
@@ -60,22 +65,25 @@ def create_app() -> Starlette:
     async def page(request: Request) -> HTMLResponse:
         return HTMLResponse(PAGE)
 
-    async def ask(request: Request) -> StreamingResponse:
+    async def ask(request: Request) -> EventStreamResponse:
         question = request.query_params.get("q", "")
         session = request.query_params.get("session") or None
 
-        async def events() -> AsyncIterator[str]:
+        async def events() -> AsyncIterator[dict[str, Any]]:
             try:
                 async for chunk in model.astream(question, session_id=session):
                     if chunk.text:
-                        yield f"data: {json.dumps({'text': chunk.text})}\n\n"
-                yield f"data: {json.dumps({'done': True, 'session_id': session})}\n\n"
+                        yield {"type": "text", "text": chunk.text}
+                yield {"type": "done", "session_id": session}
             except LyzrError as error:
-                yield f"data: {json.dumps({'error': str(error)})}\n\n"
+                yield {
+                    "type": "error",
+                    "error": type(error).__name__,
+                    "message": str(error),
+                    "partial_text": error.partial_text,
+                }
 
-        return StreamingResponse(
-            events(), media_type="text/event-stream", headers={"cache-control": "no-cache"}
-        )
+        return EventStreamResponse(events())
 
     return Starlette(routes=[Route("/", page), Route("/ask", ask)])
 

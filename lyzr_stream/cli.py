@@ -5,6 +5,7 @@
     lyzr-stream sessions --agent-id ID
     lyzr-stream history SESSION_ID [--agent-id ID]
     lyzr-stream emulator [--port 8080]
+    lyzr-stream playground [--agent-id ID] [--framework langchain|llamaindex] [--emulator]
 
 The key comes from ``LYZR_API_KEY``, or from a prompt that does not echo (never from the command
 line, where it would land in the shell history). ``--emulator`` starts the embedded emulator and
@@ -18,6 +19,9 @@ answer stops that answer and keeps the session; Ctrl-D (or ``/exit``) leaves.
 ``chat --file PATH`` (repeatable) uploads the files as Lyzr assets and attaches them to the first
 message; inside a chat, ``/file PATH`` attaches a file to the next message. ``sessions`` lists an
 agent's sessions; ``history`` prints one session's memory.
+
+``playground`` serves a page on loopback (port 8000) that streams answers through ``ChatLyzr``
+or ``LyzrLLM`` (see :mod:`lyzr_stream.playground`).
 
 ``ask`` prints the answer text to stdout (``--json``: the whole result); errors go to stderr
 with exit code 1 (2 for bad arguments).
@@ -101,7 +105,30 @@ def _parser() -> argparse.ArgumentParser:
     emulator = commands.add_parser("emulator", help="serve the agent-service emulator")
     emulator.add_argument("--host", default="127.0.0.1")
     emulator.add_argument("--port", type=int, default=8080)
+    _playground_parser(commands)
     return parser
+
+
+def _playground_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    play = commands.add_parser("playground", help="try an agent in the browser (a local page)")
+    play.add_argument(
+        "--agent-id",
+        default=os.environ.get("LYZR_AGENT_ID"),
+        help="agent id (default: LYZR_AGENT_ID; with --emulator: showcase)",
+    )
+    play.add_argument("--framework", choices=("langchain", "llamaindex"), default="langchain")
+    play.add_argument("--dialect", default="lyzr-v3", help="wire format (default: lyzr-v3)")
+    play.add_argument("--base-url", help="service URL (default: LYZR_BASE_URL or the dialect's)")
+    play.add_argument("--user-id", help="user id (default: LYZR_USER_ID or default_user)")
+    play.add_argument("--timeout", type=float, help="read timeout in seconds")
+    play.add_argument("--emulator", action="store_true", help="talk to the embedded emulator")
+    play.add_argument("--host", default="127.0.0.1", help="address to serve on (loopback)")
+    play.add_argument("--port", type=int, default=8000)
+    play.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="serve on a non-loopback --host: anyone who reaches it uses your key",
+    )
 
 
 def _variables(pairs: Sequence[str], parser: argparse.ArgumentParser) -> dict[str, str]:
@@ -302,6 +329,58 @@ def _emulator(args: argparse.Namespace) -> int:
     return 0
 
 
+def _playground(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """Serve the playground page until Ctrl-C; the key stays in this process."""
+    from pydantic import SecretStr
+
+    try:
+        from .playground import LOOPBACK, ModelSettings, PlaygroundConfig, create_app, serve
+    except ImportError as error:
+        sys.stderr.write(f"lyzr-stream: {error}\n")
+        return 1
+    if args.host not in LOOPBACK and not args.allow_remote:
+        parser.error(f"--host {args.host} is not loopback: add --allow-remote if you mean it")
+    with contextlib.ExitStack() as stack:
+        api_key, base_url = None, args.base_url
+        agents: tuple[str, ...] = ()
+        if args.emulator:
+            from .emulator import AGENTS, Emulator
+
+            emulator = stack.enter_context(Emulator())
+            api_key, base_url = emulator.api_key, emulator.base_url
+            agents = (*sorted(AGENTS), "long-300")
+        elif not os.environ.get(ENV_API_KEY) and sys.stdin.isatty():
+            api_key = getpass.getpass("Lyzr API key: ") or None
+        agent_id = args.agent_id or ("showcase" if args.emulator else None)
+        if not agent_id:
+            parser.error("--agent-id is required (or set LYZR_AGENT_ID)")
+        settings = ModelSettings(
+            framework=args.framework,
+            dialect=args.dialect,
+            api_key=SecretStr(api_key) if api_key else None,
+            base_url=base_url,
+            user_id=args.user_id,
+            timeout=args.timeout,
+        )
+        config = PlaygroundConfig(
+            agent_id=agent_id,
+            models=settings,
+            agent_suggestions=agents,
+            emulator=args.emulator,
+            allow_remote=args.allow_remote,
+        )
+        try:
+            app = create_app(config)
+        except (LyzrError, ImportError) as error:
+            sys.stderr.write(f"lyzr-stream: {type(error).__name__}: {error}\n")
+            return 1
+        host = f"[{args.host}]" if ":" in args.host else args.host
+        print(f"playground: http://{host}:{args.port}/  (Ctrl-C stops)", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            serve(app, args.host, args.port)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -309,6 +388,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _emulator(args)
     if args.command == "history":
         return _run_guarded(lambda: _history(args))
+    if args.command == "playground":
+        return _playground(args, parser)
     if not args.agent_id:
         parser.error("--agent-id is required (or set LYZR_AGENT_ID)")
     variables = _variables(args.var, parser)

@@ -12,6 +12,7 @@ Needs the ``emulator`` extra (starlette, uvicorn).
 """
 
 from . import event_agents as _event_agents  # noqa: F401  (registers the server-tools agents)
+from . import playground_agents as _playground_agents  # noqa: F401  (registers showcase, markup)
 from . import tool_agents as _tool_agents  # noqa: F401  (registers the tool agents)
 from .agents import AGENTS, DEMO_ANSWER, UNICODE_ANSWER, long_answer_tokens
 from .app import create_app
