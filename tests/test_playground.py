@@ -187,6 +187,9 @@ def test_a_departed_client_closes_the_agents_stream_even_while_it_is_silent(
         assert _text(received) == "w0 w1 w2 w3 w4"
         wait_for(lambda: state.runs[-1].outcome == "stopped", 3, "the run to be stopped")
         assert state.open_streams == 0
+        # Closing the model's stream early makes the client ask the service to stop the agent.
+        stopped = start["session_id"]
+        wait_for(lambda: stopped in emulator.stop_requests, 5, "the service's stop route")
     # The emulator remembers an answer only once it has sent all of it: it never did.
     assert emulator.state.history(start["session_id"]) == (("user", "go"),)
 
@@ -312,19 +315,16 @@ def test_the_page_in_a_headless_browser(emulator: Emulator) -> None:
     reason = browser_unavailable()
     if reason is not None:
         pytest.skip(f"no browser: {reason}")
-    # chat-messages: the dialect that reports server-side tools. Agents without their own pace
-    # get 10 ms per token, so a long answer is still streaming when Stop is pressed.
-    slow = {"x-emulator-token-delay": "0.01"}
-    config = _config(emulator, "langchain", "chat-messages", **slow)
     with headless_chromium() as driver:
-        _page_on_chat_messages(driver, config)
+        _page_on_chat_messages(driver, emulator)
         _page_on_lyzr_v3(driver, emulator)
 
 
-def _page_on_chat_messages(driver: Any, config: PlaygroundConfig) -> None:
+def _page_on_chat_messages(driver: Any, emulator: Emulator) -> None:
+    """chat-messages reports server-side tools: streaming, reasoning, timeline, markup, errors."""
     from selenium.webdriver.common.by import By
 
-    with PlaygroundServer(create_app(config)) as server:
+    with PlaygroundServer(create_app(_config(emulator, "langchain", "chat-messages"))) as server:
         state = server.app.state.playground
         driver.get(server.url)
         wait_for(lambda: _status(driver) == "ready", 10, "the page to load")
@@ -367,19 +367,7 @@ def _page_on_chat_messages(driver: Any, config: PlaygroundConfig) -> None:
         assert driver.execute_script("return window.__lyzrInjected === undefined")
         assert len(driver.find_elements(By.TAG_NAME, "script")) == 1  # the page's own
 
-        # 3. Stop ends a long answer early, and the server closes the agent's stream.
-        _ask_in_page(driver, "long-3000", "Go on for a while")
-        wait_for(lambda: len(_answer(driver)) > 100, 10, "the long answer to start")
-        driver.find_element(By.ID, "stop").click()
-        wait_for(lambda: _status(driver) == "stopped", 5, "the page to stop")
-        stopped_at = _answer(driver)
-        wait_for(lambda: state.runs[-1].outcome == "stopped", 5, "the server to close the stream")
-        assert state.open_streams == 0
-        time.sleep(0.3)
-        assert _answer(driver) == stopped_at, "text arrived after Stop"
-        assert 100 < len(stopped_at) < len(" w".join(str(i) for i in range(3000))) // 2
-
-        # 4. An agent failure: the error is shown and the text received before it is kept.
+        # 3. An agent failure: the error is shown and the text received before it is kept.
         _ask_in_page(driver, "fail-midway", "Try")
         wait_for(lambda: _status(driver) == "error", 5, "the error")
         error = driver.find_element(By.ID, "error").text
@@ -390,10 +378,15 @@ def _page_on_chat_messages(driver: Any, config: PlaygroundConfig) -> None:
 
 
 def _page_on_lyzr_v3(driver: Any, emulator: Emulator) -> None:
-    """lyzr-v3 carries variables: variable rows, then new and continued sessions."""
+    """lyzr-v3 carries variables and has a stop route: variable rows, new and continued
+    sessions, and Stop."""
     from selenium.webdriver.common.by import By
 
-    with PlaygroundServer(create_app(_config(emulator))) as server:
+    # Agents without their own pace get 10 ms per token: a long answer is still streaming when
+    # Stop is pressed.
+    slow = {"x-emulator-token-delay": "0.01"}
+    with PlaygroundServer(create_app(_config(emulator, **slow))) as server:
+        state = server.app.state.playground
         driver.get(server.url)
         wait_for(lambda: _status(driver) == "ready", 10, "the page to load")
         driver.find_element(By.CSS_SELECTOR, ".variable-name").send_keys("name")
@@ -417,6 +410,20 @@ def _page_on_lyzr_v3(driver: Any, emulator: Emulator) -> None:
         assert _answer(driver) == "Earlier you said: My name is Ada"
         assert _session(driver) == first_session
         assert "My name is Ada" in _text_of(driver, "history")  # the earlier turn stays listed
+
+        # Stop ends a long answer early; the server closes the agent's stream, and the client
+        # then asks the service to stop the agent (Lyzr v3's stop route).
+        _ask_in_page(driver, "long-3000", "Go on for a while")
+        wait_for(lambda: len(_answer(driver)) > 100, 10, "the long answer to start")
+        driver.find_element(By.ID, "stop").click()
+        wait_for(lambda: _status(driver) == "stopped", 5, "the page to stop")
+        stopped_at = _answer(driver)
+        wait_for(lambda: state.runs[-1].outcome == "stopped", 5, "the server to close the stream")
+        assert state.open_streams == 0
+        stopped_session = state.runs[-1].session_id
+        wait_for(lambda: stopped_session in emulator.stop_requests, 5, "the service's stop route")
+        assert _answer(driver) == stopped_at, "text arrived after Stop"
+        assert 100 < len(stopped_at) < len(" w".join(str(i) for i in range(3000))) // 2
 
 
 def _save_screenshot(driver: Any) -> None:
