@@ -99,10 +99,10 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
         dialect: str
             Wire format: ``"lyzr-v3"`` (default), ``"lyzr-v2"``, ``"aisquare"``,
             ``"chat-messages"``; ``dialect_options`` configures it.
-        message_mode: "turn" | "history"
-            ``"turn"`` (default) sends only the new turn: the agent keeps the conversation in
-            its server-side session memory. ``"history"`` sends the whole transcript as
-            ``messages`` for stateless use.
+        message_mode: "auto" | "turn" | "history"
+            ``"auto"`` (default): with a session id, only the new turn (the agent keeps the
+            conversation in its server-side memory); without one, the whole transcript as
+            ``messages`` (a stateless call). ``"turn"`` and ``"history"`` force either.
 
     Key init args — session:
         session_id, user_id, system_prompt_variables, filter_variables, features, assets.
@@ -177,8 +177,11 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
         A later level replaces an earlier one, except ``system_prompt_variables`` and
         ``filter_variables``, which are merged key by key. With no session id anywhere, LangGraph's
         ``configurable["thread_id"]`` is used, so a LangGraph thread and a Lyzr session are one
-        conversation; failing that, one session id is generated per instance (reported in
-        ``response_metadata["session_id"]``).
+        conversation; failing that, the call is stateless: a fresh server session (reported in
+        ``response_metadata["session_id"]``) and the whole transcript sent, so ``batch`` items
+        and chain invocations never see each other. Give a session id to use the agent's
+        memory. The call's system messages (a prompt's instructions, retrieved context) go
+        with every turn.
 
     Config:
         The ``configurable``, callbacks and tags of a call come from LangChain's config
