@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import ssl
 import threading
 import time
 import uuid
@@ -203,6 +204,7 @@ class LyzrClient(FilesAndSessionsAPI):
         )
         self._async: dict[asyncio.AbstractEventLoop, AsyncPools] = {}
         self._pid = os.getpid()
+        self._ssl: ssl.SSLContext | None = None
         self._lock = threading.Lock()
         self._closed = False
 
@@ -471,10 +473,21 @@ class LyzrClient(FilesAndSessionsAPI):
         # can wait for the server's delayed ACK (40 ms on Linux) before it is sent.
         return {
             "limits": limits or self._limits,
-            "verify": self.settings.verify,
+            "verify": self._ssl_context(),
             "trust_env": self.settings.trust_env,
             "socket_options": [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
         }
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        """One TLS context for every pool of this client: building one loads the CA bundle
+        (about 0.1 s), which each new event loop's pools would otherwise pay again."""
+        context = self._ssl
+        if context is None:
+            context = httpx.create_ssl_context(
+                verify=self.settings.verify, trust_env=self.settings.trust_env
+            )
+            self._ssl = context
+        return context
 
     def _sync_http(self) -> httpx.Client:
         client = self._sync

@@ -40,9 +40,13 @@ EXCERPT_CHARS = 200
 
 def excerpt(data: bytes | str, limit: int = EXCERPT_CHARS) -> str:
     """A short, printable excerpt of a response body for error messages."""
-    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+    # Only the head is looked at: the body may be large (whitespace runs shrink, so 4x).
+    head = data[: limit * 4 + 1]
+    text = head.decode("utf-8", "replace") if isinstance(head, bytes) else head
     text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    if len(text) <= limit and len(head) <= limit * 4:
+        return text
+    return text[: limit - 1] + "…"
 
 
 class LyzrError(Exception):
@@ -210,12 +214,17 @@ def _decode_body(body: bytes, content_type: str) -> object:
     return body.decode("utf-8", "replace")
 
 
+#: An error message quotes at most this much of the service's detail.
+DETAIL_CHARS = 500
+
+
 def _detail(body: object) -> str:
     if isinstance(body, dict):
         for key in ("detail", "message", "error"):
             if key in body:
                 value = body[key]
-                return value if isinstance(value, str) else json.dumps(value, default=str)
+                text = value if isinstance(value, str) else json.dumps(value, default=str)
+                return excerpt(text, DETAIL_CHARS)
     if isinstance(body, str):
         if "<html" in body.lower()[:500]:
             return f"an HTML page instead of an API error ({excerpt(body, 80)})"

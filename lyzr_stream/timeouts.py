@@ -13,22 +13,34 @@ to lift a limit, pass ``Timeouts(read=None, ...)`` with that part set to ``None`
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import httpx
 
 from .errors import InvalidRequestError
 
-__all__ = ["DEFAULT_TIMEOUTS", "TimeoutLike", "Timeouts"]
+__all__ = ["DEFAULT_TIMEOUTS", "MAX_TIMEOUT", "TimeoutLike", "Timeouts"]
+
+
+#: The longest timeout accepted (a year): beyond it the socket layer overflows, and "no limit" is
+#: spelled ``None``.
+MAX_TIMEOUT = 365 * 24 * 3600.0
 
 
 def _check(name: str, value: float | None) -> None:
-    if value is not None and (
-        not isinstance(value, (int, float)) or not value > 0 or math.isnan(value)
+    """A timeout is a positive, finite number of seconds up to a year, or None; not a bool or a
+    string (``True`` and ``"5"`` are refused rather than guessed at)."""
+    if value is None:
+        return
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not 0 < value <= MAX_TIMEOUT  # also refuses NaN and infinities
     ):
+        shown = repr(value) if not isinstance(value, int) or abs(value) < 10**20 else "a huge int"
         raise InvalidRequestError(
-            f"timeout {name} must be a positive number of seconds or None, got {value!r}"
+            f"timeout {name} must be a positive number of seconds up to {MAX_TIMEOUT:.0f} "
+            f"(a year) or None, got {shown}"
         )
 
 
@@ -58,7 +70,7 @@ class Timeouts:
             raise InvalidRequestError(
                 f"timeout must be seconds, httpx.Timeout or Timeouts, got {type(value).__name__}"
             )
-        _check("timeout", float(value))
+        _check("timeout", value)
         v = float(value)
         return cls(v, v, v, v)
 

@@ -222,3 +222,57 @@ def test_path_parameters_are_encoded(keyed_emulator: Emulator) -> None:
     chat = get_dialect("chat-messages")
     with pytest.raises(InvalidRequestError, match="UUID"):
         chat.validate(AgentRequest(agent_id="m", message="hi", session_id="../admin", user_id="u"))
+
+
+# -- keys with characters a header cannot carry (issue 19, item 5) -------------------------------
+@pytest.mark.parametrize(
+    "bad", [FAKE_KEY + "\x00", FAKE_KEY[:10] + "\n" + FAKE_KEY[10:], FAKE_KEY + "é", "sk-\u00a0x"]
+)
+def test_a_key_with_control_or_non_ascii_characters_is_refused_without_echo(bad: str) -> None:
+    for make in (
+        lambda: LyzrClient(api_key=bad, base_url="http://127.0.0.1:1"),
+        lambda: ChatLyzr(agent_id="echo", api_key=bad, base_url="http://127.0.0.1:1"),
+        lambda: LyzrLLM(agent_id="echo", api_key=bad, base_url="http://127.0.0.1:1"),
+    ):
+        with pytest.raises(InvalidRequestError, match="control or non-ASCII") as info:
+            make()
+        _assert_clean(str(info.value), "the key-character error")
+        assert bad not in str(info.value) and repr(bad) not in str(info.value)
+
+
+def test_transport_error_text_is_scrubbed_of_secrets() -> None:
+    # Second line of defence: whatever a transport error quotes, the key and header values go.
+    import httpx
+
+    from lyzr_stream.transport import Deadline, map_transport_error
+
+    secret = "proxy-credential-4f1e2d"
+    exc = httpx.LocalProtocolError(f"Illegal header value b'{FAKE_KEY}\\x00' and {secret!r}")
+    secrets = (FAKE_KEY, secret)
+    error = map_transport_error(exc, in_body=False, deadline=Deadline(None), secrets=secrets)
+    _assert_clean(str(error), "a transport error")
+    assert secret not in str(error)
+    assert isinstance(error, InvalidRequestError), "a request that cannot be sent is not retried"
+
+
+# -- default_headers values are secrets (issue 19, item 7: the core side) ------------------------
+PROXY_SECRET = "Basic cHJveHktdXNlcjpwcm94eS1wYXNzd29yZA=="
+
+
+def test_default_header_values_stay_out_of_repr_logs_and_errors(
+    keyed_emulator: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    headers = {"Proxy-Authorization": PROXY_SECRET, "X-Tenant": "tenant-secret-991"}
+    client = LyzrClient(api_key=FAKE_KEY, base_url=keyed_emulator.base_url, default_headers=headers)
+    caplog.set_level(logging.DEBUG)
+    for text in (repr(client), str(client), repr(client.settings)):
+        assert PROXY_SECRET not in text and "tenant-secret-991" not in text
+    request = AgentRequest(agent_id="echo", message="hi")
+    assert client.chat(request).text == "You said: hi"
+    assert client.stream(request).until_done().text == "You said: hi"
+    assert "[redacted]" in caplog.text
+    assert PROXY_SECRET not in caplog.text and "tenant-secret-991" not in caplog.text
+    with pytest.raises(InvalidRequestError) as info:
+        LyzrClient(api_key=FAKE_KEY, default_headers={"X-Bad": PROXY_SECRET + "\n"})
+    assert PROXY_SECRET not in str(info.value)
+    client.close()

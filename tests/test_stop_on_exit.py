@@ -55,9 +55,9 @@ def _kwargs(em: Emulator, **extra: Any) -> dict[str, Any]:
     return {"api_key": em.api_key, "base_url": em.base_url, "default_headers": SLOW, **extra}
 
 
-def _texts(surface: str, em: Emulator, agent: str, session: str, **extra: Any) -> tuple[
-    LyzrClient, Iterator[str]
-]:
+def _texts(
+    surface: str, em: Emulator, agent: str, session: str, **extra: Any
+) -> tuple[LyzrClient, Iterator[str]]:
     kw = _kwargs(em, **extra)
     if surface == "core":
         client = LyzrClient(**kw)
@@ -77,9 +77,9 @@ def _texts(surface: str, em: Emulator, agent: str, session: str, **extra: Any) -
     return llm.client, (r.delta or "" for r in llm.stream_complete("go"))
 
 
-async def _atexts(surface: str, em: Emulator, agent: str, session: str, **extra: Any) -> tuple[
-    LyzrClient, AsyncIterator[str]
-]:
+async def _atexts(
+    surface: str, em: Emulator, agent: str, session: str, **extra: Any
+) -> tuple[LyzrClient, AsyncIterator[str]]:
     kw = _kwargs(em, **extra)
     if surface == "core":
         client = LyzrClient(**kw)
@@ -215,9 +215,7 @@ def test_stop_on_exit_false_sends_none(lyzr_emulator: Emulator, surface: str) ->
 @pytest.mark.parametrize("surface", SURFACES)
 def test_total_timeout_sends_one_stop(lyzr_emulator: Emulator, surface: str) -> None:
     session = _session()
-    client, texts = _texts(
-        surface, lyzr_emulator, "long-200", session, timeout=Timeouts(total=0.4)
-    )
+    client, texts = _texts(surface, lyzr_emulator, "long-200", session, timeout=Timeouts(total=0.4))
     with pytest.raises(APITimeoutError) as info:
         list(texts)
     assert info.value.kind == "total"

@@ -18,7 +18,9 @@ request's ``x-emulator-fault`` header:
 - ``overlong``: a one-shot answer followed by bytes its ``Content-Length`` did not announce
   (a whole second HTTP response, to show whether a client would take it for the next answer).
 
-Without a fault header it answers like the emulator. Every request is recorded in ``requests``.
+A message ``hostile:<fault>`` selects the fault too (so that one client can send a faulty request,
+then a clean one on the same pooled connection). Without a fault it answers like the emulator.
+Every request is recorded in ``requests``.
 """
 
 from __future__ import annotations
@@ -128,10 +130,14 @@ class HostileServer:
 
     def _answer(self, conn: socket.socket, request: HostileRequest) -> bool:
         """Answer one request; False when the connection must not be used again."""
-        fault = request.headers.get("x-emulator-fault", "")
-        kind, _, arg = fault.partition(":")
         body = request.json if isinstance(request.json, dict) else {}
         message = str(body.get("message", ""))
+        # The fault comes from the header, or from a message "hostile:<fault>" (so that one
+        # client can send a faulty request and then a clean one on the same connection).
+        fault = request.headers.get("x-emulator-fault", "")
+        if message.startswith("hostile:"):
+            fault = message.removeprefix("hostile:")
+        kind, _, arg = fault.partition(":")
         text = f"You said: {message}"
         is_stream = request.path.startswith("/v3/inference/stream")
         if kind in ("huge-error", "huge-text-error"):
@@ -178,9 +184,7 @@ class HostileServer:
         return True
 
 
-def _read_request(
-    conn: socket.socket, buffer: bytes
-) -> tuple[HostileRequest | None, bytes]:
+def _read_request(conn: socket.socket, buffer: bytes) -> tuple[HostileRequest | None, bytes]:
     while b"\r\n\r\n" not in buffer:
         data = conn.recv(65536)
         if not data:
