@@ -14,10 +14,14 @@ logged at DEBUG) and never delays the caller:
   exit wait for stops still in flight, each at most its bound;
 - async: a background task held by the loop's pools; ``LyzrClient.aclose()`` (and the loop's
   shutdown) wait for it, bounded, and cancel it cleanly after that.
+
+A stop still in flight for a session is waited for (bounded) before the client sends that
+session's next request: arriving late, it would stop the new answer instead of the old one.
 """
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import threading
 import time
@@ -75,7 +79,31 @@ class AgentStopper:
         self._owns_http = owns_http
         self._http: httpx.Client | None = None
         self._threads: set[threading.Thread] = set()
+        self._by_session: dict[str, threading.Thread | asyncio.Task[None]] = {}
         self._lock = threading.Lock()
+
+    def settle(self, session_id: str) -> None:
+        """Wait (at most STOP_TIMEOUT) for a sync stop of this session still in flight."""
+        pending = self._by_session.get(session_id)
+        if isinstance(pending, threading.Thread) and pending is not threading.current_thread():
+            pending.join(STOP_TIMEOUT)
+
+    async def asettle(self, session_id: str) -> None:
+        """Wait (at most STOP_TIMEOUT) for a stop of this session still in flight."""
+        pending = self._by_session.get(session_id)
+        if isinstance(pending, threading.Thread):
+            await asyncio.to_thread(pending.join, STOP_TIMEOUT)
+        elif (
+            pending is not None
+            and not pending.done()
+            and pending.get_loop() is asyncio.get_running_loop()
+        ):
+            await asyncio.wait((pending,), timeout=STOP_TIMEOUT)
+
+    def _forget(self, session_id: str, pending: object) -> None:
+        with self._lock:
+            if self._by_session.get(session_id) is pending:
+                del self._by_session[session_id]
 
     def _sync_http(self) -> httpx.Client:
         with self._lock:
@@ -105,6 +133,7 @@ class AgentStopper:
         with self._lock, _THREADS_LOCK:
             self._threads.add(thread)
             _THREADS.add(thread)
+            self._by_session[session_id] = thread
         thread.start()
 
     def _send(self, session_id: str, http_request: HttpRequest, url: str) -> None:
@@ -124,6 +153,7 @@ class AgentStopper:
             with self._lock, _THREADS_LOCK:
                 self._threads.discard(current)
                 _THREADS.discard(current)
+            self._forget(session_id, current)
 
     def close(self) -> None:
         """Wait for this client's stops still in flight (bounded by STOP_TIMEOUT), then close
@@ -160,6 +190,10 @@ class AgentStopper:
                 )
 
         try:
-            pools.run_in_background(send)
+            task = pools.run_in_background(send)
         except RuntimeError:  # the loop is closing: nothing can be sent any more
             logger.debug("lyzr_stream: stop for session %s not sent (loop closing)", session_id)
+            return
+        with self._lock:
+            self._by_session[session_id] = task
+        task.add_done_callback(lambda done: self._forget(session_id, done))

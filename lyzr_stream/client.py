@@ -329,6 +329,8 @@ class LyzrClient(FilesAndSessionsAPI):
         request, http_request, url, timeouts, retry = self._chat_args(request, timeout, max_retries)
         content = encode_body(http_request)
         deadline = Deadline(timeouts.total)
+        if self._stopper is not None:
+            self._stopper.settle(str(request.session_id))
         attempt = 0
         while True:
             attempt += 1
@@ -358,6 +360,8 @@ class LyzrClient(FilesAndSessionsAPI):
         request, http_request, url, timeouts, retry = self._chat_args(request, timeout, max_retries)
         content = encode_body(http_request)
         deadline = Deadline(timeouts.total)
+        if self._stopper is not None:
+            await self._stopper.asettle(str(request.session_id))
         attempt = 0
         while True:
             attempt += 1

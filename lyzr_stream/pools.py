@@ -93,11 +93,12 @@ class AsyncPools:
         if index < len(self._busy):
             self._busy[index] -= 1
 
-    def run_in_background(self, work: Callable[[], object]) -> None:
+    def run_in_background(self, work: Callable[[], object]) -> asyncio.Task[None]:
         """Run the coroutine ``work()`` as a task kept (strongly) until it ends."""
         task: asyncio.Task[None] = asyncio.get_running_loop().create_task(work())  # type: ignore[arg-type]
         self.background.add(task)
         task.add_done_callback(self.background.discard)
+        return task
 
     def close_with_loop(self, on_close: Callable[[], None]) -> None:
         """Close these pools when the running loop shuts down; ``on_close`` runs first.

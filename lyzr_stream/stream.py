@@ -292,6 +292,8 @@ class EventStream(_StreamState):
 
     def _events(self) -> Generator[StreamEvent, None, None]:
         self._start()
+        if self._stopper is not None:
+            self._stopper.settle(self.session_id)
         try:
             while True:
                 try:
@@ -383,6 +385,8 @@ class AsyncEventStream(_StreamState):
         # be finalized on its own when an abandoned stream is garbage-collected, concurrently
         # with this one ("aclose(): asynchronous generator is already running").
         self._start()
+        if self._stopper is not None:
+            await self._stopper.asettle(self.session_id)
         try:
             while True:
                 in_body = False

@@ -242,8 +242,7 @@ def test_stop_path_is_percent_encoded(lyzr_emulator: Emulator) -> None:
         with client.stream(request) as stream:
             next(iter(stream))
     assert lyzr_emulator.stop_requests.count(session) == 1
-    stops = [r for r in lyzr_emulator.requests if r.path.endswith("/stop")]
-    assert stops[-1].headers["x-api-key"] == lyzr_emulator.api_key
+    assert lyzr_emulator.state.stop_headers[-1]["x-api-key"] == lyzr_emulator.api_key
 
 
 def test_emulator_stop_ends_the_running_answer(lyzr_emulator: Emulator) -> None:
@@ -263,3 +262,29 @@ def test_emulator_stop_ends_the_running_answer(lyzr_emulator: Emulator) -> None:
         assert len(received) < 10, "the answer went on after the stop"
     denied = httpx.post(f"{lyzr_emulator.base_url}/v3/inference/session/{session}/stop")
     assert denied.status_code == 401
+
+
+def test_a_late_stop_never_stops_the_next_turn(lyzr_emulator: Emulator) -> None:
+    # The next request of the session waits for the stop still in flight: arriving after the
+    # new answer started, it would stop that one instead.
+    session = _session()
+    with LyzrClient(**_kwargs(lyzr_emulator)) as client:
+        for _ in range(5):
+            request = AgentRequest(agent_id="long-200", message="go", session_id=session)
+            with client.stream(request) as stream:
+                next(iter(stream))
+            again = AgentRequest(agent_id="long-5", message="go", session_id=session)
+            assert client.stream(again).until_done().text == "w0 w1 w2 w3 w4"
+    assert lyzr_emulator.stop_requests.count(session) == 5
+
+
+async def test_a_late_stop_never_stops_the_next_turn_async(lyzr_emulator: Emulator) -> None:
+    session = _session()
+    async with LyzrClient(**_kwargs(lyzr_emulator)) as client:
+        for _ in range(5):
+            request = AgentRequest(agent_id="long-200", message="go", session_id=session)
+            async with client.astream(request) as stream:
+                await stream.__anext__()
+            again = AgentRequest(agent_id="long-5", message="go", session_id=session)
+            assert (await client.astream(again).until_done()).text == "w0 w1 w2 w3 w4"
+    assert lyzr_emulator.stop_requests.count(session) == 5

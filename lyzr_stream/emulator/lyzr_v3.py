@@ -263,14 +263,18 @@ async def stream(request: Request) -> Response:
 
 
 async def stop(request: Request) -> Response:
-    """``POST /v3/inference/session/{session_id}/stop``: stop the session's running answer."""
-    await record(request)
+    """``POST /v3/inference/session/{session_id}/stop``: stop the session's running answer.
+
+    Recorded apart from the agent calls (``Emulator.stop_requests``, ``stop_headers``), so that
+    counting ``Emulator.requests`` still counts answers.
+    """
     try:
         _auth(request)
     except RouteError as exc:
         return exc.response
     session_id = request.path_params["session_id"]
-    state_of(request).record_stop(session_id)
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    state_of(request).record_stop(session_id, headers)
     return JSONResponse({"status": "stopped", "session_id": session_id})
 
 

@@ -41,6 +41,7 @@ class EmulatorState:
         self._sessions: dict[str, list[tuple[str, str]]] = defaultdict(list)
         self._attempts: dict[tuple[str, str], int] = defaultdict(int)
         self._stops: list[str] = []
+        self._stop_headers: list[dict[str, str]] = []
         self._stop_counts: dict[str, int] = defaultdict(int)
 
     def record(self, request: RecordedRequest) -> None:
@@ -71,10 +72,11 @@ class EmulatorState:
             self._attempts[(spec, session_id)] += 1
             return self._attempts[(spec, session_id)]
 
-    def record_stop(self, session_id: str) -> None:
+    def record_stop(self, session_id: str, headers: dict[str, str]) -> None:
         """A stop request for ``session_id``: recorded, and its running answers end."""
         with self._lock:
             self._stops.append(session_id)
+            self._stop_headers.append(headers)
             self._stop_counts[session_id] += 1
 
     @property
@@ -82,6 +84,12 @@ class EmulatorState:
         """Session ids of the stop requests received, in order."""
         with self._lock:
             return list(self._stops)
+
+    @property
+    def stop_headers(self) -> list[dict[str, str]]:
+        """The headers of each stop request (names lowercased), in order."""
+        with self._lock:
+            return list(self._stop_headers)
 
     def stops_of(self, session_id: str) -> int:
         """How many stop requests this session has had (an answer that started when it was
@@ -92,6 +100,7 @@ class EmulatorState:
     def reset(self) -> None:
         with self._lock:
             self._stops.clear()
+            self._stop_headers.clear()
             self._stop_counts.clear()
             self._requests.clear()
             self._sessions.clear()
