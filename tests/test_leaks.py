@@ -15,6 +15,7 @@ import os
 import random
 import tracemalloc
 import uuid
+import warnings
 
 import pytest
 
@@ -29,6 +30,15 @@ pytestmark = [
     pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning"),
     pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts /proc/self/fd"),
 ]
+
+
+@pytest.fixture(autouse=True)
+def _earlier_garbage_collected() -> None:
+    """Objects other tests left unclosed are collected first, with their warnings ignored: only
+    what happens inside these tests counts."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        gc.collect()
 
 
 def _fds() -> int:
