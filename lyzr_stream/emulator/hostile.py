@@ -131,7 +131,7 @@ class HostileServer:
     def _answer(self, conn: socket.socket, request: HostileRequest) -> bool:
         """Answer one request; False when the connection must not be used again."""
         body = request.json if isinstance(request.json, dict) else {}
-        message = str(body.get("message", ""))
+        message = _message_of(body)
         # The fault comes from the header, or from a message "hostile:<fault>" (so that one
         # client can send a faulty request and then a clean one on the same connection).
         fault = request.headers.get("x-emulator-fault", "")
@@ -182,6 +182,20 @@ class HostileServer:
             return False
         conn.sendall(b"0\r\n\r\n")
         return True
+
+
+def _message_of(body: dict[str, object]) -> str:
+    """The user's message: ``message``, or the last user entry of ``messages`` (lyzr-adk form)."""
+    message = body.get("message")
+    if isinstance(message, str) and message:
+        return message
+    messages = body.get("messages")
+    if isinstance(messages, list):
+        for entry in reversed(messages):
+            if isinstance(entry, dict) and entry.get("role") == "user":
+                content = entry.get("content")
+                return content if isinstance(content, str) else json.dumps(content)
+    return ""
 
 
 def _read_request(conn: socket.socket, buffer: bytes) -> tuple[HostileRequest | None, bytes]:
