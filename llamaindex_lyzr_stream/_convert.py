@@ -150,9 +150,10 @@ def keep_first_tool_call(response: ChatResponse) -> ChatResponse:
     if len(blocks) <= 1:
         return response
     message.blocks = [b for b in message.blocks if b not in blocks[1:]]
-    raw = message.additional_kwargs.get(RAW_TOOL_CALLS)
-    if isinstance(raw, list):
-        message.additional_kwargs[RAW_TOOL_CALLS] = raw[:1]
+    for key in (RAW_TOOL_CALLS, "tool_calls"):
+        entries = message.additional_kwargs.get(key)
+        if isinstance(entries, list):
+            message.additional_kwargs[key] = entries[:1]
     return response
 
 
@@ -199,6 +200,18 @@ def _message(
         for c in calls
     )
     message = ChatMessage(role=MessageRole.ASSISTANT, blocks=blocks)
+    if calls:
+        # Where LlamaIndex's streaming structured-output program looks for tool calls
+        # (process_streaming_objects), as the OpenAI integration fills it: OpenAI-style entries
+        # with the real tool names. The ToolCallBlocks stay the source of truth.
+        message.additional_kwargs["tool_calls"] = [
+            {
+                "id": c.id,
+                "type": "function",
+                "function": {"name": c.name, "arguments": json.dumps(dict(c.arguments))},
+            }
+            for c in calls
+        ]
     if raw_calls:
         message.additional_kwargs[RAW_TOOL_CALLS] = [dict(c) for c in raw_calls]
     return message

@@ -124,7 +124,7 @@ class LyzrLLM(FunctionCallingLLM, LyzrModelFields):
             ``aisquare``, ``chat-messages``).
         session_id, user_id, system_prompt_variables, filter_variables, features, assets:
             the lowest layer of the call options (see Sessions).
-        message_mode: ``"turn"`` (default) or ``"history"`` (see Messages).
+        message_mode: ``"auto"`` (default), ``"turn"`` or ``"history"`` (see Messages).
         api_key (``SecretStr``, default ``LYZR_API_KEY``), base_url (``LYZR_BASE_URL``),
             timeout, max_retries (2), allow_insecure_http, default_headers.
         coalesce: text already received leaves as one response (default True; never waits
@@ -163,13 +163,15 @@ class LyzrLLM(FunctionCallingLLM, LyzrModelFields):
         (``user_id`` defaults to ``LYZR_USER_ID``, then ``default_user``), the active
         ``with llm.session(...):`` scopes (outermost first; safe across threads and asyncio
         tasks), then per-call keyword arguments (``llm.stream_chat(msgs, session_id="s2")``).
-        ``system_prompt_variables`` and ``filter_variables`` merge key by key. Without any
-        session id, one is generated per instance.
+        ``system_prompt_variables`` and ``filter_variables`` merge key by key. **Without any
+        session id, every call is stateless**: a fresh server session and the whole transcript,
+        so engines sharing one ``Settings.llm`` never see each other.
 
     Messages:
-        ``message_mode="turn"`` (default) sends only the new turn: the messages after the last
-        assistant message, system text first. The agent keeps the conversation in its session
-        memory. ``message_mode="history"`` sends the whole transcript as ``messages``.
+        ``message_mode="auto"`` (default): with a session id only the new turn goes out (every
+        system message of the call, such as a chat engine's retrieved context, joined before
+        the user text after the last assistant message); without one, the whole transcript as
+        ``messages``. ``"turn"`` / ``"history"`` force one or the other.
 
     Results:
         ``ChatResponse.additional_kwargs`` (and the message's ``additional_kwargs``) carry
@@ -184,7 +186,11 @@ class LyzrLLM(FunctionCallingLLM, LyzrModelFields):
         ``local_tools`` feature with the whole transcript; the calls the agent asks for come back
         as ``ToolCallBlock``s (``get_tool_calls_from_response``), and ``role=tool`` messages
         with ``additional_kwargs["tool_call_id"]`` go back as tool results. Works in
-        ``FunctionAgent``/``AgentWorkflow``; ``structured_predict`` goes through a tool call.
+        ``FunctionAgent``/``AgentWorkflow``; ``structured_predict`` goes through a tool call
+        (an answer without one is a ``ValueError`` carrying the agent's text), and the streamed
+        forms fill the object as it arrives. Rounds are shaped like lyzr-adk's tool loop; a
+        tool message with ``additional_kwargs["is_error"]`` goes back as ``"Error: ..."``; a
+        call for an unknown tool is handed to the agent (FunctionAgent answers it).
         ``tool_required=True`` asks for ``tool_choice="any"``; ``tool_choice`` also takes
         ``"auto"``, ``"none"`` or a tool name. With ``allow_parallel_tool_calls=False`` (the
         LlamaIndex default outside agents) only the first of several calls is kept.

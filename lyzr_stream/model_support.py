@@ -7,13 +7,15 @@ fields form the lowest call-option layer, and how it pickles without its key or 
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from .client import LyzrClient
 from .conversation import CALL_OPTION_NAMES, MessageMode
+from .errors import InvalidRequestError
 from .request import own_error
 from .settings import resolve_api_key
 from .sse import DEFAULT_MAX_EVENT_BYTES
@@ -39,6 +41,14 @@ class LyzrModelFields(BaseModel):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     def __init__(self, **data: Any) -> None:
+        # A misspelt argument (sesion_id=) is an error, as the same typo per call is; pydantic
+        # would ignore it silently.
+        unknown = sorted(set(data) - _accepted_names(type(self)))
+        if unknown:
+            raise InvalidRequestError(
+                f"{type(self).__name__} got unexpected argument(s) {unknown}; see "
+                f"help({type(self).__name__}) for its fields"
+            )
         # A bad key, URL, dialect or timeout is this package's InvalidRequestError everywhere;
         # pydantic's own field errors stay ValidationError, as framework users expect.
         try:
@@ -82,6 +92,27 @@ class LyzrModelFields(BaseModel):
         default=True,
         description="Ask the service to stop the agent when a stream is left before its end.",
     )
+
+
+#: Keys the frameworks themselves pass to the constructor that are not fields
+#: (LlamaIndex's ``from_dict``/``from_json`` carry ``class_name``).
+_FRAMEWORK_KEYS = frozenset({"class_name"})
+
+
+@functools.cache
+def _accepted_names(cls: type[BaseModel]) -> frozenset[str]:
+    """Every field name and alias a model class accepts."""
+    names = set(_FRAMEWORK_KEYS)
+    for name, info in cls.model_fields.items():
+        names.add(name)
+        if info.alias:
+            names.add(info.alias)
+        alias = info.validation_alias
+        if isinstance(alias, str):
+            names.add(alias)
+        elif isinstance(alias, AliasChoices):
+            names.update(a for a in alias.choices if isinstance(a, str))
+    return frozenset(names)
 
 
 def client_for(model: Any, api_key: SecretStr | None) -> LyzrClient:

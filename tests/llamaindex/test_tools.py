@@ -273,6 +273,59 @@ async def test_astructured_predict(make_llm: LLMFactory) -> None:
     assert invoice.customer == "Initech"
 
 
+PROMPT = "Make an invoice for '{name}'"
+
+
+def test_stream_structured_predict_fills_the_object(make_llm: LLMFactory) -> None:
+    # LlamaIndex's streaming program reads additional_kwargs["tool_calls"] (issue 14 item 3).
+    from llama_index.core.prompts import PromptTemplate
+
+    llm = make_llm("tool-caller")
+    outputs = list(llm.stream_structured_predict(Invoice, PromptTemplate(PROMPT), name="ACME"))
+    assert outputs and outputs[-1] == Invoice(customer="ACME", total=1.5)
+
+
+async def test_astream_structured_predict_fills_the_object(make_llm: LLMFactory) -> None:
+    from llama_index.core.prompts import PromptTemplate
+
+    llm = make_llm("tool-caller")
+    stream = await llm.astream_structured_predict(Invoice, PromptTemplate(PROMPT), name="Initech")
+    outputs = [o async for o in stream]
+    assert outputs and outputs[-1] == Invoice(customer="Initech", total=1.5)
+
+
+def test_structured_llm_stream_chat(make_llm: LLMFactory) -> None:
+    structured = make_llm("tool-caller").as_structured_llm(Invoice)
+    question = [ChatMessage(role=MessageRole.USER, content="Make an invoice for 'ACME'")]
+    responses = list(structured.stream_chat(question))
+    assert responses[-1].raw == Invoice(customer="ACME", total=1.5)
+    assert json.loads(responses[-1].message.content or "") == {"customer": "ACME", "total": 1.5}
+
+
+async def test_structured_llm_astream_chat(make_llm: LLMFactory) -> None:
+    structured = make_llm("tool-caller").as_structured_llm(Invoice)
+    question = [ChatMessage(role=MessageRole.USER, content="Make an invoice for 'Umbrella'")]
+    responses = [r async for r in await structured.astream_chat(question)]
+    assert responses[-1].raw == Invoice(customer="Umbrella", total=1.5)
+
+
+def test_structured_output_without_a_tool_call_is_a_clear_error(make_llm: LLMFactory) -> None:
+    from llama_index.core.prompts import PromptTemplate
+
+    llm = make_llm("echo")  # answers in text, never calls the tool
+    with pytest.raises(ValueError, match="You said: Make an invoice for 'ACME'"):
+        llm.structured_predict(Invoice, PromptTemplate(PROMPT), name="ACME")
+
+
+async def test_async_structured_output_without_a_tool_call_is_a_clear_error(
+    make_llm: LLMFactory,
+) -> None:
+    from llama_index.core.prompts import PromptTemplate
+
+    with pytest.raises(ValueError, match="You said: Make an invoice for 'ACME'"):
+        await make_llm("echo").astructured_predict(Invoice, PromptTemplate(PROMPT), name="ACME")
+
+
 async def test_function_agent_streams_and_runs_a_local_tool(make_llm: LLMFactory) -> None:
     seen: list[tuple[int, int]] = []
 
