@@ -1,8 +1,13 @@
 """LangChain integration of lyzr-stream: :class:`ChatLyzr` and :class:`LyzrChatMessageHistory`."""
 
 from lyzr_stream import __version__
+from lyzr_stream._extras import check_extra
 
-from .chat_history import LyzrChatMessageHistory
-from .chat_models import ChatLyzr
+try:
+    from .chat_history import LyzrChatMessageHistory
+    from .chat_models import ChatLyzr
+except ModuleNotFoundError as _error:
+    check_extra(_error, "langchain_lyzr_stream", "langchain", "langchain_core")
+    raise
 
 __all__ = ["ChatLyzr", "LyzrChatMessageHistory", "__version__"]

@@ -9,6 +9,7 @@ async loop. Reasoning goes to a ``ThinkingBlock`` of the message and to
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -45,6 +46,7 @@ __all__ = [
     "Accumulator",
     "activity_dict",
     "keep_first_tool_call",
+    "one_shot_timing",
     "response_extras",
     "to_chat_response",
     "to_core_messages",
@@ -164,6 +166,13 @@ def activity_dict(activity: ToolActivity) -> dict[str, Any]:
         "arguments": activity.arguments,
         "result": activity.result,
     }
+
+
+def one_shot_timing(started: float) -> dict[str, float | None]:
+    """Timing of a one-shot call started at ``started`` (``time.monotonic()``): the whole answer
+    arrives at once, so its first token comes at the end."""
+    total = time.monotonic() - started
+    return {"time_to_first_token": total, "total_time": total}
 
 
 def response_extras(response: AgentResponse, timing: Mapping[str, float | None]) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import AsyncGenerator, Callable, Generator, Mapping, Sequence
 from typing import Any, TypeVar
@@ -57,6 +58,7 @@ from ._convert import (
     Accumulator,
     chat_to_completion,
     keep_first_tool_call,
+    one_shot_timing,
     to_chat_response,
     to_core_messages,
     tool_selections,
@@ -345,16 +347,18 @@ class LyzrLLM(FunctionCallingLLM, LyzrModelFields):
     def _chat(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> ChatResponse:
         request, policy, files = self._prepare(messages, kwargs)
         request = files.attach(self.client, request)  # uploads now: a failure sends nothing
+        started = time.monotonic()
         response = self.client.chat(request, **policy)
         self._dispatch_activity(response.tool_activity, response.session_id)
-        return to_chat_response(response, {})
+        return to_chat_response(response, one_shot_timing(started))
 
     async def _achat(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> ChatResponse:
         request, policy, files = self._prepare(messages, kwargs)
         request = await files.aattach(self.client, request)
+        started = time.monotonic()
         response = await self.client.achat(request, **policy)
         self._dispatch_activity(response.tool_activity, response.session_id)
-        return to_chat_response(response, {})
+        return to_chat_response(response, one_shot_timing(started))
 
     @llm_chat_callback()
     def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:

@@ -11,13 +11,21 @@ Also: ``python -m lyzr_stream.emulator --port 8080`` and the pytest plugin
 Needs the ``emulator`` extra (starlette, uvicorn).
 """
 
-from . import event_agents as _event_agents  # noqa: F401  (registers the server-tools agents)
-from . import playground_agents as _playground_agents  # noqa: F401  (registers showcase, markup)
-from . import tool_agents as _tool_agents  # noqa: F401  (registers the tool agents)
-from .agents import AGENTS, DEMO_ANSWER, UNICODE_ANSWER, long_answer_tokens
-from .app import create_app
-from .server import Emulator
-from .state import EMULATOR_API_KEY, RecordedRequest
+from .._extras import check_extra
+
+try:
+    from . import event_agents as _event_agents  # noqa: F401  (registers the server-tools agents)
+    from . import playground_agents as _playground_agents  # noqa: F401  (showcase, markup)
+    from . import tool_agents as _tool_agents  # noqa: F401  (registers the tool agents)
+    from .agents import AGENTS, DEMO_ANSWER, UNICODE_ANSWER, long_answer_tokens
+    from .app import create_app
+    from .server import Emulator
+    from .state import EMULATOR_API_KEY, RecordedRequest
+except ModuleNotFoundError as _error:
+    check_extra(
+        _error, "lyzr_stream.emulator", "emulator", "starlette", "uvicorn", "python_multipart"
+    )
+    raise
 
 __all__ = [
     "AGENTS",

@@ -130,3 +130,14 @@ def test_user_role_check(make_llm: LLMFactory) -> None:
     llm = make_llm(session_id="s")
     with pytest.raises(InvalidRequestError, match="nothing new to send"):
         llm.chat([ChatMessage(role=MessageRole.USER, content="a"), ChatMessage(role="assistant")])
+
+
+async def test_one_shot_results_carry_timing(make_llm: LLMFactory) -> None:
+    llm = make_llm()
+    for extras in (
+        llm.chat([ChatMessage(role=MessageRole.USER, content="hi")]).additional_kwargs,
+        llm.complete("hi").additional_kwargs,
+        (await llm.achat([ChatMessage(role=MessageRole.USER, content="hi")])).additional_kwargs,
+        (await llm.acomplete("hi")).additional_kwargs,
+    ):
+        assert extras["total_time"] >= extras["time_to_first_token"] > 0
