@@ -53,6 +53,7 @@ from lyzr_stream.model_support import (
     pickle_state,
     restored_key,
 )
+from lyzr_stream.tokens import approximate_tokenize
 
 from ._convert import (
     Accumulator,
@@ -210,7 +211,10 @@ class LyzrLLM(FunctionCallingLLM, LyzrModelFields):
         default=None, exclude=True, description="API key; defaults to LYZR_API_KEY."
     )
     default_headers: dict[str, str] = Field(
-        default_factory=dict, exclude=True, description="Extra headers on every request."
+        default_factory=dict,
+        exclude=True,
+        repr=False,
+        description="Extra headers on every request (secrets: never in repr, dumps or pickles).",
     )
     context_window: int = Field(default=128_000, description="Guide for prompt packing.")
     num_output: int = Field(default=4_096, description="Guide for prompt packing.")
@@ -237,6 +241,13 @@ class LyzrLLM(FunctionCallingLLM, LyzrModelFields):
     @classmethod
     def class_name(cls) -> str:
         return "LyzrLLM"
+
+    @property
+    def tokenizer(self) -> Callable[[str], list[int]]:
+        """An approximate tokenizer (about four characters per token, LangChain's rule), with no
+        dependency and no download: ``Settings.tokenizer = llm.tokenizer``, or
+        ``ChatMemoryBuffer.from_defaults(llm=llm, tokenizer_fn=llm.tokenizer)``."""
+        return approximate_tokenize
 
     @property
     def metadata(self) -> LLMMetadata:

@@ -144,8 +144,13 @@ def constructor_options(model: Any) -> dict[str, Any]:
 
 
 def pickle_state(state: dict[Any, Any]) -> dict[Any, Any]:
-    """A pydantic ``__getstate__`` result without the key and without the client."""
-    state["__dict__"] = {**state["__dict__"], "api_key": None}
+    """A pydantic ``__getstate__`` result without the key, the headers and the client.
+
+    ``default_headers`` values are secrets like the key (a proxy credential goes there); unlike
+    the key they have no environment variable to come back from, so an unpickled model has none
+    (set them again after unpickling if a proxy needs them).
+    """
+    state["__dict__"] = {**state["__dict__"], "api_key": None, "default_headers": {}}
     private = dict(state.get("__pydantic_private__") or {})
     private["_client"] = None
     state["__pydantic_private__"] = private
