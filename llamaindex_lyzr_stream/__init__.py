@@ -4,6 +4,7 @@ from lyzr_stream import __version__
 from lyzr_stream._extras import check_extra
 
 try:
+    from .agent_events import LyzrAgentEvent
     from .base import LyzrLLM, LyzrToolActivityEvent
     from .chat_history import aread_session_history, read_session_history
 except ModuleNotFoundError as _error:
@@ -11,6 +12,7 @@ except ModuleNotFoundError as _error:
     raise
 
 __all__ = [
+    "LyzrAgentEvent",
     "LyzrLLM",
     "LyzrToolActivityEvent",
     "__version__",

@@ -27,6 +27,7 @@ from llama_index.core.tools.types import BaseTool
 from pydantic import Field, PrivateAttr, SecretStr, model_validator
 
 from lyzr_stream import (
+    AgentEvent,
     AgentRequest,
     AgentResponse,
     AsyncEventStream,
@@ -65,6 +66,7 @@ from ._convert import (
     tool_selections,
 )
 from ._media import media_of
+from .agent_events import to_instrumentation_event
 from .session import SessionScope, scoped_layers
 
 __all__ = ["LyzrLLM", "LyzrToolActivityEvent"]
@@ -414,6 +416,9 @@ class LyzrLLM(FunctionCallingLLM, LyzrModelFields):
         acc = Accumulator()
         with events:
             for event in events:
+                if type(event) is AgentEvent:
+                    dispatcher.event(to_instrumentation_event(event, events.session_id))
+                    continue
                 response = step(acc, event)
                 if response is not None:
                     if type(event) is ToolActivity:
@@ -430,6 +435,9 @@ class LyzrLLM(FunctionCallingLLM, LyzrModelFields):
         acc = Accumulator()
         async with events:
             async for event in events:
+                if type(event) is AgentEvent:
+                    dispatcher.event(to_instrumentation_event(event, events.session_id))
+                    continue
                 response = step(acc, event)
                 if response is not None:
                     if type(event) is ToolActivity:

@@ -1,6 +1,6 @@
 """``lyzr-stream``: chat with an agent in the terminal, ask one question, or serve the emulator.
 
-    lyzr-stream chat --agent-id ID [--session-id S] [--dialect D] [--file report.pdf]
+    lyzr-stream chat --agent-id ID [--session-id S] [--dialect D] [--file report.pdf] [--events]
     lyzr-stream ask --agent-id ID "question" [--json]
     lyzr-stream sessions --agent-id ID
     lyzr-stream history SESSION_ID [--agent-id ID]
@@ -12,7 +12,8 @@ line, where it would land in the shell history). ``--emulator`` starts the embed
 talks to it, so everything works offline (try ``--agent-id demo``).
 
 ``chat`` streams each answer as it arrives, reasoning dimmed and server-side tool activity on its
-own lines, then prints time to first token and tokens per second ("tokens" are the fragments the
+own lines (with ``--events``, also the agent's progress from its events channel), then prints
+time to first token and tokens per second ("tokens" are the fragments the
 service streamed: ``coalesce`` is off here). The session is kept across turns. Ctrl-C during an
 answer stops that answer and keeps the session; Ctrl-D (or ``/exit``) leaves.
 
@@ -39,6 +40,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TextIO
 
+from .agent_events import AgentEvent
 from .client import LyzrClient
 from .errors import LyzrError
 from .events import ReasoningDelta, TextDelta, ToolActivity
@@ -90,6 +92,12 @@ def _parser() -> argparse.ArgumentParser:
 
     chat = commands.add_parser("chat", help="interactive streaming chat")
     agent_options(chat)
+    chat.add_argument(
+        "--events",
+        action="store_true",
+        help="show the agent's server-side tool calls, results and progress as they happen "
+        "(Lyzr v3 events channel; LYZR_EVENTS_URL overrides its address)",
+    )
     ask = commands.add_parser("ask", help="ask one question; the answer goes to stdout")
     agent_options(ask)
     ask.add_argument("question", nargs="?", help="the question ('-' or none: read stdin)")
@@ -145,12 +153,14 @@ def _variables(pairs: Sequence[str], parser: argparse.ArgumentParser) -> dict[st
 def _client(args: argparse.Namespace) -> Iterator[LyzrClient]:
     """The client the options describe; with ``--emulator``, an emulator for its lifetime."""
     with contextlib.ExitStack() as stack:
-        api_key, base_url = None, args.base_url
+        api_key, base_url, events_url = None, args.base_url, None
         if args.emulator:
             from .emulator import Emulator
+            from .emulator.agent_events import events_url_of
 
             emulator = stack.enter_context(Emulator())
             api_key, base_url = emulator.api_key, emulator.base_url
+            events_url = events_url_of(base_url)
         elif not os.environ.get(ENV_API_KEY) and sys.stdin.isatty():
             api_key = getpass.getpass("Lyzr API key: ") or None
         client = LyzrClient(
@@ -160,6 +170,8 @@ def _client(args: argparse.Namespace) -> Iterator[LyzrClient]:
             dialect=args.dialect,
             timeout=args.timeout,
             coalesce=False,
+            agent_events=True if getattr(args, "events", False) else None,
+            events_url=events_url,
         )
         yield stack.enter_context(client)
 
@@ -223,6 +235,8 @@ def _answer(client: LyzrClient, request: AgentRequest, out: TextIO, style: _Styl
                     out.write(style(_DIM, event.text))  # type: ignore[union-attr]
                 elif kind is ToolActivity:
                     out.write("\n" + style(_CYAN, _activity_line(event)) + "\n")  # type: ignore[arg-type]
+                elif kind is AgentEvent:
+                    out.write("\n" + style(_DIM, _progress_line(event)) + "\n")  # type: ignore[arg-type]
                 out.flush()
     except KeyboardInterrupt:
         out.write(style(_DIM, " [stopped]") + "\n")
@@ -241,6 +255,13 @@ def _activity_line(activity: ToolActivity) -> str:
     if activity.phase == "call":
         return f"[tool] {activity.name}({json.dumps(activity.arguments, default=str)})"
     return f"[tool] {activity.name} -> {json.dumps(activity.result, default=str)[:200]}"
+
+
+def _progress_line(event: AgentEvent) -> str:
+    """One agent event (``--events``): its type, status and message."""
+    status = ", ".join(s for s in (event.status, "update" if event.update else None) if s)
+    line = f"[event] {event.type}" + (f" ({status})" if status else "")
+    return line + (f": {event.message[:200]}" if event.message else "")
 
 
 def _ask(args: argparse.Namespace, variables: dict[str, str]) -> int:

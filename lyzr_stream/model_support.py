@@ -92,6 +92,14 @@ class LyzrModelFields(BaseModel):
         default=True,
         description="Ask the service to stop the agent when a stream is left before its end.",
     )
+    agent_events: bool | None = Field(
+        default=None,
+        description="Merge the agent's events channel (Lyzr v3: server-side tool calls, "
+        "thinking, progress) into streams; None: LYZR_AGENT_EVENTS.",
+    )
+    events_url: str | None = Field(
+        default=None, description="Events channel ws(s):// URL (LYZR_EVENTS_URL)."
+    )
 
 
 #: Keys the frameworks themselves pass to the constructor that are not fields
@@ -130,6 +138,8 @@ def client_for(model: Any, api_key: SecretStr | None) -> LyzrClient:
         allow_insecure_http=model.allow_insecure_http,
         default_headers=model.default_headers or None,
         stop_on_exit=model.stop_on_exit,
+        agent_events=model.agent_events,
+        events_url=model.events_url,
     )
 
 

@@ -206,3 +206,35 @@ def test_emulator_command_serves(tmp_path: object) -> None:
         child.expect(pexpect.EOF)
     finally:
         child.close(force=True)
+
+
+def test_chat_events_shows_server_tools_and_progress_as_they_happen(
+    lyzr_emulator: Emulator,
+) -> None:
+    from lyzr_stream.emulator.agent_events import events_url_of
+
+    env = _env(lyzr_emulator, LYZR_EVENTS_URL=events_url_of(lyzr_emulator.base_url))
+    child = _spawn("chat", "--agent-id", "server-tools-5", "--events", env=env)
+    try:
+        child.expect("you> ")
+        child.sendline("lyzr")
+        child.expect(r"\[event\] process_start \(in_progress\): Processing request")
+        child.expect(r"\[tool\] web_search\(\{\"query\": \"lyzr\"\}\)")
+        child.expect(r"\[tool\] web_search -> ")
+        child.expect(r"\[event\] kb_documents_retrieved")
+        child.expect(r"\[tool\] Researcher -> ")
+        child.expect("Here is what I found about lyzr")
+        child.expect(r"\[event\] process_start \(completed, update\)")  # after the answer
+        child.expect(r"\[event\] agent_process_end")
+        child.expect(r"\[first token \d+ ms")
+        child.expect("you> ")
+        child.sendline("again")  # Ctrl-C while the agent is still running its tools
+        child.expect(r"\[tool\] web_search\(")
+        child.sendintr()
+        child.expect(r"\[stopped\]")
+        child.expect("you> ")
+        child.sendeof()
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0
