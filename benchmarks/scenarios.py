@@ -308,6 +308,59 @@ def ttft(url: str, p: Params) -> dict[str, Any]:
     return out
 
 
+# -- time to first token with the agent events channel -------------------------------------------
+def ttft_agent_events(url: str, p: Params) -> dict[str, Any]:
+    """Time to first token of the core sync stream with the agent events socket on vs off.
+
+    Paired round by round against the same client with events off: ``connected`` (the socket
+    opens on loopback), ``refused`` (nothing listens: the connection is refused at once) and
+    ``stalled`` (the handshake is never answered: the connect bound, 0.5 s, is what it costs).
+    The grace period after the answer is 0 here: only the first token is measured.
+    """
+    from lyzr_stream import AgentRequest, LyzrClient, TextDelta
+    from lyzr_stream.emulator.agent_events import events_url_of
+    from lyzr_stream.emulator.front import unused_loopback_port
+
+    def client(events_url: str | None) -> LyzrClient:
+        if events_url is None:
+            return LyzrClient(api_key=API_KEY, base_url=url)
+        return LyzrClient(
+            api_key=API_KEY, base_url=url, agent_events=True, events_url=events_url, events_grace=0
+        )
+
+    clients = {
+        "off": client(None),
+        "connected": client(events_url_of(url)),
+        "refused": client(f"ws://127.0.0.1:{unused_loopback_port()}"),
+    }
+
+    def measure(c: LyzrClient, session_id: str | None = None) -> float:
+        first = 0.0
+        t0 = time.perf_counter()
+        with c.stream(AgentRequest(agent_id="echo", message="hi", session_id=session_id)) as s:
+            for event in s:
+                if not first and type(event) is TextDelta:
+                    first = time.perf_counter() - t0
+        return first
+
+    samples: dict[str, list[float]] = {name: [] for name in clients}
+    for _ in range(20):  # warm-up: imports, pools
+        for c in clients.values():
+            measure(c)
+    for _ in range(p.get("rounds", 200)):
+        for name, c in clients.items():
+            samples[name].append(measure(c))
+    stalled = [measure(clients["connected"], f"bench-ws-stall-{i}") for i in range(3)]
+    out: dict[str, Any] = {"off_p50_ms": statistics.median(samples["off"]) * 1e3}
+    for name in ("connected", "refused"):
+        added = sorted(x - o for x, o in zip(samples[name], samples["off"], strict=True))
+        out[f"{name}_added_p50_ms"] = added[len(added) // 2] * 1e3
+        out[f"{name}_added_p90_ms"] = added[int(len(added) * 0.9)] * 1e3
+    out["stalled_max_ms"] = max(stalled) * 1e3
+    out["connect_timeout_ms"] = clients["connected"].agent_events.connect_timeout * 1e3  # type: ignore[union-attr]
+    return out
+
+
 # -- invoke cost by answer size -----------------------------------------------------------------
 def invoke_scaling(url: str, p: Params) -> dict[str, Any]:
     """``ChatLyzr(streaming=True).invoke`` (chunks merged into one message) at 1k/10k/100k."""
@@ -512,6 +565,7 @@ SCENARIOS: dict[str, Callable[[str, Params], dict[str, Any]]] = {
         lyzrllm_stream_complete,
         lyzrllm_astream_chat,
         ttft,
+        ttft_agent_events,
         invoke_scaling,
         concurrency_httpx,
         concurrency_chatlyzr,

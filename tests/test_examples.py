@@ -40,6 +40,14 @@ def _run(name: str) -> str:
         ("demo.py", ["LangChain  ChatLyzr.stream()", DEMO_ANSWER, "chat-messages"]),
         ("lcel_chain.py", [DEMO_ANSWER]),
         ("langgraph_graph.py", ["This is the start of our conversation.", "My name is Ada."]),
+        (
+            "langgraph_agent_events.py",
+            [
+                '[tool call] web_search({"query": "lyzr-stream"})',
+                "[tool result] Researcher -> ",
+                "agent> Here is what I found about lyzr-stream",
+            ],
+        ),
         ("langchain_agent_tool.py", ["[tool add returned 42]", "add returned 42."]),
         ("llamaindex_rag.py", ["Where is conversation memory kept?"]),
         ("llamaindex_function_agent.py", ["[tool multiply", "multiply returned 42."]),
