@@ -27,7 +27,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator, Sequence
+from collections.abc import AsyncGenerator, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode, urlsplit
@@ -447,8 +447,21 @@ async def _merged_async(
                 raise item
             elif kind == _DONE:
                 break
-        async for event in _late_async(stream, reader, sink, settings.grace):
-            yield event
+        # Late events: inline, not a nested generator (one generator to finalize if abandoned).
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + settings.grace
+        while True:
+            remaining = deadline - loop.time()
+            try:
+                if reader.connected.is_set() and not reader.finished and remaining > 0:
+                    kind, item = await asyncio.wait_for(sink.get(), remaining)
+                else:
+                    kind, item = sink.get_nowait()
+            except (TimeoutError, asyncio.QueueEmpty):
+                break
+            if kind == _AGENT:
+                for event in _recorded(stream, item):
+                    yield event
         if end is not None:
             yield end
     finally:
@@ -457,25 +470,6 @@ async def _merged_async(
         # The pump closes the answer's iterator (and so its HTTP response) before this returns.
         await asyncio.gather(pump, return_exceptions=True)
         await reader.aclose()
-
-
-async def _late_async(
-    stream: AsyncEventStream, reader: _AsyncReader, sink: asyncio.Queue[_Item], grace: float
-) -> AsyncIterator[StreamEvent]:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + grace
-    while True:
-        remaining = deadline - loop.time()
-        try:
-            if reader.connected.is_set() and not reader.finished and remaining > 0:
-                kind, item = await asyncio.wait_for(sink.get(), remaining)
-            else:
-                kind, item = sink.get_nowait()
-        except (TimeoutError, asyncio.QueueEmpty):
-            return
-        if kind == _AGENT:
-            for event in _recorded(stream, item):
-                yield event
 
 
 def attach_async(
