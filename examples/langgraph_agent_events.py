@@ -56,15 +56,19 @@ async def main() -> str:
     question = "lyzr-stream"
     print(f"you> {question}")
     answer: list[str] = []
+    in_text = False  # the cursor is at the end of answer text
     async for event in graph.astream_events({"messages": [("user", question)]}, version="v2"):
         if event["event"] == "on_custom_event":
-            print(("\n" if answer else "") + describe(event["name"], event["data"]), flush=True)
+            print(("\n" if in_text else "") + describe(event["name"], event["data"]), flush=True)
+            in_text = False
         elif event["event"] == "on_chat_model_stream" and event["data"]["chunk"].text:
             if not answer:
                 print("agent> ", end="")
             answer.append(event["data"]["chunk"].text)
             print(answer[-1], end="", flush=True)
-    print()
+            in_text = True
+    if in_text:
+        print()
     return "".join(answer)
 
 

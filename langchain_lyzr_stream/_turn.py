@@ -26,7 +26,14 @@ from langchain_core.callbacks import (
 from langchain_core.messages import LC_ID_PREFIX
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 
-from lyzr_stream import AgentRequest, AgentResponse, LyzrClient, TextDelta, ToolActivity
+from lyzr_stream import (
+    AgentEvent,
+    AgentRequest,
+    AgentResponse,
+    LyzrClient,
+    TextDelta,
+    ToolActivity,
+)
 from lyzr_stream.attachments import CallAttachments
 from lyzr_stream.events import StreamEvent
 from lyzr_stream.stop import StopFilter, cut_at_stop
@@ -140,6 +147,7 @@ class Turn:
         activity = self.activity
         bare = self.bare
         request = self.files.attach(client, self.request) if self.files else self.request
+        carrier = client.agent_events is not None
         with client.stream(request, **self.policy) as events:
             for event in events:
                 if bare and isinstance(event, TextDelta):  # the hot path: one chunk per delta
@@ -148,8 +156,14 @@ class Turn:
                     if not activity.idle:
                         activity.flush(chunk)
                     continue
-                if isinstance(event, ToolActivity):
+                if isinstance(event, (ToolActivity, AgentEvent)):
                     activity.report(event)
+                    if carrier and not activity.idle:
+                        # stream() gives no run id; an empty chunk LangChain stamps brings it,
+                        # so the agent's events are not held back until the answer's text.
+                        chunk = text_chunk("")
+                        yield chunk
+                        activity.flush(chunk)
                     continue
                 for chunk in self.chunks(event):
                     if tokens is not None:
@@ -184,6 +198,7 @@ class Turn:
         activity = self.activity
         bare = self.bare
         request = await self.files.aattach(client, self.request) if self.files else self.request
+        carrier = client.agent_events is not None
         async with client.astream(request, **self.policy) as events:
             async for event in events:
                 if bare and isinstance(event, TextDelta):  # the hot path: one chunk per delta
@@ -192,8 +207,12 @@ class Turn:
                     if not activity.idle:
                         await activity.aflush(chunk)
                     continue
-                if isinstance(event, ToolActivity):
+                if isinstance(event, (ToolActivity, AgentEvent)):
                     await activity.areport(event)
+                    if carrier and not activity.idle:  # as in stream()
+                        chunk = text_chunk("")
+                        yield chunk
+                        await activity.aflush(chunk)
                     continue
                 for chunk in self.chunks(event):
                     if tokens is not None:
@@ -221,8 +240,19 @@ class Turn:
         return self._result(response, {"time_to_first_token": elapsed, "total_time": elapsed})
 
 
-def custom_event(activity: ToolActivity) -> tuple[str, dict[str, Any]]:
-    """The custom event (name, data) for one report of server-side tool activity."""
+def custom_event(activity: ToolActivity | AgentEvent) -> tuple[str, dict[str, Any]]:
+    """The custom event (name, data) for one report of server-side tool activity, or of the
+    agent's other progress (its events channel: ``lyzr_agent_event``)."""
+    if isinstance(activity, AgentEvent):
+        return "lyzr_agent_event", {
+            "type": activity.type,
+            "level": activity.level,
+            "status": activity.status,
+            "message": activity.message,
+            "update": activity.update,
+            "log_id": activity.log_id,
+            "raw": dict(activity.raw),
+        }
     data: dict[str, Any] = {"name": activity.name, "raw": dict(activity.raw)}
     if activity.phase == "call":
         data["arguments"] = activity.arguments
@@ -250,7 +280,7 @@ class ActivityReporter:
         configure: Callable[[bool], BaseCallbackManager],
     ) -> None:
         self._configure = configure
-        self._pending: list[ToolActivity] = []
+        self._pending: list[ToolActivity | AgentEvent] = []
         self._manager: BaseCallbackManager | None = None
         self._run_id = run_manager.run_id if run_manager is not None else None
         if run_manager is not None:
@@ -290,7 +320,7 @@ class ActivityReporter:
         return self._manager
 
     # -- sync
-    def report(self, activity: ToolActivity) -> None:
+    def report(self, activity: ToolActivity | AgentEvent) -> None:
         self._pending.append(activity)
         self.idle = False
         if self._run_id is not None:
@@ -309,7 +339,7 @@ class ActivityReporter:
         self.idle = True
 
     # -- async
-    async def areport(self, activity: ToolActivity) -> None:
+    async def areport(self, activity: ToolActivity | AgentEvent) -> None:
         self._pending.append(activity)
         self.idle = False
         if self._run_id is not None:

@@ -214,9 +214,12 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
         ``include_raw=True`` returns ``parsed=None`` and the ``parsing_error`` instead.
 
     Server-side tools:
-        Tools the agent runs on the server (the ``chat-messages`` dialect reports them) reach
-        callbacks as custom events ``lyzr_tool_call`` / ``lyzr_tool_result`` and show up in
-        ``astream_events``. They are never returned as tool calls for you to run.
+        Tools the agent runs on the server (the ``chat-messages`` dialect reports them, and Lyzr
+        v3 with ``agent_events=True``) reach callbacks as custom events ``lyzr_tool_call`` /
+        ``lyzr_tool_result`` and show up in ``astream_events``. They are never returned as tool
+        calls for you to run. With ``agent_events=True`` the agent's other progress (memory,
+        knowledge base, sub-agents, errors) arrives as ``lyzr_agent_event`` and its thinking as
+        reasoning content.
 
     Response metadata:
         ``agent_id`` (also ``model_name``), ``session_id``, ``user_id``, ``message_id``,

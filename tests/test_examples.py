@@ -46,6 +46,8 @@ def _run(name: str) -> str:
                 '[tool call] web_search({"query": "lyzr-stream"})',
                 "[tool result] Researcher -> ",
                 "agent> Here is what I found about lyzr-stream",
+                "[kb_documents_retrieved (completed)] Retrieved 2 documents",
+                "[agent_process_end (completed)] Agent finished",
             ],
         ),
         ("langchain_agent_tool.py", ["[tool add returned 42]", "add returned 42."]),
