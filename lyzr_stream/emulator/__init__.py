@@ -14,6 +14,7 @@ Needs the ``emulator`` extra (starlette, uvicorn).
 from .._extras import check_extra
 
 try:
+    from . import batch_agents as _batch_agents  # noqa: F401  (registers batch)
     from . import event_agents as _event_agents  # noqa: F401  (registers the server-tools agents)
     from . import playground_agents as _playground_agents  # noqa: F401  (showcase, markup)
     from . import tool_agents as _tool_agents  # noqa: F401  (registers the tool agents)
