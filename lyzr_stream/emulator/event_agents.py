@@ -5,8 +5,8 @@ answers in Lyzr v3 form after publishing, on the session's socket, what a Lyzr m
 reports while it works: it searches the web, looks up a knowledge base and asks a sub-agent,
 with the noise the real channel carries (``ping``, a ``keepalive`` object, a non-JSON
 ``[ERROR] ...`` line). While the answer streams it re-sends one entry unchanged; after the
-answer ended (0.2 s after ``[DONE]``) it updates an earlier entry (same ``log_id``) and reports
-the end of the run. :func:`expected_script` is what a client should make of it.
+answer ended (0.2 s after ``[DONE]`` was sent) it updates an earlier entry (same ``log_id``)
+and reports the end of the run.
 """
 
 from __future__ import annotations
@@ -22,12 +22,12 @@ from .agents import AgentCall, Answer, agent, words
 
 __all__ = ["LATE_AFTER", "SERVER_TOOLS_ANSWER", "server_tools_script"]
 
-#: Seconds after the last answer fragment when the late events are published.
+#: Seconds after the answer's end (``[DONE]`` sent) when the late events are published.
 LATE_AFTER = 0.2
 _FRAGMENT_DELAY = 0.02
 #: Quiet time between the last event before the answer and its first fragment, so that a
 #: client sees them in that order even on a busy machine.
-_MARGIN = 0.05
+_MARGIN = 0.15
 
 SERVER_TOOLS_ANSWER = (
     "Here is what I found about {topic}: the web, the knowledge base and the researcher agree "
@@ -147,11 +147,19 @@ def server_tools_script(call: AgentCall) -> tuple[list[Any], list[Any], list[Any
 async def _publish_during(
     app: Any, session_id: str, during: list[Any], after: list[Any], answer_seconds: float
 ) -> None:
-    hub = hub_of(app)
+    hub, state = hub_of(app), app.state.emulator
+    turns = len(state.history(session_id))
     await asyncio.sleep(answer_seconds / 2)
     for message in during:
         hub.publish(session_id, message)
-    await asyncio.sleep(answer_seconds / 2 + LATE_AFTER)
+    # After the answer: the route records the assistant's turn once the whole body was sent
+    # (however slow a busy machine made it); the late events follow it.
+    deadline = asyncio.get_running_loop().time() + 60
+    while len(state.history(session_id)) <= turns:
+        if asyncio.get_running_loop().time() > deadline:
+            return
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(LATE_AFTER)
     for message in after:
         hub.publish(session_id, message)
 
