@@ -122,9 +122,8 @@ def test_accept_application_json_on_both_routes(
 ) -> None:
     stream_sync(client, "echo")
     client.chat(AgentRequest(agent_id="echo", message="go"))
-    stream_request, chat_request = lyzr_emulator.requests[-2:]
-    assert stream_request.path == "/v3/inference/stream/"
-    assert chat_request.path == "/v3/inference/chat/"
+    last = {r.path: r for r in lyzr_emulator.requests}
+    stream_request, chat_request = last["/v3/inference/stream/"], last["/v3/inference/chat/"]
     assert stream_request.headers["accept"] == chat_request.headers["accept"] == "application/json"
 
 

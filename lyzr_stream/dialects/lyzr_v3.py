@@ -17,8 +17,9 @@ The answer text of every form, and the one-shot ``response``, goes through
 ``<artifacts>`` blocks become artifacts wherever they appear, as the official clients show them.
 
 Telling text from JSON: an escaped text fragment never holds a bare ``"`` (quotes arrive as
-``\\"`` or ``&quot;``), so a payload starting ``{"`` is JSON and must parse; any other payload
-starting ``{`` is JSON only if it parses to an object with a known key, and text otherwise.
+``\\"`` or ``&quot;``), so a payload starting ``{"`` is JSON and must parse, and any payload
+that parses to a non-empty JSON object is JSON (its keys need bare quotes); anything else
+(``{}``, ``{1}``, ``{\\"a\\": 1}``) is text.
 
 Content type of a 200 on the stream route: the official clients do not look at it, so the body
 is read as SSE whatever it says, except a JSON document (one whole answer, as from the chat
@@ -64,7 +65,6 @@ __all__ = [
 STREAM_PATH = "/v3/inference/stream/"
 CHAT_PATH = "/v3/inference/chat/"
 STOP_PATH = "/v3/inference/session/{}/stop"
-_JSON_KEYS = frozenset({"content", "delta", "metadata", "type", "message_id", "error"})
 
 
 def build_body(request: AgentRequest) -> dict[str, Any]:
@@ -182,12 +182,11 @@ def payload_events(payload: str) -> list[ParsedEvent] | None:
                 )
             ]
         return None
-    if not isinstance(obj, dict):
+    # A key needs bare quotes, which escaped text never holds: any non-empty object is JSON
+    # (``{}`` alone stays text).
+    if not isinstance(obj, dict) or not obj:
         return None
-    # Escaped text never holds a bare quote: '{"' starts JSON whatever its keys.
-    if payload[:2] == '{"' or not _JSON_KEYS.isdisjoint(obj):
-        return _json_object_events(obj, "\\ud" in payload or "\\uD" in payload)
-    return None
+    return _json_object_events(obj, "\\ud" in payload or "\\uD" in payload)
 
 
 def _has_markers(text: str) -> bool:

@@ -237,6 +237,15 @@ def test_error_typed_json_event_fails_the_stream() -> None:
     assert failure.error.message == "agent error: quota"
 
 
+def test_any_non_empty_json_object_is_json() -> None:
+    # Keys need bare quotes, which escaped text never holds, whatever the spacing.
+    events = parse(sse('{ "foo": 1 }', '{ "content": "x" }', "[DONE]"))
+    assert [(e.kind, dict(e.data)) for e in events if isinstance(e, Metadata)] == [
+        ("unknown", {"foo": 1})
+    ]
+    assert texts(events) == "x"
+
+
 def test_text_that_only_looks_like_json_stays_text() -> None:
     assert texts(parse(sse("{}", "{1}", '{\\"a\\": 1}', "[DONE]"))) == '{}{1}{"a": 1}'
 
