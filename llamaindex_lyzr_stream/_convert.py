@@ -23,6 +23,8 @@ from llama_index.core.base.llms.types import (
     ToolCallBlock,
 )
 from llama_index.core.llms.llm import ToolSelection
+from llama_index.core.types import Model
+from pydantic import ValidationError
 
 from lyzr_stream import (
     AgentResponse,
@@ -38,6 +40,7 @@ from lyzr_stream import (
 )
 from lyzr_stream.events import StreamEvent
 from lyzr_stream.local_tools import tool_error_content, wire_tool_calls
+from lyzr_stream.structured import json_in_text
 
 from ._media import MEDIA_BLOCKS
 
@@ -47,6 +50,7 @@ __all__ = [
     "activity_dict",
     "keep_first_tool_call",
     "one_shot_timing",
+    "parse_structured",
     "response_extras",
     "to_chat_response",
     "to_core_messages",
@@ -166,6 +170,29 @@ def activity_dict(activity: ToolActivity) -> dict[str, Any]:
         "arguments": activity.arguments,
         "result": activity.result,
     }
+
+
+def parse_structured(text: str, output_cls: type[Model]) -> Model:
+    """The answer's JSON (alone, fenced, or with prose around it) as ``output_cls``.
+
+    Raises ``ValueError`` carrying the agent's answer when it holds no JSON or the JSON does
+    not fit the schema.
+    """
+    try:
+        value = json_in_text(text)
+    except ValueError as exc:
+        raise ValueError(f"structured output for {output_cls.__name__}: {exc}") from None
+    try:
+        return output_cls.model_validate(value)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or output_cls.__name__}: {e['msg']}"
+            for e in exc.errors(include_url=False)
+        )
+        raise ValueError(
+            f"the agent's answer does not fit {output_cls.__name__} ({problems}); the agent "
+            f"answered: {text[:2000]!r}"
+        ) from None
 
 
 def one_shot_timing(started: float) -> dict[str, float | None]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import AsyncGenerator, Callable, Generator, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from llama_index.core.base.llms.types import (
     ChatMessage,
@@ -20,10 +20,16 @@ from llama_index.core.base.llms.types import (
 )
 from llama_index.core.instrumentation import get_dispatcher  # type: ignore[attr-defined]
 from llama_index.core.instrumentation.events import BaseEvent
+from llama_index.core.instrumentation.events.llm import (
+    LLMStructuredPredictEndEvent,
+    LLMStructuredPredictStartEvent,
+)
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import ToolSelection
+from llama_index.core.prompts import PromptTemplate
 from llama_index.core.tools.types import BaseTool
+from llama_index.core.types import Model
 from pydantic import Field, PrivateAttr, SecretStr, model_validator
 
 from lyzr_stream import (
@@ -54,6 +60,7 @@ from lyzr_stream.model_support import (
     pickle_state,
     restored_key,
 )
+from lyzr_stream.structured import raw_json_schema
 from lyzr_stream.tokens import approximate_tokenize
 
 from ._convert import (
@@ -61,6 +68,7 @@ from ._convert import (
     chat_to_completion,
     keep_first_tool_call,
     one_shot_timing,
+    parse_structured,
     to_chat_response,
     to_core_messages,
     tool_selections,
@@ -73,7 +81,7 @@ __all__ = ["LyzrLLM", "LyzrToolActivityEvent"]
 
 dispatcher = get_dispatcher(__name__)
 
-_ACCEPTED = (*CALL_OPTION_NAMES, *POLICY_NAMES, "tools", "tool_choice")
+_ACCEPTED = (*CALL_OPTION_NAMES, *POLICY_NAMES, "tools", "tool_choice", "response_format")
 #: Keyword arguments LlamaIndex components pass to every LLM; they mean nothing to an agent.
 _IGNORED_KWARGS = frozenset({"formatted", "allow_parallel_tool_calls"})
 
@@ -218,6 +226,13 @@ class LyzrLLM(FunctionCallingLLM, LyzrModelFields):
         repr=False,
         description="Extra headers on every request (secrets: never in repr, dumps or pickles).",
     )
+    structured_output: Literal["tool_call", "response_format"] = Field(
+        default="tool_call",
+        description=(
+            "How structured_predict asks: 'tool_call' (a forced tool call) or "
+            "'response_format' (the raw JSON schema, as lyzr-adk's response_model)."
+        ),
+    )
     context_window: int = Field(default=128_000, description="Guide for prompt packing.")
     num_output: int = Field(default=4_096, description="Guide for prompt packing.")
 
@@ -302,6 +317,11 @@ class LyzrLLM(FunctionCallingLLM, LyzrModelFields):
             message_mode=self.message_mode,
             tools=[_tool_spec(t) for t in kwargs.get("tools") or ()],
             tool_choice=kwargs.get("tool_choice"),
+            response_format=(
+                raw_json_schema(kwargs["response_format"])
+                if kwargs.get("response_format") is not None
+                else None
+            ),
             policy=kwargs,
             carries_messages=carries_messages(self.client),
             media=[media_of(m) for m in messages],
@@ -349,6 +369,61 @@ class LyzrLLM(FunctionCallingLLM, LyzrModelFields):
                 f"{(response.message.content or '')[:200]!r}"
             )
         return selections
+
+    # -- structured output per request (response_format) ----------------------------------------
+    def _structured_messages(
+        self, output_cls: type[Model], prompt: PromptTemplate, prompt_args: Mapping[str, Any]
+    ) -> list[ChatMessage]:
+        dispatcher.event(
+            LLMStructuredPredictStartEvent(
+                output_cls=output_cls, template=prompt, template_args=dict(prompt_args)
+            )
+        )
+        return self._extend_messages(prompt.format_messages(**prompt_args))
+
+    @dispatcher.span
+    def structured_predict(
+        self,
+        output_cls: type[Model],
+        prompt: PromptTemplate,
+        llm_kwargs: dict[str, Any] | None = None,
+        **prompt_args: Any,
+    ) -> Model:
+        """As LlamaIndex's; with ``structured_output="response_format"`` the schema goes out as
+        the request's ``response_format`` and the answer's JSON (alone, fenced, or with prose
+        around it) is parsed into ``output_cls`` (a ``ValueError`` carrying the answer when it
+        does not fit)."""
+        if self.structured_output != "response_format":
+            result: Model = super().structured_predict(
+                output_cls, prompt, llm_kwargs, **prompt_args
+            )
+            return result
+        messages = self._structured_messages(output_cls, prompt, prompt_args)
+        response = self.chat(messages, **{**(llm_kwargs or {}), "response_format": output_cls})
+        result = parse_structured(response.message.content or "", output_cls)
+        dispatcher.event(LLMStructuredPredictEndEvent(output=result))
+        return result
+
+    @dispatcher.span
+    async def astructured_predict(
+        self,
+        output_cls: type[Model],
+        prompt: PromptTemplate,
+        llm_kwargs: dict[str, Any] | None = None,
+        **prompt_args: Any,
+    ) -> Model:
+        """Async form of :meth:`structured_predict`."""
+        if self.structured_output != "response_format":
+            result: Model = await super().astructured_predict(
+                output_cls, prompt, llm_kwargs, **prompt_args
+            )
+            return result
+        messages = self._structured_messages(output_cls, prompt, prompt_args)
+        kwargs = {**(llm_kwargs or {}), "response_format": output_cls}
+        response = await self.achat(messages, **kwargs)
+        result = parse_structured(response.message.content or "", output_cls)
+        dispatcher.event(LLMStructuredPredictEndEvent(output=result))
+        return result
 
     @staticmethod
     def _prompt_messages(prompt: str) -> list[ChatMessage]:

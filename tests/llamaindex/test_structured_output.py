@@ -1,0 +1,89 @@
+"""Structured output per request in LlamaIndex (issue 13): the raw JSON schema as
+``response_format`` (lyzr-adk's ``response_model``), the answer's JSON parsed into the schema."""
+
+from __future__ import annotations
+
+import pytest
+from llama_index.core.base.llms.types import ChatMessage, MessageRole
+from llama_index.core.prompts import PromptTemplate
+from pydantic import BaseModel
+
+from llamaindex_lyzr_stream._convert import parse_structured
+from lyzr_stream import InvalidRequestError
+from lyzr_stream.emulator import Emulator
+from lyzr_stream.structured import json_in_text, raw_json_schema
+
+from .conftest import LLMFactory
+
+
+class Invoice(BaseModel):
+    """An invoice."""
+
+    customer: str
+    total: float
+
+
+PROMPT = PromptTemplate("Make an invoice for '{name}'")
+
+
+def test_structured_predict_sends_the_raw_schema(
+    make_llm: LLMFactory, lyzr_emulator: Emulator
+) -> None:
+    llm = make_llm("echo", structured_output="response_format")
+    invoice = llm.structured_predict(Invoice, PROMPT, name="ACME")
+    assert invoice == Invoice(customer="lyzr", total=1.5)  # the emulator fills the schema
+    body = lyzr_emulator.requests[-1].json
+    assert body["response_format"] == Invoice.model_json_schema()
+    assert "features" not in body  # no tool: the schema alone asks for the shape
+    assert body["messages"] == [{"role": "user", "content": "Make an invoice for 'ACME'"}]
+
+
+async def test_astructured_predict_sends_the_raw_schema(
+    make_llm: LLMFactory, lyzr_emulator: Emulator
+) -> None:
+    llm = make_llm("echo", structured_output="response_format")
+    invoice = await llm.astructured_predict(Invoice, PROMPT, name="ACME")
+    assert invoice.total == 1.5
+    assert lyzr_emulator.requests[-1].json["response_format"] == Invoice.model_json_schema()
+
+
+def test_response_format_per_call(make_llm: LLMFactory, lyzr_emulator: Emulator) -> None:
+    llm = make_llm()
+    question = [ChatMessage(role=MessageRole.USER, content="an invoice")]
+    llm.chat(question, response_format=Invoice)
+    wrapped = {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "object"}}}
+    list(llm.stream_chat(question, response_format=wrapped))
+    bodies = [r.json for r in lyzr_emulator.requests]
+    assert bodies[0]["response_format"] == Invoice.model_json_schema()
+    assert bodies[1]["response_format"] == {"type": "object"}  # unwrapped, as lyzr-adk sends
+    with pytest.raises(InvalidRequestError, match="response_format"):
+        llm.chat(question, response_format="json")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"customer": "ACME", "total": 2}',
+        'Here it is:\n```json\n{"customer": "ACME", "total": 2}\n```\nAnything else?',
+        'Sure! {"customer": "ACME", "total": 2} -- hope that helps.',
+    ],
+)
+def test_json_alone_fenced_or_in_prose_is_parsed(text: str) -> None:
+    assert parse_structured(text, Invoice) == Invoice(customer="ACME", total=2)
+
+
+def test_an_answer_without_json_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match=r"holds no JSON: 'I cannot do invoices\.'"):
+        parse_structured("I cannot do invoices.", Invoice)
+
+
+def test_json_that_does_not_fit_names_the_field_and_the_answer() -> None:
+    with pytest.raises(ValueError, match=r"does not fit Invoice \(total: Field required\)") as info:
+        parse_structured('{"customer": "ACME"}', Invoice)
+    assert '{"customer": "ACME"}' in str(info.value)
+
+
+def test_raw_json_schema_forms() -> None:
+    assert raw_json_schema(Invoice) == Invoice.model_json_schema()
+    assert raw_json_schema({"type": "object"}) == {"type": "object"}
+    assert json_in_text("[1, 2]") == [1, 2]
