@@ -81,7 +81,9 @@ class Metadata:
     """Anything else the service reported (message ids, titles, suggestions, unknown events).
 
     ``kind`` says where it came from (for example ``"metadata"``, ``"start"``, or the unknown
-    event type); ``data`` holds it whole.
+    event type; ``"unknown"`` for a JSON event with neither a type nor a known key); ``data``
+    holds it whole. Kind ``"artifacts"`` carries the entries of an ``<artifacts>`` block cut
+    out of the answer text, under ``artifact_files`` as the service's own metadata has them.
     """
 
     kind: str
