@@ -63,8 +63,8 @@ class LyzrChatMessageHistory(BaseChatMessageHistory):
         )
         chain.invoke({"question": "Hi"}, config={"configurable": {"session_id": "s1"}})
 
-    With ChatLyzr in its default ``message_mode="turn"`` only the new question is sent: the
-    agent already has the earlier turns.
+    With a session id (here ``configurable["session_id"]``), ChatLyzr's default
+    ``message_mode="auto"`` sends only the new question: the agent already has the earlier turns.
 
     Args:
         session_id: the session to read.

@@ -13,8 +13,8 @@ its history once and let the engine's own memory carry on from there::
     )
     engine.chat("Where were we?")
 
-With ``message_mode="turn"`` (the default) the LLM sends only the new message: the agent already
-has the earlier turns, the engine's copy is for your code (``engine.chat_history``).
+With a session id, the default ``message_mode="auto"`` sends only the new message: the agent
+already has the earlier turns, the engine's copy is for your code (``engine.chat_history``).
 """
 
 from __future__ import annotations
