@@ -267,6 +267,17 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
 
     _client: LyzrClient | None = PrivateAttr(default=None)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _one_agent(cls, data: Any) -> Any:
+        both = isinstance(data, Mapping) and {"agent_id", "model"} <= data.keys()
+        if both and data["agent_id"] != data["model"]:
+            raise InvalidRequestError(
+                f"agent_id={data['agent_id']!r} and model={data['model']!r} disagree: "
+                "model is an alias of agent_id, give one of them"
+            )
+        return data
+
     @field_validator("timeout", "max_retries", mode="before")
     @classmethod
     def _no_loose_types(cls, value: Any, info: Any) -> Any:

@@ -60,24 +60,22 @@ def _sessions(em: Emulator) -> list[str]:
 
 
 # -- one stop rule ---------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("stop", "expected"),
+    [
+        ([], "You said: hello world again"),  # a per-call list, empty too, replaces the instance's
+        (None, "You said: hello "),  # no per-call stop: the instance's applies
+        (["again"], "You said: hello world "),
+    ],
+)
 @pytest.mark.parametrize("streaming", [False, True])
 @pytest.mark.parametrize("path", PATHS)
-async def test_per_call_empty_stop_overrides_the_instance_list(
-    make_model: ModelFactory, path: str, streaming: bool
+async def test_one_stop_rule_on_every_path(
+    make_model: ModelFactory, path: str, streaming: bool, stop: list[str] | None, expected: str
 ) -> None:
     # (streaming=False given explicitly would make LangChain's stream() call invoke instead)
     model = make_model(stop=["world"], **({"streaming": True} if streaming else {}))
-    assert await _text(model, path, []) == "You said: hello world again"
-
-
-@pytest.mark.parametrize("streaming", [False, True])
-@pytest.mark.parametrize("path", PATHS)
-async def test_no_per_call_stop_inherits_the_instance_list(
-    make_model: ModelFactory, path: str, streaming: bool
-) -> None:
-    model = make_model(stop=["world"], **({"streaming": True} if streaming else {}))
-    assert await _text(model, path, None) == "You said: hello "
-    assert await _text(model, path, ["again"]) == "You said: hello world "
+    assert await _text(model, path, stop) == expected
 
 
 @pytest.mark.parametrize("path", PATHS)

@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 
 from langchain_lyzr_stream import ChatLyzr
 from langchain_lyzr_stream._structured import JsonAnswerParser, json_in_text
+from lyzr_stream import InvalidRequestError
 from lyzr_stream.emulator import Emulator
 from tests.conftest import FAKE_KEY
 
@@ -67,6 +68,12 @@ def test_model_is_an_alias_of_agent_id(make_model: ModelFactory, lyzr_emulator: 
     assert model.agent_id == model.model_name == "memory"
     assert model.invoke("hi").response_metadata["agent_id"] == "memory"
     assert answer_requests(lyzr_emulator)[-1].json["agent_id"] == "memory"
+
+
+def test_model_and_agent_id_must_agree() -> None:
+    with pytest.raises(InvalidRequestError, match="alias"):
+        ChatLyzr(model="a", agent_id="b", api_key=FAKE_KEY)
+    assert ChatLyzr(model="a", agent_id="a", api_key=FAKE_KEY).agent_id == "a"
 
 
 # -- timing on every path -----------------------------------------------------------------------
