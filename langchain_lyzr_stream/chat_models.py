@@ -186,9 +186,7 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
     Config:
         The ``configurable``, callbacks and tags of a call come from LangChain's config
         context, where LCEL chains and LangGraph nodes put them, or from ``config=`` given to
-        ``invoke``/``ainvoke``/``stream``/``astream``/``batch`` directly.
-        ``stream_events(version="v3")`` reads only the surrounding chain's or graph's config:
-        give session options per call there (``session_id=...``).
+        ``invoke``/``ainvoke``/``stream``/``astream``/``batch``/``stream_events`` directly.
 
     Reasoning:
         A ``<think>...</think>`` block is kept out of the answer: it arrives in
@@ -441,6 +439,28 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
     ) -> AsyncIterator[AIMessageChunk]:
         chunks = super().astream(input, config, stop=stop, **kwargs)
         return chunks if config is None else _astarted_in_context(config, chunks)
+
+    # stream_events(version="v3") runs _stream lazily, after it has returned, so a config given
+    # to it cannot be placed in the context for the call's start. Its session options are
+    # resolved here instead and passed on as the per-call options they are (v1/v2 call
+    # astream(), which handles the config itself).
+    def stream_events(
+        self, input: LanguageModelInput, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> Any:
+        return super().stream_events(input, config, **self._v3_options(config, kwargs))
+
+    def astream_events(
+        self, input: LanguageModelInput, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> Any:
+        return super().astream_events(input, config, **self._v3_options(config, kwargs))
+
+    def _v3_options(
+        self, config: RunnableConfig | None, kwargs: dict[str, Any]
+    ) -> dict[str, Any]:
+        if kwargs.get("version") != "v3" or config is None:
+            return kwargs
+        options = self._options(ensure_config(config), kwargs).request_fields()
+        return {**kwargs, **{name: value for name, value in options.items() if value}}
 
     # -- building a request ----------------------------------------------------------------------
     def _agent_for(self, kwargs: Mapping[str, Any]) -> str:

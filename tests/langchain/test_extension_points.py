@@ -166,6 +166,30 @@ def test_custom_events_in_stream_events_v3(make_model: ModelFactory) -> None:
     assert [name for name, _ in recorder.custom] == ["lyzr_tool_call", "lyzr_tool_result"]
 
 
+@pytest.mark.parametrize(
+    ("configurable", "session"),
+    [({"session_id": "v3-session"}, "v3-session"), ({"thread_id": "v3-thread"}, "v3-thread")],
+)
+async def test_stream_events_v3_reads_a_direct_config(
+    make_model: ModelFactory, lyzr_emulator: Emulator, configurable: Any, session: str
+) -> None:
+    import warnings
+
+    model = make_model(system_prompt_variables={"a": 1})
+    config: Any = {"configurable": configurable}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sync = model.stream_events("x", config, version="v3")
+        list(sync)
+        stream = await model.astream_events("y", config, version="v3", user_id="kw-user")
+        [e async for e in stream]
+    assert sync.output.text == "You said: x"
+    bodies = [r.json for r in answer_requests(lyzr_emulator)]
+    assert [b["session_id"] for b in bodies] == [session, session]
+    assert bodies[1]["user_id"] == "kw-user"  # per-call kwargs still win
+    assert bodies[0]["system_prompt_variables"] == {"a": 1}
+
+
 # -- the config of a direct call -------------------------------------------------------------------
 def test_a_direct_config_reaches_the_call_and_not_the_callers_context(
     make_model: ModelFactory, lyzr_emulator: Emulator
