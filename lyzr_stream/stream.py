@@ -322,6 +322,7 @@ class EventStream(_StreamState):
             self.stats.attempts += 1
             response = self._http.send(request, stream=True)
             if response.status_code >= 300:
+                self._agent_running = False  # refused: nothing runs, whatever the body does
                 check_redirect(response)
                 body = read_capped(response, ERROR_BODY_LIMIT, self._deadline)
                 raise status_error(response, body)
@@ -403,6 +404,7 @@ class AsyncEventStream(_StreamState):
                         self.stats.attempts += 1
                         response = await http.send(request, stream=True)
                         if response.status_code >= 300:
+                            self._agent_running = False
                             check_redirect(response)
                             body = await aread_capped(response, ERROR_BODY_LIMIT, self._deadline)
                             raise status_error(response, body)

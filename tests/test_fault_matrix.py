@@ -103,6 +103,21 @@ CASES = [
         Case(fault, fault, where="hostile", attempts=1, options={"timeout": Timeouts(read=5)})
         for fault in ("done-then-hold:30", "done-then-reset", "done-then-keepalive:30")
     ),
+    # Huge and dripped error bodies: read capped and within the total timeout.
+    Case("huge-error-50MB", "huge-error:50", InternalServerError, where="hostile", attempts=3),
+    Case(
+        "huge-text-error-300MB", "huge-text-error:300", InternalServerError, where="hostile",
+        attempts=3,
+    ),
+    Case(
+        "dripped-error-total",
+        "drip-error:6",
+        APITimeoutError,
+        where="hostile",
+        attempts=1,
+        timeout_kind="total",
+        options={"timeout": Timeouts(read=5, total=1)},
+    ),
 ]
 
 

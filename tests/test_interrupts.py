@@ -10,6 +10,7 @@ import asyncio
 import os
 import signal
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
@@ -61,6 +62,13 @@ def test_ctrl_c_while_waiting_for_the_next_token(lyzr_emulator: Emulator, surfac
     timer.join()
     assert 0 < len(received) < 200, "the interrupt did not stop the stream midway"
     assert_pool_clean(client._sync_http())
+    # Ctrl-C is an early exit: the service is asked to stop the agent (once, within 2 s).
+    session = [r for r in lyzr_emulator.requests if r.json["agent_id"] == "long-200"][-1]
+    session_id = session.json["session_id"]
+    until = time.monotonic() + 2
+    while session_id not in lyzr_emulator.stop_requests and time.monotonic() < until:
+        time.sleep(0.01)
+    assert lyzr_emulator.stop_requests.count(session_id) == 1
     # The client is still usable afterwards.
     request = AgentRequest(agent_id="echo", message="again")
     assert client.stream(request).until_done().text == "You said: again"

@@ -33,11 +33,24 @@ FAULTS = [
     "drop-after:50",
     "fail-first:1:503",
     "status:503",
+    "status:429",
     "malformed-json",
     "stall-after:20:10",
     "reset-first:1",
     "no-done",
+    # After the end marker: the answer is complete whatever the connection does next.
+    "done-then-hold:5",
+    "done-then-keepalive:2",
+    "hostile:done-then-reset",
+    "hostile:done-then-hold:30",
+    # The caller leaves: once, or cancelled twice with no await in between.
+    "cancel",
+    "cancel-twice",
 ]
+#: Faults of the raw-socket hostile server (``Emulator.hostile_url``), not of the app.
+HOSTILE = "hostile:"
+#: Faults that are the caller's doing, not the server's.
+CALLER = ("cancel", "cancel-twice")
 
 
 @pytest.fixture(scope="module")
@@ -46,16 +59,29 @@ def soak_emulator() -> Iterator[Emulator]:
         yield em
 
 
-async def _one(client: LyzrClient, index: int) -> tuple[str, object]:
+async def _one(client: LyzrClient, index: int, fault: str | None) -> tuple[str, object]:
     received: list[str] = []
     request = AgentRequest(
         agent_id=f"long-{TOKENS}", message="go", session_id=f"soak-{index}-{uuid.uuid4().hex[:6]}"
     )
-    try:
+
+    async def consume() -> None:
         async with client.astream(request) as stream:
             async for event in stream:
                 if isinstance(event, TextDelta):
                     received.append(event.text)
+
+    try:
+        if fault in CALLER:
+            task = asyncio.create_task(consume())
+            while not received and not task.done():
+                await asyncio.sleep(0.005)
+            task.cancel()
+            if fault == "cancel-twice":
+                task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            return "".join(received), asyncio.CancelledError()
+        await consume()
     except LyzrError as error:
         return "".join(received), error
     return "".join(received), None
@@ -63,18 +89,28 @@ async def _one(client: LyzrClient, index: int) -> tuple[str, object]:
 
 async def _run(em: Emulator, plan: list[str | None]) -> list[tuple[str, object]]:
     # One client per fault (the fault travels in a default header); the unfaulted share one.
+    def base_url(fault: str | None) -> str:
+        if fault == "reset-first:1":
+            return em.front_url
+        return em.hostile_url if fault and fault.startswith(HOSTILE) else em.base_url
+
+    def header(fault: str | None) -> dict[str, str] | None:
+        if fault is None or fault in CALLER:
+            return None
+        return {"x-emulator-fault": fault.removeprefix(HOSTILE)}
+
     clients = {
         fault: LyzrClient(
             api_key=em.api_key,
-            base_url=em.front_url if fault == "reset-first:1" else em.base_url,
+            base_url=base_url(fault),
             timeout=Timeouts(read=3.0, first_byte=60, pool=120),
             max_connections=200,
-            default_headers={"x-emulator-fault": fault} if fault else None,
+            default_headers=header(fault),
         )
         for fault in set(plan)
     }
     try:
-        results = await asyncio.gather(*(_one(clients[f], i) for i, f in enumerate(plan)))
+        results = await asyncio.gather(*(_one(clients[f], i, f) for i, f in enumerate(plan)))
         for client in clients.values():
             assert_async_pools_clean(client)
     finally:
@@ -107,6 +143,10 @@ def test_soak(soak_emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
             continue
         failures += 1
         assert fault is not None, f"an unfaulted stream failed: {error!r}"
+        assert "done-then" not in fault, f"a finished answer became an error: {error!r}"
+        if fault in CALLER:
+            assert EXPECTED.startswith(text)
+            continue
         assert isinstance(error, LyzrError)
         assert error.partial_text == text, "the caller's text and partial_text disagree"
         assert EXPECTED.startswith(text), f"fault {fault}: the text is not a prefix"

@@ -3,7 +3,8 @@ cannot produce (uvicorn refuses to send more than ``Content-Length``, to reset a
 to keep a finished answer's connection silent).
 
 ``Emulator.hostile_url`` leads here. It answers the Lyzr v3 stream and chat routes with the echo
-agent's answer (``You said: <message>``, one event per word) and misbehaves according to the
+agent's answer (``You said: <message>``, one event per word; the ``long-<n>`` agent's tokens on
+the stream route) and misbehaves according to the
 request's ``x-emulator-fault`` header:
 
 - ``done-then-hold[:<s>]``: the stream's ``[DONE]``, then silence with the connection open (no
@@ -35,7 +36,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from .agents import words
+from .agents import long_answer_tokens, words
 
 __all__ = ["SMUGGLED", "HostileRequest", "HostileServer"]
 
@@ -159,7 +160,11 @@ class HostileServer:
             extra = _smuggled() if kind == "overlong" else b""
             conn.sendall(_head(200, "application/json", len(document)) + document + extra)
             return True
-        events = [_sse(w) for w in words(text)]
+        agent = str(body.get("agent_id", ""))
+        tokens = words(text)
+        if agent.startswith("long-") and agent[5:].isdigit():
+            tokens = tuple(long_answer_tokens(int(agent[5:])))
+        events = [_sse(w) for w in tokens]
         if kind == "drip":
             _drip(conn, 200, "text/event-stream", b"".join(events) + _sse("[DONE]"), float(arg))
             return False
@@ -171,6 +176,9 @@ class HostileServer:
             _wait_for_close(conn, float(arg or "30"))
             return False
         if kind == "done-then-reset":
+            # A reset discards what is still unsent: wait until the client has the end marker,
+            # so that the reset really comes after it.
+            _wait_until_sent(conn, 10.0)
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             return False
         if kind == "done-then-keepalive":
@@ -252,6 +260,26 @@ def _chat_document(text: str, body: dict[str, object]) -> dict[str, object]:
 def _smuggled() -> bytes:
     fake = json.dumps(_chat_document(SMUGGLED, {})).encode()
     return _head(200, "application/json", len(fake)) + fake
+
+
+def _wait_until_sent(conn: socket.socket, seconds: float) -> None:
+    """Wait until the kernel has sent (and the peer acknowledged) everything written."""
+    try:
+        import fcntl
+        import termios
+    except ImportError:  # not POSIX
+        time.sleep(0.1)
+        return
+    until = time.monotonic() + seconds
+    while time.monotonic() < until:
+        try:
+            unsent = struct.unpack("i", fcntl.ioctl(conn, termios.TIOCOUTQ, b"\0\0\0\0"))[0]
+        except OSError:
+            time.sleep(0.1)  # no such query here: a short grace instead
+            return
+        if unsent == 0:
+            return
+        time.sleep(0.005)
 
 
 def _wait_for_close(conn: socket.socket, seconds: float) -> bool:
