@@ -261,6 +261,19 @@ def custom_event(activity: ToolActivity | AgentEvent) -> tuple[str, dict[str, An
     return "lyzr_tool_result", data
 
 
+def graph_writer() -> Callable[[Any], None] | None:
+    """LangGraph's stream writer when this call runs inside a graph node, else None: the same
+    events then also reach ``graph.stream(..., stream_mode="custom")``."""
+    try:
+        from langgraph.config import get_stream_writer
+    except ImportError:
+        return None
+    try:
+        return get_stream_writer()
+    except (RuntimeError, KeyError):  # not inside a graph run (no config, or not LangGraph's)
+        return None
+
+
 class ActivityReporter:
     """Reports server-side tool activity as custom events of the chat model's own run.
 
@@ -333,8 +346,12 @@ class ActivityReporter:
     def _send(self) -> None:
         manager = self._manager_for(False)
         assert isinstance(manager, CallbackManager)
+        writer = graph_writer()
         for activity in self._pending:
-            manager.on_custom_event(*custom_event(activity), run_id=self._run_id)
+            name, data = custom_event(activity)
+            manager.on_custom_event(name, data, run_id=self._run_id)
+            if writer is not None:
+                writer({"event": name, **data})
         self._pending.clear()
         self.idle = True
 
@@ -352,7 +369,11 @@ class ActivityReporter:
     async def _asend(self) -> None:
         manager = self._manager_for(True)
         assert isinstance(manager, AsyncCallbackManager)
+        writer = graph_writer()
         for activity in self._pending:
-            await manager.on_custom_event(*custom_event(activity), run_id=self._run_id)
+            name, data = custom_event(activity)
+            await manager.on_custom_event(name, data, run_id=self._run_id)
+            if writer is not None:
+                writer({"event": name, **data})
         self._pending.clear()
         self.idle = True

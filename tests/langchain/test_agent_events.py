@@ -121,3 +121,30 @@ def test_refused_socket_leaves_the_answer_whole(
     text = "".join(c.text for c in model.stream("lyzr", config={"callbacks": [recorder]}))
     assert text == ANSWER
     assert [name for name, _ in recorder.seen if name != "token"] == []
+
+
+def test_langgraph_custom_stream_mode_receives_them(
+    make_model: ModelFactory, lyzr_emulator: Emulator
+) -> None:
+    from langgraph.graph import START, MessagesState, StateGraph
+
+    model = events_model(make_model, lyzr_emulator, streaming=True)
+
+    def agent(state: MessagesState) -> dict[str, list[Any]]:
+        return {"messages": [model.invoke(state["messages"])]}
+
+    graph = StateGraph(MessagesState).add_node("agent", agent).add_edge(START, "agent").compile()
+    custom = list(graph.stream({"messages": [("user", "lyzr")]}, stream_mode="custom"))
+    labels = [
+        (c["event"], c["type"] if c["event"] == "lyzr_agent_event" else c["name"]) for c in custom
+    ]
+    assert labels == BEFORE_TEXT + AFTER_TEXT
+
+
+def test_no_graph_no_writer() -> None:
+    from langchain_core.runnables import RunnableLambda
+
+    from langchain_lyzr_stream._turn import graph_writer
+
+    assert graph_writer() is None
+    assert RunnableLambda(lambda _: graph_writer()).invoke(1) is None  # a run, but no graph
