@@ -102,6 +102,45 @@ def test_encode_event_is_one_data_line() -> None:
     )
 
 
+def test_framework_events_become_pieces_and_unknown_kinds_reach_the_timeline() -> None:
+    from langchain_core.messages import AIMessageChunk
+    from langchain_core.messages.tool import tool_call_chunk
+
+    from lyzr_stream.playground._backends import (
+        Activity,
+        Delta,
+        Final,
+        _langchain_pieces,
+        _llamaindex_pieces,
+    )
+
+    chunk = AIMessageChunk(
+        content="Hi",
+        additional_kwargs={"reasoning_content": "hmm"},
+        tool_call_chunks=[tool_call_chunk(name="add", args='{"a": 1}', id="c1", index=0)],
+    )
+    assert _langchain_pieces({"event": "on_chat_model_stream", "data": {"chunk": chunk}}) == [
+        Delta("reasoning", "hmm"),
+        Delta("text", "Hi"),
+        Activity("local_tool_call", "add", '{"a": 1}'),
+    ]
+    call = {"name": "search", "arguments": {"q": "x"}, "raw": {"secret": "not shown"}}
+    event = {"event": "on_custom_event", "name": "lyzr_tool_call", "data": call}
+    assert _langchain_pieces(event) == [Activity("tool_call", "search", {"arguments": {"q": "x"}})]
+    # A kind this version does not know (agent events, later) is passed on under its own name.
+    data = {"type": "kb_hit"}
+    event = {"event": "on_custom_event", "name": "lyzr_agent_event", "data": data}
+    assert _langchain_pieces(event) == [Activity("lyzr_agent_event", "lyzr_agent_event", data)]
+
+    activity = {"phase": "result", "name": "search", "arguments": None, "result": {"hits": 2}}
+    assert _llamaindex_pieces("", {"tool_activity": activity}) == [
+        Activity("tool_result", "search", {"result": {"hits": 2}})
+    ]
+    assert _llamaindex_pieces("", {"thinking_delta": "hmm"}) == [Delta("reasoning", "hmm")]
+    final = {"finish_reason": "stop", "session_id": "s", "tool_activity": [activity]}
+    assert _llamaindex_pieces("", final) == [Final({"finish_reason": "stop", "session_id": "s"})]
+
+
 def test_stream_events_reasoning_text_and_timing(playground: PlaygroundServer) -> None:
     events, _ = _ask(playground, agent_id="reasoning", message="why?")
     kinds = [e["type"] for e in events]
@@ -192,6 +231,27 @@ def test_a_departed_client_closes_the_agents_stream_even_while_it_is_silent(
         wait_for(lambda: stopped in emulator.stop_requests, 5, "the service's stop route")
     # The emulator remembers an answer only once it has sent all of it: it never did.
     assert emulator.state.history(start["session_id"]) == (("user", "go"),)
+
+
+def test_stopping_the_server_ends_open_answers_and_their_agent_streams(
+    emulator: Emulator,
+) -> None:
+    slow = {"x-emulator-token-delay": "0.01"}  # 30 s for the whole answer
+    server = PlaygroundServer(create_app(_config(emulator, **slow))).start()
+    state = server.app.state.playground
+    body = {"agent_id": "long-3000", "message": "go"}
+    try:
+        with httpx.stream("POST", server.url + "api/stream", json=body, timeout=30) as response:
+            lines = (json.loads(line[6:]) for line in response.iter_lines() if line)
+            events = [next(lines), next(lines)]
+            server.stop()  # while the answer streams: it must not wait for the 30 s
+            events += list(lines)
+    finally:
+        server.stop()
+    assert [e["type"] for e in events[:2]] == ["start", "text"]
+    assert events[-1]["type"] == "error" and events[-1]["error"] == "ServerStopped"
+    assert state.runs[-1].outcome == "stopped" and state.open_streams == 0
+    wait_for(lambda: events[0]["session_id"] in emulator.stop_requests, 5, "the stop route")
 
 
 def test_other_sites_cannot_drive_the_agent(playground: PlaygroundServer) -> None:

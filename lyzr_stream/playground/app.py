@@ -13,6 +13,7 @@ visitor's browser: requests must name a loopback ``Host`` (no DNS rebinding), PO
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import time
@@ -47,6 +48,12 @@ SECURITY_HEADERS = {
     "cache-control": "no-store",
 }
 _HEADERS = tuple(SECURITY_HEADERS.items())
+_SERVER_STOPPED = {
+    "type": "error",
+    "error": "ServerStopped",
+    "message": "the playground server stopped; the agent's stream was closed",
+    "partial_text": "",
+}
 _MAX_MESSAGE_CHARS = 100_000
 _MAX_VARIABLES = 100
 
@@ -82,6 +89,26 @@ class PlaygroundState:
     backend: Backend
     runs: list[RunRecord] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    #: Set when the server shuts down (made in the server's event loop, on first use).
+    _closing: asyncio.Event | None = None
+    _closed: bool = False
+
+    def closing(self) -> asyncio.Event:
+        if self._closing is None:
+            self._closing = asyncio.Event()
+            if self._closed:
+                self._closing.set()
+        return self._closing
+
+    @property
+    def shutting_down(self) -> bool:
+        return self._closed
+
+    def begin_shutdown(self) -> None:
+        """Ends every open answer (their agent streams are closed) and refuses new ones."""
+        self._closed = True
+        if self._closing is not None:
+            self._closing.set()
 
     @property
     def open_streams(self) -> int:
@@ -111,7 +138,8 @@ async def turn_events(
       kind a framework reports), ``name``, ``data``, ``t_ms`` (since the question);
     - then ``done`` (``session_id``, ``message_id``, ``finish_reason``) or ``error`` (``error``:
       the exception type, ``message``, ``partial_text``: what had arrived), both with
-      ``first_token_ms``, ``total_ms`` and ``chunks``.
+      ``first_token_ms``, ``total_ms`` and ``chunks``. (When the server stops mid-answer, the
+      response adds an ``error`` of type ``ServerStopped`` instead.)
     """
     models = state.config.models
     started = time.perf_counter()
@@ -274,9 +302,13 @@ def create_app(config: PlaygroundConfig, backend: Backend | None = None) -> Star
             session_id = session_id or backend.new_session_id(agent_id)
         except LyzrError as error:
             return _bad_request(state.redact(str(error)))
+        if state.shutting_down:
+            return _bad_request("the playground server is stopping", 503)
         turn = Turn(agent_id, message, session_id, variables)
         events = turn_events(state, turn, state.new_run(turn))
-        return EventStreamResponse(events)  # type: ignore[return-value]
+        return EventStreamResponse(  # type: ignore[return-value]
+            events, until=state.closing().wait(), last_words=_SERVER_STOPPED
+        )
 
     app = Starlette(
         routes=[

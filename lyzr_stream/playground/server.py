@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from types import TracebackType
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -15,11 +16,26 @@ __all__ = ["LOOPBACK", "PlaygroundServer", "serve"]
 LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
-def _config(app: Starlette, host: str, port: int) -> uvicorn.Config:
-    # A stopped page must not hold shutdown for long: open streams get 3 s to finish.
-    return uvicorn.Config(
-        app, host=host, port=port, log_level="warning", lifespan="off", timeout_graceful_shutdown=3
+def _server(app: Starlette, host: str, port: int) -> uvicorn.Server:
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="warning", lifespan="off", timeout_graceful_shutdown=5
     )
+    return _Server(config, app)
+
+
+class _Server(uvicorn.Server):
+    """Ends the open answers first when shutting down: an SSE response never ends by itself,
+    so uvicorn's graceful wait would otherwise run out and cancel them."""
+
+    def __init__(self, config: uvicorn.Config, app: Starlette) -> None:
+        super().__init__(config)
+        self.playground_app = app
+
+    async def shutdown(self, *args: Any, **kwargs: Any) -> None:
+        state = getattr(self.playground_app.state, "playground", None)
+        if state is not None:
+            state.begin_shutdown()
+        await super().shutdown(*args, **kwargs)
 
 
 class PlaygroundServer:
@@ -29,7 +45,7 @@ class PlaygroundServer:
     def __init__(self, app: Starlette, host: str = "127.0.0.1", port: int = 0) -> None:
         self.app = app
         self.host = host
-        self._server = uvicorn.Server(_config(app, host, port))
+        self._server = _server(app, host, port)
         self._thread: threading.Thread | None = None
 
     @property
@@ -75,4 +91,4 @@ class PlaygroundServer:
 
 def serve(app: Starlette, host: str = "127.0.0.1", port: int = 8000) -> None:
     """Serve ``app`` in the foreground until Ctrl-C."""
-    uvicorn.Server(_config(app, host, port)).run()
+    _server(app, host, port).run()
