@@ -406,6 +406,11 @@ def _page_on_chat_messages(driver: Any, emulator: Emulator) -> None:
             "The user asks about memory; search the docs first."
         )
         assert "search the docs" not in _answer(driver)
+        summary = reasoning.find_element(By.TAG_NAME, "summary")
+        summary.click()  # it folds away, and back
+        assert not driver.find_element(By.ID, "reasoning").is_displayed()
+        summary.click()
+        assert driver.find_element(By.ID, "reasoning").is_displayed()
         items = driver.find_elements(By.CSS_SELECTOR, "#timeline li")
         kinds = [(i.get_attribute("data-kind"), _name_in(i)) for i in items]
         assert kinds == [("tool_call", "search_docs"), ("tool_result", "search_docs")]
