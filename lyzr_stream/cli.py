@@ -130,6 +130,11 @@ def _playground_parser(commands: argparse._SubParsersAction[argparse.ArgumentPar
     play.add_argument("--user-id", help="user id (default: LYZR_USER_ID or default_user)")
     play.add_argument("--timeout", type=float, help="read timeout in seconds")
     play.add_argument("--emulator", action="store_true", help="talk to the embedded emulator")
+    play.add_argument(
+        "--agent-events",
+        action="store_true",
+        help="show the agent's events channel on the timeline (Lyzr v3; extra: events)",
+    )
     play.add_argument("--host", default="127.0.0.1", help="address to serve on (loopback)")
     play.add_argument("--port", type=int, default=8000)
     play.add_argument(
@@ -362,13 +367,15 @@ def _playground(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
     if args.host not in LOOPBACK and not args.allow_remote:
         parser.error(f"--host {args.host} is not loopback: add --allow-remote if you mean it")
     with contextlib.ExitStack() as stack:
-        api_key, base_url = None, args.base_url
+        api_key, base_url, events_url = None, args.base_url, None
         agents: tuple[str, ...] = ()
         if args.emulator:
             from .emulator import AGENTS, Emulator
+            from .emulator.agent_events import events_url_of
 
             emulator = stack.enter_context(Emulator())
             api_key, base_url = emulator.api_key, emulator.base_url
+            events_url = events_url_of(base_url) if args.agent_events else None
             agents = (*sorted(AGENTS), "long-300")
         elif not os.environ.get(ENV_API_KEY) and sys.stdin.isatty():
             api_key = getpass.getpass("Lyzr API key: ") or None
@@ -382,6 +389,8 @@ def _playground(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
             base_url=base_url,
             user_id=args.user_id,
             timeout=args.timeout,
+            agent_events=True if args.agent_events else None,
+            events_url=events_url,
         )
         config = PlaygroundConfig(
             agent_id=agent_id,

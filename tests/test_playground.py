@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ import pytest
 from pydantic import SecretStr
 
 from lyzr_stream.emulator import Emulator
+from lyzr_stream.emulator.agent_events import events_url_of
 from lyzr_stream.emulator.playground_agents import MARKUP_ANSWER, SHOWCASE_ANSWER
 from lyzr_stream.playground import (
     ModelSettings,
@@ -127,10 +129,13 @@ def test_framework_events_become_pieces_and_unknown_kinds_reach_the_timeline() -
     call = {"name": "search", "arguments": {"q": "x"}, "raw": {"secret": "not shown"}}
     event = {"event": "on_custom_event", "name": "lyzr_tool_call", "data": call}
     assert _langchain_pieces(event) == [Activity("tool_call", "search", {"arguments": {"q": "x"}})]
-    # A kind this version does not know (agent events, later) is passed on under its own name.
-    data = {"type": "kb_hit"}
-    event = {"event": "on_custom_event", "name": "lyzr_agent_event", "data": data}
-    assert _langchain_pieces(event) == [Activity("lyzr_agent_event", "lyzr_agent_event", data)]
+    agent = {"type": "kb_hit", "status": "completed", "level": None, "update": False, "raw": {}}
+    event = {"event": "on_custom_event", "name": "lyzr_agent_event", "data": agent}
+    assert _langchain_pieces(event) == [Activity("agent_event", "kb_hit", {"status": "completed"})]
+    # A kind this version does not know is passed on under its own name.
+    data = {"detail": 1}
+    event = {"event": "on_custom_event", "name": "lyzr_new_kind", "data": data}
+    assert _langchain_pieces(event) == [Activity("lyzr_new_kind", "lyzr_new_kind", data)]
 
     activity = {"phase": "result", "name": "search", "arguments": None, "result": {"hits": 2}}
     assert _llamaindex_pieces("", {"tool_activity": activity}) == [
@@ -167,6 +172,22 @@ def test_server_side_tool_activity_is_on_the_timeline(emulator: Emulator, framew
     assert timeline[0]["data"]["arguments"] == {"query": "lyzr"}
     assert timeline[1]["data"]["result"] == {"hits": 2, "top": "lyzr-stream docs"}
     assert _text(events) == "Found 2 results for lyzr."
+
+
+@pytest.mark.parametrize("framework", ["langchain", "llamaindex"])
+def test_agent_events_are_on_the_timeline(emulator: Emulator, framework: str) -> None:
+    config = _config(emulator, framework)
+    models = replace(config.models, agent_events=True, events_url=events_url_of(emulator.base_url))
+    with PlaygroundServer(create_app(replace(config, models=models))) as server:
+        events, _ = _ask(server, agent_id="server-tools-5", message="lyzr")
+    assert events[-1]["type"] == "done"
+    timeline = [(e["kind"], e["name"]) for e in events if e["type"] == "timeline"]
+    kinds = {kind for kind, _ in timeline}
+    assert {"agent_event", "tool_call", "tool_result"} <= kinds, timeline
+    assert timeline[0] == ("agent_event", "process_start")  # in stream order
+    agent_events = [e for e in events if e.get("kind") == "agent_event"]
+    assert all(e["name"] and "raw" not in e["data"] for e in agent_events)
+    assert "lyzr" in _text(events)
 
 
 def test_an_agent_failure_keeps_the_partial_text(tools_playground: PlaygroundServer) -> None:
@@ -448,9 +469,12 @@ def _page_on_lyzr_v3(driver: Any, emulator: Emulator) -> None:
     from selenium.webdriver.common.by import By
 
     # Agents without their own pace get 10 ms per token: a long answer is still streaming when
-    # Stop is pressed.
+    # Stop is pressed. The events channel is on, for the server-tools agent.
     slow = {"x-emulator-token-delay": "0.01"}
-    with PlaygroundServer(create_app(_config(emulator, **slow))) as server:
+    config = _config(emulator, **slow)
+    events_url = events_url_of(emulator.base_url)
+    models = replace(config.models, agent_events=True, events_url=events_url)
+    with PlaygroundServer(create_app(replace(config, models=models))) as server:
         state = server.app.state.playground
         driver.get(server.url)
         wait_for(lambda: _status(driver) == "ready", 10, "the page to load")
@@ -475,6 +499,16 @@ def _page_on_lyzr_v3(driver: Any, emulator: Emulator) -> None:
         assert _answer(driver) == "Earlier you said: My name is Ada"
         assert _session(driver) == first_session
         assert "My name is Ada" in _text_of(driver, "history")  # the earlier turn stays listed
+
+        # The agent's events channel: its progress joins the tool calls on the timeline, an
+        # entry re-reported with changes replacing the earlier one.
+        _ask_in_page(driver, "server-tools-5", "Research lyzr")
+        wait_for(lambda: _status(driver) == "done", 10, "the server-tools answer")
+        items = driver.find_elements(By.CSS_SELECTOR, "#timeline li")
+        kinds = {item.get_attribute("data-kind") for item in items}
+        assert {"agent_event", "tool_call", "tool_result"} <= kinds
+        log_ids = [i.get_attribute("data-log-id") for i in items if i.get_attribute("data-log-id")]
+        assert log_ids and len(log_ids) == len(set(log_ids))
 
         # Stop ends a long answer early; the server closes the agent's stream, and the client
         # then asks the service to stop the agent (Lyzr v3's stop route).

@@ -31,8 +31,12 @@ __all__ = [
 
 FRAMEWORKS = ("langchain", "llamaindex")
 
-#: LangChain custom events that are server-side tool activity, and their timeline kinds.
-_LANGCHAIN_ACTIVITY = {"lyzr_tool_call": "tool_call", "lyzr_tool_result": "tool_result"}
+#: LangChain custom events of ChatLyzr, and their timeline kinds (others keep their name).
+_LANGCHAIN_ACTIVITY = {
+    "lyzr_tool_call": "tool_call",
+    "lyzr_tool_result": "tool_result",
+    "lyzr_agent_event": "agent_event",
+}
 
 
 @dataclass(frozen=True)
@@ -87,10 +91,13 @@ class ModelSettings:
     user_id: str | None = None
     timeout: float | None = None
     default_headers: Mapping[str, str] = field(default_factory=dict)
+    #: The agent's events channel (Lyzr v3); None: the models follow LYZR_AGENT_EVENTS.
+    agent_events: bool | None = None
+    events_url: str | None = None
 
     def model_kwargs(self, agent_id: str) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"agent_id": agent_id, "dialect": self.dialect}
-        for name in ("api_key", "base_url", "user_id", "timeout"):
+        for name in ("api_key", "base_url", "user_id", "timeout", "agent_events", "events_url"):
             value = getattr(self, name)
             if value is not None:
                 kwargs[name] = value
@@ -184,8 +191,9 @@ def _langchain_pieces(event: Mapping[str, Any]) -> list[Piece]:
         payload = dict(data) if isinstance(data, Mapping) else {"value": data}
         payload.pop("raw", None)
         timeline_kind = _LANGCHAIN_ACTIVITY.get(name, name)
-        title = str(payload.pop("name", "") or name)
-        return [Activity(timeline_kind, title, payload)]
+        # Tool events name their tool; agent events their type (memory lookup, sub-agent, ...).
+        title = str(payload.pop("name", "") or payload.pop("type", "") or name)
+        return [Activity(timeline_kind, title, _without_empty(payload))]
     if kind == "on_chat_model_end":
         output = data.get("output")
         metadata = getattr(output, "response_metadata", None) or {}
@@ -196,19 +204,89 @@ def _langchain_pieces(event: Mapping[str, Any]) -> list[Piece]:
 class LlamaIndexBackend(_BackendBase):
     framework = "llamaindex"
 
+    def __init__(self, models: _Models) -> None:
+        super().__init__(models)
+        self._agent_events = _AgentEventCollector.installed()
+
     async def pieces(self, turn: Turn) -> AsyncGenerator[Piece, None]:
         from llama_index.core.llms import ChatMessage
 
         model = self._models.get(turn.agent_id)
-        responses = await model.astream_chat(
-            [ChatMessage(role="user", content=turn.message)], **turn.call_options()
-        )
+        # LyzrLLM dispatches agent events on the instrumentation bus, synchronously and in
+        # stream order: those seen before a response come before its pieces.
+        pending = self._agent_events.open(turn.session_id)
         try:
-            async for response in responses:
-                for piece in _llamaindex_pieces(response.delta, response.additional_kwargs):
-                    yield piece
+            responses = await model.astream_chat(
+                [ChatMessage(role="user", content=turn.message)], **turn.call_options()
+            )
+            try:
+                async for response in responses:
+                    while pending:
+                        yield pending.pop(0)
+                    for piece in _llamaindex_pieces(response.delta, response.additional_kwargs):
+                        yield piece
+                while pending:
+                    yield pending.pop(0)
+            finally:
+                await responses.aclose()
         finally:
-            await responses.aclose()
+            self._agent_events.close(turn.session_id)
+
+
+class _AgentEventCollector:
+    """Routes ``LyzrAgentEvent`` from LlamaIndex's dispatcher to the open turn of its session."""
+
+    _instance: _AgentEventCollector | None = None
+
+    def __init__(self) -> None:
+        self.turns: dict[str, list[Piece]] = {}
+
+    @classmethod
+    def installed(cls) -> _AgentEventCollector:
+        if cls._instance is None:
+            collector = cls()
+            try:
+                from llama_index.core.instrumentation import (  # type: ignore[attr-defined]
+                    get_dispatcher,
+                )
+                from llama_index.core.instrumentation.event_handlers import BaseEventHandler
+
+                from llamaindex_lyzr_stream import LyzrAgentEvent
+            except ImportError:  # an older LyzrLLM without agent events: nothing to collect
+                cls._instance = collector
+                return collector
+
+            class Handler(BaseEventHandler):
+                def handle(self, event: Any, **kwargs: Any) -> None:
+                    if isinstance(event, LyzrAgentEvent):
+                        collector.take(event)
+
+            get_dispatcher().add_event_handler(Handler())  # the root: every dispatcher reports
+            cls._instance = collector
+        return cls._instance
+
+    def open(self, session_id: str) -> list[Piece]:
+        return self.turns.setdefault(session_id, [])
+
+    def close(self, session_id: str) -> None:
+        self.turns.pop(session_id, None)
+
+    def take(self, event: Any) -> None:
+        pending = self.turns.get(event.session_id or "")
+        if pending is None:
+            return
+        data = {
+            "level": event.level,
+            "status": event.status,
+            "message": event.message,
+            "update": event.update,
+            "log_id": event.log_id,
+        }
+        pending.append(Activity("agent_event", str(event.event_type), _without_empty(data)))
+
+
+def _without_empty(data: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if v is not None and v is not False}
 
 
 def _llamaindex_pieces(delta: str | None, extras: Mapping[str, Any]) -> list[Piece]:

@@ -134,8 +134,9 @@ async def turn_events(
 
     - ``start``: ``run``, ``agent_id``, ``session_id``, ``framework``, ``dialect``;
     - ``text`` / ``reasoning``: ``text`` (a delta);
-    - ``timeline``: ``kind`` (``tool_call``, ``tool_result``, ``local_tool_call``, or any other
-      kind a framework reports), ``name``, ``data``, ``t_ms`` (since the question);
+    - ``timeline``: ``kind`` (``tool_call``, ``tool_result``, ``agent_event``,
+      ``local_tool_call``, or any other kind a framework reports), ``name``, ``data``, ``t_ms``
+      (since the question);
     - then ``done`` (``session_id``, ``message_id``, ``finish_reason``) or ``error`` (``error``:
       the exception type, ``message``, ``partial_text``: what had arrived), both with
       ``first_token_ms``, ``total_ms`` and ``chunks``. (When the server stops mid-answer, the

@@ -175,6 +175,7 @@ function onTimeline(event) {
   $("timeline-empty").hidden = true;
   const item = element("li", "timeline-item");
   item.dataset.kind = event.kind;
+  const logId = event.data && typeof event.data === "object" ? event.data.log_id : undefined;
   const head = element("div", "head");
   head.append(element("span", "time", `+${formatMs(event.t_ms)}`));
   head.append(element("span", `kind kind-${event.kind}`, event.kind.replace(/_/g, " ")));
@@ -183,7 +184,13 @@ function onTimeline(event) {
   if (event.data !== null && event.data !== undefined) {
     item.append(element("pre", "data", JSON.stringify(event.data, null, 2)));
   }
-  $("timeline").append(item);
+  // An agent event re-reported with changes (same log id) replaces the earlier entry.
+  const earlier = logId
+    ? [...$("timeline").children].find((node) => node.dataset.logId === String(logId))
+    : undefined;
+  if (logId) item.dataset.logId = String(logId);
+  if (earlier) earlier.replaceWith(item);
+  else $("timeline").append(item);
 }
 
 function onFinished(event) {
