@@ -33,6 +33,7 @@ from .retry import RetryPolicy
 from .settings import ClientSettings, check_proxy_hop
 from .sse import DEFAULT_MAX_EVENT_BYTES
 from .stream import AsyncEventStream, EventStream, aread_capped, read_capped
+from .telemetry import instrument_async_stream, instrument_stream, traced_call
 from .timeouts import DEFAULT_TIMEOUTS, TimeoutLike, Timeouts
 from .transport import (
     ERROR_BODY_LIMIT,
@@ -299,6 +300,7 @@ class LyzrClient(FilesAndSessionsAPI):
         stream = EventStream(self._sync_http(), *args)
         if self.agent_events is not None:
             _attach_agent_events(stream, self.agent_events, self.settings.api_key)
+        instrument_stream(stream)
         return stream
 
     def astream(
@@ -313,6 +315,7 @@ class LyzrClient(FilesAndSessionsAPI):
         stream = AsyncEventStream(self._async_pools(), *args)
         if self.agent_events is not None:
             _attach_agent_events_async(stream, self.agent_events, self.settings.api_key)
+        instrument_async_stream(stream)
         return stream
 
     def chat(
@@ -331,20 +334,23 @@ class LyzrClient(FilesAndSessionsAPI):
         deadline = Deadline(timeouts.total)
         if self._stopper is not None:
             self._stopper.settle(str(request.session_id))
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                http = self._sync_http()
-                built = build_request(http, http_request, url, timeouts, content, deadline)
-                return self._chat_result(self._chat_once(http, built, deadline), request)
-            except LyzrError as error:
-                step = retry_step(retry, attempt, error, deadline)
-                if step is None:
-                    raise
-                time.sleep(step.delay)
-                if step.then_raise is not None:
-                    raise step.then_raise from error
+        with traced_call(self.settings, request) as call:
+            attempt = 0
+            while True:
+                attempt += 1
+                try:
+                    http = self._sync_http()
+                    built = build_request(http, http_request, url, timeouts, content, deadline)
+                    response = self._chat_result(self._chat_once(http, built, deadline), request)
+                    call.response(response)
+                    return response
+                except LyzrError as error:
+                    step = retry_step(retry, attempt, error, deadline)
+                    if step is None:
+                        raise
+                    time.sleep(step.delay)
+                    if step.then_raise is not None:
+                        raise step.then_raise from error
 
     async def achat(
         self,
@@ -362,25 +368,28 @@ class LyzrClient(FilesAndSessionsAPI):
         deadline = Deadline(timeouts.total)
         if self._stopper is not None:
             await self._stopper.asettle(str(request.session_id))
-        attempt = 0
-        while True:
-            attempt += 1
-            pools = self._async_pools()
-            http, shard = pools.acquire()
-            try:
-                built = build_request(http, http_request, url, timeouts, content, deadline)
-                body = await self._achat_once(http, built, deadline)
-                return self._chat_result(body, request)
-            except LyzrError as error:
-                step = retry_step(retry, attempt, error, deadline)
-                if step is None:
-                    raise
-                failed = error
-            finally:
-                pools.release(shard)
-            await asyncio.sleep(step.delay)
-            if step.then_raise is not None:
-                raise step.then_raise from failed
+        with traced_call(self.settings, request) as call:
+            attempt = 0
+            while True:
+                attempt += 1
+                pools = self._async_pools()
+                http, shard = pools.acquire()
+                try:
+                    built = build_request(http, http_request, url, timeouts, content, deadline)
+                    body = await self._achat_once(http, built, deadline)
+                    response = self._chat_result(body, request)
+                    call.response(response)
+                    return response
+                except LyzrError as error:
+                    step = retry_step(retry, attempt, error, deadline)
+                    if step is None:
+                        raise
+                    failed = error
+                finally:
+                    pools.release(shard)
+                await asyncio.sleep(step.delay)
+                if step.then_raise is not None:
+                    raise step.then_raise from failed
 
     def _chat_args(
         self, request: AgentRequest, timeout: object, max_retries: int | None

@@ -27,6 +27,7 @@ from .errors import (
     StreamInterruptedError,
     status_error_from_response,
 )
+from .telemetry import note_retry
 from .timeouts import Timeouts
 
 if TYPE_CHECKING:
@@ -305,6 +306,7 @@ def retry_step(
 
 
 def log_retry(attempt: int, error: LyzrError, delay: float) -> None:
+    note_retry(attempt, error, delay)
     logger.info(
         "lyzr_stream: attempt %d failed (%s); retrying in %.2fs",
         attempt,

@@ -53,6 +53,11 @@ def _run(name: str) -> str:
         ("langchain_agent_tool.py", ["[tool add returned 42]", "add returned 42."]),
         ("llamaindex_rag.py", ["Where is conversation memory kept?"]),
         ("llamaindex_function_agent.py", ["[tool multiply", "multiply returned 42."]),
+        (
+            "otel_console.py",
+            ["invoke: You said: What is Lyzr?", '"name": "invoke_agent"',
+             '"gen_ai.conversation.id"', '"name": "gen_ai.client.operation.time_to_first_chunk"'],
+        ),
         ("sessions_and_variables.py", ['"language": "French"', '"name": "Ada"', "1234"]),
         (
             "files_and_memory.py",
