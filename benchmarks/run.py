@@ -36,6 +36,12 @@ PER_TOKEN = [
     ("lyzr-adk stream", "lyzr_adk", {}),
     ("core LyzrClient.stream", "core_stream", {"coalesce": True}),
     ("core LyzrClient.stream, coalesce off", "core_stream", {"coalesce": False}),
+    ("core LyzrClient.stream, tracing on (OTel SDK)", "core_stream_traced", {"coalesce": True}),
+    (
+        "core LyzrClient.stream, coalesce off, tracing on (OTel SDK)",
+        "core_stream_traced",
+        {"coalesce": False},
+    ),
     ("ChatLyzr.stream", "chatlyzr_stream", {"coalesce": True}),
     ("ChatLyzr.stream, coalesce off", "chatlyzr_stream", {"coalesce": False}),
     ("ChatLyzr.astream", "chatlyzr_astream", {"coalesce": True}),
@@ -107,6 +113,8 @@ def run(quick: bool) -> dict[str, Any]:
         rounds = {"rounds": 100 if quick else 300}
         out["ttft_agent_events"] = scenario("ttft_agent_events", url, rounds)
         print(f"  ttft, agent events: {out['ttft_agent_events']}", flush=True)
+        out["ttft_tracing"] = scenario("ttft_tracing", url, rounds)
+        print(f"  ttft, tracing: {out['ttft_tracing']}", flush=True)
         out["invoke_scaling"] = scenario("invoke_scaling", url, {})
         print(f"  invoke: {out['invoke_scaling']}", flush=True)
         out["concurrency"] = {"streams": streams, "tokens": 200, "rows": []}
@@ -184,6 +192,15 @@ def targets(out: dict[str, Any]) -> list[dict[str, Any]]:
             events["stalled_max_ms"] / events["connect_timeout_ms"],
             1.1,
         )
+    tracing = out.get("ttft_tracing")
+    if tracing:
+        check(
+            "core per token, coalesce off: tracing on (OTel SDK) / off",
+            us("core_stream_traced", False) / us("core_stream", False),
+            1.5,
+        )
+        check("time to first token added by tracing on (OTel SDK), core, p50",
+              tracing["added_p50_ms"], 0.5, "ms")
     conc = {row["scenario"]: row for row in out["concurrency"]["rows"]}
     ours, raw_async, adk = (
         conc["concurrency_chatlyzr"],
@@ -214,6 +231,19 @@ def targets(out: dict[str, Any]) -> list[dict[str, Any]]:
         1.3,
     )
     return rows
+
+
+def _tracing_lines(out: dict[str, Any]) -> list[str]:
+    t = out.get("ttft_tracing")
+    if not t:
+        return []
+    return [
+        "",
+        f"**Tracing** (OpenTelemetry): off = the API installed and no provider set (every row "
+        f"above without \"tracing on\"); on = the SDK with in-memory exporters. Time to first "
+        f"token, core, paired: {t['off_p50_ms']:.3f} ms off, {t['on_p50_ms']:.3f} ms on, "
+        f"{t['added_p50_ms']:.3f} ms added p50 ({t['added_p90_ms']:.3f} p90).",
+    ]
 
 
 def _agent_events_lines(out: dict[str, Any]) -> list[str]:
@@ -278,6 +308,7 @@ def markdown(out: dict[str, Any]) -> str:
             f"| {label} (no I/O) | {t[f'{name}_p50_ms']:.3f} | {t[f'{name}_p99_ms']:.3f} | |"
         )
     lines += _agent_events_lines(out)
+    lines += _tracing_lines(out)
     c = out["concurrency"]
     lines += [
         "",

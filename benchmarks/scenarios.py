@@ -361,6 +361,80 @@ def ttft_agent_events(url: str, p: Params) -> dict[str, Any]:
     return out
 
 
+# -- OpenTelemetry tracing on vs off --------------------------------------------------------------
+def _set_tracing(on: bool) -> Any:
+    """Install (or remove) an SDK tracer and meter provider with in-memory exporters.
+
+    The API lets a process set its global providers once; like OpenTelemetry's own test
+    utilities, the benchmark resets them so that on and off can alternate round by round.
+    """
+    from opentelemetry import metrics, trace
+    from opentelemetry.metrics import _internal as metrics_internal
+    from opentelemetry.util._once import Once
+
+    trace._TRACER_PROVIDER_SET_ONCE = Once()
+    trace._TRACER_PROVIDER = None
+    metrics_internal._METER_PROVIDER_SET_ONCE = Once()
+    metrics_internal._METER_PROVIDER = None
+    if not on:
+        return None
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)
+    metrics.set_meter_provider(MeterProvider(metric_readers=[InMemoryMetricReader()]))
+    return exporter
+
+
+def core_stream_traced(url: str, p: Params) -> dict[str, Any]:
+    """``core_stream`` with tracing on: an SDK provider, spans kept in memory."""
+    _set_tracing(True)
+    return core_stream(url, p)
+
+
+def ttft_tracing(url: str, p: Params) -> dict[str, Any]:
+    """Time to first token of the core sync stream, tracing on vs off, paired round by round
+    (off: the OpenTelemetry API installed, no provider set; on: the SDK with in-memory
+    exporters)."""
+    from lyzr_stream import AgentRequest, LyzrClient, TextDelta
+
+    client = LyzrClient(api_key=API_KEY, base_url=url)
+    request = AgentRequest(agent_id="echo", message="hi")
+
+    def measure() -> float:
+        t0 = time.perf_counter()
+        with client.stream(request) as stream:
+            for event in stream:
+                if type(event) is TextDelta:
+                    first = time.perf_counter() - t0
+                    break
+        return first
+
+    samples: dict[str, list[float]] = {"off": [], "on": []}
+    for _ in range(20):
+        measure()
+    for _ in range(p.get("rounds", 200)):
+        for name in ("off", "on"):
+            exporter = _set_tracing(name == "on")
+            samples[name].append(measure())
+            if exporter is not None:
+                exporter.clear()
+    _set_tracing(False)
+    added = sorted(on - off for on, off in zip(samples["on"], samples["off"], strict=True))
+    return {
+        "off_p50_ms": statistics.median(samples["off"]) * 1e3,
+        "on_p50_ms": statistics.median(samples["on"]) * 1e3,
+        "added_p50_ms": added[len(added) // 2] * 1e3,
+        "added_p90_ms": added[int(len(added) * 0.9)] * 1e3,
+    }
+
+
 # -- invoke cost by answer size -----------------------------------------------------------------
 def invoke_scaling(url: str, p: Params) -> dict[str, Any]:
     """``ChatLyzr(streaming=True).invoke`` (chunks merged into one message) at 1k/10k/100k."""
@@ -573,6 +647,8 @@ SCENARIOS: dict[str, Callable[[str, Params], dict[str, Any]]] = {
         concurrency_langchain_floor,
         concurrency_lyzr_adk,
         import_times,
+        core_stream_traced,
+        ttft_tracing,
     )
 }
 

@@ -305,18 +305,24 @@ def _traced(
 ) -> Generator[Any, None, None]:
     call = _Call(instruments, stream._settings, stream.request, streaming=True)
     attach, detach = call._api[2].attach, call._api[2].detach
-    ctx = call.context()
     try:
+        # Current until the first event: the request, its retries and any HTTP client spans
+        # happen then and nest under the invocation (nothing is retried once text was delivered).
+        token = attach(call.context())
+        try:
+            event = next(inner)
+        except StopIteration:
+            call.finish()
+            return
+        finally:
+            detach(token)
         while True:
-            token = attach(ctx)  # current while the stream works: retries and HTTP spans nest
+            call.observe(event)
+            yield event
             try:
                 event = next(inner)
             except StopIteration:
                 break
-            finally:
-                detach(token)
-            call.observe(event)
-            yield event
     except GeneratorExit:
         _close(inner)
         call.finish(early_exit=True)
@@ -338,18 +344,22 @@ async def _atraced(
 ) -> AsyncGenerator[Any, None]:
     call = _Call(instruments, stream._settings, stream.request, streaming=True)
     attach, detach = call._api[2].attach, call._api[2].detach
-    ctx = call.context()
     try:
+        token = attach(call.context())  # until the first event, as in the sync form
+        try:
+            event = await inner.__anext__()
+        except StopAsyncIteration:
+            call.finish()
+            return
+        finally:
+            detach(token)
         while True:
-            token = attach(ctx)
+            call.observe(event)
+            yield event
             try:
                 event = await inner.__anext__()
             except StopAsyncIteration:
                 break
-            finally:
-                detach(token)
-            call.observe(event)
-            yield event
     except GeneratorExit:
         aclose = getattr(inner, "aclose", None)
         if aclose is not None:
