@@ -263,43 +263,92 @@ def to_chat_response(response: AgentResponse, timing: Mapping[str, float | None]
     return ChatResponse(message=message, raw=response.raw, additional_kwargs=extras)
 
 
+#: Text so far (characters) beyond which streamed responses are rationed (see Accumulator).
+LARGE_ANSWER_CHARS = 64 * 1024
+#: Beyond it, a response is made once the new text is 1/_GROWTH of the text so far...
+_GROWTH = 64
+#: ...or this many seconds after the previous response, whichever comes first.
+_MIN_INTERVAL = 0.05
+_clock = time.monotonic
+
+
 class Accumulator:
     """Folds one stream's events into LlamaIndex responses, keeping the text so far.
 
-    The text so far is grown with ``+=``: each response must hold its own string, so this copy
-    is the floor; joining a growing list per event would be quadratic in the number of parts.
+    Every LlamaIndex response holds the whole text so far as its own string, so each one costs
+    a copy of it, and one response per delta makes a long answer quadratic (a 25 MB answer
+    took a minute). Up to :data:`LARGE_ANSWER_CHARS` (64 Ki characters, a very long answer)
+    every delta is a response at once. Beyond that a delta is held until the new text is at
+    least 1/64 of the text so far or 50 ms have passed since the previous response, so that
+    the copies grow geometrically (linear time overall) while a streaming display still
+    updates at least 20 times a second. Held text is never lost: it leaves with the next
+    response of any kind, at the latest with the final one (in its ``delta``).
     """
 
-    __slots__ = ("_text", "_thinking")
+    __slots__ = ("_held", "_held_chars", "_last", "_text", "_thinking")
 
     def __init__(self) -> None:
         self._text = ""
         self._thinking = ""
+        self._held: list[str] = []
+        self._held_chars = 0
+        self._last = float("-inf")  # the first delta beyond the threshold leaves at once
+
+    def _grow(self, delta: str) -> str | None:
+        """Add ``delta`` to the text so far; the delta to report now, or None (held)."""
+        if len(self._text) >= LARGE_ANSWER_CHARS:
+            self._held.append(delta)
+            self._held_chars += len(delta)
+            now = _clock()
+            if self._held_chars * _GROWTH < len(self._text) and now - self._last < _MIN_INTERVAL:
+                return None
+            self._last = now
+            delta = self._release()
+        self._text += delta
+        return delta
+
+    def _release(self) -> str:
+        held = self._held[0] if len(self._held) == 1 else "".join(self._held)
+        self._held.clear()
+        self._held_chars = 0
+        return held
+
+    def _flush(self) -> str:
+        """Held text, added to the text so far, to leave with the response being made."""
+        if not self._held:
+            return ""
+        held = self._release()
+        self._text += held
+        return held
 
     def chat(self, event: StreamEvent) -> ChatResponse | None:
         """The streamed chat response for one event, or None when it produces none."""
         kind = type(event)
         if kind is TextDelta:
-            delta: str = event.text  # type: ignore[union-attr]
-            self._text += delta
+            delta = self._grow(event.text)  # type: ignore[union-attr]
+            if delta is None:
+                return None
             return ChatResponse(message=_message(self._text, self._thinking), delta=delta)
         if kind is ReasoningDelta:
             self._thinking += event.text  # type: ignore[union-attr]
+            held = self._flush()
             return ChatResponse(
                 message=_message(self._text, self._thinking),
-                delta="",
+                delta=held,
                 additional_kwargs={"thinking_delta": event.text},  # type: ignore[union-attr]
             )
         if kind is ToolCallRequest:
             request: ToolCallRequest = event  # type: ignore[assignment]
+            held = self._flush()
             return ChatResponse(
                 message=_message(self._text, self._thinking, request.calls, request.raw_calls),
-                delta="",
+                delta=held,
             )
         if kind is ToolActivity:
+            held = self._flush()
             return ChatResponse(
                 message=_message(self._text, self._thinking),
-                delta="",
+                delta=held,
                 additional_kwargs={"tool_activity": activity_dict(event)},  # type: ignore[arg-type]
             )
         return None
@@ -308,20 +357,23 @@ class Accumulator:
         """The streamed completion response for one event, or None when it produces none."""
         kind = type(event)
         if kind is TextDelta:
-            delta: str = event.text  # type: ignore[union-attr]
-            self._text += delta
+            delta = self._grow(event.text)  # type: ignore[union-attr]
+            if delta is None:
+                return None
             return CompletionResponse(text=self._text, delta=delta)
         if kind is ReasoningDelta:
             self._thinking += event.text  # type: ignore[union-attr]
+            held = self._flush()
             return CompletionResponse(
                 text=self._text,
-                delta="",
+                delta=held,
                 additional_kwargs={"thinking_delta": event.text},  # type: ignore[union-attr]
             )
         if kind is ToolActivity:
+            held = self._flush()
             return CompletionResponse(
                 text=self._text,
-                delta="",
+                delta=held,
                 additional_kwargs={"tool_activity": activity_dict(event)},  # type: ignore[arg-type]
             )
         return None
@@ -329,22 +381,23 @@ class Accumulator:
     def final_chat(
         self, response: AgentResponse, timing: Mapping[str, float | None]
     ) -> ChatResponse:
-        """The closing response: no new text, the complete message and its metadata."""
+        """The closing response: the complete message and its metadata (its delta is any text
+        still held, else empty)."""
         extras = response_extras(response, timing)
         message = _message(
             response.text, response.reasoning, response.tool_calls, response.raw_tool_calls
         )
         message.additional_kwargs.update(extras)
-        return ChatResponse(message=message, delta="", additional_kwargs=extras)
+        return ChatResponse(message=message, delta=self._flush(), additional_kwargs=extras)
 
     def final_completion(
         self, response: AgentResponse, timing: Mapping[str, float | None]
     ) -> CompletionResponse:
-        """The closing completion: no new text, the whole answer and its metadata."""
+        """The closing completion: the whole answer and its metadata (delta: any held text)."""
         extras = response_extras(response, timing)
         if response.reasoning:
             extras["thinking"] = response.reasoning
-        return CompletionResponse(text=response.text, delta="", additional_kwargs=extras)
+        return CompletionResponse(text=response.text, delta=self._flush(), additional_kwargs=extras)
 
 
 def chat_to_completion(response: ChatResponse) -> CompletionResponse:
