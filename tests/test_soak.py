@@ -24,7 +24,9 @@ from lyzr_stream.emulator.agents import long_answer_tokens
 from lyzr_stream.retry import RetryPolicy
 from tests.conftest import assert_async_pools_clean
 
-pytestmark = pytest.mark.soak
+# The suite's 120 s per-test cap guards against hangs; the soak is long on purpose
+# (``make soak``: 1,000 streams, several minutes on a busy machine).
+pytestmark = [pytest.mark.soak, pytest.mark.timeout(900)]
 
 STREAMS = int(os.environ.get("LYZR_SOAK_STREAMS", "100"))
 TOKENS = 200
