@@ -41,6 +41,7 @@ from lyzr_stream import (
 )
 from lyzr_stream.events import StreamEvent
 from lyzr_stream.local_tools import tool_error_content, wire_tool_calls
+from lyzr_stream.model_support import response_fields
 
 from ._media import MEDIA_BLOCK_TYPES
 
@@ -175,21 +176,11 @@ def response_metadata(
     response: AgentResponse, timing: Mapping[str, float | None]
 ) -> dict[str, Any]:
     """``response_metadata`` of the final message: ids, finish reason, artifacts, timing."""
-    meta: dict[str, Any] = {
+    return {
         "model_provider": "lyzr",
-        "agent_id": response.agent_id,
         "model_name": response.agent_id,
-        "session_id": response.session_id,
-        "user_id": response.user_id,
-        "message_id": response.message_id,
-        "finish_reason": response.finish_reason,
+        **response_fields(response, timing),
     }
-    if response.artifacts:
-        meta["artifacts"] = [dict(a) for a in response.artifacts]
-    if response.metadata:
-        meta["service_metadata"] = dict(response.metadata)
-    meta.update({k: v for k, v in timing.items() if v is not None})
-    return meta
 
 
 def final_chunk(response: AgentResponse, timing: Mapping[str, float | None]) -> ChatGenerationChunk:

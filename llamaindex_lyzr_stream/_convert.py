@@ -40,6 +40,7 @@ from lyzr_stream import (
 )
 from lyzr_stream.events import StreamEvent
 from lyzr_stream.local_tools import tool_error_content, wire_tool_calls
+from lyzr_stream.model_support import response_fields
 from lyzr_stream.structured import json_in_text
 
 from ._media import MEDIA_BLOCKS
@@ -204,20 +205,9 @@ def one_shot_timing(started: float) -> dict[str, float | None]:
 
 def response_extras(response: AgentResponse, timing: Mapping[str, float | None]) -> dict[str, Any]:
     """``additional_kwargs`` of a final response: ids, artifacts, timing, service metadata."""
-    extras: dict[str, Any] = {
-        "agent_id": response.agent_id,
-        "session_id": response.session_id,
-        "user_id": response.user_id,
-        "message_id": response.message_id,
-        "finish_reason": response.finish_reason,
-    }
-    if response.artifacts:
-        extras["artifacts"] = [dict(a) for a in response.artifacts]
-    if response.metadata:
-        extras["service_metadata"] = dict(response.metadata)
+    extras = response_fields(response, timing)
     if response.tool_activity:
         extras["tool_activity"] = [activity_dict(a) for a in response.tool_activity]
-    extras.update({k: v for k, v in timing.items() if v is not None})
     return extras
 
 

@@ -8,6 +8,7 @@ fields form the lowest call-option layer, and how it pickles without its key or 
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -17,6 +18,7 @@ from .client import LyzrClient
 from .conversation import CALL_OPTION_NAMES, MessageMode
 from .errors import InvalidRequestError
 from .request import own_error
+from .response import AgentResponse
 from .settings import resolve_api_key
 from .sse import DEFAULT_MAX_EVENT_BYTES
 from .timeouts import Timeouts
@@ -27,6 +29,7 @@ __all__ = [
     "client_for",
     "constructor_options",
     "pickle_state",
+    "response_fields",
     "restored_key",
 ]
 
@@ -171,3 +174,21 @@ def restored_key() -> SecretStr | None:
     """The key of an unpickled model: from the environment (a clear error comes at the first
     call that needs one if it is missing)."""
     return resolve_api_key(None, required=False)
+
+
+def response_fields(response: AgentResponse, timing: Mapping[str, float | None]) -> dict[str, Any]:
+    """What both frameworks report about a finished answer (ChatLyzr's ``response_metadata``,
+    LyzrLLM's ``additional_kwargs``): ids, finish reason, artifacts, service metadata, timing."""
+    fields: dict[str, Any] = {
+        "agent_id": response.agent_id,
+        "session_id": response.session_id,
+        "user_id": response.user_id,
+        "message_id": response.message_id,
+        "finish_reason": response.finish_reason,
+    }
+    if response.artifacts:
+        fields["artifacts"] = [dict(a) for a in response.artifacts]
+    if response.metadata:
+        fields["service_metadata"] = dict(response.metadata)
+    fields.update({k: v for k, v in timing.items() if v is not None})
+    return fields
