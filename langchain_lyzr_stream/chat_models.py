@@ -188,6 +188,13 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
         context, where LCEL chains and LangGraph nodes put them, or from ``config=`` given to
         ``invoke``/``ainvoke``/``stream``/``astream``/``batch``/``stream_events`` directly.
 
+    Files and images:
+        ``image`` / ``file`` content blocks (``base64``, a ``data:`` ``url`` or a ``file_id``
+        that is already a Lyzr asset id) and ``image_url`` data URLs are uploaded as Lyzr
+        assets just before the request (each distinct file once per call) and sent in its
+        ``assets``; PDF, DOCX, PPTX, XLSX, XLS, JPEG and PNG. A remote URL is refused. Read the
+        agent's memory of a session with :class:`LyzrChatMessageHistory`.
+
     Reasoning:
         A ``<think>...</think>`` block is kept out of the answer: it arrives in
         ``additional_kwargs["reasoning_content"]`` and as a ``reasoning`` block in

@@ -186,6 +186,12 @@ class LyzrLLM(FunctionCallingLLM, LyzrModelFields):
         the user text after the last assistant message); without one, the whole transcript as
         ``messages``. ``"turn"`` / ``"history"`` force one or the other.
 
+    Files and images:
+        ``ImageBlock`` and ``DocumentBlock`` (bytes, a ``path`` or a ``data:`` URL) are uploaded
+        as Lyzr assets just before the request (each distinct file once per call) and sent in
+        its ``assets``; PDF, DOCX, PPTX, XLSX, XLS, JPEG and PNG. A remote URL is refused. Read
+        the agent's memory of a session with :func:`read_session_history`.
+
     Results:
         ``ChatResponse.additional_kwargs`` (and the message's ``additional_kwargs``) carry
         ``session_id``, ``user_id``, ``message_id``, ``finish_reason``, ``artifacts``,
