@@ -275,7 +275,7 @@ def parse_upload_response(body: bytes, files: Sequence[UploadFile]) -> list[Asse
     for index, result in enumerate(results):
         fallback = files[index].name if index < len(files) else f"file #{index + 1}"
         name = _optional_str(result.get("file_name")) or fallback
-        asset_id = _optional_str(result.get("asset_id"))
+        asset_id = _optional_str(result.get("asset_id") or result.get("id"))
         if result.get("success") is False or asset_id is None:
             error = result.get("error") or result.get("detail") or "no asset id returned"
             failures.append(FailedUpload(name, str(error)))

@@ -100,6 +100,9 @@ def _unwrap_list(document: Any, key: str, what: str, body: bytes) -> list[Any]:
     return document
 
 
+_TEXT_KEYS = ("content", "message", "text")
+
+
 def _text(value: Any) -> str:
     if isinstance(value, str):
         return value
@@ -125,7 +128,8 @@ def parse_history(body: bytes) -> list[SessionMessage]:
         messages.append(
             SessionMessage(
                 role=entry["role"],
-                content=_text(entry.get("content")),
+                # "content" is the documented key; "message" / "text" are read as well.
+                content=_text(next((entry[k] for k in _TEXT_KEYS if k in entry), None)),
                 created_at=_optional_str(entry.get("created_at")),
                 raw=entry,
             )

@@ -129,6 +129,8 @@ def test_history_both_shapes_and_sessions_list() -> None:
         ("assistant", "hello", None),
     ]
     assert parse_history(b"[]") == parse_history(b'{"history": null}') == []
+    [other_key] = parse_history(b'[{"role": "user", "message": "hey"}]')
+    assert other_key.content == "hey"
     with pytest.raises(APIResponseValidationError, match="neither a list"):
         parse_history(b'{"messages": []}')
     with pytest.raises(APIResponseValidationError, match="no role"):
