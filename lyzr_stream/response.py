@@ -86,9 +86,9 @@ class ResponseBuilder:
         self.finish_reason = "stop"
 
     def add(self, event: StreamEvent) -> None:
-        if type(event) is TextDelta:
+        if isinstance(event, TextDelta):
             self.texts.append(event.text)
-        elif type(event) is ReasoningDelta:
+        elif isinstance(event, ReasoningDelta):
             self._reasoning.append(event.text)
         elif isinstance(event, ToolCallRequest):
             self._calls.extend(event.calls)

@@ -1,4 +1,5 @@
-"""AISquare Studio QLLM: ``POST /api/v1/qllm/chat-stream/{session_id}/`` (PROTOCOLS.md §3).
+"""AISquare Studio QLLM: ``POST /api/v1/qllm/chat-stream/{session_id}/`` (wire forms pinned by
+tests/core/test_other_dialects_protocol.py).
 
 The session id is an integer in the path (an existing chat session); the body is
 ``{"prompt": ...}``. Agent id and user id are not sent (the session determines both); the agent
@@ -19,7 +20,15 @@ from typing import Any, ClassVar
 from ..errors import AgentError, InvalidRequestError
 from ..events import Metadata
 from ..request import AgentRequest
-from .base import Credentials, Dialect, HttpRequest, ParsedEvent, StreamParser, encode_path_segment
+from .base import (
+    MESSAGE_ONLY_UNSUPPORTED,
+    Credentials,
+    Dialect,
+    HttpRequest,
+    ParsedEvent,
+    StreamParser,
+    encode_path_segment,
+)
 from .common import JsonEventParser, UnexpectedContentParser, first_text, media_type
 
 __all__ = ["AISquareDialect", "AISquareStreamParser"]
@@ -73,17 +82,7 @@ class AISquareDialect(Dialect):
 
     name: ClassVar[str] = "aisquare"
     default_base_url: ClassVar[str] = "https://api.aisquare.studio"
-    unsupported_fields: ClassVar[frozenset[str]] = frozenset(
-        {
-            "system_prompt_variables",
-            "filter_variables",
-            "features",
-            "assets",
-            "messages",
-            "tools",
-            "response_format",
-        }
-    )
+    unsupported_fields: ClassVar[frozenset[str]] = MESSAGE_ONLY_UNSUPPORTED
 
     def __init__(self, auth_header: str = "Authorization", auth_scheme: str = "Bearer") -> None:
         if not auth_header or not auth_header.strip():

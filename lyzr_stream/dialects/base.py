@@ -23,6 +23,7 @@ from ..request import AgentRequest
 from ..response import AgentResponse
 
 __all__ = [
+    "MESSAGE_ONLY_UNSUPPORTED",
     "Credentials",
     "Dialect",
     "HttpRequest",
@@ -83,6 +84,20 @@ def encode_path_segment(value: str, what: str) -> str:
     if not value or value in {".", ".."}:
         raise InvalidRequestError(f"{what} must be a non-empty path segment, got {value!r}")
     return quote(value, safe="")
+
+#: The request fields a format that carries only the message (Lyzr v2, AISquare, chat messages)
+#: cannot send: its ``Dialect.unsupported_fields``.
+MESSAGE_ONLY_UNSUPPORTED: frozenset[str] = frozenset(
+    {
+        "system_prompt_variables",
+        "filter_variables",
+        "features",
+        "assets",
+        "messages",
+        "tools",
+        "response_format",
+    }
+)
 
 
 class Dialect(ABC):

@@ -1,4 +1,5 @@
-"""Chat messages stream: ``POST /api/chats/{chatId}/messages/stream`` (PROTOCOLS.md §4).
+"""Chat messages stream: ``POST /api/chats/{chatId}/messages/stream`` (wire forms pinned by
+tests/core/test_other_dialects_protocol.py).
 
 The session id is the chat id (a UUID); the body is ``content`` (the message), ``modelId`` (the
 agent id), ``userId`` and, optionally, ``workflowId`` (a UUID, set with
@@ -21,7 +22,15 @@ from typing import Any, ClassVar
 from ..errors import AgentError, InvalidRequestError
 from ..events import Metadata, ToolActivity
 from ..request import AgentRequest
-from .base import Credentials, Dialect, HttpRequest, ParsedEvent, StreamParser, encode_path_segment
+from .base import (
+    MESSAGE_ONLY_UNSUPPORTED,
+    Credentials,
+    Dialect,
+    HttpRequest,
+    ParsedEvent,
+    StreamParser,
+    encode_path_segment,
+)
 from .common import JsonEventParser, UnexpectedContentParser, first_text, media_type
 
 __all__ = ["ChatMessagesDialect", "ChatMessagesStreamParser"]
@@ -87,17 +96,7 @@ class ChatMessagesDialect(Dialect):
     name: ClassVar[str] = "chat-messages"
     default_base_url: ClassVar[str] = "http://localhost:3026"
     requires_api_key: ClassVar[bool] = False
-    unsupported_fields: ClassVar[frozenset[str]] = frozenset(
-        {
-            "system_prompt_variables",
-            "filter_variables",
-            "features",
-            "assets",
-            "messages",
-            "tools",
-            "response_format",
-        }
-    )
+    unsupported_fields: ClassVar[frozenset[str]] = MESSAGE_ONLY_UNSUPPORTED
 
     def __init__(self, workflow_id: str | None = None, cookie_name: str = "session") -> None:
         self.workflow_id = _check_uuid(workflow_id, "workflow_id") if workflow_id else None

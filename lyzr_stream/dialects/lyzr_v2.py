@@ -1,4 +1,5 @@
-"""Lyzr Agent API v2: ``POST /v2/stream/`` on ``https://agent.api.lyzr.app`` (PROTOCOLS.md §2).
+"""Lyzr Agent API v2: ``POST /v2/stream/`` on ``https://agent.api.lyzr.app`` (wire forms pinned by
+tests/core/test_other_dialects_protocol.py).
 
 Same four body fields as v3 (``user_id``, ``agent_id``, ``session_id``, ``message``) and the
 ``x-api-key`` header; nothing else can be carried. The response is read by its content type:
@@ -11,7 +12,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from ..request import AgentRequest
-from .base import Credentials, Dialect, HttpRequest, StreamParser
+from .base import MESSAGE_ONLY_UNSUPPORTED, Credentials, Dialect, HttpRequest, StreamParser
 from .common import JsonBodyParser, RawTextParser, UnexpectedContentParser, media_type
 from .lyzr_v3 import LyzrV3StreamParser, api_key_headers, document_events
 
@@ -25,17 +26,7 @@ class LyzrV2Dialect(Dialect):
 
     name: ClassVar[str] = "lyzr-v2"
     default_base_url: ClassVar[str] = "https://agent.api.lyzr.app"
-    unsupported_fields: ClassVar[frozenset[str]] = frozenset(
-        {
-            "system_prompt_variables",
-            "filter_variables",
-            "features",
-            "assets",
-            "messages",
-            "tools",
-            "response_format",
-        }
-    )
+    unsupported_fields: ClassVar[frozenset[str]] = MESSAGE_ONLY_UNSUPPORTED
 
     def stream_request(self, request: AgentRequest, credentials: Credentials) -> HttpRequest:
         body = {

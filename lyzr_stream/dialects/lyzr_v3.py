@@ -1,4 +1,5 @@
-"""Lyzr Agent API v3: ``/v3/inference/stream/`` and ``/v3/inference/chat/`` (PROTOCOLS.md §1).
+"""Lyzr Agent API v3: ``/v3/inference/stream/`` and ``/v3/inference/chat/`` (wire forms pinned by
+tests/core/test_lyzr_v3_protocol.py and tests/core/test_lyzr_v3_official_forms.py).
 
 Both routes are sent ``Accept: application/json``, as every official client does (the stream
 route included). Stream payloads, each one SSE ``data:`` field:
@@ -217,10 +218,10 @@ def _json_texts(payloads: list[str], text: str) -> list[str] | None:
         return None
     texts = []
     for obj in objects:
-        if type(obj) is not dict or len(obj) != 1:
+        if not isinstance(obj, dict) or len(obj) != 1:
             return None
         value = obj.get("content", obj.get("delta"))
-        if type(value) is not str:
+        if not isinstance(value, str):
             return None
         texts.append(value)
     if "\\" in text and ("\\ud" in text or "\\uD" in text):
@@ -242,8 +243,9 @@ class LyzrV3StreamParser:
 
     Text goes through two stages that keep state across events: the unescaper (an escape cut
     between events is decoded whole) and the tag splitter (``<think>`` and ``<artifacts>``
-    blocks anywhere in the answer). The bulk paths skip both for reads that cannot need them
-    (nothing escaped or held back, no ``<``).
+    blocks anywhere in the answer). :meth:`feed` is the general path; :meth:`_bulk_read` holds
+    the fast paths, which skip both stages for reads that cannot need them (nothing escaped or
+    held back, no ``<``).
     """
 
     __slots__ = (
@@ -272,20 +274,29 @@ class LyzrV3StreamParser:
             return []
         try:
             text = self._sse.feed_text(chunk)
-            payloads = plain_data_payloads(text)
-            if payloads is not None:
-                if not _has_markers(text):
-                    if self._coalesce:
-                        return self._plain_read(payloads, text)
-                    return self._plain_deltas(payloads, text)
-                texts = _json_texts(payloads, text)
-                if texts is not None:
-                    return self._json_read(texts, text)
+            bulk = self._bulk_read(text)
+            if bulk is not None:
+                return bulk
             sse_events = self._sse.events_of(text)
         except APIResponseValidationError as exc:
             self._failed = True
             return [StreamFailure(exc)]
         return self._handle(sse_events)
+
+    def _bulk_read(self, text: str) -> list[ParsedEvent] | None:
+        """The fast paths: events for a read made only of plain ``data:`` text events, or only
+        of ``{"content": ...}`` events, without splitting it into SSE events one by one; None
+        when the read needs the general path (other SSE fields, ``[DONE]``/``[ERROR]``, other
+        JSON). The events are the ones the general path would give, only cheaper."""
+        payloads = plain_data_payloads(text)
+        if payloads is None:
+            return None
+        if not _has_markers(text):
+            if self._coalesce:
+                return self._plain_read(payloads, text)
+            return self._plain_deltas(payloads, text)
+        texts = _json_texts(payloads, text)
+        return None if texts is None else self._json_read(texts, text)
 
     def _plain_read(self, payloads: list[str], text: str) -> list[ParsedEvent]:
         """A read of plain-text events as one delta (coalescing mode)."""
@@ -352,13 +363,13 @@ class LyzrV3StreamParser:
                 parsed = payload_events(data)
                 if parsed is not None:
                     for event in parsed:
-                        if type(event) is TextDelta:
+                        if isinstance(event, TextDelta):
                             self._release_held(out)
                             self._text(event.text, out)
                         else:
                             self._note(event)
                             out.append(event)
-                            if type(event) is StreamFailure:
+                            if isinstance(event, StreamFailure):
                                 self._failed = True
                                 return out
                     continue
