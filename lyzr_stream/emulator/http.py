@@ -219,6 +219,10 @@ def sse_response(
                 raise InjectedDisconnect("drop-after")
             if delay:
                 await asyncio.sleep(delay)
+            elif start and start % (16 * per_write) == 0:
+                # Unpaced, every write may be buffered without ever waiting: let the loop run
+                # now and then, so that a client's disconnect (and its stop request) is seen.
+                await asyncio.sleep(0)
             yield b"".join(batch)
             sent += len(batch)
             if fault and kind == "stall-after" and sent >= fault.count and not stalled:
