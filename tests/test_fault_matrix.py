@@ -97,6 +97,16 @@ CASES = [
     Case("no-done", "no-done", StreamInterruptedError, ANSWER, attempts=1),
     Case("empty-200", "empty-200", APIResponseValidationError, attempts=1),
     Case("html-200", "wrong-content-type", APIResponseValidationError, attempts=1),
+    # Odd but valid bodies: the whole answer, read once (issue 19's text items).
+    *(
+        Case(name, None, attempts=1, options={"default_headers": headers})
+        for name, headers in (
+            ("leading-bom", {"x-emulator-quirks": "bom"}),
+            ("done-with-trailing-space", {"x-emulator-quirks": "done-space"}),
+            ("stream-served-as-text-plain", {"x-emulator-media-type": "text/plain"}),
+            ("one-byte-writes", {"x-emulator-chunk-bytes": "1"}),
+        )
+    ),
     # The end marker ends the answer, whatever the server does with the connection after it
     # (raw-socket hostile server; a client that kept reading would time out or fail).
     *(
