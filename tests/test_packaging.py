@@ -169,3 +169,21 @@ def test_readme_states_the_runtime_floors() -> None:
     readme = " ".join((ROOT / "README.md").read_text().split())
     floors = _declared_floors()
     assert [n for n in sorted(runtime) if f"{n} ≥ {floors[n]}" not in readme] == []
+
+
+def test_importing_the_emulator_changes_no_logging() -> None:
+    """The emulator quiets uvicorn's log of its injected disconnects when it starts, not when
+    it is imported."""
+    code = (
+        "import logging\n"
+        "import lyzr_stream.emulator as emulator\n"
+        "log = logging.getLogger('uvicorn.error')\n"
+        "print(len(log.filters))\n"
+        "with emulator.Emulator():\n"
+        "    print(len(log.filters))\n"
+        "with emulator.Emulator():\n"
+        "    print(len(log.filters))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["0", "1", "1"]

@@ -19,6 +19,7 @@ __all__ = [
     "RouteError",
     "early_fault_response",
     "fault_of",
+    "quiet_injected_disconnects",
     "read_json",
     "record",
     "require_strings",
@@ -40,7 +41,15 @@ class _QuietInjected(logging.Filter):
         return not isinstance(exc, InjectedDisconnect)
 
 
-logging.getLogger("uvicorn.error").addFilter(_QuietInjected())
+def quiet_injected_disconnects() -> None:
+    """Keep uvicorn from logging the disconnects the emulator injects on purpose.
+
+    Installed when an emulator starts (idempotent), not when this module is imported: importing
+    the package changes no logging configuration.
+    """
+    logger = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _QuietInjected) for f in logger.filters):
+        logger.addFilter(_QuietInjected())
 
 
 class RouteError(Exception):

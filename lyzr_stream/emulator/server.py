@@ -12,6 +12,7 @@ import uvicorn
 from .app import create_app
 from .front import ConnectionFront, unused_loopback_port
 from .hostile import HostileServer
+from .http import quiet_injected_disconnects
 from .state import EMULATOR_API_KEY, EmulatorState, RecordedRequest
 
 __all__ = ["Emulator"]
@@ -116,6 +117,7 @@ class Emulator:
     def start(self) -> Emulator:
         if self._server is not None:
             return self
+        quiet_injected_disconnects()
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose proto says TCP,
         # and without it every response pays a 40 ms delayed ACK on a kept-alive connection.
