@@ -7,7 +7,6 @@ import os
 import socket
 import ssl
 import threading
-import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import replace
@@ -39,14 +38,12 @@ from .transport import (
     ERROR_BODY_LIMIT,
     Deadline,
     aclose_if_overlong,
-    build_request,
     check_redirect,
     close_if_overlong,
     encode_body,
     injected_proxy,
     logger,
     map_transport_error,
-    retry_step,
     status_error,
 )
 
@@ -335,22 +332,10 @@ class LyzrClient(FilesAndSessionsAPI):
         if self._stopper is not None:
             self._stopper.settle(str(request.session_id))
         with traced_call(self.settings, request) as call:
-            attempt = 0
-            while True:
-                attempt += 1
-                try:
-                    http = self._sync_http()
-                    built = build_request(http, http_request, url, timeouts, content, deadline)
-                    response = self._chat_result(self._chat_once(http, built, deadline), request)
-                    call.response(response)
-                    return response
-                except LyzrError as error:
-                    step = retry_step(retry, attempt, error, deadline)
-                    if step is None:
-                        raise
-                    time.sleep(step.delay)
-                    if step.then_raise is not None:
-                        raise step.then_raise from error
+            body = self._send_retrying(http_request, url, timeouts, retry, content, deadline)
+            response = self._chat_result(body, request)
+            call.response(response)
+            return response
 
     async def achat(
         self,
@@ -369,27 +354,10 @@ class LyzrClient(FilesAndSessionsAPI):
         if self._stopper is not None:
             await self._stopper.asettle(str(request.session_id))
         with traced_call(self.settings, request) as call:
-            attempt = 0
-            while True:
-                attempt += 1
-                pools = self._async_pools()
-                http, shard = pools.acquire()
-                try:
-                    built = build_request(http, http_request, url, timeouts, content, deadline)
-                    body = await self._achat_once(http, built, deadline)
-                    response = self._chat_result(body, request)
-                    call.response(response)
-                    return response
-                except LyzrError as error:
-                    step = retry_step(retry, attempt, error, deadline)
-                    if step is None:
-                        raise
-                    failed = error
-                finally:
-                    pools.release(shard)
-                await asyncio.sleep(step.delay)
-                if step.then_raise is not None:
-                    raise step.then_raise from failed
+            body = await self._asend_retrying(http_request, url, timeouts, retry, content, deadline)
+            response = self._chat_result(body, request)
+            call.response(response)
+            return response
 
     def _chat_args(
         self, request: AgentRequest, timeout: object, max_retries: int | None

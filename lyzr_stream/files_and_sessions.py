@@ -265,8 +265,21 @@ class FilesAndSessionsAPI:
 
     def _send(self, call: _ApiCall, timeout: object, max_retries: int | None) -> bytes:
         http_request, url, timeouts, retry = self._prepared(call, timeout, max_retries)
-        content = call.content or b""
         deadline = Deadline(timeouts.total)
+        content = call.content or b""
+        return self._send_retrying(http_request, url, timeouts, retry, content, deadline)
+
+    def _send_retrying(
+        self,
+        http_request: HttpRequest,
+        url: str,
+        timeouts: Timeouts,
+        retry: RetryPolicy,
+        content: bytes,
+        deadline: Deadline,
+    ) -> bytes:
+        """One non-streamed request, retried as the policy says; the body of its answer. The
+        one loop behind ``chat`` and the file and session calls."""
         attempt = 0
         while True:
             attempt += 1
@@ -284,8 +297,20 @@ class FilesAndSessionsAPI:
 
     async def _asend(self, call: _ApiCall, timeout: object, max_retries: int | None) -> bytes:
         http_request, url, timeouts, retry = self._prepared(call, timeout, max_retries)
-        content = call.content or b""
         deadline = Deadline(timeouts.total)
+        content = call.content or b""
+        return await self._asend_retrying(http_request, url, timeouts, retry, content, deadline)
+
+    async def _asend_retrying(
+        self,
+        http_request: HttpRequest,
+        url: str,
+        timeouts: Timeouts,
+        retry: RetryPolicy,
+        content: bytes,
+        deadline: Deadline,
+    ) -> bytes:
+        """Async form of :meth:`_send_retrying`."""
         attempt = 0
         while True:
             attempt += 1
