@@ -39,9 +39,9 @@ from lyzr_stream import (
     ToolCall,
     ToolCallRequest,
 )
-from lyzr_stream.events import StreamEvent
-from lyzr_stream.local_tools import tool_error_content, wire_tool_calls
-from lyzr_stream.model_support import response_fields
+from lyzr_stream._events import StreamEvent
+from lyzr_stream._local_tools import tool_error_content, wire_tool_calls
+from lyzr_stream._model_support import response_fields
 
 from ._media import MEDIA_BLOCK_TYPES
 

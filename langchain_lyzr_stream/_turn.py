@@ -34,9 +34,9 @@ from lyzr_stream import (
     TextDelta,
     ToolActivity,
 )
-from lyzr_stream.attachments import CallAttachments
-from lyzr_stream.events import StreamEvent
-from lyzr_stream.stop import StopFilter, cut_at_stop
+from lyzr_stream._attachments import CallAttachments
+from lyzr_stream._events import StreamEvent
+from lyzr_stream._stop import StopFilter, cut_at_stop
 
 from ._convert import event_to_chunk, final_chunk, response_to_result, text_chunk
 

@@ -13,7 +13,7 @@ from langchain_core.messages import ChatMessage as LCChatMessage
 from pydantic import SecretStr
 
 from lyzr_stream import InvalidRequestError, LyzrClient, NotFoundError, Timeouts
-from lyzr_stream.sessions import SessionMessage
+from lyzr_stream._sessions import SessionMessage
 
 __all__ = ["LyzrChatMessageHistory", "to_langchain_messages"]
 

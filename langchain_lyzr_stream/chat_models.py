@@ -41,11 +41,11 @@ from lyzr_stream import (
     LyzrClient,
     ToolSpec,
 )
-from lyzr_stream.attachments import CallAttachments
-from lyzr_stream.conversation import check_call_kwargs, prepare_call, resolve_call_options
-from lyzr_stream.errors import InvalidRequestError
-from lyzr_stream.local_tools import normalize_tool_choice
-from lyzr_stream.model_support import (
+from lyzr_stream._attachments import CallAttachments
+from lyzr_stream._conversation import check_call_kwargs, prepare_call, resolve_call_options
+from lyzr_stream._errors import InvalidRequestError
+from lyzr_stream._local_tools import normalize_tool_choice
+from lyzr_stream._model_support import (
     LyzrModelFields,
     carries_messages,
     client_for,
@@ -53,8 +53,8 @@ from lyzr_stream.model_support import (
     pickle_state,
     restored_key,
 )
-from lyzr_stream.request import check_json_serialisable
-from lyzr_stream.settings import ENV_API_KEY
+from lyzr_stream._request import check_json_serialisable
+from lyzr_stream._settings import ENV_API_KEY
 
 from ._convert import to_core_messages
 from ._media import media_of

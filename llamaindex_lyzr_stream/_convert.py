@@ -38,10 +38,10 @@ from lyzr_stream import (
 from lyzr_stream import (
     ChatMessage as CoreMessage,
 )
-from lyzr_stream.events import StreamEvent
-from lyzr_stream.local_tools import tool_error_content, wire_tool_calls
-from lyzr_stream.model_support import response_fields
-from lyzr_stream.structured import json_in_text
+from lyzr_stream._events import StreamEvent
+from lyzr_stream._local_tools import tool_error_content, wire_tool_calls
+from lyzr_stream._model_support import response_fields
+from lyzr_stream._structured import json_in_text
 
 from ._media import MEDIA_BLOCKS
 

@@ -42,17 +42,17 @@ from lyzr_stream import (
     ToolActivity,
     ToolSpec,
 )
-from lyzr_stream.attachments import CallAttachments
-from lyzr_stream.conversation import (
+from lyzr_stream._attachments import CallAttachments
+from lyzr_stream._conversation import (
     CALL_OPTION_NAMES,
     POLICY_NAMES,
     check_call_kwargs,
     prepare_call,
     resolve_call_options,
 )
-from lyzr_stream.errors import InvalidRequestError
-from lyzr_stream.events import StreamEvent
-from lyzr_stream.model_support import (
+from lyzr_stream._errors import InvalidRequestError
+from lyzr_stream._events import StreamEvent
+from lyzr_stream._model_support import (
     LyzrModelFields,
     carries_messages,
     client_for,
@@ -60,8 +60,8 @@ from lyzr_stream.model_support import (
     pickle_state,
     restored_key,
 )
-from lyzr_stream.structured import raw_json_schema
-from lyzr_stream.tokens import approximate_tokenize
+from lyzr_stream._structured import raw_json_schema
+from lyzr_stream._tokens import approximate_tokenize
 
 from ._convert import (
     Accumulator,

@@ -26,7 +26,7 @@ from llama_index.core.base.llms.types import ChatMessage, MessageRole
 from pydantic import SecretStr
 
 from lyzr_stream import LyzrClient, NotFoundError, Timeouts
-from lyzr_stream.sessions import SessionMessage
+from lyzr_stream._sessions import SessionMessage
 
 __all__ = ["aread_session_history", "read_session_history", "to_llamaindex_messages"]
 

@@ -4,6 +4,10 @@ The core has no framework imports. Start with :class:`LyzrClient` and :class:`Ag
 the LangChain and LlamaIndex classes live in ``langchain_lyzr_stream`` and
 ``llamaindex_lyzr_stream``.
 
+Everything public is importable from here (and from the ``dialects``, ``emulator`` and
+``playground`` subpackages); modules whose names start with ``_`` are internal and may change
+without notice.
+
 The public names are imported on first use (PEP 562 ``__getattr__``), so ``import lyzr_stream``
 costs almost nothing and a program pays only for the parts it touches.
 """
@@ -16,11 +20,10 @@ from typing import TYPE_CHECKING, Any
 from ._version import __version__
 
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ imports them
-    from .agent_events import AgentEvent
-    from .assets import Asset, AssetUploadError, UploadFile
-    from .client import LyzrClient, new_session_id
-    from .dialects import Dialect, available_dialects, get_dialect, register_dialect
-    from .errors import (
+    from ._agent_events import AgentEvent
+    from ._assets import Asset, AssetUploadError, UploadFile
+    from ._client import LyzrClient, new_session_id
+    from ._errors import (
         AgentError,
         APIConnectionError,
         APIResponseValidationError,
@@ -39,7 +42,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ im
         UnknownToolError,
         UnprocessableEntityError,
     )
-    from .events import (
+    from ._events import (
         Metadata,
         ReasoningDelta,
         StreamEnd,
@@ -49,34 +52,35 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ im
         ToolCall,
         ToolCallRequest,
     )
-    from .request import AgentRequest, ChatMessage, ToolSpec
-    from .response import AgentResponse
-    from .sessions import SessionInfo, SessionMessage
-    from .stream import AsyncEventStream, EventStream, StreamStats
-    from .timeouts import Timeouts
+    from ._request import AgentRequest, ChatMessage, ToolSpec
+    from ._response import AgentResponse
+    from ._sessions import SessionInfo, SessionMessage
+    from ._stream import AsyncEventStream, EventStream, StreamStats
+    from ._timeouts import Timeouts
+    from .dialects import Dialect, available_dialects, get_dialect, register_dialect
 
 # The module (in this package) that defines each public name, imported on first use.
 _LAZY_MODULES: dict[str, tuple[str, ...]] = {
-    "agent_events": ("AgentEvent",),
-    "assets": ("Asset", "AssetUploadError", "UploadFile"),
-    "client": ("LyzrClient", "new_session_id"),
+    "_agent_events": ("AgentEvent",),
+    "_assets": ("Asset", "AssetUploadError", "UploadFile"),
+    "_client": ("LyzrClient", "new_session_id"),
     "dialects": ("Dialect", "available_dialects", "get_dialect", "register_dialect"),
-    "errors": (
+    "_errors": (
         "AgentError", "APIConnectionError", "APIResponseValidationError", "APIStatusError",
         "APITimeoutError", "AuthenticationError", "BadRequestError", "ConflictError",
         "InternalServerError", "InvalidRequestError", "LyzrError", "NotFoundError",
         "PermissionDeniedError", "RateLimitError", "StreamInterruptedError", "UnknownToolError",
         "UnprocessableEntityError",
     ),
-    "events": (
+    "_events": (
         "Metadata", "ReasoningDelta", "StreamEnd", "StreamEvent", "TextDelta", "ToolActivity",
         "ToolCall", "ToolCallRequest",
     ),
-    "request": ("AgentRequest", "ChatMessage", "ToolSpec"),
-    "response": ("AgentResponse",),
-    "sessions": ("SessionInfo", "SessionMessage"),
-    "stream": ("AsyncEventStream", "EventStream", "StreamStats"),
-    "timeouts": ("Timeouts",),
+    "_request": ("AgentRequest", "ChatMessage", "ToolSpec"),
+    "_response": ("AgentResponse",),
+    "_sessions": ("SessionInfo", "SessionMessage"),
+    "_stream": ("AsyncEventStream", "EventStream", "StreamStats"),
+    "_timeouts": ("Timeouts",),
 }
 _LAZY = {name: module for module, names in _LAZY_MODULES.items() for name in names}
 

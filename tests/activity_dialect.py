@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import ClassVar
 
 from lyzr_stream import ToolActivity, register_dialect
-from lyzr_stream.dialects.base import ParsedEvent, StreamParser
-from lyzr_stream.dialects.lyzr_v3 import LyzrV3Dialect
-from lyzr_stream.events import StreamEnd
+from lyzr_stream._events import StreamEnd
+from lyzr_stream.dialects import ParsedEvent, StreamParser
+from lyzr_stream.dialects._lyzr_v3 import LyzrV3Dialect
 
 CALL = ToolActivity("call", "search", arguments={"q": "lyzr"})
 RESULT = ToolActivity("result", "search", result={"hits": 2})

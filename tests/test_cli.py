@@ -15,7 +15,7 @@ from lyzr_stream.emulator import DEMO_ANSWER, Emulator
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="pseudo-terminals need POSIX")
 
-CLI = [sys.executable, "-m", "lyzr_stream.cli"]
+CLI = [sys.executable, "-m", "lyzr_stream"]
 
 
 def _env(em: Emulator, **extra: str) -> dict[str, str]:

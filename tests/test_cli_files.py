@@ -15,7 +15,7 @@ from lyzr_stream.emulator import Emulator
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="pseudo-terminals need POSIX")
 
-CLI = [sys.executable, "-m", "lyzr_stream.cli"]
+CLI = [sys.executable, "-m", "lyzr_stream"]
 PDF = b"%PDF-1.4\n%cli\ntrailer\n<<>>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x03" * 20
 

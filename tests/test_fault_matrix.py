@@ -31,8 +31,8 @@ from lyzr_stream import (
     TextDelta,
     Timeouts,
 )
+from lyzr_stream._retry import RetryPolicy
 from lyzr_stream.emulator import Emulator
-from lyzr_stream.retry import RetryPolicy
 from tests.conftest import assert_async_pools_clean, assert_pool_clean
 
 MESSAGE = "alpha beta gamma delta"

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # Modules that only some programs need: none may come with ``import lyzr_stream``.
 HEAVY = (
     "lyzr_stream.emulator",
-    "lyzr_stream.cli",
+    "lyzr_stream._cli",
     "starlette",
     "uvicorn",
     "langchain_core",
@@ -46,13 +46,13 @@ def test_import_lyzr_stream_loads_nothing_heavy() -> None:
     modules = _modules_after("import lyzr_stream")
     assert [m for m in HEAVY if _loaded(modules, m)] == []
     # The public names are imported on first use: not even the client or httpx yet.
-    assert not _loaded(modules, "lyzr_stream.client")
+    assert not _loaded(modules, "lyzr_stream._client")
     assert not _loaded(modules, "httpx")
 
 
 def test_core_client_loads_no_emulator_cli_or_framework() -> None:
     modules = _modules_after("from lyzr_stream import AgentRequest, LyzrClient, TextDelta")
-    assert "lyzr_stream.client" in modules
+    assert "lyzr_stream._client" in modules
     assert [m for m in HEAVY if _loaded(modules, m)] == []
 
 
@@ -63,6 +63,25 @@ def test_every_public_name_resolves_to_its_module() -> None:
         defining = importlib.import_module(f"lyzr_stream.{module}")
         assert getattr(lyzr_stream, name) is getattr(defining, name), name
     assert set(lyzr_stream.__all__) <= set(dir(lyzr_stream))
+
+
+# The packages a user imports from; every other module is named as internal (``_name``).
+PUBLIC_PACKAGES = ("lyzr_stream", "lyzr_stream.dialects", "lyzr_stream.playground")
+
+
+def test_modules_outside_the_public_api_are_named_as_internal() -> None:
+    public = []
+    for package in PUBLIC_PACKAGES:
+        folder = ROOT.joinpath(*package.split("."))
+        for path in sorted(folder.glob("*.py")):
+            if not path.stem.startswith("_"):
+                public.append(f"{package}.{path.stem}")
+    assert public == []
+    # What users import comes from the packages themselves.
+    for package in PUBLIC_PACKAGES:
+        module = importlib.import_module(package)
+        missing = [name for name in module.__all__ if not hasattr(module, name)]
+        assert missing == [], package
 
 
 def test_unknown_name_is_an_attribute_error() -> None:

@@ -35,7 +35,7 @@ from lyzr_stream.playground import (
     create_app,
     encode_event,
 )
-from lyzr_stream.playground.app import STATIC
+from lyzr_stream.playground._app import STATIC
 from tests.conftest import FAKE_KEY
 from tests.playground_browser import browser_unavailable, headless_chromium, wait_for
 
@@ -333,7 +333,7 @@ def test_a_missing_extra_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_cli_serves_the_page_and_refuses_a_remote_host() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LYZR_")}
-    command = [sys.executable, "-m", "lyzr_stream.cli", "playground", "--emulator"]
+    command = [sys.executable, "-m", "lyzr_stream", "playground", "--emulator"]
     refused = subprocess.run(
         [*command, "--host", "0.0.0.0"], env=env, capture_output=True, text=True, timeout=60
     )

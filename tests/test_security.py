@@ -32,8 +32,8 @@ from lyzr_stream import (
     LyzrClient,
     LyzrError,
 )
+from lyzr_stream._transport import redact_headers
 from lyzr_stream.emulator import Emulator
-from lyzr_stream.transport import redact_headers
 from tests.conftest import FAKE_KEY
 
 
@@ -208,7 +208,7 @@ def test_plain_http_to_a_remote_host_is_refused_everywhere() -> None:
 
 def test_path_parameters_are_encoded(keyed_emulator: Emulator) -> None:
     from lyzr_stream.dialects import get_dialect
-    from lyzr_stream.dialects.base import Credentials
+    from lyzr_stream.dialects._base import Credentials
 
     dialect = get_dialect("aisquare")
     with pytest.raises(InvalidRequestError, match="integer"):
@@ -244,7 +244,7 @@ def test_transport_error_text_is_scrubbed_of_secrets() -> None:
     # Second line of defence: whatever a transport error quotes, the key and header values go.
     import httpx
 
-    from lyzr_stream.transport import Deadline, map_transport_error
+    from lyzr_stream._transport import Deadline, map_transport_error
 
     secret = "proxy-credential-4f1e2d"
     exc = httpx.LocalProtocolError(f"Illegal header value b'{FAKE_KEY}\\x00' and {secret!r}")

@@ -19,9 +19,9 @@ from collections.abc import Iterator
 import pytest
 
 from lyzr_stream import AgentRequest, LyzrClient, LyzrError, TextDelta, Timeouts
+from lyzr_stream._retry import RetryPolicy
 from lyzr_stream.emulator import Emulator
 from lyzr_stream.emulator.agents import long_answer_tokens
-from lyzr_stream.retry import RetryPolicy
 from tests.conftest import assert_async_pools_clean
 
 # The suite's 120 s per-test cap guards against hangs; the soak is long on purpose

@@ -20,8 +20,8 @@ from lyzr_stream import (
     LyzrClient,
     StreamInterruptedError,
     TextDelta,
-    telemetry,
 )
+from lyzr_stream import _telemetry as telemetry
 from lyzr_stream.emulator import Emulator
 from tests.test_dialects_end_to_end import SETUPS, setup
 
@@ -316,7 +316,7 @@ def test_without_opentelemetry_installed_calls_work() -> None:
         "        if name == 'opentelemetry' or name.startswith('opentelemetry.'):\n"
         "            raise ModuleNotFoundError(name)\n"
         "sys.meta_path.insert(0, Block())\n"
-        "from lyzr_stream import AgentRequest, LyzrClient, telemetry\n"
+        "from lyzr_stream import AgentRequest, LyzrClient, _telemetry as telemetry\n"
         "from lyzr_stream.emulator import Emulator\n"
         "with Emulator() as em, LyzrClient(api_key=em.api_key, base_url=em.base_url) as c:\n"
         "    print(c.stream(AgentRequest(agent_id='echo', message='x')).until_done().text)\n"

@@ -1,7 +1,8 @@
 """Dialects: one module per wire format, and the registry that names them.
 
-Add a format by writing a :class:`~lyzr_stream.dialects.base.Dialect` subclass in its own
-module and calling :func:`register_dialect` (built-in ones are registered below). Framework
+Add a format by writing a :class:`Dialect` subclass in its own module and calling
+:func:`register_dialect` (built-in ones are registered below). What a dialect author needs is
+exported here; the ``_``-prefixed modules are internal. Framework
 classes take ``dialect="<name>"`` and never import a dialect module themselves.
 """
 
@@ -9,17 +10,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import InvalidRequestError
-from .aisquare import AISquareDialect
-from .base import Credentials, Dialect, HttpRequest, StreamFailure, StreamParser
-from .chat_messages import ChatMessagesDialect
-from .lyzr_v2 import LyzrV2Dialect
-from .lyzr_v3 import LyzrV3Dialect
+from .._errors import InvalidRequestError
+from ._aisquare import AISquareDialect
+from ._base import Credentials, Dialect, HttpRequest, ParsedEvent, StreamFailure, StreamParser
+from ._chat_messages import ChatMessagesDialect
+from ._common import JsonBodyParser, JsonEventParser, RawTextParser
+from ._lyzr_v2 import LyzrV2Dialect
+from ._lyzr_v3 import LyzrV3Dialect
 
 __all__ = [
     "Credentials",
     "Dialect",
     "HttpRequest",
+    "JsonBodyParser",
+    "JsonEventParser",
+    "ParsedEvent",
+    "RawTextParser",
     "StreamFailure",
     "StreamParser",
     "available_dialects",

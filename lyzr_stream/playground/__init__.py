@@ -24,10 +24,10 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
         "pip install 'lyzr-stream[playground]'"
     ) from exc
 
+from ._app import PlaygroundConfig, RunRecord, create_app
 from ._backends import FRAMEWORKS, ModelSettings
+from ._server import LOOPBACK, PlaygroundServer, serve
 from ._sse import EventStreamResponse, encode_event
-from .app import PlaygroundConfig, RunRecord, create_app
-from .server import LOOPBACK, PlaygroundServer, serve
 
 __all__ = [
     "FRAMEWORKS",

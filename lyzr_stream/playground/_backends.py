@@ -152,7 +152,7 @@ class _BackendBase:
 
     def check_session_id(self, agent_id: str, session_id: str) -> None:
         """Raises ``InvalidRequestError`` when the dialect cannot use this session id."""
-        from ..request import AgentRequest
+        from .._request import AgentRequest
 
         client = self._models.get(agent_id).client
         client.prepare(AgentRequest(agent_id=agent_id, message="-", session_id=session_id))

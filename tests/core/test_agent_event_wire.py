@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from lyzr_stream import AgentEvent, ReasoningDelta, ToolActivity
-from lyzr_stream.agent_event_wire import AgentEventDecoder, parse_message
+from lyzr_stream._agent_event_wire import AgentEventDecoder, parse_message
 
 # Recorded shapes, as the Studio web client and lyzr-kit read them.
 TOOL_CALL = {

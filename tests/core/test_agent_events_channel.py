@@ -22,7 +22,7 @@ from lyzr_stream import (
     TextDelta,
     ToolActivity,
 )
-from lyzr_stream.agent_event_wire import AgentEventDecoder
+from lyzr_stream._agent_event_wire import AgentEventDecoder
 from lyzr_stream.emulator import Emulator
 from lyzr_stream.emulator.agent_events import events_url_of, hub_of
 from lyzr_stream.emulator.event_agents import SERVER_TOOLS_ANSWER

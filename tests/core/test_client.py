@@ -471,7 +471,7 @@ async def test_total_timeout_async(lyzr_emulator: Emulator) -> None:
 def test_httpx_timeouts_map_to_named_kinds(exc: str, in_body: bool, kind: str) -> None:
     import httpx
 
-    from lyzr_stream.transport import Deadline, map_transport_error
+    from lyzr_stream._transport import Deadline, map_transport_error
 
     error = map_transport_error(
         getattr(httpx, exc)("boom"), in_body=in_body, deadline=Deadline(None)
@@ -483,7 +483,7 @@ def test_httpx_timeouts_map_to_named_kinds(exc: str, in_body: bool, kind: str) -
 
 # -- sharded async pools -----------------------------------------------------------------------
 def test_shard_plan() -> None:
-    from lyzr_stream.pools import shard_plan
+    from lyzr_stream._pools import shard_plan
 
     assert shard_plan(1) == (1, 1)
     assert shard_plan(64) == (1, 64)

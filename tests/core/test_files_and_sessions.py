@@ -19,7 +19,7 @@ from lyzr_stream import (
     InvalidRequestError,
     LyzrClient,
 )
-from lyzr_stream.assets import (
+from lyzr_stream._assets import (
     AssetUploadError,
     UploadFile,
     check_upload,
@@ -27,17 +27,17 @@ from lyzr_stream.assets import (
     parse_upload_response,
     to_upload_file,
 )
-from lyzr_stream.attachments import (
+from lyzr_stream._attachments import (
     CallAttachments,
     MediaPart,
     call_media,
     decode_data_url,
     merge_asset_ids,
 )
+from lyzr_stream._request import ChatMessage
+from lyzr_stream._sessions import parse_created_session, parse_history, parse_sessions
 from lyzr_stream.emulator import Emulator
 from lyzr_stream.emulator.assets import AssetStore
-from lyzr_stream.request import ChatMessage
-from lyzr_stream.sessions import parse_created_session, parse_history, parse_sessions
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 PDF = b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n"

@@ -12,18 +12,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lyzr_stream import AgentRequest
-from lyzr_stream.dialects.base import StreamFailure
-from lyzr_stream.dialects.common import JsonBodyParser, UnexpectedContentParser
-from lyzr_stream.dialects.lyzr_v3 import LyzrV3Dialect, LyzrV3StreamParser
-from lyzr_stream.errors import AgentError, APIResponseValidationError, StreamInterruptedError
-from lyzr_stream.events import (
+from lyzr_stream._errors import AgentError, APIResponseValidationError, StreamInterruptedError
+from lyzr_stream._events import (
     Metadata,
     ReasoningDelta,
     StreamEnd,
     TextDelta,
     ToolActivity,
 )
-from lyzr_stream.response import AgentResponse, ResponseBuilder
+from lyzr_stream._response import AgentResponse, ResponseBuilder
+from lyzr_stream.dialects._base import StreamFailure
+from lyzr_stream.dialects._common import JsonBodyParser, UnexpectedContentParser
+from lyzr_stream.dialects._lyzr_v3 import LyzrV3Dialect, LyzrV3StreamParser
 
 DIALECT = LyzrV3Dialect()
 FILES = [{"name": "r.pdf", "file_url": "https://x.invalid/r.pdf", "format_type": "pdf"}]
@@ -124,7 +124,7 @@ def test_artifacts_block_that_is_not_json_is_one_content_artifact() -> None:
 
 # -- 4./5. headers and content types --------------------------------------------------------------
 def test_both_routes_accept_json_like_the_official_clients() -> None:
-    from lyzr_stream.dialects.base import Credentials
+    from lyzr_stream.dialects._base import Credentials
 
     for http in (
         DIALECT.stream_request(request(), Credentials()),

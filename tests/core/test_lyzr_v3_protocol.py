@@ -10,15 +10,12 @@ from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from lyzr_stream import AgentRequest, ChatMessage, ToolSpec
-from lyzr_stream.dialects.base import Credentials, StreamFailure
-from lyzr_stream.dialects.common import JsonBodyParser, UnexpectedContentParser
-from lyzr_stream.dialects.lyzr_v3 import LyzrV3Dialect, LyzrV3StreamParser
-from lyzr_stream.errors import (
+from lyzr_stream._errors import (
     AgentError,
     APIResponseValidationError,
     StreamInterruptedError,
 )
-from lyzr_stream.events import (
+from lyzr_stream._events import (
     Metadata,
     ReasoningDelta,
     StreamEnd,
@@ -26,6 +23,9 @@ from lyzr_stream.events import (
     ToolCall,
     ToolCallRequest,
 )
+from lyzr_stream.dialects._base import Credentials, StreamFailure
+from lyzr_stream.dialects._common import JsonBodyParser, UnexpectedContentParser
+from lyzr_stream.dialects._lyzr_v3 import LyzrV3Dialect, LyzrV3StreamParser
 
 DIALECT = LyzrV3Dialect()
 CREDS = Credentials(SecretStr("k-123"))

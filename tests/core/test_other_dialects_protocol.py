@@ -12,18 +12,18 @@ from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from lyzr_stream import AgentRequest, InvalidRequestError, get_dialect
-from lyzr_stream.dialects.aisquare import AISquareDialect
-from lyzr_stream.dialects.base import Credentials, StreamFailure, StreamParser
-from lyzr_stream.dialects.chat_messages import ChatMessagesDialect
-from lyzr_stream.dialects.common import JsonEventParser, RawTextParser, UnexpectedContentParser
-from lyzr_stream.dialects.lyzr_v2 import LyzrV2Dialect
-from lyzr_stream.dialects.lyzr_v3 import LyzrV3StreamParser
-from lyzr_stream.errors import (
+from lyzr_stream._errors import (
     AgentError,
     APIResponseValidationError,
     StreamInterruptedError,
 )
-from lyzr_stream.events import Metadata, StreamEnd, TextDelta, ToolActivity
+from lyzr_stream._events import Metadata, StreamEnd, TextDelta, ToolActivity
+from lyzr_stream.dialects._aisquare import AISquareDialect
+from lyzr_stream.dialects._base import Credentials, StreamFailure, StreamParser
+from lyzr_stream.dialects._chat_messages import ChatMessagesDialect
+from lyzr_stream.dialects._common import JsonEventParser, RawTextParser, UnexpectedContentParser
+from lyzr_stream.dialects._lyzr_v2 import LyzrV2Dialect
+from lyzr_stream.dialects._lyzr_v3 import LyzrV3StreamParser
 
 KEY = Credentials(SecretStr("k-xyz"))
 CHAT_ID = "550e8400-e29b-41d4-a716-446655440000"
@@ -299,8 +299,8 @@ def _pieces(text: str, size: int = 4) -> list[str]:
 
 
 def _check_tagged(events: list[object]) -> None:
-    from lyzr_stream.events import ReasoningDelta
-    from lyzr_stream.response import ResponseBuilder
+    from lyzr_stream._events import ReasoningDelta
+    from lyzr_stream._response import ResponseBuilder
 
     assert text(events) == "Start middle end"
     assert "".join(e.text for e in events if isinstance(e, ReasoningDelta)) == "hm"

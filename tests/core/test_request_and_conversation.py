@@ -7,14 +7,14 @@ import math
 import pytest
 
 from lyzr_stream import AgentRequest, ChatMessage, InvalidRequestError
-from lyzr_stream.conversation import (
+from lyzr_stream._conversation import (
     new_turn_text,
     prepare_call,
     request_fields,
     resolve_call_options,
     transcript_text,
 )
-from lyzr_stream.timeouts import Timeouts
+from lyzr_stream._timeouts import Timeouts
 
 
 @pytest.mark.parametrize(
@@ -174,7 +174,7 @@ def test_agent_request_takes_message_or_messages_never_both() -> None:
 from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from lyzr_stream.stop import StopFilter, cut_at_stop  # noqa: E402
+from lyzr_stream._stop import StopFilter, cut_at_stop  # noqa: E402
 
 
 def test_cut_at_stop() -> None:

@@ -14,8 +14,8 @@ from lyzr_stream import (
     APITimeoutError,
     InvalidRequestError,
 )
-from lyzr_stream.errors import parse_retry_after, status_error_from_response
-from lyzr_stream.retry import RETRY_STATUSES, RetryPolicy
+from lyzr_stream._errors import parse_retry_after, status_error_from_response
+from lyzr_stream._retry import RETRY_STATUSES, RetryPolicy
 
 
 def _status(code: int, retry_after: str | None = None) -> object:

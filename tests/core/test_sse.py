@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lyzr_stream.errors import APIResponseValidationError
-from lyzr_stream.sse import ServerSentEvent, SSEDecoder
+from lyzr_stream._errors import APIResponseValidationError
+from lyzr_stream._sse import ServerSentEvent, SSEDecoder
 
 
 def decode(data: bytes, cuts: list[int] | None = None) -> list[ServerSentEvent]:

@@ -8,8 +8,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lyzr_stream.events import Metadata, ReasoningDelta, TextDelta
-from lyzr_stream.think import SplitEvent, TagSplitter, artifact_entries
+from lyzr_stream._events import Metadata, ReasoningDelta, TextDelta
+from lyzr_stream._think import SplitEvent, TagSplitter, artifact_entries
 
 
 def split(fragments: list[str]) -> tuple[str, str, list[Any]]:

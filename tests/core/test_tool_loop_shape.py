@@ -7,9 +7,9 @@ import json
 from typing import Any
 
 from lyzr_stream import ChatMessage, LyzrClient, ToolCallRequest, ToolSpec
-from lyzr_stream.conversation import prepare_call
+from lyzr_stream._conversation import prepare_call
+from lyzr_stream._local_tools import tool_error_content
 from lyzr_stream.emulator import Emulator
-from lyzr_stream.local_tools import tool_error_content
 
 ADD = ToolSpec(
     name="add",

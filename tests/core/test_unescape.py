@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lyzr_stream.unescape import FragmentUnescaper, unescape_fragment
+from lyzr_stream._unescape import FragmentUnescaper, unescape_fragment
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,199 @@
+"""Stopping the agent when the caller leaves a stream before its end.
+
+Closing the HTTP stream does not tell a Lyzr agent to stop: it runs to the end of its answer
+and spends credits doing so (PROTOCOLS.md, "Stopping a running agent"). When the caller leaves
+a stream early -- ``break``, ``close()``, task cancellation, Ctrl-C, a stop sequence, a
+client-side timeout -- the stream asks its :class:`AgentStopper` to send the dialect's stop
+request (``POST /v3/inference/session/{session_id}/stop`` for Lyzr v3). Never after a normal
+end or after the server itself ended the answer with an error.
+
+Best effort: each stop is bounded to :data:`STOP_TIMEOUT` seconds, never raises (failures are
+logged at DEBUG) and never delays the caller:
+
+- sync: the request goes out on a daemon thread; ``LyzrClient.close()`` and the interpreter's
+  exit wait for stops still in flight, each at most its bound;
+- async: a background task held by the loop's pools; ``LyzrClient.aclose()`` (and the loop's
+  shutdown) wait for it, bounded, and cancel it cleanly after that.
+
+A stop still in flight for a session is waited for (bounded) before the client sends that
+session's next request: arriving late, it would stop the new answer instead of the old one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import threading
+import time
+from collections.abc import Callable
+
+import httpx
+
+from ._pools import AsyncPools
+from ._timeouts import Timeouts
+from ._transport import build_request, encode_body, logger
+from .dialects._base import HttpRequest
+
+__all__ = ["STOP_TIMEOUT", "AgentStopper"]
+
+#: Seconds a stop request may take, all phases together.
+STOP_TIMEOUT = 2.0
+_STOP_TIMEOUTS = Timeouts(
+    connect=STOP_TIMEOUT, read=STOP_TIMEOUT, write=STOP_TIMEOUT, pool=STOP_TIMEOUT
+)
+
+#: Stop threads still running, in every client (joined, bounded, at interpreter exit).
+_THREADS: set[threading.Thread] = set()
+_THREADS_LOCK = threading.Lock()
+
+
+def _join(threads: set[threading.Thread], within: float) -> None:
+    until = time.monotonic() + within
+    for thread in list(threads):
+        thread.join(max(0.0, until - time.monotonic()))
+
+
+@atexit.register
+def _wait_at_exit() -> None:  # pragma: no cover - runs at interpreter exit
+    with _THREADS_LOCK:
+        threads = set(_THREADS)
+    _join(threads, STOP_TIMEOUT)
+
+
+class AgentStopper:
+    """Sends stop requests for one client. ``request_for(session_id)`` builds the request (or
+    None when the dialect has no stop endpoint); ``url_for(path)`` makes it absolute;
+    ``make_http()`` makes the sync httpx client stops go through (created on first use, apart
+    from the caller's pool)."""
+
+    def __init__(
+        self,
+        request_for: Callable[[str], HttpRequest | None],
+        url_for: Callable[[str], str],
+        make_http: Callable[[], httpx.Client],
+        owns_http: bool = True,
+    ) -> None:
+        self._request_for = request_for
+        self._url_for = url_for
+        self._make_http = make_http
+        self._owns_http = owns_http
+        self._http: httpx.Client | None = None
+        self._threads: set[threading.Thread] = set()
+        self._by_session: dict[str, threading.Thread | asyncio.Task[None]] = {}
+        self._lock = threading.Lock()
+
+    def settle(self, session_id: str) -> None:
+        """Wait (at most STOP_TIMEOUT) for a sync stop of this session still in flight."""
+        pending = self._by_session.get(session_id)
+        if isinstance(pending, threading.Thread) and pending is not threading.current_thread():
+            pending.join(STOP_TIMEOUT)
+
+    async def asettle(self, session_id: str) -> None:
+        """Wait (at most STOP_TIMEOUT) for a stop of this session still in flight."""
+        pending = self._by_session.get(session_id)
+        if isinstance(pending, threading.Thread):
+            await asyncio.to_thread(pending.join, STOP_TIMEOUT)
+        elif (
+            pending is not None
+            and not pending.done()
+            and pending.get_loop() is asyncio.get_running_loop()
+        ):
+            await asyncio.wait((pending,), timeout=STOP_TIMEOUT)
+
+    def _forget(self, session_id: str, pending: object) -> None:
+        with self._lock:
+            if self._by_session.get(session_id) is pending:
+                del self._by_session[session_id]
+
+    def _sync_http(self) -> httpx.Client:
+        with self._lock:
+            if self._http is None:
+                self._http = self._make_http()
+            return self._http
+
+    def _prepare(self, session_id: str) -> tuple[HttpRequest, str] | None:
+        try:
+            http_request = self._request_for(session_id)
+        except Exception as exc:
+            logger.debug("lyzr_stream: no stop request for session %s (%s)", session_id, exc)
+            return None
+        if http_request is None:
+            return None
+        return http_request, self._url_for(http_request.path)
+
+    # -- sync: a daemon thread -----------------------------------------------------------------
+    def stop(self, session_id: str) -> None:
+        """Send the stop request on a daemon thread; returns at once."""
+        prepared = self._prepare(session_id)
+        if prepared is None:
+            return
+        thread = threading.Thread(
+            target=self._send, args=(session_id, *prepared), name="lyzr-agent-stop", daemon=True
+        )
+        with self._lock, _THREADS_LOCK:
+            self._threads.add(thread)
+            _THREADS.add(thread)
+            self._by_session[session_id] = thread
+        thread.start()
+
+    def _send(self, session_id: str, http_request: HttpRequest, url: str) -> None:
+        try:
+            http = self._sync_http()
+            content = encode_body(http_request)
+            response = http.send(build_request(http, http_request, url, _STOP_TIMEOUTS, content))
+            logger.debug(
+                "lyzr_stream: stop for session %s -> HTTP %d", session_id, response.status_code
+            )
+        except Exception as exc:
+            logger.debug(
+                "lyzr_stream: stop for session %s failed (%s)", session_id, type(exc).__name__
+            )
+        finally:
+            current = threading.current_thread()
+            with self._lock, _THREADS_LOCK:
+                self._threads.discard(current)
+                _THREADS.discard(current)
+            self._forget(session_id, current)
+
+    def close(self) -> None:
+        """Wait for this client's stops still in flight (bounded by STOP_TIMEOUT), then close
+        the client they went through."""
+        with self._lock:
+            threads = set(self._threads)
+        _join(threads, STOP_TIMEOUT)
+        with self._lock:
+            http, self._http = self._http, None
+        if http is not None and self._owns_http:
+            http.close()
+
+    # -- async: a background task --------------------------------------------------------------
+    def astop(self, pools: AsyncPools, session_id: str) -> None:
+        """Send the stop request from a background task of the running loop; returns at once."""
+        prepared = self._prepare(session_id)
+        if prepared is None:
+            return
+        http_request, url = prepared
+
+        async def send() -> None:
+            http = pools.aside()
+            try:
+                request = build_request(
+                    http, http_request, url, _STOP_TIMEOUTS, encode_body(http_request)
+                )
+                response = await http.send(request)
+                logger.debug(
+                    "lyzr_stream: stop for session %s -> HTTP %d", session_id, response.status_code
+                )
+            except Exception as exc:
+                logger.debug(
+                    "lyzr_stream: stop for session %s failed (%s)", session_id, type(exc).__name__
+                )
+
+        try:
+            task = pools.run_in_background(send)
+        except RuntimeError:  # the loop is closing: nothing can be sent any more
+            logger.debug("lyzr_stream: stop for session %s not sent (loop closing)", session_id)
+            return
+        with self._lock:
+            self._by_session[session_id] = task
+        task.add_done_callback(lambda done: self._forget(session_id, done))

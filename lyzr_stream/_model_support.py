@@ -1,0 +1,194 @@
+"""What the framework model classes (ChatLyzr, LyzrLLM) share, framework-neutral.
+
+Both are pydantic models with the same client fields and call-option fields; these helpers read
+those fields by name so that each rule lives once: how a model builds its client, which of its
+fields form the lowest call-option layer, and how it pickles without its key or client.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from ._client import LyzrClient
+from ._conversation import CALL_OPTION_NAMES, MessageMode
+from ._errors import InvalidRequestError
+from ._request import own_error
+from ._response import AgentResponse
+from ._settings import resolve_api_key
+from ._sse import DEFAULT_MAX_EVENT_BYTES
+from ._timeouts import Timeouts
+
+__all__ = [
+    "LyzrModelFields",
+    "carries_messages",
+    "client_for",
+    "constructor_options",
+    "pickle_state",
+    "response_fields",
+    "restored_key",
+]
+
+
+class LyzrModelFields(BaseModel):
+    """The fields ChatLyzr and LyzrLLM share (declared once; each adds its framework's own).
+
+    ``api_key`` and ``default_headers`` are declared by each class, which serialise them
+    differently (LangChain secrets vs. LlamaIndex exclusion).
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    def __init__(self, **data: Any) -> None:
+        # A misspelt argument (sesion_id=) is an error, as the same typo per call is; pydantic
+        # would ignore it silently.
+        unknown = sorted(set(data) - _accepted_names(type(self)))
+        if unknown:
+            raise InvalidRequestError(
+                f"{type(self).__name__} got unexpected argument(s) {unknown}; see "
+                f"help({type(self).__name__}) for its fields"
+            )
+        # A bad key, URL, dialect or timeout is this package's InvalidRequestError everywhere;
+        # pydantic's own field errors stay ValidationError, as framework users expect.
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            own = own_error(exc)
+            if own is None:
+                raise
+            raise own from None
+
+    agent_id: str = Field(description="The agent's id in Lyzr Studio.")
+    base_url: str | None = Field(default=None, description="Service URL (LYZR_BASE_URL).")
+    user_id: str | None = Field(default=None, description="User id (LYZR_USER_ID).")
+    session_id: str | None = Field(default=None, description="Session id (server-side memory).")
+    system_prompt_variables: dict[str, Any] = Field(
+        default_factory=dict, description="Values for the agent's system prompt placeholders."
+    )
+    filter_variables: dict[str, Any] = Field(default_factory=dict, description="Filter values.")
+    features: list[dict[str, Any]] = Field(default_factory=list, description="Agent features.")
+    assets: list[str] = Field(default_factory=list, description="Uploaded asset ids.")
+    dialect: str = Field(default="lyzr-v3", description="Wire format name.")
+    dialect_options: dict[str, Any] = Field(default_factory=dict, description="Dialect options.")
+    message_mode: MessageMode = Field(
+        default="auto",
+        description=(
+            "'auto': the whole transcript without a session id, only the new turn with one; "
+            "'turn': always only the new turn; 'history': always the whole transcript."
+        ),
+    )
+    timeout: float | httpx.Timeout | Timeouts | None = Field(
+        default=None,
+        description="Seconds, httpx.Timeout or lyzr_stream.Timeouts; None: the defaults.",
+    )
+    max_retries: int = Field(default=2, description="Retries before anything was delivered.")
+    coalesce: bool = Field(
+        default=True, description="Text already received leaves as one chunk (never waits)."
+    )
+    max_event_bytes: int = Field(default=DEFAULT_MAX_EVENT_BYTES, description="Event size cap.")
+    allow_insecure_http: bool = Field(default=False, description="Allow keys over plain http.")
+    stop_on_exit: bool = Field(
+        default=True,
+        description="Ask the service to stop the agent when a stream is left before its end.",
+    )
+    agent_events: bool | None = Field(
+        default=None,
+        description="Merge the agent's events channel (Lyzr v3: server-side tool calls, "
+        "thinking, progress) into streams; None: LYZR_AGENT_EVENTS.",
+    )
+    events_url: str | None = Field(
+        default=None, description="Events channel ws(s):// URL (LYZR_EVENTS_URL)."
+    )
+
+
+#: Keys the frameworks themselves pass to the constructor that are not fields
+#: (LlamaIndex's ``from_dict``/``from_json`` carry ``class_name``).
+_FRAMEWORK_KEYS = frozenset({"class_name"})
+
+
+@functools.cache
+def _accepted_names(cls: type[BaseModel]) -> frozenset[str]:
+    """Every field name and alias a model class accepts."""
+    names = set(_FRAMEWORK_KEYS)
+    for name, info in cls.model_fields.items():
+        names.add(name)
+        if info.alias:
+            names.add(info.alias)
+        alias = info.validation_alias
+        if isinstance(alias, str):
+            names.add(alias)
+        elif isinstance(alias, AliasChoices):
+            names.update(a for a in alias.choices if isinstance(a, str))
+    return frozenset(names)
+
+
+def client_for(model: Any, api_key: SecretStr | None) -> LyzrClient:
+    """The core client a model's fields describe (every argument is validated here)."""
+    return LyzrClient(
+        api_key=api_key,
+        base_url=model.base_url,
+        user_id=model.user_id,
+        dialect=model.dialect,
+        dialect_options=model.dialect_options or None,
+        timeout=model.timeout,
+        max_retries=model.max_retries,
+        coalesce=model.coalesce,
+        max_event_bytes=model.max_event_bytes,
+        allow_insecure_http=model.allow_insecure_http,
+        default_headers=model.default_headers or None,
+        stop_on_exit=model.stop_on_exit,
+        agent_events=model.agent_events,
+        events_url=model.events_url,
+    )
+
+
+def carries_messages(client: LyzrClient) -> bool:
+    """Whether the client's dialect can send a transcript (``messages``)."""
+    return "messages" not in client.settings.dialect.unsupported_fields
+
+
+def constructor_options(model: Any) -> dict[str, Any]:
+    """The model's own call-option fields: the lowest layer of option resolution."""
+    return {name: getattr(model, name) for name in CALL_OPTION_NAMES}
+
+
+def pickle_state(state: dict[Any, Any]) -> dict[Any, Any]:
+    """A pydantic ``__getstate__`` result without the key, the headers and the client.
+
+    ``default_headers`` values are secrets like the key (a proxy credential goes there); unlike
+    the key they have no environment variable to come back from, so an unpickled model has none
+    (set them again after unpickling if a proxy needs them).
+    """
+    state["__dict__"] = {**state["__dict__"], "api_key": None, "default_headers": {}}
+    private = dict(state.get("__pydantic_private__") or {})
+    private["_client"] = None
+    state["__pydantic_private__"] = private
+    return state
+
+
+def restored_key() -> SecretStr | None:
+    """The key of an unpickled model: from the environment (a clear error comes at the first
+    call that needs one if it is missing)."""
+    return resolve_api_key(None, required=False)
+
+
+def response_fields(response: AgentResponse, timing: Mapping[str, float | None]) -> dict[str, Any]:
+    """What both frameworks report about a finished answer (ChatLyzr's ``response_metadata``,
+    LyzrLLM's ``additional_kwargs``): ids, finish reason, artifacts, service metadata, timing."""
+    fields: dict[str, Any] = {
+        "agent_id": response.agent_id,
+        "session_id": response.session_id,
+        "user_id": response.user_id,
+        "message_id": response.message_id,
+        "finish_reason": response.finish_reason,
+    }
+    if response.artifacts:
+        fields["artifacts"] = [dict(a) for a in response.artifacts]
+    if response.metadata:
+        fields["service_metadata"] = dict(response.metadata)
+    fields.update({k: v for k, v in timing.items() if v is not None})
+    return fields

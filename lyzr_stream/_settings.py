@@ -1,0 +1,240 @@
+"""Client configuration, resolved once from arguments and the environment.
+
+Both I/O shells read the same :class:`ClientSettings`; nothing else looks at the environment.
+
+Environment variables: ``LYZR_API_KEY``, ``LYZR_BASE_URL`` (default: the dialect's own base URL,
+``https://agent-prod.studio.lyzr.ai`` for Lyzr v3), ``LYZR_USER_ID`` (default ``default_user``).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import SecretStr
+
+from ._errors import InvalidRequestError
+from ._proxies import ProxyConfig
+from ._retry import RetryPolicy
+from ._sse import DEFAULT_MAX_EVENT_BYTES
+from ._timeouts import DEFAULT_TIMEOUTS, TimeoutLike, Timeouts
+from .dialects import Dialect, get_dialect
+
+__all__ = [
+    "DEFAULT_USER_ID",
+    "ENV_API_KEY",
+    "ENV_BASE_URL",
+    "ENV_USER_ID",
+    "ClientSettings",
+    "check_proxy_hop",
+    "is_loopback_host",
+    "resolve_api_key",
+]
+
+ENV_API_KEY = "LYZR_API_KEY"
+ENV_BASE_URL = "LYZR_BASE_URL"
+ENV_USER_ID = "LYZR_USER_ID"
+DEFAULT_USER_ID = "default_user"
+
+
+def resolve_api_key(value: str | SecretStr | None, *, required: bool = True) -> SecretStr | None:
+    """The key from the argument, else ``LYZR_API_KEY``; a clear error when required and absent."""
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    if value is None:
+        value = os.environ.get(ENV_API_KEY)
+    if value is not None and not isinstance(value, str):
+        raise InvalidRequestError(f"api_key must be a string, got {type(value).__name__}")
+    if not value or not value.strip():
+        if required:
+            raise InvalidRequestError(
+                f"no API key: pass api_key=... or set the {ENV_API_KEY} environment variable"
+            )
+        return None
+    value = value.strip()
+    bad = _first_unsendable(value)
+    if bad is not None:
+        # The key itself is never echoed: only where the bad character is.
+        raise InvalidRequestError(
+            f"api_key holds a control or non-ASCII character at position {bad} (of "
+            f"{len(value)}); check for a stray newline, a non-breaking space or a typographic "
+            "quote copied along with it"
+        )
+    return SecretStr(value)
+
+
+def _first_unsendable(value: str, *, tab: bool = False) -> int | None:
+    """Index of the first character an HTTP header value cannot carry as is, or None."""
+    for index, char in enumerate(value):
+        if not (" " <= char <= "~" or (tab and char == "\t")):
+            return index
+    return None
+
+
+def resolve_user_id(value: str | None) -> str:
+    value = value or os.environ.get(ENV_USER_ID) or DEFAULT_USER_ID
+    if not value.strip():
+        raise InvalidRequestError("user_id must not be blank")
+    return value
+
+
+def is_loopback_host(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_base_url(url: str, has_secret: bool, allow_insecure_http: bool) -> str:
+    if not isinstance(url, str):
+        raise InvalidRequestError(f"base_url must be a string, got {type(url).__name__}")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidRequestError(f"base_url must be an http(s) URL with a host, got {url!r}")
+    if parts.query or parts.fragment:
+        raise InvalidRequestError(f"base_url must not carry a query or fragment: {url!r}")
+    if (
+        parts.scheme == "http"
+        and has_secret
+        and not allow_insecure_http
+        and not is_loopback_host(parts.hostname)
+    ):
+        raise InvalidRequestError(
+            f"refusing to send credentials over plain http to {parts.hostname}; use https, or "
+            "pass allow_insecure_http=True if this network is trusted"
+        )
+    return url.rstrip("/")
+
+
+def check_proxy_hop(base_url: str, proxy_url: str | None, allow_insecure_http: bool) -> None:
+    """The plain-http guard for the hop to a proxy.
+
+    Through a proxy, an ``https`` base URL is tunnelled (CONNECT): the proxy never sees the key.
+    An ``http`` base URL is sent to the proxy as is, key included, so it must then be a
+    loopback proxy (or ``allow_insecure_http=True``), whatever the base URL's own host.
+    """
+    if proxy_url is None or allow_insecure_http or urlsplit(base_url).scheme != "http":
+        return
+    proxy_host = urlsplit(proxy_url).hostname or ""
+    if not is_loopback_host(proxy_host):
+        raise InvalidRequestError(
+            f"refusing to send credentials over plain http through the proxy at {proxy_host}: "
+            "the proxy would read the key; use an https base URL (tunnelled through the proxy), "
+            "set NO_PROXY for this host, pass trust_env=False, or allow_insecure_http=True"
+        )
+
+
+_TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz")
+
+
+def _check_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
+    """Header names must be HTTP tokens and values printable ASCII. Values are treated as
+    secrets (a proxy's credential goes here): an error names the header, never its value."""
+    if headers is not None and not isinstance(headers, Mapping):
+        raise InvalidRequestError("default_headers must be a mapping of header names to values")
+    out: dict[str, str] = {}
+    for name, value in (headers or {}).items():
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise InvalidRequestError("default_headers must map header names to string values")
+        lowered = name.lower()
+        if not lowered or not _TOKEN_CHARS.issuperset(lowered):
+            raise InvalidRequestError(f"default_headers: {name!r} is not a valid header name")
+        bad = _first_unsendable(value, tab=True)
+        if bad is not None:
+            raise InvalidRequestError(
+                f"default_headers: the value of {name!r} holds a control or non-ASCII character "
+                f"at position {bad}"
+            )
+        out[lowered] = value
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class ClientSettings:
+    """Everything a client needs to send a request; immutable once built."""
+
+    api_key: SecretStr | None
+    base_url: str
+    user_id: str
+    dialect: Dialect
+    timeouts: Timeouts
+    retry: RetryPolicy
+    coalesce: bool = True
+    max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES
+    cookies: Mapping[str, str] = field(default_factory=dict)
+    verify: bool = True
+    default_headers: Mapping[str, str] = field(default_factory=dict)
+    proxies: ProxyConfig = field(default_factory=ProxyConfig)
+    trust_env: bool = True
+    stop_on_exit: bool = True
+
+    @classmethod
+    def resolve(
+        cls,
+        *,
+        api_key: str | SecretStr | None = None,
+        base_url: str | None = None,
+        user_id: str | None = None,
+        dialect: str | Dialect = "lyzr-v3",
+        dialect_options: dict[str, Any] | None = None,
+        timeout: TimeoutLike = DEFAULT_TIMEOUTS,
+        max_retries: int = 2,
+        coalesce: bool = True,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+        cookies: Mapping[str, str] | None = None,
+        verify: bool = True,
+        allow_insecure_http: bool = False,
+        default_headers: Mapping[str, str] | None = None,
+        trust_env: bool = True,
+        proxy: str | None = None,
+        stop_on_exit: bool = True,
+    ) -> ClientSettings:
+        resolved_dialect = get_dialect(dialect, dialect_options)
+        key = resolve_api_key(api_key, required=resolved_dialect.requires_api_key)
+        if not isinstance(max_event_bytes, int) or max_event_bytes < 1024:
+            raise InvalidRequestError(
+                f"max_event_bytes must be an integer of at least 1024, got {max_event_bytes!r}"
+            )
+        for name, flag in (
+            ("coalesce", coalesce),
+            ("allow_insecure_http", allow_insecure_http),
+            ("trust_env", trust_env),
+            ("stop_on_exit", stop_on_exit),
+        ):
+            if not isinstance(flag, bool):
+                raise InvalidRequestError(f"{name} must be True or False, got {flag!r}")
+        url = base_url or os.environ.get(ENV_BASE_URL) or resolved_dialect.default_base_url
+        has_secret = key is not None or bool(cookies)
+        checked_url = _check_base_url(url, has_secret, allow_insecure_http)
+        proxies = ProxyConfig.resolve(proxy, trust_env)
+        if has_secret:
+            check_proxy_hop(checked_url, proxies.for_url(checked_url), allow_insecure_http)
+        return cls(
+            api_key=key,
+            base_url=checked_url,
+            user_id=resolve_user_id(user_id),
+            dialect=resolved_dialect,
+            timeouts=Timeouts.coerce(timeout),
+            retry=RetryPolicy(max_retries=max_retries),
+            coalesce=coalesce,
+            max_event_bytes=max_event_bytes,
+            cookies=dict(cookies or {}),
+            verify=verify,
+            default_headers=_check_headers(default_headers),
+            proxies=proxies,
+            trust_env=trust_env,
+            stop_on_exit=stop_on_exit,
+        )
+
+    def __repr__(self) -> str:
+        # The dataclass repr would print the SecretStr as '**********' anyway; keep it short.
+        return (
+            f"ClientSettings(base_url={self.base_url!r}, dialect={self.dialect.name!r}, "
+            f"user_id={self.user_id!r})"
+        )

@@ -1,0 +1,420 @@
+"""OpenTelemetry traces and metrics for every agent call (GenAI semantic conventions).
+
+Optional: ``pip install "lyzr-stream[otel]"`` (``opentelemetry-api``). Nothing is recorded, and
+nothing costs more than one check per call, unless the API is installed *and* the application
+set a tracer or meter provider (an SDK, an OTLP exporter, an OpenInference or Traceloop setup).
+
+What is recorded, per the conventions for invoking an agent (development status, 2026):
+
+- one ``CLIENT`` span per agent invocation, named ``invoke_agent`` (the service gives agents an
+  id, not a human-readable name), with ``gen_ai.operation.name`` = ``invoke_agent``,
+  ``gen_ai.provider.name`` (``lyzr`` for the Lyzr dialects, else the dialect's name),
+  ``gen_ai.agent.id``, ``gen_ai.conversation.id`` (the session id), ``server.address`` /
+  ``server.port``, ``gen_ai.response.id`` (the message id), ``gen_ai.response.finish_reasons``,
+  and on failure ``error.type`` (the error's class name, e.g. ``InternalServerError``,
+  ``StreamInterruptedError``) with the span status set to error. Streams also record
+  ``lyzr.time_to_first_chunk`` (s), ``lyzr.output_chunks`` and ``lyzr.partial_text.length``
+  (the text the caller got before a failure or an early exit), and ``lyzr.early_exit`` when the
+  caller left before the end. Each retry is a span event ``lyzr.retry`` (attempt, error, delay).
+  The span nests under the current OpenTelemetry context, so a framework instrumentation
+  (OpenInference, Traceloop) shows it under its own LLM span.
+- tools the agent ran on the server (``ToolActivity``: chat-messages events, one-shot
+  ``tool_calls``, the agent-events channel) become child spans ``execute_tool {name}``
+  (``gen_ai.tool.name``, ``gen_ai.tool.type`` = ``extension``: run by the agent's side).
+- metrics: ``gen_ai.client.operation.duration`` (s, every call),
+  ``gen_ai.client.operation.time_to_first_chunk`` and
+  ``gen_ai.client.operation.time_per_output_chunk`` (s, streams only).
+- message content only when ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true``
+  (the conventions' opt-in): ``gen_ai.input.messages`` and ``gen_ai.output.messages``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from ._events import StreamEnd, TextDelta, ToolActivity
+
+if TYPE_CHECKING:
+    from ._request import AgentRequest
+    from ._response import AgentResponse
+    from ._settings import ClientSettings
+    from ._stream import AsyncEventStream, EventStream
+
+__all__ = [
+    "CAPTURE_CONTENT_ENV",
+    "instrument_async_stream",
+    "instrument_stream",
+    "note_retry",
+    "traced_call",
+]
+
+CAPTURE_CONTENT_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+_PROVIDERS = {"lyzr-v3": "lyzr", "lyzr-v2": "lyzr"}
+_INSTRUMENTATION = "lyzr_stream"
+
+_api: Any = None  # the opentelemetry modules once imported; False when not installed
+
+
+def _otel() -> Any:
+    global _api
+    if _api is None:
+        try:
+            from opentelemetry import context, metrics, trace
+        except ImportError:
+            _api = False
+        else:
+            _api = (trace, metrics, context)
+    return _api
+
+
+class _Instruments:
+    """The tracer and the three histograms, from the providers in force right now."""
+
+    __slots__ = ("duration", "per_chunk", "tracer", "ttfc")
+
+    def __init__(self, trace: Any, metrics: Any) -> None:
+        from ._version import __version__
+
+        self.tracer = trace.get_tracer(_INSTRUMENTATION, __version__)
+        meter = metrics.get_meter(_INSTRUMENTATION, __version__)
+        self.duration = meter.create_histogram(
+            "gen_ai.client.operation.duration", unit="s", description="GenAI operation duration."
+        )
+        self.ttfc = meter.create_histogram(
+            "gen_ai.client.operation.time_to_first_chunk",
+            unit="s",
+            description="Time to receive the first chunk of a streamed answer.",
+        )
+        self.per_chunk = meter.create_histogram(
+            "gen_ai.client.operation.time_per_output_chunk",
+            unit="s",
+            description="Time between output chunks of a streamed answer.",
+        )
+
+
+_cache: dict[tuple[int, int], _Instruments] = {}
+
+
+def _instruments() -> _Instruments | None:
+    """None unless opentelemetry is installed and a tracer or meter provider was set."""
+    api = _otel()
+    if not api:
+        return None
+    trace, metrics, _ = api
+    tracer_provider = trace.get_tracer_provider()
+    meter_provider = metrics.get_meter_provider()
+    if _is_default(tracer_provider) and _is_default(meter_provider):
+        return None
+    key = (id(tracer_provider), id(meter_provider))
+    found = _cache.get(key)
+    if found is None:
+        found = _cache[key] = _Instruments(trace, metrics)
+    return found
+
+
+def _is_default(provider: Any) -> bool:
+    # The API's stand-ins until an application sets a provider (proxy or no-op classes).
+    name = type(provider).__name__
+    return name.startswith(("Proxy", "_Proxy", "NoOp", "_NoOp", "DefaultMeterProvider"))
+
+
+def _capture_content() -> bool:
+    return os.environ.get(CAPTURE_CONTENT_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
+class _Call:
+    """One agent invocation's span and measurements."""
+
+    __slots__ = (
+        "_api",
+        "_attrs",
+        "_chunks",
+        "_instruments",
+        "_last_chunk",
+        "_metric_attrs",
+        "_open_tools",
+        "_started",
+        "_text_length",
+        "_texts",
+        "_ttfc",
+        "span",
+        "streaming",
+    )
+
+    def __init__(
+        self,
+        instruments: _Instruments,
+        settings: ClientSettings,
+        request: AgentRequest,
+        *,
+        streaming: bool,
+    ) -> None:
+        self._api = _otel()
+        self._instruments = instruments
+        self.streaming = streaming
+        url = urlsplit(settings.base_url)
+        provider = _PROVIDERS.get(settings.dialect.name, settings.dialect.name)
+        self._metric_attrs: dict[str, Any] = {
+            "gen_ai.operation.name": "invoke_agent",
+            "gen_ai.provider.name": provider,
+        }
+        if url.hostname:
+            self._metric_attrs["server.address"] = url.hostname
+            self._metric_attrs["server.port"] = url.port or (443 if url.scheme == "https" else 80)
+        self._attrs: dict[str, Any] = {**self._metric_attrs, "gen_ai.agent.id": request.agent_id}
+        if request.session_id:
+            self._attrs["gen_ai.conversation.id"] = request.session_id
+        if _capture_content():
+            self._attrs["gen_ai.input.messages"] = _input_messages(request)
+        trace = self._api[0]
+        self.span = instruments.tracer.start_span(
+            "invoke_agent", kind=trace.SpanKind.CLIENT, attributes=self._attrs
+        )
+        self._started = time.monotonic()
+        self._chunks = 0
+        self._ttfc: float | None = None
+        self._last_chunk = self._started
+        self._text_length = 0
+        self._texts: list[str] | None = [] if _capture_content() else None
+        self._open_tools: list[tuple[str, Any]] = []
+
+    def context(self) -> Any:
+        return self._api[0].set_span_in_context(self.span)
+
+    # -- stream events -------------------------------------------------------------------
+    def observe(self, event: object) -> None:
+        if isinstance(event, TextDelta):
+            now = time.monotonic()
+            if self._ttfc is None:
+                self._ttfc = now - self._started
+                self._instruments.ttfc.record(self._ttfc, self._metric_attrs)
+            else:
+                self._instruments.per_chunk.record(now - self._last_chunk, self._metric_attrs)
+            self._last_chunk = now
+            self._chunks += 1
+            self._text_length += len(event.text)
+            if self._texts is not None:
+                self._texts.append(event.text)
+        elif isinstance(event, ToolActivity):
+            self._tool(event)
+        elif isinstance(event, StreamEnd):
+            if event.message_id:
+                self.span.set_attribute("gen_ai.response.id", event.message_id)
+            self.span.set_attribute("gen_ai.response.finish_reasons", [event.finish_reason])
+
+    def _tool(self, activity: ToolActivity) -> None:
+        trace = self._api[0]
+        if activity.phase == "call":
+            span = self._instruments.tracer.start_span(
+                f"execute_tool {activity.name}",
+                context=self.context(),
+                kind=trace.SpanKind.INTERNAL,
+                attributes={
+                    "gen_ai.operation.name": "execute_tool",
+                    "gen_ai.tool.name": activity.name,
+                    "gen_ai.tool.type": "extension",
+                },
+            )
+            self._open_tools.append((activity.name, span))
+            return
+        for index, (name, span) in enumerate(self._open_tools):
+            if name == activity.name:
+                del self._open_tools[index]
+                span.end()
+                return
+        # A result without its call (the call came before tracing saw the stream): one span.
+        self._instruments.tracer.start_span(
+            f"execute_tool {activity.name}",
+            context=self.context(),
+            attributes={"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": activity.name},
+        ).end()
+
+    def response(self, response: AgentResponse) -> None:
+        """A whole one-shot answer."""
+        self.span.set_attribute("gen_ai.conversation.id", response.session_id)
+        if response.message_id:
+            self.span.set_attribute("gen_ai.response.id", response.message_id)
+        self.span.set_attribute("gen_ai.response.finish_reasons", [response.finish_reason])
+        for activity in response.tool_activity:
+            self._tool(activity)
+        if self._texts is not None:
+            self._texts.append(response.text)
+
+    # -- the end -------------------------------------------------------------------------
+    def finish(self, error: BaseException | None = None, *, early_exit: bool = False) -> None:
+        span = self.span
+        for _, tool_span in self._open_tools:
+            tool_span.end()
+        self._open_tools.clear()
+        attrs = self._metric_attrs
+        if self.streaming:
+            span.set_attribute("lyzr.output_chunks", self._chunks)
+            if self._ttfc is not None:
+                span.set_attribute("lyzr.time_to_first_chunk", self._ttfc)
+        if early_exit:
+            span.set_attribute("lyzr.early_exit", True)
+        if error is not None or early_exit:
+            span.set_attribute("lyzr.partial_text.length", self._text_length)
+        if error is not None:
+            kind = type(error).__name__
+            attrs = {**attrs, "error.type": kind}
+            span.set_attribute("error.type", kind)
+            span.set_status(self._api[0].Status(self._api[0].StatusCode.ERROR, str(error)[:200]))
+        if self._texts is not None:
+            part = {"type": "text", "content": "".join(self._texts)}
+            output = [{"role": "assistant", "parts": [part]}]
+            span.set_attribute("gen_ai.output.messages", json.dumps(output))
+        self._instruments.duration.record(time.monotonic() - self._started, attrs)
+        span.end()
+
+
+def _input_messages(request: AgentRequest) -> str:
+    if request.messages:
+        entries = [
+            {"role": m.role, "parts": [{"type": "text", "content": m.content}]}
+            for m in request.messages
+        ]
+    else:
+        entries = [{"role": "user", "parts": [{"type": "text", "content": request.message}]}]
+    return json.dumps(entries)
+
+
+# -- streams -------------------------------------------------------------------------------------
+def instrument_stream(stream: EventStream) -> None:
+    """Trace ``stream`` (a no-op unless OpenTelemetry is set up)."""
+    instruments = _instruments()
+    if instruments is not None:
+        stream._iterator = _traced(stream, stream._iterator, instruments)
+
+
+def instrument_async_stream(stream: AsyncEventStream) -> None:
+    """Async form of :func:`instrument_stream`."""
+    instruments = _instruments()
+    if instruments is not None:
+        stream._iterator = _atraced(stream, stream._iterator, instruments)
+
+
+def _traced(
+    stream: EventStream, inner: Iterator[Any], instruments: _Instruments
+) -> Generator[Any, None, None]:
+    call = _Call(instruments, stream._settings, stream.request, streaming=True)
+    attach, detach = call._api[2].attach, call._api[2].detach
+    try:
+        # Current until the first event: the request, its retries and any HTTP client spans
+        # happen then and nest under the invocation (nothing is retried once text was delivered).
+        token = attach(call.context())
+        try:
+            event = next(inner)
+        except StopIteration:
+            call.finish()
+            return
+        finally:
+            detach(token)
+        while True:
+            call.observe(event)
+            yield event
+            try:
+                event = next(inner)
+            except StopIteration:
+                break
+    except GeneratorExit:
+        _close(inner)
+        call.finish(early_exit=True)
+        raise
+    except BaseException as exc:
+        call.finish(exc)
+        raise
+    call.finish()
+
+
+def _close(inner: Iterator[Any]) -> None:
+    close = getattr(inner, "close", None)
+    if close is not None:
+        close()
+
+
+async def _atraced(
+    stream: AsyncEventStream, inner: AsyncIterator[Any], instruments: _Instruments
+) -> AsyncGenerator[Any, None]:
+    call = _Call(instruments, stream._settings, stream.request, streaming=True)
+    attach, detach = call._api[2].attach, call._api[2].detach
+    try:
+        token = attach(call.context())  # until the first event, as in the sync form
+        try:
+            event = await inner.__anext__()
+        except StopAsyncIteration:
+            call.finish()
+            return
+        finally:
+            detach(token)
+        while True:
+            call.observe(event)
+            yield event
+            try:
+                event = await inner.__anext__()
+            except StopAsyncIteration:
+                break
+    except GeneratorExit:
+        aclose = getattr(inner, "aclose", None)
+        if aclose is not None:
+            await aclose()
+        call.finish(early_exit=True)
+        raise
+    except BaseException as exc:
+        call.finish(exc)
+        raise
+    call.finish()
+
+
+# -- one-shot calls ------------------------------------------------------------------------------
+class _NoCall:
+    """What :func:`traced_call` yields when nothing is recorded."""
+
+    __slots__ = ()
+
+    def response(self, response: AgentResponse) -> None:
+        pass
+
+
+_NO_CALL = _NoCall()
+
+
+@contextmanager
+def traced_call(
+    settings: ClientSettings, request: AgentRequest
+) -> Generator[_Call | _NoCall, None, None]:
+    """A span around one one-shot call (``chat``/``achat``); the caller reports the response."""
+    instruments = _instruments()
+    if instruments is None:
+        yield _NO_CALL
+        return
+    call = _Call(instruments, settings, request, streaming=False)
+    token = call._api[2].attach(call.context())
+    try:
+        yield call
+    except BaseException as exc:
+        call.finish(exc)
+        raise
+    else:
+        call.finish()
+    finally:
+        call._api[2].detach(token)
+
+
+def note_retry(attempt: int, error: BaseException, delay: float) -> None:
+    """A retry, as an event on the current span (the invocation's, while it is traced)."""
+    api = _api
+    if not api:
+        return
+    span = api[0].get_current_span()
+    if span.is_recording():
+        span.add_event(
+            "lyzr.retry",
+            {"lyzr.attempt": attempt, "error.type": type(error).__name__, "lyzr.delay": delay},
+        )

@@ -1,0 +1,101 @@
+"""Timeouts, as one object with a part per phase of a streamed request.
+
+- ``connect``: opening the TCP/TLS connection;
+- ``write`` and ``pool``: sending the body, waiting for a free pooled connection;
+- ``first_byte``: from sending the request to the response headers (defaults to ``read``);
+- ``read``: the longest gap allowed between two chunks of the body (the idle timeout);
+- ``total``: the whole call, first byte to last; ``None`` means no limit.
+
+A plain number sets ``connect``, ``read``, ``write`` and ``pool`` alike, as in httpx; an
+``httpx.Timeout`` is taken part by part. ``None`` means the defaults below (not "no limit":
+to lift a limit, pass ``Timeouts(read=None, ...)`` with that part set to ``None``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+
+from ._errors import InvalidRequestError
+
+__all__ = ["DEFAULT_TIMEOUTS", "MAX_TIMEOUT", "TimeoutLike", "Timeouts"]
+
+
+#: The longest timeout accepted (a year): beyond it the socket layer overflows, and "no limit" is
+#: spelled ``None``.
+MAX_TIMEOUT = 365 * 24 * 3600.0
+
+
+def _check(name: str, value: float | None) -> None:
+    """A timeout is a positive, finite number of seconds up to a year, or None; not a bool or a
+    string (``True`` and ``"5"`` are refused rather than guessed at)."""
+    if value is None:
+        return
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not 0 < value <= MAX_TIMEOUT  # also refuses NaN and infinities
+    ):
+        shown = repr(value) if not isinstance(value, int) or abs(value) < 10**20 else "a huge int"
+        raise InvalidRequestError(
+            f"timeout {name} must be a positive number of seconds up to {MAX_TIMEOUT:.0f} "
+            f"(a year) or None, got {shown}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    connect: float | None = 10.0
+    read: float | None = 120.0
+    write: float | None = 30.0
+    pool: float | None = 30.0
+    first_byte: float | None = None
+    total: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("connect", "read", "write", "pool", "first_byte", "total"):
+            _check(name, getattr(self, name))
+
+    @classmethod
+    def coerce(cls, value: TimeoutLike) -> Timeouts:
+        """Accept a number, an ``httpx.Timeout``, a ``Timeouts`` or ``None`` (the defaults)."""
+        if isinstance(value, Timeouts):
+            return value
+        if value is None:
+            return cls()
+        if isinstance(value, httpx.Timeout):
+            return cls(value.connect, value.read, value.write, value.pool)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise InvalidRequestError(
+                f"timeout must be seconds, httpx.Timeout or Timeouts, got {type(value).__name__}"
+            )
+        _check("timeout", value)
+        v = float(value)
+        return cls(v, v, v, v)
+
+    @property
+    def header_timeout(self) -> float | None:
+        """The socket read timeout while waiting for the response headers."""
+        return self.first_byte if self.first_byte is not None else self.read
+
+    def to_httpx(self, remaining: float | None = None) -> httpx.Timeout:
+        """The httpx timeouts of one attempt; ``remaining``: what is left of ``total``."""
+        limit = self.total if remaining is None else remaining
+
+        def cap(value: float | None) -> float | None:
+            if limit is None:
+                return value
+            return limit if value is None else min(value, limit)
+
+        return httpx.Timeout(
+            connect=cap(self.connect),
+            read=cap(self.header_timeout),
+            write=cap(self.write),
+            pool=cap(self.pool),
+        )
+
+
+TimeoutLike = float | int | httpx.Timeout | Timeouts | None
+
+DEFAULT_TIMEOUTS = Timeouts()

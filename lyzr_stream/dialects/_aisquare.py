@@ -1,0 +1,128 @@
+"""AISquare Studio QLLM: ``POST /api/v1/qllm/chat-stream/{session_id}/`` (wire forms pinned by
+tests/core/test_other_dialects_protocol.py).
+
+The session id is an integer in the path (an existing chat session); the body is
+``{"prompt": ...}``. Agent id and user id are not sent (the session determines both); the agent
+id still names the model in framework results. The auth scheme is not documented, so the header
+is configurable: by default ``Authorization: Bearer <api key>``
+(``dialect_options={"auth_header": "X-API-Key", "auth_scheme": ""}`` sends the bare key).
+
+Events are SSE with a JSON ``type``: ``start``, ``token`` (text under ``token``, ``content``,
+``delta`` or ``text``), ``complete``, ``metadata`` (message info, suggestions, title: kept
+whole), ``end`` and ``error``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from .._errors import AgentError, InvalidRequestError
+from .._events import Metadata
+from .._request import AgentRequest
+from ._base import (
+    MESSAGE_ONLY_UNSUPPORTED,
+    Credentials,
+    Dialect,
+    HttpRequest,
+    ParsedEvent,
+    StreamParser,
+    encode_path_segment,
+)
+from ._common import JsonEventParser, UnexpectedContentParser, first_text, media_type
+
+__all__ = ["AISquareDialect", "AISquareStreamParser"]
+
+
+def _token(parser: JsonEventParser, obj: Mapping[str, Any]) -> list[ParsedEvent]:
+    return parser.text(first_text(obj, "token", "content", "delta", "text"))
+
+
+def _metadata(parser: JsonEventParser, obj: Mapping[str, Any]) -> list[ParsedEvent]:
+    payload = obj.get("metadata", obj.get("data"))
+    data = (
+        dict(payload)
+        if isinstance(payload, Mapping)
+        else {k: v for k, v in obj.items() if k != "type"}
+    )
+    message_id = data.get("message_id", data.get("messageId"))
+    if isinstance(message_id, (str, int)):
+        parser.message_id = str(message_id)
+    parser.metadata.update(data)
+    return [Metadata("metadata", data)]
+
+
+def _start(parser: JsonEventParser, obj: Mapping[str, Any]) -> list[ParsedEvent]:
+    return [Metadata("start", {k: v for k, v in obj.items() if k != "type"})]
+
+
+def _complete(parser: JsonEventParser, obj: Mapping[str, Any]) -> list[ParsedEvent]:
+    parser.metadata["complete"] = True
+    return []
+
+
+def _error(parser: JsonEventParser, obj: Mapping[str, Any]) -> list[ParsedEvent]:
+    message = first_text(obj, "error", "message", "detail") or "the agent reported an error"
+    return parser.fail(AgentError(f"agent error: {message}"))
+
+
+class AISquareStreamParser(JsonEventParser):
+    protocol = "aisquare"
+    handlers = {
+        "start": _start,
+        "token": _token,
+        "complete": _complete,
+        "metadata": _metadata,
+        "error": _error,
+    }
+
+
+class AISquareDialect(Dialect):
+    """AISquare Studio's streaming QLLM chat."""
+
+    name: ClassVar[str] = "aisquare"
+    default_base_url: ClassVar[str] = "https://api.aisquare.studio"
+    unsupported_fields: ClassVar[frozenset[str]] = MESSAGE_ONLY_UNSUPPORTED
+
+    def __init__(self, auth_header: str = "Authorization", auth_scheme: str = "Bearer") -> None:
+        if not auth_header or not auth_header.strip():
+            raise InvalidRequestError("auth_header must be a header name")
+        self.auth_header = auth_header.strip()
+        self.auth_scheme = auth_scheme.strip()
+
+    def new_session_id(self, agent_id: str) -> str:
+        raise InvalidRequestError(
+            "the aisquare dialect needs session_id: the integer id of an existing chat session"
+        )
+
+    def validate(self, request: AgentRequest) -> None:
+        super().validate(request)
+        session_id = str(request.session_id)
+        if not session_id.isdecimal():
+            raise InvalidRequestError(
+                f"the aisquare dialect needs session_id to be the integer id of a chat session, "
+                f"got {session_id!r}"
+            )
+
+    def stream_request(self, request: AgentRequest, credentials: Credentials) -> HttpRequest:
+        headers = {"content-type": "application/json", "accept": "text/event-stream"}
+        if credentials.api_key is not None:
+            key = credentials.api_key.get_secret_value()
+            headers[self.auth_header.lower()] = (
+                f"{self.auth_scheme} {key}" if self.auth_scheme else key
+            )
+        session = encode_path_segment(str(int(str(request.session_id))), "session_id")
+        path = f"/api/v1/qllm/chat-stream/{session}/"
+        return HttpRequest("POST", path, headers, {"prompt": request.message})
+
+    def stream_parser(
+        self, content_type: str, *, max_event_bytes: int, coalesce: bool = False
+    ) -> StreamParser:
+        if media_type(content_type) in ("text/event-stream", ""):
+            return AISquareStreamParser(max_event_bytes)
+        return UnexpectedContentParser(content_type)
+
+    def __repr__(self) -> str:
+        return (
+            f"AISquareDialect(auth_header={self.auth_header!r}, auth_scheme={self.auth_scheme!r})"
+        )

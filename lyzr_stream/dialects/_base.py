@@ -1,0 +1,166 @@
+"""The contract every dialect (wire format) fulfils. No I/O here.
+
+A dialect turns an :class:`~lyzr_stream._request.AgentRequest` into an :class:`HttpRequest`, and
+response bytes into normalized events through a :class:`StreamParser`. The I/O shell
+(:mod:`lyzr_stream._client`) sends the request and feeds the parser; it knows nothing else about
+the format, so adding a dialect touches neither the shell nor the framework classes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+from urllib.parse import quote
+
+from pydantic import SecretStr
+
+from .._errors import AgentError, InvalidRequestError, LyzrError
+from .._events import StreamEvent
+from .._request import AgentRequest
+from .._response import AgentResponse
+
+__all__ = [
+    "MESSAGE_ONLY_UNSUPPORTED",
+    "Credentials",
+    "Dialect",
+    "HttpRequest",
+    "ParsedEvent",
+    "StreamFailure",
+    "StreamParser",
+    "encode_path_segment",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class StreamFailure:
+    """Parser output meaning "the stream failed here". The shell raises ``error``.
+
+    Returned in order with the events before it, so text decoded from the same bytes as the
+    failure still reaches the caller first. Callers of ``LyzrClient`` never see this object.
+    """
+
+    error: LyzrError
+
+
+ParsedEvent = StreamEvent | StreamFailure
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """What authenticates a request. Each dialect decides where it goes (header, cookie)."""
+
+    api_key: SecretStr | None = None
+    cookies: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class HttpRequest:
+    """A request ready to send: ``path`` is relative to the base URL and already encoded.
+
+    ``headers`` and ``cookies`` may hold the credential: they are left out of the repr, and the
+    shell logs headers only through ``redact_headers``.
+    """
+
+    method: str
+    path: str
+    headers: Mapping[str, str] = field(repr=False)
+    json: Mapping[str, Any]
+    cookies: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+
+class StreamParser(Protocol):
+    """Bytes in, events out. ``finish`` is called once at end of body."""
+
+    def feed(self, chunk: bytes) -> list[ParsedEvent]: ...
+
+    def finish(self) -> list[ParsedEvent]: ...
+
+
+def encode_path_segment(value: str, what: str) -> str:
+    """Percent-encode one path parameter; an empty value or a dot segment is refused."""
+    if not value or value in {".", ".."}:
+        raise InvalidRequestError(f"{what} must be a non-empty path segment, got {value!r}")
+    return quote(value, safe="")
+
+#: The request fields a format that carries only the message (Lyzr v2, AISquare, chat messages)
+#: cannot send: its ``Dialect.unsupported_fields``.
+MESSAGE_ONLY_UNSUPPORTED: frozenset[str] = frozenset(
+    {
+        "system_prompt_variables",
+        "filter_variables",
+        "features",
+        "assets",
+        "messages",
+        "tools",
+        "response_format",
+    }
+)
+
+
+class Dialect(ABC):
+    """One wire format. Subclasses are stateless and shared; a parser holds per-stream state.
+
+    ``unsupported_fields`` lists request fields the format cannot carry: setting one raises
+    :class:`~lyzr_stream._errors.InvalidRequestError` instead of silently dropping it.
+    """
+
+    name: ClassVar[str]
+    default_base_url: ClassVar[str]
+    unsupported_fields: ClassVar[frozenset[str]] = frozenset()
+    #: True when the format has a one-shot (non-streaming) endpoint of its own.
+    has_chat_endpoint: ClassVar[bool] = False
+    #: False for formats authenticated some other way (cookies).
+    requires_api_key: ClassVar[bool] = True
+
+    def validate(self, request: AgentRequest) -> None:
+        """Reject fields this format cannot carry. Called before anything is sent."""
+        for name in sorted(self.unsupported_fields):
+            value = getattr(request, name)
+            if value:
+                raise InvalidRequestError(
+                    f"the {self.name!r} dialect cannot send {name}; remove it or use a "
+                    "dialect that supports it"
+                )
+
+    @abstractmethod
+    def stream_request(self, request: AgentRequest, credentials: Credentials) -> HttpRequest:
+        """The HTTP request that starts a stream. ``request`` has user and session ids set."""
+
+    @abstractmethod
+    def stream_parser(
+        self, content_type: str, *, max_event_bytes: int, coalesce: bool = False
+    ) -> StreamParser:
+        """A fresh parser for one response with this content type.
+
+        ``coalesce=True`` allows the parser to return the text of one ``feed`` as a single
+        ``TextDelta`` (the shell merges them anyway); parsers may ignore it.
+        """
+
+    def new_session_id(self, agent_id: str) -> str:
+        """A fresh session id in the form this service expects: ``<agent id>-<random>``."""
+        return f"{agent_id}-{uuid.uuid4().hex[:12]}"
+
+    def chat_request(self, request: AgentRequest, credentials: Credentials) -> HttpRequest:
+        """The one-shot request, for formats that have one (``has_chat_endpoint``)."""
+        raise NotImplementedError(f"the {self.name!r} dialect has no one-shot endpoint")
+
+    def parse_chat(self, body: bytes, request: AgentRequest) -> AgentResponse:
+        """Parse a one-shot response body."""
+        raise NotImplementedError(f"the {self.name!r} dialect has no one-shot endpoint")
+
+    def stop_request(self, session_id: str, credentials: Credentials) -> HttpRequest | None:
+        """The request that stops the session's running agent (sent when a caller leaves a
+        stream early), or None when the service has none."""
+        return None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+def agent_error(message: str) -> StreamFailure:
+    """The failure for an error the agent reported inside a 200 stream."""
+    message = message.strip() or "the agent reported an error without a message"
+    return StreamFailure(AgentError(f"agent error: {message}"))
