@@ -60,7 +60,7 @@ def test_ctrl_c_stops_the_answer_and_keeps_the_session(
     chat.sendline("/exit")  # replaced below: a slow agent needs its own process
     chat.expect(pexpect.EOF)
     child = _spawn(
-        "chat", "--agent-id", "demo", "--session-id", "cli-ctrl-c", env=_env(lyzr_emulator)
+        "chat", "--agent-id", "slow", "--session-id", "cli-ctrl-c", env=_env(lyzr_emulator)
     )
     try:
         child.expect("you> ")

@@ -201,6 +201,12 @@ def _demo(call: AgentCall) -> Answer:
     return Answer(words(DEMO_ANSWER), delay=0.02)
 
 
+@agent("slow")
+def _slow(call: AgentCall) -> Answer:
+    """The demo answer four times over at 50 ms a word (about ten seconds): time to interrupt."""
+    return Answer(words(" ".join([DEMO_ANSWER] * 4)), delay=0.05)
+
+
 @agent("react")
 def _react(call: AgentCall) -> Answer:
     """Speaks the ReAct text format: asks for the first listed tool, then answers.
