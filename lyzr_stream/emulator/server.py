@@ -18,6 +18,8 @@ from .state import EMULATOR_API_KEY, EmulatorState, RecordedRequest
 __all__ = ["Emulator"]
 
 _LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+# The app-state stores that reset() empties (the agent-event hub holds live sockets: kept).
+_RESETTABLE_STORES = ("lyzr_assets", "lyzr_sessions")
 
 
 class Emulator:
@@ -111,8 +113,11 @@ class Emulator:
         return self.state.stop_requests
 
     def reset(self) -> None:
-        """Forget recorded requests, session memory and fault counters."""
+        """Forget recorded requests, session memory, created sessions, uploads, fault counters."""
         self.state.reset()
+        for store in _RESETTABLE_STORES:  # each is made again, empty, on first use
+            if hasattr(self.app.state, store):
+                delattr(self.app.state, store)
 
     def start(self) -> Emulator:
         if self._server is not None:

@@ -19,3 +19,17 @@ def test_second_starts_clean(lyzr_emulator: Emulator, lyzr_emulator_server: Emul
     with LyzrClient(api_key=lyzr_emulator.api_key, base_url=lyzr_emulator.base_url) as client:
         answer = client.chat(AgentRequest(agent_id="memory", message="b", session_id="plugin-s"))
     assert answer.text == "This is the start of our conversation."
+
+
+def test_reset_forgets_uploads_and_created_sessions(lyzr_emulator: Emulator) -> None:
+    from lyzr_stream.emulator.assets import AssetStore
+
+    with LyzrClient(api_key=lyzr_emulator.api_key, base_url=lyzr_emulator.base_url) as client:
+        (asset,) = client.upload_assets([("a.pdf", b"%PDF-1.4 x")])
+        created = client.create_session("memory")
+        assert [s.session_id for s in client.list_sessions("memory")] == [created]
+        assert len(AssetStore.of(lyzr_emulator.app).uploads) == 1
+        lyzr_emulator.reset()
+        assert AssetStore.of(lyzr_emulator.app).uploads == []
+        assert AssetStore.of(lyzr_emulator.app).get(str(asset.asset_id)) is None
+        assert client.list_sessions("memory") == []
