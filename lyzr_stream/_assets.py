@@ -16,9 +16,11 @@ import os
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import IO, Any, Union
 
+from ._api_call import ApiCall
 from ._errors import APIResponseValidationError, InvalidRequestError, LyzrError, excerpt
 
 __all__ = [
@@ -33,6 +35,7 @@ __all__ = [
     "multipart_body",
     "parse_upload_response",
     "to_upload_file",
+    "upload_call",
 ]
 
 UPLOAD_PATH = "/v3/assets/upload"
@@ -297,3 +300,16 @@ def parse_upload_response(body: bytes, files: Sequence[UploadFile]) -> list[Asse
     if failures:
         raise AssetUploadError(failures, assets)
     return assets
+
+
+def upload_call(files: Sequence[FileInput] | FileInput, max_bytes: int) -> ApiCall[list[Asset]]:
+    """The upload of ``files`` (one input or a sequence of them), read and checked now: nothing
+    is sent for a file the service would refuse. The call's ``parse`` names each file."""
+    given: Any = files  # checked at run time: callers pass anything
+    if isinstance(given, (str, bytes, tuple)) or not isinstance(given, Sequence):
+        given = [given]
+    prepared = [to_upload_file(f) for f in given]
+    check_upload(prepared, max_bytes)
+    body, content_type = multipart_body(prepared)
+    parse = partial(parse_upload_response, files=prepared)
+    return ApiCall("POST", UPLOAD_PATH, parse, body, content_type)

@@ -11,36 +11,23 @@ else.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
-from ._assets import (
-    DEFAULT_MAX_ASSET_BYTES,
-    UPLOAD_PATH,
-    Asset,
-    FileInput,
-    check_upload,
-    multipart_body,
-    parse_upload_response,
-    to_upload_file,
-)
+from ._api_call import ApiCall
+from ._assets import DEFAULT_MAX_ASSET_BYTES, Asset, FileInput, upload_call
 from ._errors import InvalidRequestError, LyzrError
 from ._retry import RetryPolicy
 from ._sessions import (
     SessionInfo,
     SessionMessage,
-    create_session_path,
-    history_path,
-    parse_created_session,
-    parse_history,
-    parse_sessions,
-    session_path,
-    sessions_path,
+    create_session_call,
+    delete_session_call,
+    history_call,
+    sessions_call,
 )
 from ._timeouts import TimeoutLike, Timeouts
 from ._transport import Deadline, build_request, retry_step
@@ -52,18 +39,40 @@ if TYPE_CHECKING:
 
 __all__ = ["FilesAndSessionsAPI"]
 
+T = TypeVar("T")
+
 #: Dialects whose service has Lyzr's asset and session routes.
 _LYZR_DIALECTS = frozenset({"lyzr-v3"})
 
+#: What :meth:`FilesAndSessionsAPI._send_retrying` takes: the request, its absolute URL, its
+#: timeouts and retry policy, its body and its deadline.
+_Prepared = tuple[HttpRequest, str, Timeouts, RetryPolicy, bytes, Deadline]
 
-@dataclass(frozen=True, slots=True)
-class _ApiCall:
-    """One request to a JSON (or multipart) route of the service."""
 
-    method: str
-    path: str
-    content: bytes | None = None
-    content_type: str | None = None
+class _Attempts:
+    """The retry rule of one non-streamed request, for the sync and the async loop alike."""
+
+    __slots__ = ("_deadline", "_failed", "_number", "_policy", "_then_raise")
+
+    def __init__(self, policy: RetryPolicy, deadline: Deadline) -> None:
+        self._policy, self._deadline = policy, deadline
+        self._number = 0
+        self._failed: LyzrError | None = None
+        self._then_raise: LyzrError | None = None
+
+    def begin(self) -> None:
+        """Before each attempt: raise the total timeout if the last wait used it up."""
+        if self._then_raise is not None:
+            raise self._then_raise from self._failed
+        self._number += 1
+
+    def delay_after(self, error: LyzrError) -> float:
+        """The wait before the next attempt; raises ``error`` when it is not retried."""
+        step = retry_step(self._policy, self._number, error, self._deadline)
+        if step is None:
+            raise error
+        self._failed, self._then_raise = error, step.then_raise
+        return step.delay
 
 
 class FilesAndSessionsAPI:
@@ -88,14 +97,9 @@ class FilesAndSessionsAPI:
 
     # -- uploads -----------------------------------------------------------------------------
     def _upload_call(
-        self, files: Sequence[FileInput], max_bytes: int | None
-    ) -> tuple[_ApiCall, list[Any]]:
-        if isinstance(files, (str, bytes, tuple)) or not isinstance(files, Sequence):
-            files = [files]
-        prepared = [to_upload_file(f) for f in files]
-        check_upload(prepared, self.max_asset_bytes if max_bytes is None else max_bytes)
-        body, content_type = multipart_body(prepared)
-        return _ApiCall("POST", UPLOAD_PATH, body, content_type), prepared
+        self, files: Sequence[FileInput] | FileInput, max_bytes: int | None
+    ) -> ApiCall[list[Asset]]:
+        return upload_call(files, self.max_asset_bytes if max_bytes is None else max_bytes)
 
     def upload_assets(
         self,
@@ -114,8 +118,7 @@ class FilesAndSessionsAPI:
         All files go in one request; if the service refuses any, :class:`AssetUploadError`
         names each refused file (and lists those that did upload).
         """
-        call, prepared = self._upload_call(files, max_bytes)  # type: ignore[arg-type]
-        return parse_upload_response(self._send(call, timeout, max_retries), prepared)
+        return self._call(self._upload_call(files, max_bytes), timeout, max_retries)
 
     async def aupload_assets(
         self,
@@ -126,9 +129,7 @@ class FilesAndSessionsAPI:
         max_retries: int | None = None,
     ) -> list[Asset]:
         """Async form of :meth:`upload_assets`."""
-        call, prepared = self._upload_call(files, max_bytes)  # type: ignore[arg-type]
-        body = await self._asend(call, timeout, max_retries)
-        return parse_upload_response(body, prepared)
+        return await self._acall(self._upload_call(files, max_bytes), timeout, max_retries)
 
     # -- sessions ----------------------------------------------------------------------------
     def session_history(
@@ -142,8 +143,7 @@ class FilesAndSessionsAPI:
         """The session's memory, oldest turn first (``GET /v1/sessions/{id}/history``; with
         ``agent_id``, the agent-scoped route). An unknown session reads as empty or raises
         ``NotFoundError``, as the service answers."""
-        call = _ApiCall("GET", history_path(session_id, agent_id))
-        return parse_history(self._send(call, timeout, max_retries))
+        return self._call(history_call(session_id, agent_id), timeout, max_retries)
 
     async def asession_history(
         self,
@@ -154,8 +154,7 @@ class FilesAndSessionsAPI:
         max_retries: int | None = None,
     ) -> list[SessionMessage]:
         """Async form of :meth:`session_history`."""
-        call = _ApiCall("GET", history_path(session_id, agent_id))
-        return parse_history(await self._asend(call, timeout, max_retries))
+        return await self._acall(history_call(session_id, agent_id), timeout, max_retries)
 
     def list_sessions(
         self,
@@ -165,8 +164,7 @@ class FilesAndSessionsAPI:
         max_retries: int | None = None,
     ) -> list[SessionInfo]:
         """The agent's sessions (``GET /v1/agent/{agent_id}/sessions``)."""
-        call = _ApiCall("GET", sessions_path(agent_id))
-        return parse_sessions(self._send(call, timeout, max_retries))
+        return self._call(sessions_call(agent_id), timeout, max_retries)
 
     async def alist_sessions(
         self,
@@ -176,19 +174,12 @@ class FilesAndSessionsAPI:
         max_retries: int | None = None,
     ) -> list[SessionInfo]:
         """Async form of :meth:`list_sessions`."""
-        call = _ApiCall("GET", sessions_path(agent_id))
-        return parse_sessions(await self._asend(call, timeout, max_retries))
+        return await self._acall(sessions_call(agent_id), timeout, max_retries)
 
     def _create_call(
         self, agent_id: str, user_id: str | None, metadata: Mapping[str, Any] | None
-    ) -> _ApiCall:
-        body = {
-            "user_id": user_id or self.settings.user_id,
-            "agent_id": agent_id,
-            "metadata": dict(metadata or {}),
-        }
-        content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-        return _ApiCall("POST", create_session_path(agent_id), content, "application/json")
+    ) -> ApiCall[str]:
+        return create_session_call(agent_id, user_id or self.settings.user_id, metadata)
 
     def create_session(
         self,
@@ -204,8 +195,7 @@ class FilesAndSessionsAPI:
         Not needed to chat: any new ``session_id`` starts a session. Use it to attach
         ``metadata`` (a title, say) the way the Studio web client does.
         """
-        call = self._create_call(agent_id, user_id, metadata)
-        return parse_created_session(self._send(call, timeout, max_retries))
+        return self._call(self._create_call(agent_id, user_id, metadata), timeout, max_retries)
 
     async def acreate_session(
         self,
@@ -218,7 +208,7 @@ class FilesAndSessionsAPI:
     ) -> str:
         """Async form of :meth:`create_session`."""
         call = self._create_call(agent_id, user_id, metadata)
-        return parse_created_session(await self._asend(call, timeout, max_retries))
+        return await self._acall(call, timeout, max_retries)
 
     def delete_session(
         self,
@@ -228,7 +218,7 @@ class FilesAndSessionsAPI:
         max_retries: int | None = None,
     ) -> None:
         """Delete the session and its memory (``DELETE /v1/sessions/{session_id}``)."""
-        self._send(_ApiCall("DELETE", session_path(session_id)), timeout, max_retries)
+        self._call(delete_session_call(session_id), timeout, max_retries)
 
     async def adelete_session(
         self,
@@ -238,12 +228,12 @@ class FilesAndSessionsAPI:
         max_retries: int | None = None,
     ) -> None:
         """Async form of :meth:`delete_session`."""
-        await self._asend(_ApiCall("DELETE", session_path(session_id)), timeout, max_retries)
+        await self._acall(delete_session_call(session_id), timeout, max_retries)
 
     # -- one request, retried like a one-shot chat ---------------------------------------------
-    def _prepared(
-        self, call: _ApiCall, timeout: object, max_retries: int | None
-    ) -> tuple[HttpRequest, str, Timeouts, RetryPolicy]:
+    def _prepared(self, call: ApiCall[Any], timeout: object, max_retries: int | None) -> _Prepared:
+        """What to send, checked (the client open, a dialect with these routes), with its
+        timeouts, retry policy and a deadline that starts now."""
         self._check_open()
         settings = self.settings
         name = settings.dialect.name
@@ -252,22 +242,19 @@ class FilesAndSessionsAPI:
                 f"file uploads and session memory are Lyzr API routes; the {name!r} dialect's "
                 "service has none (use dialect='lyzr-v3')"
             )
-        headers = {"accept": "application/json"}
-        if call.content_type is not None:
-            headers["content-type"] = call.content_type
-        if settings.api_key is not None:
-            headers["x-api-key"] = settings.api_key.get_secret_value()
-        http_request = self._with_defaults(HttpRequest(call.method, call.path, headers, {}))
+        http_request = self._with_defaults(call.http_request(settings.api_key))
         given: Any = timeout
         timeouts = settings.timeouts if given is ... else Timeouts.coerce(given)
         retry = settings.retry if max_retries is None else RetryPolicy(max_retries)
-        return http_request, settings.base_url + call.path, timeouts, retry
+        url = settings.base_url + call.path
+        return http_request, url, timeouts, retry, call.content, Deadline(timeouts.total)
 
-    def _send(self, call: _ApiCall, timeout: object, max_retries: int | None) -> bytes:
-        http_request, url, timeouts, retry = self._prepared(call, timeout, max_retries)
-        deadline = Deadline(timeouts.total)
-        content = call.content or b""
-        return self._send_retrying(http_request, url, timeouts, retry, content, deadline)
+    def _call(self, call: ApiCall[T], timeout: object, max_retries: int | None) -> T:
+        return call.parse(self._send_retrying(*self._prepared(call, timeout, max_retries)))
+
+    async def _acall(self, call: ApiCall[T], timeout: object, max_retries: int | None) -> T:
+        prepared = self._prepared(call, timeout, max_retries)
+        return call.parse(await self._asend_retrying(*prepared))
 
     def _send_retrying(
         self,
@@ -279,27 +266,17 @@ class FilesAndSessionsAPI:
         deadline: Deadline,
     ) -> bytes:
         """One non-streamed request, retried as the policy says; the body of its answer. The
-        one loop behind ``chat`` and the file and session calls."""
-        attempt = 0
+        one loop behind ``chat`` and the file and session calls (the rule: :class:`_Attempts`)."""
+        attempts = _Attempts(retry, deadline)
         while True:
-            attempt += 1
+            attempts.begin()
             try:
                 http = self._sync_http()
                 built = build_request(http, http_request, url, timeouts, content, deadline)
                 return self._chat_once(http, built, deadline)
             except LyzrError as error:
-                step = retry_step(retry, attempt, error, deadline)
-                if step is None:
-                    raise
-                time.sleep(step.delay)
-                if step.then_raise is not None:
-                    raise step.then_raise from error
-
-    async def _asend(self, call: _ApiCall, timeout: object, max_retries: int | None) -> bytes:
-        http_request, url, timeouts, retry = self._prepared(call, timeout, max_retries)
-        deadline = Deadline(timeouts.total)
-        content = call.content or b""
-        return await self._asend_retrying(http_request, url, timeouts, retry, content, deadline)
+                delay = attempts.delay_after(error)
+            time.sleep(delay)
 
     async def _asend_retrying(
         self,
@@ -310,22 +287,17 @@ class FilesAndSessionsAPI:
         content: bytes,
         deadline: Deadline,
     ) -> bytes:
-        """Async form of :meth:`_send_retrying`."""
-        attempt = 0
+        """Async form of :meth:`_send_retrying` (a connection shard held per attempt)."""
+        attempts = _Attempts(retry, deadline)
         while True:
-            attempt += 1
+            attempts.begin()
             pools = self._async_pools()
             http, shard = pools.acquire()
             try:
                 built = build_request(http, http_request, url, timeouts, content, deadline)
                 return await self._achat_once(http, built, deadline)
             except LyzrError as error:
-                step = retry_step(retry, attempt, error, deadline)
-                if step is None:
-                    raise
-                failed = error
+                delay = attempts.delay_after(error)
             finally:
                 pools.release(shard)
-            await asyncio.sleep(step.delay)
-            if step.then_raise is not None:
-                raise step.then_raise from failed
+            await asyncio.sleep(delay)

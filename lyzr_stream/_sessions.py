@@ -9,6 +9,9 @@ Routes (PROTOCOLS.md, "Files, sessions and tasks"), all with ``x-api-key``:
   wrapper is accepted too);
 - ``POST /v1/sessions/{agent_id}`` with ``{"user_id", "agent_id", "metadata"}`` -> ``session_id``;
 - ``DELETE /v1/sessions/{session_id}``.
+
+Each route is one :class:`~lyzr_stream._api_call.ApiCall` built here (``history_call``, ...):
+the client's sync and async methods only send it.
 """
 
 from __future__ import annotations
@@ -18,18 +21,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._api_call import ApiCall
 from ._errors import APIResponseValidationError, excerpt
 from .dialects._base import encode_path_segment
 
 __all__ = [
     "SessionInfo",
     "SessionMessage",
+    "create_session_call",
     "create_session_path",
+    "delete_session_call",
+    "history_call",
     "history_path",
     "parse_created_session",
     "parse_history",
     "parse_sessions",
     "session_path",
+    "sessions_call",
     "sessions_path",
 ]
 
@@ -175,3 +183,34 @@ def parse_created_session(body: bytes) -> str:
     raise APIResponseValidationError(
         "the create session answer has no session_id", body_excerpt=excerpt(body)
     )
+
+
+# -- the routes as calls -----------------------------------------------------------------------
+def history_call(session_id: str, agent_id: str | None = None) -> ApiCall[list[SessionMessage]]:
+    """``GET`` the session's memory (agent-scoped with ``agent_id``)."""
+    return ApiCall("GET", history_path(session_id, agent_id), parse_history)
+
+
+def sessions_call(agent_id: str) -> ApiCall[list[SessionInfo]]:
+    """``GET`` the agent's sessions."""
+    return ApiCall("GET", sessions_path(agent_id), parse_sessions)
+
+
+def create_session_call(
+    agent_id: str, user_id: str, metadata: Mapping[str, Any] | None = None
+) -> ApiCall[str]:
+    """``POST`` a new session of ``agent_id`` for ``user_id``; the answer is its id."""
+    body = {"user_id": user_id, "agent_id": agent_id, "metadata": dict(metadata or {})}
+    content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    path = create_session_path(agent_id)
+    return ApiCall("POST", path, parse_created_session, content, "application/json")
+
+
+def _no_result(body: bytes) -> None:
+    # A delete answers with a status; its body, whatever it says, is not the caller's business.
+    return None
+
+
+def delete_session_call(session_id: str) -> ApiCall[None]:
+    """``DELETE`` the session and its memory."""
+    return ApiCall("DELETE", session_path(session_id), _no_result)

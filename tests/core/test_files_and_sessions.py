@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from lyzr_stream import (
     AgentRequest,
@@ -26,6 +27,7 @@ from lyzr_stream._assets import (
     multipart_body,
     parse_upload_response,
     to_upload_file,
+    upload_call,
 )
 from lyzr_stream._attachments import (
     CallAttachments,
@@ -34,8 +36,20 @@ from lyzr_stream._attachments import (
     decode_data_url,
     merge_asset_ids,
 )
+from lyzr_stream._errors import APITimeoutError
+from lyzr_stream._files_and_sessions import _Attempts
 from lyzr_stream._request import ChatMessage
-from lyzr_stream._sessions import parse_created_session, parse_history, parse_sessions
+from lyzr_stream._retry import RetryPolicy
+from lyzr_stream._sessions import (
+    create_session_call,
+    delete_session_call,
+    history_call,
+    parse_created_session,
+    parse_history,
+    parse_sessions,
+    sessions_call,
+)
+from lyzr_stream._transport import Deadline
 from lyzr_stream.emulator import Emulator
 from lyzr_stream.emulator.assets import AssetStore
 
@@ -141,6 +155,65 @@ def test_history_both_shapes_and_sessions_list() -> None:
     assert parse_created_session(b'{"session_id": "new"}') == "new"
     with pytest.raises(APIResponseValidationError):
         parse_created_session(b"{}")
+
+
+def test_each_route_is_one_call_built_and_read_without_io() -> None:
+    history = history_call("s 1", "agent/x")
+    assert (history.method, history.path) == ("GET", "/v1/sessions/s%201/agent%2Fx/history")
+    assert history.parse(b'[{"role": "user", "content": "hi"}]')[0].content == "hi"
+    assert history_call("s").path == "/v1/sessions/s/history"
+    listed = sessions_call("a")
+    assert (listed.method, listed.path, listed.parse(b"[]")) == ("GET", "/v1/agent/a/sessions", [])
+    create = create_session_call("a", "u@x", {"title": "Trip"})
+    assert (create.method, create.path, create.content_type) == (
+        "POST", "/v1/sessions/a", "application/json"
+    )  # fmt: skip
+    assert json.loads(create.content) == {
+        "user_id": "u@x", "agent_id": "a", "metadata": {"title": "Trip"}
+    }  # fmt: skip
+    assert create.parse(b'"new-id"') == "new-id"
+    delete = delete_session_call("s")
+    assert (delete.method, delete.path, delete.parse(b"anything")) == (
+        "DELETE", "/v1/sessions/s", None
+    )  # fmt: skip
+    with pytest.raises(InvalidRequestError, match="session_id"):
+        history_call("..")
+
+
+def test_the_upload_call_checks_first_and_names_files_in_its_answer() -> None:
+    call = upload_call(("a.pdf", PDF), 1024)  # one file, not a sequence of two
+    assert (call.method, call.path) == ("POST", "/v3/assets/upload")
+    assert call.content_type is not None and call.content_type.startswith("multipart/form-data")
+    assert call.content.count(b'name="files"') == 1
+    with pytest.raises(AssetUploadError, match=r"'a\.pdf': too big"):
+        call.parse(b'{"results": [{"success": false, "error": "too big"}]}')
+    with pytest.raises(InvalidRequestError, match="over the 8-byte cap"):
+        upload_call([("a.pdf", PDF)], 8)
+    request = call.http_request(SecretStr("sk-secret"))
+    assert request.headers == {
+        "accept": "application/json",
+        "content-type": call.content_type,
+        "x-api-key": "sk-secret",
+    }
+    assert "sk-secret" not in repr(request) and PDF.decode() not in repr(call)
+    assert "x-api-key" not in history_call("s").http_request(None).headers
+
+
+def test_the_one_shot_retry_rule() -> None:
+    attempts = _Attempts(RetryPolicy(max_retries=1, initial_delay=0.0), Deadline(None))
+    failure = InternalServerError("boom", status_code=500)
+    attempts.begin()
+    assert attempts.delay_after(failure) == 0.0
+    attempts.begin()
+    with pytest.raises(InternalServerError, match="boom"):
+        attempts.delay_after(failure)
+    # A wait that would outlast the total timeout is cut, then the call ends as a timeout.
+    late = _Attempts(RetryPolicy(max_retries=3, initial_delay=5.0), Deadline(0.01))
+    late.begin()
+    assert late.delay_after(failure) <= 0.01
+    with pytest.raises(APITimeoutError) as info:
+        late.begin()
+    assert info.value.kind == "total" and info.value.__cause__ is failure
 
 
 def test_data_urls_and_id_merging() -> None:
