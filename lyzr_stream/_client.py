@@ -8,15 +8,16 @@ import socket
 import ssl
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 from pydantic import SecretStr
 
 from ._agent_stop import AgentStopper
+from ._call_plan import CallPlan
 from ._errors import APIResponseValidationError, InvalidRequestError, LyzrError, excerpt
 from ._events_channel import DEFAULT_CONNECT_TIMEOUT, DEFAULT_GRACE, AgentEventsSettings
 from ._events_channel import attach_async as _attach_agent_events_async
@@ -240,19 +241,6 @@ class LyzrClient(FilesAndSessionsAPI):
         headers = {**self.settings.default_headers, **http_request.headers}
         return replace(http_request, headers=headers)
 
-    def _policy(
-        self, timeout: TimeoutLike | object, max_retries: int | None
-    ) -> tuple[Timeouts, RetryPolicy]:
-        timeouts = (
-            self.settings.timeouts
-            if timeout is _NOT_GIVEN
-            else Timeouts.coerce(
-                timeout  # type: ignore[arg-type]
-            )
-        )
-        retry = self.settings.retry if max_retries is None else RetryPolicy(max_retries)
-        return timeouts, retry
-
     def _url(self, path: str) -> str:
         return self.settings.base_url + path
 
@@ -260,29 +248,38 @@ class LyzrClient(FilesAndSessionsAPI):
         stop = self.settings.dialect.stop_request(session_id, self._credentials)
         return None if stop is None else self._with_defaults(stop)
 
-    def _http_request(self, build: Any, request: AgentRequest) -> HttpRequest:
-        """The dialect's request; text that cannot be encoded is the caller's error, not a
-        raw ``UnicodeEncodeError`` from deep inside the URL or JSON encoder."""
+    def _plan(
+        self,
+        request: AgentRequest,
+        build: Callable[[AgentRequest, Credentials], HttpRequest],
+        timeout: TimeoutLike,
+        max_retries: int | None,
+    ) -> CallPlan:
+        """The one place a call is prepared, for streams and one-shot chats alike."""
+        self._check_open()
+        request = self.prepare(request)
+        settings = self.settings
         try:
-            built: HttpRequest = build(request, self._credentials)
-            return self._with_defaults(built)
+            http_request = self._with_defaults(build(request, self._credentials))
         except UnicodeEncodeError:
+            # Text that cannot be encoded is the caller's error, not a raw UnicodeEncodeError
+            # from deep inside the URL or JSON encoder.
             raise InvalidRequestError(
                 "the request holds text that is not valid Unicode (a lone surrogate, often left by"
                 " a broken decode) in an id, the message or a variable"
             ) from None
-
-    def _stream_args(
-        self, request: AgentRequest, timeout: object, max_retries: int | None
-    ) -> tuple[Any, ...]:
-        self._check_open()
-        request = self.prepare(request)
-        http_request = self._http_request(self.settings.dialect.stream_request, request)
-        timeouts, retry = self._policy(timeout, max_retries)
-        url = self.settings.base_url + http_request.path
-        return (
-            self.settings, request, http_request, url, timeouts, retry, self._stopper,
-            self._secrets,
+        timeouts = settings.timeouts if timeout is _NOT_GIVEN else Timeouts.coerce(timeout)
+        retry = settings.retry if max_retries is None else RetryPolicy(max_retries)
+        return CallPlan(
+            settings=settings,
+            request=request,
+            http_request=http_request,
+            url=settings.base_url + http_request.path,
+            content=encode_body(http_request),
+            timeouts=timeouts,
+            retry=retry,
+            stopper=self._stopper,
+            secrets=self._secrets,
         )
 
     def stream(
@@ -293,8 +290,8 @@ class LyzrClient(FilesAndSessionsAPI):
         max_retries: int | None = None,
     ) -> EventStream:
         """Stream one turn. Iterate the result for events; the request goes out on first read."""
-        args = self._stream_args(request, timeout, max_retries)
-        stream = EventStream(self._sync_http(), *args)
+        plan = self._plan(request, self.settings.dialect.stream_request, timeout, max_retries)
+        stream = EventStream(self._sync_http(), plan)
         if self.agent_events is not None:
             _attach_agent_events(stream, self.agent_events, self.settings.api_key)
         instrument_stream(stream)
@@ -308,8 +305,8 @@ class LyzrClient(FilesAndSessionsAPI):
         max_retries: int | None = None,
     ) -> AsyncEventStream:
         """Async form of :meth:`stream` (``async for event in client.astream(req)``)."""
-        args = self._stream_args(request, timeout, max_retries)
-        stream = AsyncEventStream(self._async_pools(), *args)
+        plan = self._plan(request, self.settings.dialect.stream_request, timeout, max_retries)
+        stream = AsyncEventStream(self._async_pools(), plan)
         if self.agent_events is not None:
             _attach_agent_events_async(stream, self.agent_events, self.settings.api_key)
         instrument_async_stream(stream)
@@ -326,16 +323,15 @@ class LyzrClient(FilesAndSessionsAPI):
         if not self.settings.dialect.has_chat_endpoint:
             with self.stream(request, timeout=timeout, max_retries=max_retries) as events:
                 return events.until_done()
-        request, http_request, url, timeouts, retry = self._chat_args(request, timeout, max_retries)
-        content = encode_body(http_request)
-        deadline = Deadline(timeouts.total)
-        if self._stopper is not None:
-            self._stopper.settle(str(request.session_id))
-        with traced_call(self.settings, request) as call:
-            body = self._send_retrying(http_request, url, timeouts, retry, content, deadline)
-            response = self._chat_result(body, request)
-            call.response(response)
-            return response
+        plan = self._plan(request, self.settings.dialect.chat_request, timeout, max_retries)
+        deadline = Deadline(plan.timeouts.total)
+        if plan.stopper is not None:
+            plan.stopper.settle(plan.session_id)
+        with traced_call(plan.settings, plan.request) as call:
+            body = self._send_retrying(
+                plan.http_request, plan.url, plan.timeouts, plan.retry, plan.content, deadline
+            )
+            return self._chat_result(body, plan, call)
 
     async def achat(
         self,
@@ -348,25 +344,15 @@ class LyzrClient(FilesAndSessionsAPI):
         if not self.settings.dialect.has_chat_endpoint:
             async with self.astream(request, timeout=timeout, max_retries=max_retries) as events:
                 return await events.until_done()
-        request, http_request, url, timeouts, retry = self._chat_args(request, timeout, max_retries)
-        content = encode_body(http_request)
-        deadline = Deadline(timeouts.total)
-        if self._stopper is not None:
-            await self._stopper.asettle(str(request.session_id))
-        with traced_call(self.settings, request) as call:
-            body = await self._asend_retrying(http_request, url, timeouts, retry, content, deadline)
-            response = self._chat_result(body, request)
-            call.response(response)
-            return response
-
-    def _chat_args(
-        self, request: AgentRequest, timeout: object, max_retries: int | None
-    ) -> tuple[AgentRequest, HttpRequest, str, Timeouts, RetryPolicy]:
-        self._check_open()
-        request = self.prepare(request)
-        http_request = self._http_request(self.settings.dialect.chat_request, request)
-        timeouts, retry = self._policy(timeout, max_retries)
-        return request, http_request, self.settings.base_url + http_request.path, timeouts, retry
+        plan = self._plan(request, self.settings.dialect.chat_request, timeout, max_retries)
+        deadline = Deadline(plan.timeouts.total)
+        if plan.stopper is not None:
+            await plan.stopper.asettle(plan.session_id)
+        with traced_call(plan.settings, plan.request) as call:
+            body = await self._asend_retrying(
+                plan.http_request, plan.url, plan.timeouts, plan.retry, plan.content, deadline
+            )
+            return self._chat_result(body, plan, call)
 
     # The one-shot answer is read as a stream: bounded in size (``max_event_bytes`` for the
     # answer, ERROR_BODY_LIMIT for an error body) and in time (``total``), like the stream route.
@@ -422,8 +408,11 @@ class LyzrClient(FilesAndSessionsAPI):
     def _map(self, exc: httpx.HTTPError, deadline: Deadline) -> LyzrError:
         return map_transport_error(exc, in_body=False, deadline=deadline, secrets=self._secrets)
 
-    def _chat_result(self, body: bytes, request: AgentRequest) -> AgentResponse:
-        return self.settings.dialect.parse_chat(body, request)
+    @staticmethod
+    def _chat_result(body: bytes, plan: CallPlan, call: _ChatSpan) -> AgentResponse:
+        response = plan.settings.dialect.parse_chat(body, plan.request)
+        call.response(response)
+        return response
 
     # -- connection pools ----------------------------------------------------------------------
     def _check_open(self) -> None:
@@ -565,6 +554,12 @@ class LyzrClient(FilesAndSessionsAPI):
             "LyzrLLM model (it rebuilds its client) or create a client in each process"
         )
 
+
+
+class _ChatSpan(Protocol):
+    """What ``traced_call`` yields: where the one-shot answer is reported (a no-op untraced)."""
+
+    def response(self, response: AgentResponse, /) -> None: ...
 
 
 def _log_status(response: httpx.Response) -> None:

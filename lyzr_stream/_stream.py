@@ -23,10 +23,7 @@ import httpx
 from ._errors import APIResponseValidationError, APITimeoutError, LyzrError
 from ._events import ReasoningDelta, StreamEnd, StreamEvent, TextDelta
 from ._readahead import ReadAhead
-from ._request import AgentRequest
 from ._response import AgentResponse, ResponseBuilder
-from ._retry import RetryPolicy
-from ._timeouts import Timeouts
 from ._transport import (
     END_DRAIN_SECONDS,
     ERROR_BODY_LIMIT,
@@ -38,19 +35,18 @@ from ._transport import (
     check_redirect,
     close_if_overlong,
     drain_after_end,
-    encode_body,
     map_transport_error,
     retry_step,
     set_body_read_timeout,
     status_error,
     timeout_error,
 )
-from .dialects._base import HttpRequest, ParsedEvent, StreamFailure, StreamParser
+from .dialects._base import ParsedEvent, StreamFailure, StreamParser
 
 if TYPE_CHECKING:
     from ._agent_stop import AgentStopper
+    from ._call_plan import CallPlan
     from ._pools import AsyncPools
-    from ._settings import ClientSettings
 
 __all__ = [
     "AsyncEventStream",
@@ -118,34 +114,19 @@ class StreamStats:
 class _StreamState:
     """What the sync and async loops share: settings, bookkeeping, and the pure steps."""
 
-    def __init__(
-        self,
-        settings: ClientSettings,
-        request: AgentRequest,
-        http_request: HttpRequest,
-        url: str,
-        timeouts: Timeouts,
-        retry: RetryPolicy,
-        stopper: AgentStopper | None = None,
-        secrets: tuple[str, ...] = (),
-    ) -> None:
-        self.request = request
-        self._settings = settings
-        self._http_request = http_request
-        self._url = url
-        self._content = encode_body(http_request)
-        self._timeouts = timeouts
-        self._retry = retry
+    def __init__(self, plan: CallPlan) -> None:
+        self.request = plan.request
+        self._plan = plan
+        self._settings = plan.settings
         self._builder = ResponseBuilder()
         self._texts = self._builder.texts
         self._delivered = False
-        self._coalesce = settings.coalesce
+        self._coalesce = plan.settings.coalesce
         self.stats = StreamStats()
         self.finished = False
         self._failure: LyzrError | None = None
-        self._deadline = Deadline(timeouts.total)
-        self._stopper = stopper
-        self._secrets = secrets
+        self._deadline = Deadline(plan.timeouts.total)
+        self._stopper = plan.stopper
         #: A request went out and the server has not ended its answer (end marker, error
         #: status, error event, broken connection): the agent may still be running.
         self._agent_running = False
@@ -170,7 +151,7 @@ class _StreamState:
 
     # -- pure steps shared by both loops -----------------------------------------------------
     def _parser_for(self, response: httpx.Response) -> StreamParser:
-        idle = self._timeouts.read
+        idle = self._plan.timeouts.read
         remaining = self._deadline.remaining()
         if remaining is not None:
             idle = remaining if idle is None else min(idle, remaining)
@@ -220,7 +201,7 @@ class _StreamState:
             self._agent_running = False  # the server ended this attempt itself
         if self._delivered:
             return None
-        return retry_step(self._retry, self.stats.attempts, error, self._deadline)
+        return retry_step(self._plan.retry, self.stats.attempts, error, self._deadline)
 
     def _final(self, error: LyzrError) -> LyzrError:
         error.partial_text = self.text
@@ -228,18 +209,21 @@ class _StreamState:
         return error
 
     def _start(self) -> None:
-        self._deadline = Deadline(self._timeouts.total)
+        self._deadline = Deadline(self._plan.timeouts.total)
         self._failure = None
         self.stats.started_at = time.monotonic()
 
-    def _stop_due(self) -> bool:
-        """Whether the stream is being left while the agent may still be running: the caller
-        left (break, close, cancel, Ctrl-C) or a client-side timeout fired, before the end."""
-        return self._stopper is not None and self._agent_running and not self.finished
+    def _stop_due(self) -> AgentStopper | None:
+        """The stopper to call when the stream is being left while the agent may still be
+        running: the caller left (break, close, cancel, Ctrl-C) or a client-side timeout fired,
+        before the end. None when there is nothing to stop."""
+        if self._agent_running and not self.finished:
+            return self._stopper
+        return None
 
     def _map(self, exc: httpx.HTTPError, in_body: bool) -> LyzrError:
         return map_transport_error(
-            exc, in_body=in_body, deadline=self._deadline, secrets=self._secrets
+            exc, in_body=in_body, deadline=self._deadline, secrets=self._plan.secrets
         )
 
 
@@ -261,8 +245,8 @@ def _end_of_body(parser: StreamParser, response: httpx.Response) -> list[ParsedE
 class EventStream(_StreamState):
     """Events of one streamed turn, read synchronously. Iterate it once."""
 
-    def __init__(self, http: httpx.Client, *args: object) -> None:
-        super().__init__(*args)  # type: ignore[arg-type]
+    def __init__(self, http: httpx.Client, plan: CallPlan) -> None:
+        super().__init__(plan)
         self._http = http
         self._iterator = self._events()
 
@@ -307,17 +291,18 @@ class EventStream(_StreamState):
                     if step.then_raise is not None:
                         raise self._final(step.then_raise) from error
         finally:
-            if self._stop_due():
-                self._stopper.stop(self.session_id)  # type: ignore[union-attr]
+            stopper = self._stop_due()
+            if stopper is not None:
+                stopper.stop(self.session_id)
 
     def _attempt(self) -> Generator[StreamEvent, None, None]:
         in_body = False
         response: httpx.Response | None = None
         try:
             self._agent_running = True
+            plan = self._plan
             request = build_request(
-                self._http, self._http_request, self._url, self._timeouts, self._content,
-                self._deadline,
+                self._http, plan.http_request, plan.url, plan.timeouts, plan.content, self._deadline
             )
             self.stats.attempts += 1
             response = self._http.send(request, stream=True)
@@ -352,8 +337,8 @@ class EventStream(_StreamState):
 class AsyncEventStream(_StreamState):
     """Events of one streamed turn, read asynchronously. Iterate it once."""
 
-    def __init__(self, pools: AsyncPools, *args: object) -> None:
-        super().__init__(*args)  # type: ignore[arg-type]
+    def __init__(self, pools: AsyncPools, plan: CallPlan) -> None:
+        super().__init__(plan)
         self._pools = pools
         self._iterator = self._events()
 
@@ -397,8 +382,9 @@ class AsyncEventStream(_StreamState):
                 try:
                     try:
                         self._agent_running = True
+                        plan = self._plan
                         request = build_request(
-                            http, self._http_request, self._url, self._timeouts, self._content,
+                            http, plan.http_request, plan.url, plan.timeouts, plan.content,
                             self._deadline,
                         )
                         self.stats.attempts += 1
@@ -455,8 +441,9 @@ class AsyncEventStream(_StreamState):
                 if step.then_raise is not None:
                     raise self._final(step.then_raise) from failed
         finally:
-            if self._stop_due():
-                self._stopper.astop(self._pools, self.session_id)  # type: ignore[union-attr]
+            stopper = self._stop_due()
+            if stopper is not None:
+                stopper.astop(self._pools, self.session_id)
 
 
 async def _close_body(response: httpx.Response | None, reader: ReadAhead | None) -> None:

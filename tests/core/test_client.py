@@ -251,6 +251,32 @@ def test_retries_then_succeeds(lyzr_emulator: Emulator, mode: str) -> None:
     assert len(lyzr_emulator.requests) == 3
 
 
+@pytest.mark.parametrize("mode", ["stream", "astream", "chat", "achat"])
+def test_every_attempt_sends_the_one_prepared_call(lyzr_emulator: Emulator, mode: str) -> None:
+    """The call is prepared once: retries resend the same body, with the same session id that
+    was generated for a request that had none."""
+    lyzr_emulator.reset()
+    headers = {"x-emulator-fault": "fail-first:2:503"}
+    with make_client(lyzr_emulator, default_headers=headers, max_retries=2) as c:
+        if mode == "stream":
+            answer = c.stream(req()).until_done()
+        elif mode == "chat":
+            answer = c.chat(req())
+        else:
+
+            async def run() -> Any:
+                if mode == "astream":
+                    return await c.astream(req()).until_done()
+                return await c.achat(req())
+
+            answer = asyncio.run(run())
+    bodies = [r.json for r in lyzr_emulator.requests]
+    assert len(bodies) == 3
+    assert bodies[0] == bodies[1] == bodies[2]
+    assert bodies[0]["session_id"] == answer.session_id
+    assert answer.session_id.startswith("echo-")
+
+
 def test_no_retry_on_400(lyzr_emulator: Emulator) -> None:
     lyzr_emulator.reset()
     with make_client(lyzr_emulator, default_headers={"x-emulator-fault": "status:400"}) as c:
