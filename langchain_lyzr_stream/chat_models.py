@@ -30,7 +30,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    PrivateAttr,
     SecretStr,
     field_validator,
     model_validator,
@@ -38,21 +37,13 @@ from pydantic import (
 
 from lyzr_stream import (
     AgentRequest,
-    LyzrClient,
     ToolSpec,
 )
 from lyzr_stream._attachments import CallAttachments
 from lyzr_stream._conversation import check_call_kwargs, prepare_call, resolve_call_options
 from lyzr_stream._errors import InvalidRequestError
 from lyzr_stream._local_tools import normalize_tool_choice
-from lyzr_stream._model_support import (
-    LyzrModelFields,
-    carries_messages,
-    client_for,
-    constructor_options,
-    pickle_state,
-    restored_key,
-)
+from lyzr_stream._model_support import LyzrModelFields, carries_messages, constructor_options
 from lyzr_stream._request import check_json_serialisable
 from lyzr_stream._settings import ENV_API_KEY
 
@@ -270,8 +261,6 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
 
     model_config = ConfigDict(arbitrary_types_allowed=True, populate_by_name=True)
 
-    _client: LyzrClient | None = PrivateAttr(default=None)
-
     @model_validator(mode="before")
     @classmethod
     def _one_agent(cls, data: Any) -> Any:
@@ -293,8 +282,7 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
             )
         return value
 
-    @model_validator(mode="after")
-    def _build_client(self) -> ChatLyzr:
+    def _check_fields(self) -> None:
         ignored = [n for n in ("temperature", "max_tokens") if getattr(self, n) is not None]
         if ignored:
             warnings.warn(
@@ -307,20 +295,6 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
         # RecursionError when LangChain serialises the model for its callbacks.
         for name in _JSON_FIELDS:
             check_json_serialisable(getattr(self, name), name)
-        # Every argument is checked here, at construction: key, URL, dialect, timeouts.
-        self._client = self._new_client(self.api_key)
-        self.api_key = self._client.settings.api_key
-        return self
-
-    def _new_client(self, api_key: SecretStr | None) -> LyzrClient:
-        return client_for(self, api_key)
-
-    @property
-    def client(self) -> LyzrClient:
-        """The core client (rebuilt after unpickling)."""
-        if self._client is None:
-            self._client = self._new_client(self.api_key)
-        return self._client
 
     # -- LangChain conventions -------------------------------------------------------------------
     @property
@@ -383,19 +357,6 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
         """LangChain's ``count_tokens_approximately``: no tokenizer to install, and an estimate
         only (the agent's model, and so its tokenizer, is chosen in Lyzr Studio)."""
         return count_tokens_approximately(messages, tools=list(tools) if tools else None)
-
-    # -- pickling: no client, no key, no header values -------------------------------------------
-    def __getstate__(self) -> dict[Any, Any]:
-        state = pickle_state(super().__getstate__())
-        state["__dict__"] = {**state["__dict__"], "default_headers": {}}
-        return state
-
-    def __setstate__(self, state: dict[Any, Any]) -> None:
-        super().__setstate__(state)
-        # The key comes back from the environment, or a clear error says it did not.
-        key = restored_key()
-        object.__setattr__(self, "api_key", key)
-        self._client = self._new_client(key)
 
     # -- a config passed directly ----------------------------------------------------------------
     # LCEL and LangGraph run each step inside LangChain's config context, where _generate and

@@ -30,7 +30,7 @@ from llama_index.core.llms.llm import ToolSelection
 from llama_index.core.prompts import PromptTemplate
 from llama_index.core.tools.types import BaseTool
 from llama_index.core.types import Model
-from pydantic import Field, PrivateAttr, SecretStr, model_validator
+from pydantic import Field, PrivateAttr, SecretStr
 
 from lyzr_stream import (
     AgentEvent,
@@ -38,7 +38,6 @@ from lyzr_stream import (
     AgentResponse,
     AsyncEventStream,
     EventStream,
-    LyzrClient,
     ToolActivity,
     ToolSpec,
 )
@@ -52,14 +51,7 @@ from lyzr_stream._conversation import (
 )
 from lyzr_stream._errors import InvalidRequestError
 from lyzr_stream._events import StreamEvent
-from lyzr_stream._model_support import (
-    LyzrModelFields,
-    carries_messages,
-    client_for,
-    constructor_options,
-    pickle_state,
-    restored_key,
-)
+from lyzr_stream._model_support import LyzrModelFields, carries_messages, constructor_options
 from lyzr_stream._structured import raw_json_schema
 from lyzr_stream._tokens import approximate_tokenize
 
@@ -242,24 +234,7 @@ class LyzrLLM(FunctionCallingLLM, LyzrModelFields):
     context_window: int = Field(default=128_000, description="Guide for prompt packing.")
     num_output: int = Field(default=4_096, description="Guide for prompt packing.")
 
-    _client: LyzrClient | None = PrivateAttr(default=None)
     _scope_owner: str = PrivateAttr(default_factory=lambda: uuid.uuid4().hex)
-
-    @model_validator(mode="after")
-    def _build_client(self) -> LyzrLLM:
-        # Every argument is checked here, at construction: key, URL, dialect, timeouts.
-        self._client = self._new_client(self.api_key)
-        self.api_key = self._client.settings.api_key
-        return self
-
-    def _new_client(self, api_key: SecretStr | None) -> LyzrClient:
-        return client_for(self, api_key)
-
-    @property
-    def client(self) -> LyzrClient:
-        if self._client is None:
-            self._client = self._new_client(self.api_key)
-        return self._client
 
     @classmethod
     def class_name(cls) -> str:
@@ -281,16 +256,6 @@ class LyzrLLM(FunctionCallingLLM, LyzrModelFields):
             is_function_calling_model=True,
             model_name=self.agent_id,
         )
-
-    # -- pickling: no client, no key -------------------------------------------------------------
-    def __getstate__(self) -> dict[Any, Any]:
-        return pickle_state(super().__getstate__())
-
-    def __setstate__(self, state: dict[Any, Any]) -> None:
-        super().__setstate__(state)
-        key = restored_key()
-        object.__setattr__(self, "api_key", key)
-        self._client = self._new_client(key)
 
     # -- sessions --------------------------------------------------------------------------------
     def session(self, **options: Any) -> SessionScope:

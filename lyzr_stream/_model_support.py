@@ -1,18 +1,28 @@
 """What the framework model classes (ChatLyzr, LyzrLLM) share, framework-neutral.
 
-Both are pydantic models with the same client fields and call-option fields; these helpers read
-those fields by name so that each rule lives once: how a model builds its client, which of its
-fields form the lowest call-option layer, and how it pickles without its key or client.
+Both are pydantic models with the same client fields and call-option fields, and both inherit
+:class:`LyzrModelFields`, so that each rule lives once: how a model builds its client (at
+construction, where every argument is checked), which of its fields form the lowest call-option
+layer, and how it pickles without its key, header values or client.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, Self
 
 import httpx
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
 
 from ._client import LyzrClient
 from ._conversation import CALL_OPTION_NAMES, MessageMode
@@ -26,22 +36,33 @@ from ._timeouts import Timeouts
 __all__ = [
     "LyzrModelFields",
     "carries_messages",
-    "client_for",
     "constructor_options",
-    "pickle_state",
     "response_fields",
-    "restored_key",
 ]
 
 
 class LyzrModelFields(BaseModel):
-    """The fields ChatLyzr and LyzrLLM share (declared once; each adds its framework's own).
+    """The fields and the client lifecycle ChatLyzr and LyzrLLM share (each adds its
+    framework's own fields on top).
+
+    The lifecycle: the core client is built by a model validator at construction (so a bad
+    key, URL, dialect or timeout fails there), kept in a private attribute and read through
+    :attr:`client`. A pickle carries neither the key, nor the header values, nor the client;
+    unpickling (in a worker process, say) rereads the key from ``LYZR_API_KEY`` there and builds
+    a new client. It sits after the framework base in each class's MRO, so the frameworks' own
+    ``__getstate__``/``__setstate__`` (LlamaIndex's ``BaseComponent``) wrap these.
 
     ``api_key`` and ``default_headers`` are declared by each class, which serialise them
     differently (LangChain secrets vs. LlamaIndex exclusion).
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    if TYPE_CHECKING:  # declared by each class (see above), read here
+        api_key: SecretStr | None
+        default_headers: dict[str, str]
+
+    _client: LyzrClient | None = PrivateAttr(default=None)
 
     def __init__(self, **data: Any) -> None:
         # A misspelt argument (sesion_id=) is an error, as the same typo per call is; pydantic
@@ -104,6 +125,65 @@ class LyzrModelFields(BaseModel):
         default=None, description="Events channel ws(s):// URL (LYZR_EVENTS_URL)."
     )
 
+    # -- the client lifecycle ----------------------------------------------------------------------
+    @model_validator(mode="after")
+    def _build_client(self) -> Self:
+        self._check_fields()
+        # Every argument is checked here, at construction: key, URL, dialect, timeouts.
+        self._client = self._new_client(self.api_key)
+        self.api_key = self._client.settings.api_key
+        return self
+
+    def _check_fields(self) -> None:
+        """A class's own construction checks, run before its client is built (none here)."""
+
+    def _new_client(self, api_key: SecretStr | None) -> LyzrClient:
+        """The core client the fields describe (every argument is validated here)."""
+        return LyzrClient(
+            api_key=api_key,
+            base_url=self.base_url,
+            user_id=self.user_id,
+            dialect=self.dialect,
+            dialect_options=self.dialect_options or None,
+            timeout=self.timeout,
+            max_retries=self.max_retries,
+            coalesce=self.coalesce,
+            max_event_bytes=self.max_event_bytes,
+            allow_insecure_http=self.allow_insecure_http,
+            default_headers=self.default_headers or None,
+            stop_on_exit=self.stop_on_exit,
+            agent_events=self.agent_events,
+            events_url=self.events_url,
+        )
+
+    @property
+    def client(self) -> LyzrClient:
+        """The core client (rebuilt after unpickling)."""
+        if self._client is None:
+            self._client = self._new_client(self.api_key)
+        return self._client
+
+    def __getstate__(self) -> dict[Any, Any]:
+        """The pickled state, without the key, the header values and the client.
+
+        ``default_headers`` values are secrets like the key (a proxy credential goes there);
+        unlike the key they have no environment variable to come back from, so an unpickled
+        model has none (set them again after unpickling if a proxy needs them).
+        """
+        state = super().__getstate__()
+        state["__dict__"] = {**state["__dict__"], "api_key": None, "default_headers": {}}
+        private = state.get("__pydantic_private__") or {}
+        state["__pydantic_private__"] = {**private, "_client": None}
+        return state
+
+    def __setstate__(self, state: dict[Any, Any]) -> None:
+        super().__setstate__(state)
+        # The key comes back from the worker's environment; if it is missing there, a clear
+        # error comes at the first call that needs one.
+        key = resolve_api_key(None, required=False)
+        object.__setattr__(self, "api_key", key)
+        self._client = self._new_client(key)
+
 
 #: Keys the frameworks themselves pass to the constructor that are not fields
 #: (LlamaIndex's ``from_dict``/``from_json`` carry ``class_name``).
@@ -126,26 +206,6 @@ def _accepted_names(cls: type[BaseModel]) -> frozenset[str]:
     return frozenset(names)
 
 
-def client_for(model: Any, api_key: SecretStr | None) -> LyzrClient:
-    """The core client a model's fields describe (every argument is validated here)."""
-    return LyzrClient(
-        api_key=api_key,
-        base_url=model.base_url,
-        user_id=model.user_id,
-        dialect=model.dialect,
-        dialect_options=model.dialect_options or None,
-        timeout=model.timeout,
-        max_retries=model.max_retries,
-        coalesce=model.coalesce,
-        max_event_bytes=model.max_event_bytes,
-        allow_insecure_http=model.allow_insecure_http,
-        default_headers=model.default_headers or None,
-        stop_on_exit=model.stop_on_exit,
-        agent_events=model.agent_events,
-        events_url=model.events_url,
-    )
-
-
 def carries_messages(client: LyzrClient) -> bool:
     """Whether the client's dialect can send a transcript (``messages``)."""
     return "messages" not in client.settings.dialect.unsupported_fields
@@ -154,26 +214,6 @@ def carries_messages(client: LyzrClient) -> bool:
 def constructor_options(model: Any) -> dict[str, Any]:
     """The model's own call-option fields: the lowest layer of option resolution."""
     return {name: getattr(model, name) for name in CALL_OPTION_NAMES}
-
-
-def pickle_state(state: dict[Any, Any]) -> dict[Any, Any]:
-    """A pydantic ``__getstate__`` result without the key, the headers and the client.
-
-    ``default_headers`` values are secrets like the key (a proxy credential goes there); unlike
-    the key they have no environment variable to come back from, so an unpickled model has none
-    (set them again after unpickling if a proxy needs them).
-    """
-    state["__dict__"] = {**state["__dict__"], "api_key": None, "default_headers": {}}
-    private = dict(state.get("__pydantic_private__") or {})
-    private["_client"] = None
-    state["__pydantic_private__"] = private
-    return state
-
-
-def restored_key() -> SecretStr | None:
-    """The key of an unpickled model: from the environment (a clear error comes at the first
-    call that needs one if it is missing)."""
-    return resolve_api_key(None, required=False)
 
 
 def response_fields(response: AgentResponse, timing: Mapping[str, float | None]) -> dict[str, Any]:
