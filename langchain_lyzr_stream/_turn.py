@@ -36,6 +36,7 @@ from lyzr_stream import (
 )
 from lyzr_stream._attachments import CallAttachments
 from lyzr_stream._events import StreamEvent
+from lyzr_stream._model_support import agent_event_fields
 from lyzr_stream._stop import StopFilter, cut_at_stop
 
 from ._convert import event_to_chunk, final_chunk, response_to_result, text_chunk
@@ -244,15 +245,7 @@ def custom_event(activity: ToolActivity | AgentEvent) -> tuple[str, dict[str, An
     """The custom event (name, data) for one report of server-side tool activity, or of the
     agent's other progress (its events channel: ``lyzr_agent_event``)."""
     if isinstance(activity, AgentEvent):
-        return "lyzr_agent_event", {
-            "type": activity.type,
-            "level": activity.level,
-            "status": activity.status,
-            "message": activity.message,
-            "update": activity.update,
-            "log_id": activity.log_id,
-            "raw": dict(activity.raw),
-        }
+        return "lyzr_agent_event", agent_event_fields(activity)
     data: dict[str, Any] = {"name": activity.name, "raw": dict(activity.raw)}
     if activity.phase == "call":
         data["arguments"] = activity.arguments

@@ -364,48 +364,30 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
     # handed straight to model.invoke/stream(...) is not put there by langchain-core, so these
     # four entry points do it, as LCEL would, for the start of the call (when ChatLyzr reads it)
     # and no longer: between chunks the caller's own context is untouched.
+    # Each is a shell around langchain-core's own method (``stop`` and the other keyword
+    # arguments pass through unchanged); the seam itself is _config_context.
     def invoke(
-        self,
-        input: LanguageModelInput,
-        config: RunnableConfig | None = None,
-        *,
-        stop: list[str] | None = None,
-        **kwargs: Any,
+        self, input: LanguageModelInput, config: RunnableConfig | None = None, **kwargs: Any
     ) -> AIMessage:
         with _config_context(config):
-            return super().invoke(input, config, stop=stop, **kwargs)
+            return super().invoke(input, config, **kwargs)
 
     async def ainvoke(
-        self,
-        input: LanguageModelInput,
-        config: RunnableConfig | None = None,
-        *,
-        stop: list[str] | None = None,
-        **kwargs: Any,
+        self, input: LanguageModelInput, config: RunnableConfig | None = None, **kwargs: Any
     ) -> AIMessage:
         with _config_context(config):
-            return await super().ainvoke(input, config, stop=stop, **kwargs)
+            return await super().ainvoke(input, config, **kwargs)
 
     def stream(
-        self,
-        input: LanguageModelInput,
-        config: RunnableConfig | None = None,
-        *,
-        stop: list[str] | None = None,
-        **kwargs: Any,
+        self, input: LanguageModelInput, config: RunnableConfig | None = None, **kwargs: Any
     ) -> Iterator[AIMessageChunk]:
-        chunks = super().stream(input, config, stop=stop, **kwargs)
+        chunks = super().stream(input, config, **kwargs)
         return chunks if config is None else _started_in_context(config, chunks)
 
     def astream(
-        self,
-        input: LanguageModelInput,
-        config: RunnableConfig | None = None,
-        *,
-        stop: list[str] | None = None,
-        **kwargs: Any,
+        self, input: LanguageModelInput, config: RunnableConfig | None = None, **kwargs: Any
     ) -> AsyncIterator[AIMessageChunk]:
-        chunks = super().astream(input, config, stop=stop, **kwargs)
+        chunks = super().astream(input, config, **kwargs)
         return chunks if config is None else _astarted_in_context(config, chunks)
 
     # stream_events(version="v3") runs _stream lazily, after it has returned, so a config given

@@ -13,6 +13,7 @@ from typing import Any
 from llama_index.core.instrumentation.events import BaseEvent
 
 from lyzr_stream import AgentEvent
+from lyzr_stream._model_support import agent_event_fields
 
 __all__ = ["LyzrAgentEvent", "to_instrumentation_event"]
 
@@ -40,13 +41,8 @@ class LyzrAgentEvent(BaseEvent):
 
 
 def to_instrumentation_event(event: AgentEvent, session_id: str) -> LyzrAgentEvent:
+    fields = agent_event_fields(event)
+    # The same fields ChatLyzr reports; ``type`` and ``raw`` under this event's own names.
     return LyzrAgentEvent(
-        event_type=event.type,
-        level=event.level,
-        status=event.status,
-        message=event.message,
-        update=event.update,
-        log_id=event.log_id,
-        payload=dict(event.raw),
-        session_id=session_id,
+        event_type=fields.pop("type"), payload=fields.pop("raw"), session_id=session_id, **fields
     )

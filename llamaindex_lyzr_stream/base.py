@@ -452,6 +452,24 @@ class LyzrLLM(FunctionCallingLLM, LyzrModelFields):
                 )
             )
 
+    def _respond(
+        self,
+        acc: Accumulator,
+        event: StreamEvent,
+        session_id: str,
+        step: Callable[[Accumulator, StreamEvent], R | None],
+    ) -> R | None:
+        """What one event becomes: the next response, if any, after dispatching what the
+        instrumentation bus should see (the agent's events, server-side tool activity)."""
+        if isinstance(event, AgentEvent):
+            dispatcher.event(to_instrumentation_event(event, session_id))
+            return None
+        response = step(acc, event)
+        if response is not None and isinstance(event, ToolActivity):
+            self._dispatch_activity((event,), session_id)
+        return response
+
+    # The sync and async loops only do the I/O; each event's work is _respond.
     def _responses(
         self,
         events: EventStream,
@@ -462,13 +480,8 @@ class LyzrLLM(FunctionCallingLLM, LyzrModelFields):
         acc = Accumulator()
         with events:
             for event in events:
-                if type(event) is AgentEvent:
-                    dispatcher.event(to_instrumentation_event(event, events.session_id))
-                    continue
-                response = step(acc, event)
+                response = self._respond(acc, event, events.session_id, step)
                 if response is not None:
-                    if type(event) is ToolActivity:
-                        self._dispatch_activity((event,), events.session_id)
                     yield response
             yield final(acc, events.response(), events.stats.timing())
 
@@ -481,13 +494,8 @@ class LyzrLLM(FunctionCallingLLM, LyzrModelFields):
         acc = Accumulator()
         async with events:
             async for event in events:
-                if type(event) is AgentEvent:
-                    dispatcher.event(to_instrumentation_event(event, events.session_id))
-                    continue
-                response = step(acc, event)
+                response = self._respond(acc, event, events.session_id, step)
                 if response is not None:
-                    if type(event) is ToolActivity:
-                        self._dispatch_activity((event,), events.session_id)
                     yield response
             yield final(acc, events.response(), events.stats.timing())
 

@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from ._agent_events import AgentEvent
 from ._client import LyzrClient
 from ._conversation import CALL_OPTION_NAMES, MessageMode
 from ._errors import InvalidRequestError
@@ -35,6 +36,7 @@ from ._timeouts import Timeouts
 
 __all__ = [
     "LyzrModelFields",
+    "agent_event_fields",
     "carries_messages",
     "constructor_options",
     "response_fields",
@@ -232,3 +234,17 @@ def response_fields(response: AgentResponse, timing: Mapping[str, float | None])
         fields["service_metadata"] = dict(response.metadata)
     fields.update({k: v for k, v in timing.items() if v is not None})
     return fields
+
+
+def agent_event_fields(event: AgentEvent) -> dict[str, Any]:
+    """What both frameworks report of one of the agent's events (ChatLyzr's
+    ``lyzr_agent_event`` custom event data, LyzrLLM's ``LyzrAgentEvent``)."""
+    return {
+        "type": event.type,
+        "level": event.level,
+        "status": event.status,
+        "message": event.message,
+        "update": event.update,
+        "log_id": event.log_id,
+        "raw": dict(event.raw),
+    }
