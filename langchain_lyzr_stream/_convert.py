@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any
 
 from langchain_core.messages import (
@@ -41,7 +42,7 @@ from lyzr_stream import (
 )
 from lyzr_stream._events import StreamEvent
 from lyzr_stream._local_tools import tool_error_content, wire_tool_calls
-from lyzr_stream._model_support import response_fields
+from lyzr_stream._model_support import message_text, response_fields
 
 from ._media import MEDIA_BLOCK_TYPES
 
@@ -70,25 +71,32 @@ def _text_of(message: BaseMessage) -> str:
     content = message.content
     if isinstance(content, str):
         return content
-    parts: list[str] = []
-    for block in content:
-        if isinstance(block, str):
-            parts.append(block)
-            continue
-        kind = block.get("type")
-        if kind in _TEXT_BLOCK_TYPES and isinstance(block.get("text"), str):
-            parts.append(block["text"])
-        elif kind in _SKIPPED_BLOCK_TYPES and isinstance(message, AIMessage):
-            # The agent's own reasoning and tool calls travel separately (tool_calls field).
-            continue
-        elif kind in MEDIA_BLOCK_TYPES:
-            continue  # images and files travel as uploaded assets (see _media.py)
-        else:
-            raise InvalidRequestError(
-                f"a {type(message).__name__} holds a {kind!r} content block, which the Lyzr "
-                "protocol cannot carry (text, and images and files as Lyzr assets)"
-            )
-    return "".join(parts)
+    return message_text(
+        content,
+        partial(_block_text, from_ai=isinstance(message, AIMessage)),
+        holder=f"a {type(message).__name__}",
+        block_name=_block_name,
+        carried="images and files",
+    )
+
+
+def _block_text(block: str | dict[str, Any], *, from_ai: bool) -> str | None:
+    """A content block's text; "" when it travels another way, None when it cannot travel."""
+    if isinstance(block, str):
+        return block
+    kind = block.get("type")
+    if kind in _TEXT_BLOCK_TYPES and isinstance(block.get("text"), str):
+        return str(block["text"])
+    if from_ai and kind in _SKIPPED_BLOCK_TYPES:
+        return ""  # the agent's own reasoning; its tool calls travel in the tool_calls field
+    if kind in MEDIA_BLOCK_TYPES:
+        return ""  # images and files travel as uploaded assets (see _media.py)
+    return None
+
+
+def _block_name(block: str | dict[str, Any]) -> str:
+    kind = block.get("type") if isinstance(block, dict) else "text"
+    return f"{kind!r} content block"
 
 
 def _role_of(message: BaseMessage) -> str:

@@ -40,7 +40,7 @@ from lyzr_stream import (
 )
 from lyzr_stream._events import StreamEvent
 from lyzr_stream._local_tools import tool_error_content, wire_tool_calls
-from lyzr_stream._model_support import response_fields
+from lyzr_stream._model_support import message_text, response_fields
 from lyzr_stream._structured import json_in_text
 
 from ._media import MEDIA_BLOCKS
@@ -71,20 +71,24 @@ _ROLES = {
 
 
 def _text_of(message: ChatMessage) -> str:
-    parts: list[str] = []
-    for block in message.blocks:
-        if isinstance(block, TextBlock):
-            parts.append(block.text)
-        elif isinstance(block, ThinkingBlock) or block.block_type == "tool_call":
-            continue  # the agent's own reasoning / calls are not resent as text
-        elif isinstance(block, MEDIA_BLOCKS):
-            continue  # images and documents travel as uploaded assets (see _media.py)
-        else:
-            raise InvalidRequestError(
-                f"a {message.role.value} message holds a {block.block_type!r} block, which the "
-                "Lyzr protocol cannot carry (text, and images and documents as Lyzr assets)"
-            )
-    return "".join(parts)
+    return message_text(
+        message.blocks,
+        _block_text,
+        holder=f"a {message.role.value} message",
+        block_name=lambda block: f"{block.block_type!r} block",
+        carried="images and documents",
+    )
+
+
+def _block_text(block: Any) -> str | None:
+    """A block's text; "" when it travels another way, None when it cannot travel."""
+    if isinstance(block, TextBlock):
+        return block.text
+    if isinstance(block, ThinkingBlock) or block.block_type == "tool_call":
+        return ""  # the agent's own reasoning / calls are not resent as text
+    if isinstance(block, MEDIA_BLOCKS):
+        return ""  # images and documents travel as uploaded assets (see _media.py)
+    return None
 
 
 #: Where an assistant message keeps the service's own tool_calls entries, to resend them.

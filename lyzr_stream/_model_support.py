@@ -9,8 +9,8 @@ layer, and how it pickles without its key, header values or client.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Self
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 import httpx
 from pydantic import (
@@ -39,6 +39,7 @@ __all__ = [
     "agent_event_fields",
     "carries_messages",
     "constructor_options",
+    "message_text",
     "response_fields",
 ]
 
@@ -187,6 +188,8 @@ class LyzrModelFields(BaseModel):
         self._client = self._new_client(key)
 
 
+_Block = TypeVar("_Block")
+
 #: Keys the frameworks themselves pass to the constructor that are not fields
 #: (LlamaIndex's ``from_dict``/``from_json`` carry ``class_name``).
 _FRAMEWORK_KEYS = frozenset({"class_name"})
@@ -248,3 +251,27 @@ def agent_event_fields(event: AgentEvent) -> dict[str, Any]:
         "log_id": event.log_id,
         "raw": dict(event.raw),
     }
+
+
+def message_text(
+    blocks: Iterable[_Block],
+    text_of: Callable[[_Block], str | None],
+    *,
+    holder: str,
+    block_name: Callable[[_Block], str],
+    carried: str,
+) -> str:
+    """The text a message's content blocks send, by both frameworks' one rule: text blocks are
+    joined; blocks that travel another way (the agent's reasoning and tool calls, images and
+    files as assets) add nothing (``text_of`` gives ``""``); any other block (``text_of`` gives
+    None) is an error naming it, before anything is sent."""
+    parts: list[str] = []
+    for block in blocks:
+        text = text_of(block)
+        if text is None:
+            raise InvalidRequestError(
+                f"{holder} holds a {block_name(block)}, which the Lyzr protocol cannot carry "
+                f"(text, and {carried} as Lyzr assets)"
+            )
+        parts.append(text)
+    return "".join(parts)
