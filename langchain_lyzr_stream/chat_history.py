@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Unpack
 
-import httpx
 from langchain_core.chat_history import BaseChatMessageHistory
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.messages import ChatMessage as LCChatMessage
-from pydantic import SecretStr
 
-from lyzr_stream import InvalidRequestError, LyzrClient, NotFoundError, Timeouts
+from lyzr_stream import InvalidRequestError, LyzrClient, NotFoundError
+from lyzr_stream._session_memory import (
+    HistoryClientOptions,
+    aread_memory,
+    history_client,
+    read_memory,
+)
 from lyzr_stream._sessions import SessionMessage
 
 __all__ = ["LyzrChatMessageHistory", "to_langchain_messages"]
@@ -81,29 +85,15 @@ class LyzrChatMessageHistory(BaseChatMessageHistory):
         session_id: str,
         agent_id: str | None = None,
         *,
-        api_key: str | SecretStr | None = None,
-        base_url: str | None = None,
-        user_id: str | None = None,
-        timeout: float | httpx.Timeout | Timeouts | None = None,
-        max_retries: int = 2,
-        default_headers: Mapping[str, str] | None = None,
-        allow_insecure_http: bool = False,
         client: LyzrClient | None = None,
+        **client_options: Unpack[HistoryClientOptions],
     ) -> None:
         super().__init__()
         if not isinstance(session_id, str) or not session_id.strip():
             raise InvalidRequestError("session_id must be a non-empty string")
         self.session_id = session_id
         self.agent_id = agent_id
-        self.client = client or LyzrClient(
-            api_key=api_key,
-            base_url=base_url,
-            user_id=user_id,
-            timeout=timeout,
-            max_retries=max_retries,
-            default_headers=default_headers,
-            allow_insecure_http=allow_insecure_http,
-        )
+        self.client = history_client(client, client_options, "LyzrChatMessageHistory")
 
     def __repr__(self) -> str:
         return (
@@ -117,17 +107,10 @@ class LyzrChatMessageHistory(BaseChatMessageHistory):
 
         A session the service does not know (404) has no turns yet: an empty list.
         """
-        try:
-            history = self.client.session_history(self.session_id, agent_id=self.agent_id)
-        except NotFoundError:
-            return []
-        return to_langchain_messages(history)
+        return to_langchain_messages(read_memory(self.client, self.session_id, self.agent_id))
 
     async def aget_messages(self) -> list[BaseMessage]:
-        try:
-            history = await self.client.asession_history(self.session_id, agent_id=self.agent_id)
-        except NotFoundError:
-            return []
+        history = await aread_memory(self.client, self.session_id, self.agent_id)
         return to_langchain_messages(history)
 
     def add_messages(self, messages: Sequence[BaseMessage]) -> None:

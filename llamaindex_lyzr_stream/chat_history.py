@@ -20,12 +20,17 @@ already has the earlier turns, the engine's copy is for your code (``engine.chat
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Unpack
 
-import httpx
 from llama_index.core.base.llms.types import ChatMessage, MessageRole
-from pydantic import SecretStr
 
-from lyzr_stream import LyzrClient, NotFoundError, Timeouts
+from lyzr_stream import LyzrClient
+from lyzr_stream._session_memory import (
+    HistoryClientOptions,
+    aread_memory,
+    history_client,
+    read_memory,
+)
 from lyzr_stream._sessions import SessionMessage
 
 __all__ = ["aread_session_history", "read_session_history", "to_llamaindex_messages"]
@@ -50,42 +55,23 @@ def to_llamaindex_messages(history: Sequence[SessionMessage]) -> list[ChatMessag
     return out
 
 
-def _client(
-    client: LyzrClient | None,
-    api_key: str | SecretStr | None,
-    base_url: str | None,
-    timeout: float | httpx.Timeout | Timeouts | None,
-    max_retries: int,
-) -> LyzrClient:
-    if client is not None:
-        return client
-    return LyzrClient(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries)
-
-
 def read_session_history(
     session_id: str,
     *,
     agent_id: str | None = None,
     client: LyzrClient | None = None,
-    api_key: str | SecretStr | None = None,
-    base_url: str | None = None,
-    timeout: float | httpx.Timeout | Timeouts | None = None,
-    max_retries: int = 2,
+    **client_options: Unpack[HistoryClientOptions],
 ) -> list[ChatMessage]:
     """The session's memory, oldest first, as LlamaIndex chat messages.
 
-    Pass ``client=llm.client`` to reuse a ``LyzrLLM``'s connection and key; otherwise
-    ``api_key`` / ``base_url`` (or ``LYZR_API_KEY`` / ``LYZR_BASE_URL``) are used. With
-    ``agent_id`` the agent-scoped route is read. A session the service does not know (404)
-    reads as empty. To forget a session, call
-    ``client.delete_session(session_id)``.
+    Pass ``client=llm.client`` to reuse a ``LyzrLLM``'s connection and key; otherwise a client
+    is made from ``api_key``, ``base_url``, ``user_id``, ``timeout``, ``max_retries``,
+    ``default_headers`` and ``allow_insecure_http`` (``LYZR_API_KEY`` / ``LYZR_BASE_URL``
+    apply). With ``agent_id`` the agent-scoped route is read. A session the service does not
+    know (404) reads as empty. To forget a session, call ``client.delete_session(session_id)``.
     """
-    lyzr = _client(client, api_key, base_url, timeout, max_retries)
-    try:
-        history = lyzr.session_history(session_id, agent_id=agent_id)
-    except NotFoundError:
-        return []  # a session the service does not know has no turns yet
-    return to_llamaindex_messages(history)
+    lyzr = history_client(client, client_options, "read_session_history")
+    return to_llamaindex_messages(read_memory(lyzr, session_id, agent_id))
 
 
 async def aread_session_history(
@@ -93,15 +79,8 @@ async def aread_session_history(
     *,
     agent_id: str | None = None,
     client: LyzrClient | None = None,
-    api_key: str | SecretStr | None = None,
-    base_url: str | None = None,
-    timeout: float | httpx.Timeout | Timeouts | None = None,
-    max_retries: int = 2,
+    **client_options: Unpack[HistoryClientOptions],
 ) -> list[ChatMessage]:
     """Async form of :func:`read_session_history`."""
-    lyzr = _client(client, api_key, base_url, timeout, max_retries)
-    try:
-        history = await lyzr.asession_history(session_id, agent_id=agent_id)
-    except NotFoundError:
-        return []
-    return to_llamaindex_messages(history)
+    lyzr = history_client(client, client_options, "aread_session_history")
+    return to_llamaindex_messages(await aread_memory(lyzr, session_id, agent_id))
