@@ -342,15 +342,28 @@ class LyzrLLM(FunctionCallingLLM, LyzrModelFields):
         return selections
 
     # -- structured output per request (response_format) ----------------------------------------
-    def _structured_messages(
-        self, output_cls: type[Model], prompt: PromptTemplate, prompt_args: Mapping[str, Any]
-    ) -> list[ChatMessage]:
+    # structured_predict and astructured_predict differ only in sending (chat / achat).
+    def _structured_request(
+        self,
+        output_cls: type[Model],
+        prompt: PromptTemplate,
+        llm_kwargs: dict[str, Any] | None,
+        prompt_args: Mapping[str, Any],
+    ) -> tuple[list[ChatMessage], dict[str, Any]]:
+        """The messages and call kwargs that ask for ``output_cls`` as ``response_format``."""
         dispatcher.event(
             LLMStructuredPredictStartEvent(
                 output_cls=output_cls, template=prompt, template_args=dict(prompt_args)
             )
         )
-        return self._extend_messages(prompt.format_messages(**prompt_args))
+        messages = self._extend_messages(prompt.format_messages(**prompt_args))
+        return messages, {**(llm_kwargs or {}), "response_format": output_cls}
+
+    @staticmethod
+    def _structured_result(output_cls: type[Model], response: ChatResponse) -> Model:
+        result = parse_structured(response.message.content or "", output_cls)
+        dispatcher.event(LLMStructuredPredictEndEvent(output=result))
+        return result
 
     @dispatcher.span
     def structured_predict(
@@ -369,11 +382,8 @@ class LyzrLLM(FunctionCallingLLM, LyzrModelFields):
                 output_cls, prompt, llm_kwargs, **prompt_args
             )
             return result
-        messages = self._structured_messages(output_cls, prompt, prompt_args)
-        response = self.chat(messages, **{**(llm_kwargs or {}), "response_format": output_cls})
-        result = parse_structured(response.message.content or "", output_cls)
-        dispatcher.event(LLMStructuredPredictEndEvent(output=result))
-        return result
+        messages, kwargs = self._structured_request(output_cls, prompt, llm_kwargs, prompt_args)
+        return self._structured_result(output_cls, self.chat(messages, **kwargs))
 
     @dispatcher.span
     async def astructured_predict(
@@ -389,12 +399,8 @@ class LyzrLLM(FunctionCallingLLM, LyzrModelFields):
                 output_cls, prompt, llm_kwargs, **prompt_args
             )
             return result
-        messages = self._structured_messages(output_cls, prompt, prompt_args)
-        kwargs = {**(llm_kwargs or {}), "response_format": output_cls}
-        response = await self.achat(messages, **kwargs)
-        result = parse_structured(response.message.content or "", output_cls)
-        dispatcher.event(LLMStructuredPredictEndEvent(output=result))
-        return result
+        messages, kwargs = self._structured_request(output_cls, prompt, llm_kwargs, prompt_args)
+        return self._structured_result(output_cls, await self.achat(messages, **kwargs))
 
     @staticmethod
     def _prompt_messages(prompt: str) -> list[ChatMessage]:
@@ -407,15 +413,16 @@ class LyzrLLM(FunctionCallingLLM, LyzrModelFields):
         request, policy, files = self._prepare(messages, kwargs)
         request = files.attach(self.client, request)  # uploads now: a failure sends nothing
         started = time.monotonic()
-        response = self.client.chat(request, **policy)
-        self._dispatch_activity(response.tool_activity, response.session_id)
-        return to_chat_response(response, one_shot_timing(started))
+        return self._answered(self.client.chat(request, **policy), started)
 
     async def _achat(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> ChatResponse:
         request, policy, files = self._prepare(messages, kwargs)
         request = await files.aattach(self.client, request)
         started = time.monotonic()
-        response = await self.client.achat(request, **policy)
+        return self._answered(await self.client.achat(request, **policy), started)
+
+    def _answered(self, response: AgentResponse, started: float) -> ChatResponse:
+        """A one-shot answer as LlamaIndex's response, its server-side tool activity dispatched."""
         self._dispatch_activity(response.tool_activity, response.session_id)
         return to_chat_response(response, one_shot_timing(started))
 
