@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 import ssl
@@ -11,42 +10,106 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from types import TracebackType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
-from pydantic import SecretStr
 
-from ._agent_stop import AgentStopper
-from ._call_plan import CallPlan
 from ._errors import APIResponseValidationError, InvalidRequestError, LyzrError, excerpt
-from ._events_channel import DEFAULT_CONNECT_TIMEOUT, DEFAULT_GRACE, AgentEventsSettings
-from ._events_channel import attach_async as _attach_agent_events_async
-from ._events_channel import attach_sync as _attach_agent_events
 from ._files_and_sessions import FilesAndSessionsAPI
-from ._pools import AsyncPools, shard_plan
-from ._request import AgentRequest
-from ._response import AgentResponse
-from ._retry import RetryPolicy
-from ._settings import ClientSettings, check_proxy_hop
 from ._sse import DEFAULT_MAX_EVENT_BYTES
-from ._stream import AsyncEventStream, EventStream, aread_capped, read_capped
-from ._telemetry import instrument_async_stream, instrument_stream, traced_call
-from ._timeouts import DEFAULT_TIMEOUTS, TimeoutLike, Timeouts
-from ._transport import (
-    ERROR_BODY_LIMIT,
-    Deadline,
-    aclose_if_overlong,
-    check_redirect,
-    close_if_overlong,
-    encode_body,
-    injected_proxy,
-    logger,
-    map_transport_error,
-    status_error,
+from ._timeouts import (
+    DEFAULT_EVENTS_CONNECT_TIMEOUT,
+    DEFAULT_EVENTS_GRACE,
+    DEFAULT_TIMEOUTS,
+    TimeoutLike,
+    Timeouts,
 )
 from ._version import __version__
-from .dialects import Dialect
-from .dialects._base import Credentials, HttpRequest
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from pydantic import SecretStr
+
+    from ._agent_stop import AgentStopper
+    from ._call_plan import CallPlan
+    from ._events_channel import AgentEventsSettings
+    from ._events_channel import attach_async as _attach_agent_events_async
+    from ._events_channel import attach_sync as _attach_agent_events
+    from ._pools import AsyncPools, shard_plan
+    from ._request import AgentRequest
+    from ._response import AgentResponse
+    from ._retry import RetryPolicy
+    from ._settings import ClientSettings, check_proxy_hop
+    from ._stream import AsyncEventStream, EventStream, aread_capped, read_capped
+    from ._telemetry import instrument_async_stream, instrument_stream, traced_call
+    from ._transport import (
+        ERROR_BODY_LIMIT,
+        Deadline,
+        aclose_if_overlong,
+        check_redirect,
+        close_if_overlong,
+        encode_body,
+        injected_proxy,
+        logger,
+        map_transport_error,
+        status_error,
+    )
+    from .dialects import Dialect
+    from .dialects._base import Credentials, HttpRequest
+
+
+_call_modules_imported = False
+
+
+def _import_call_modules() -> None:
+    """Import what a client's calls use, once per process, when the first client is built.
+
+    ``from lyzr_stream import LyzrClient`` then costs less than ``import httpx, pydantic``: the
+    request model, the dialects, streams, telemetry and the events channel load only for a
+    program that makes a client (``tests/test_packaging.py`` pins which). The names become this
+    module's globals, so the methods read them as plain globals at no cost per call. A name a
+    method needs at run time is imported here and declared ``global`` (and, for type
+    checkers, imported in the ``TYPE_CHECKING`` block above).
+    """
+    global _call_modules_imported
+    global asyncio, AgentStopper, CallPlan, AgentEventsSettings, _attach_agent_events_async
+    global _attach_agent_events, AsyncPools, shard_plan, AgentRequest, RetryPolicy
+    global ClientSettings, check_proxy_hop, AsyncEventStream, EventStream, aread_capped
+    global read_capped, instrument_async_stream, instrument_stream, traced_call
+    global ERROR_BODY_LIMIT, Deadline, aclose_if_overlong, check_redirect, close_if_overlong
+    global encode_body, injected_proxy, logger, map_transport_error, status_error, Credentials
+    if _call_modules_imported:
+        return
+    import asyncio
+
+    from ._agent_stop import AgentStopper
+    from ._call_plan import CallPlan
+    from ._events_channel import AgentEventsSettings
+    from ._events_channel import attach_async as _attach_agent_events_async
+    from ._events_channel import attach_sync as _attach_agent_events
+    from ._pools import AsyncPools, shard_plan
+    from ._request import AgentRequest
+    from ._retry import RetryPolicy
+    from ._settings import ClientSettings, check_proxy_hop
+    from ._stream import AsyncEventStream, EventStream, aread_capped, read_capped
+    from ._telemetry import instrument_async_stream, instrument_stream, traced_call
+    from ._transport import (
+        ERROR_BODY_LIMIT,
+        Deadline,
+        aclose_if_overlong,
+        check_redirect,
+        close_if_overlong,
+        encode_body,
+        injected_proxy,
+        logger,
+        map_transport_error,
+        status_error,
+    )
+    from .dialects._base import Credentials
+
+    _call_modules_imported = True
+
 
 __all__ = ["LyzrClient", "new_session_id"]
 
@@ -127,12 +190,13 @@ class LyzrClient(FilesAndSessionsAPI):
         async_http_client: httpx.AsyncClient | None = None,
         agent_events: bool | None = None,
         events_url: str | None = None,
-        events_connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
-        events_grace: float = DEFAULT_GRACE,
+        events_connect_timeout: float = DEFAULT_EVENTS_CONNECT_TIMEOUT,
+        events_grace: float = DEFAULT_EVENTS_GRACE,
         trust_env: bool = True,
         proxy: str | None = None,
         stop_on_exit: bool = True,
     ) -> None:
+        _import_call_modules()
         if (
             isinstance(max_connections, bool)
             or not isinstance(max_connections, int)

@@ -38,6 +38,7 @@ from ._agent_event_wire import AgentEventDecoder, ChannelEvent
 from ._errors import InvalidRequestError
 from ._events import StreamEnd, StreamEvent
 from ._settings import is_loopback_host
+from ._timeouts import DEFAULT_EVENTS_CONNECT_TIMEOUT, DEFAULT_EVENTS_GRACE
 
 if TYPE_CHECKING:
     from ._stream import AsyncEventStream, EventStream
@@ -56,8 +57,8 @@ __all__ = [
 ENV_AGENT_EVENTS = "LYZR_AGENT_EVENTS"
 ENV_EVENTS_URL = "LYZR_EVENTS_URL"
 DEFAULT_EVENTS_URL = "wss://metrics.studio.lyzr.ai"
-DEFAULT_CONNECT_TIMEOUT = 0.5
-DEFAULT_GRACE = 1.0
+DEFAULT_CONNECT_TIMEOUT = DEFAULT_EVENTS_CONNECT_TIMEOUT
+DEFAULT_GRACE = DEFAULT_EVENTS_GRACE
 
 #: The dialect whose service has this channel.
 _DIALECT = "lyzr-v3"

@@ -10,7 +10,6 @@ else.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -300,4 +299,6 @@ class FilesAndSessionsAPI:
                 delay = attempts.delay_after(error)
             finally:
                 pools.release(shard)
+            import asyncio  # here: ``from lyzr_stream import LyzrClient`` need not load it
+
             await asyncio.sleep(delay)

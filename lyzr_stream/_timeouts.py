@@ -19,12 +19,26 @@ import httpx
 
 from ._errors import InvalidRequestError
 
-__all__ = ["DEFAULT_TIMEOUTS", "MAX_TIMEOUT", "TimeoutLike", "Timeouts"]
+__all__ = [
+    "DEFAULT_EVENTS_CONNECT_TIMEOUT",
+    "DEFAULT_EVENTS_GRACE",
+    "DEFAULT_TIMEOUTS",
+    "MAX_TIMEOUT",
+    "TimeoutLike",
+    "Timeouts",
+]
 
 
 #: The longest timeout accepted (a year): beyond it the socket layer overflows, and "no limit" is
 #: spelled ``None``.
 MAX_TIMEOUT = 365 * 24 * 3600.0
+
+# The agent events channel's bounds (see ``_events_channel``), here because ``LyzrClient``'s
+# signature shows them and importing the channel is left to the first client that uses it.
+#: The most the channel may delay a stream's request (seconds).
+DEFAULT_EVENTS_CONNECT_TIMEOUT = 0.5
+#: How long the channel stays open for late events after the answer (seconds).
+DEFAULT_EVENTS_GRACE = 1.0
 
 
 def _check(name: str, value: float | None) -> None:

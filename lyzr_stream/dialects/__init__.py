@@ -1,22 +1,22 @@
 """Dialects: one module per wire format, and the registry that names them.
 
 Add a format by writing a :class:`Dialect` subclass in its own module and calling
-:func:`register_dialect` (built-in ones are registered below). What a dialect author needs is
-exported here; the ``_``-prefixed modules are internal. Framework
-classes take ``dialect="<name>"`` and never import a dialect module themselves.
+:func:`register_dialect` (built-in ones are named below and imported when first asked for, so
+a program pays only for the format it uses). What a dialect author needs is exported here; the
+``_``-prefixed modules are internal. Framework classes take ``dialect="<name>"`` and never
+import a dialect module themselves.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from .._errors import InvalidRequestError
-from ._aisquare import AISquareDialect
 from ._base import Credentials, Dialect, HttpRequest, ParsedEvent, StreamFailure, StreamParser
-from ._chat_messages import ChatMessagesDialect
-from ._common import JsonBodyParser, JsonEventParser, RawTextParser
-from ._lyzr_v2 import LyzrV2Dialect
-from ._lyzr_v3 import LyzrV3Dialect
+
+if TYPE_CHECKING:  # at run time __getattr__ imports them on first use
+    from ._common import JsonBodyParser, JsonEventParser, RawTextParser
 
 __all__ = [
     "Credentials",
@@ -35,6 +35,14 @@ __all__ = [
 
 _REGISTRY: dict[str, type[Dialect]] = {}
 
+#: The built-in dialects: name -> (module in this package, class), imported on first use.
+_BUILTIN: dict[str, tuple[str, str]] = {
+    "lyzr-v3": ("_lyzr_v3", "LyzrV3Dialect"),
+    "lyzr-v2": ("_lyzr_v2", "LyzrV2Dialect"),
+    "aisquare": ("_aisquare", "AISquareDialect"),
+    "chat-messages": ("_chat_messages", "ChatMessagesDialect"),
+}
+
 
 def register_dialect(cls: type[Dialect]) -> type[Dialect]:
     """Register a dialect class under its ``name``. Usable as a class decorator."""
@@ -43,7 +51,17 @@ def register_dialect(cls: type[Dialect]) -> type[Dialect]:
 
 
 def available_dialects() -> tuple[str, ...]:
-    return tuple(sorted(_REGISTRY))
+    return tuple(sorted({*_REGISTRY, *_BUILTIN}))
+
+
+def _registered(name: str) -> type[Dialect] | None:
+    """The class registered under ``name``; a built-in one is imported the first time."""
+    cls = _REGISTRY.get(name)
+    if cls is None and name in _BUILTIN:
+        module, class_name = _BUILTIN[name]
+        cls = getattr(importlib.import_module(f".{module}", __name__), class_name)
+        _REGISTRY.setdefault(name, cls)
+    return cls
 
 
 def get_dialect(dialect: str | Dialect, options: dict[str, Any] | None = None) -> Dialect:
@@ -52,7 +70,7 @@ def get_dialect(dialect: str | Dialect, options: dict[str, Any] | None = None) -
         if options:
             raise InvalidRequestError("dialect_options apply to a dialect name, not an instance")
         return dialect
-    cls = _REGISTRY.get(dialect) if isinstance(dialect, str) else None
+    cls = _registered(dialect) if isinstance(dialect, str) else None
     if cls is None:
         raise InvalidRequestError(
             f"unknown dialect {dialect!r}; choose one of: {', '.join(available_dialects())}"
@@ -63,5 +81,13 @@ def get_dialect(dialect: str | Dialect, options: dict[str, Any] | None = None) -
         raise InvalidRequestError(f"invalid dialect_options for {dialect!r}: {exc}") from None
 
 
-for _builtin in (LyzrV3Dialect, LyzrV2Dialect, AISquareDialect, ChatMessagesDialect):
-    register_dialect(_builtin)
+_PARSERS = ("JsonBodyParser", "JsonEventParser", "RawTextParser")
+
+if not TYPE_CHECKING:  # hidden from type checkers, so that a misspelt name is still an error
+
+    def __getattr__(name: str) -> Any:
+        if name not in _PARSERS:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module("._common", __name__), name)
+        globals()[name] = value
+        return value

@@ -12,15 +12,17 @@ import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 from urllib.parse import quote
-
-from pydantic import SecretStr
 
 from .._errors import AgentError, InvalidRequestError, LyzrError
 from .._events import StreamEvent
-from .._request import AgentRequest
-from .._response import AgentResponse
+
+if TYPE_CHECKING:  # annotations only: the contract loads without pydantic's model machinery
+    from pydantic import SecretStr
+
+    from .._request import AgentRequest
+    from .._response import AgentResponse
 
 __all__ = [
     "MESSAGE_ONLY_UNSUPPORTED",
