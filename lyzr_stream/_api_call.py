@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
-
-from pydantic import SecretStr
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from .dialects._base import HttpRequest
+
+if TYPE_CHECKING:
+    from pydantic import SecretStr
 
 __all__ = ["ApiCall"]
 
