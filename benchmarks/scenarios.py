@@ -17,6 +17,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -587,40 +588,82 @@ def concurrency_lyzr_adk(url: str, p: Params) -> dict[str, Any]:
 
 # -- import time: each statement in fresh interpreters ---------------------------------------------
 IMPORT_BASELINE = "import httpx, pydantic"
-IMPORT_STATEMENTS = (
-    IMPORT_BASELINE,
-    "import lyzr_stream",
-    "from lyzr_stream import LyzrClient",  # the core client ready to use
-    "import langchain_lyzr_stream",
-    "import llamaindex_lyzr_stream",
-    "import langchain_core",
-    "import llama_index.core",
-    "import langchain_openai",
-    "import lyzr",
+# The core's statements are measured against IMPORT_BASELINE; a framework class against what any
+# class of that framework loads (its base class); the peers' packages against IMPORT_BASELINE.
+LANGCHAIN_BASELINE = "from langchain_core.language_models import BaseChatModel"
+LLAMAINDEX_BASELINE = "from llama_index.core.llms.function_calling import FunctionCallingLLM"
+IMPORT_STATEMENTS: tuple[tuple[str, str], ...] = (
+    # (statement, the statement it is compared with)
+    (IMPORT_BASELINE, IMPORT_BASELINE),
+    ("import lyzr_stream", IMPORT_BASELINE),
+    ("from lyzr_stream import LyzrClient", IMPORT_BASELINE),  # the core client ready to use
+    ("from lyzr_stream import AgentRequest, LyzrClient, TextDelta", IMPORT_BASELINE),
+    (LANGCHAIN_BASELINE, LANGCHAIN_BASELINE),
+    ("from langchain_lyzr_stream import ChatLyzr", LANGCHAIN_BASELINE),
+    (LLAMAINDEX_BASELINE, LLAMAINDEX_BASELINE),
+    ("from llamaindex_lyzr_stream import LyzrLLM", LLAMAINDEX_BASELINE),
+    ("import langchain_core", IMPORT_BASELINE),
+    ("import llama_index.core", IMPORT_BASELINE),
+    ("import langchain_openai", IMPORT_BASELINE),
+    ("import lyzr", IMPORT_BASELINE),
 )
+#: The packages whose import is measured from this checkout (compiled first, as an install is).
+CHECKOUT_PACKAGES = ("lyzr_stream", "langchain_lyzr_stream", "llamaindex_lyzr_stream")
 
 
 def import_times(url: str, p: Params) -> dict[str, Any]:
-    """Median milliseconds each statement takes in a fresh interpreter, and its ratio to
-    ``import httpx, pydantic``. The statements take turns, so that a busy machine slows all of
-    them alike. ``url`` is not used."""
-    code = "import time; t = time.perf_counter(); {}; print(time.perf_counter() - t)"
-    samples: dict[str, list[float]] = {statement: [] for statement in IMPORT_STATEMENTS}
+    """Median milliseconds each statement takes in a fresh interpreter, and its ratio to its
+    baseline (``import httpx, pydantic`` for the core). The statements take turns, so that a
+    busy machine slows all of them alike. ``url`` is not used.
+
+    The checkout's packages are byte-compiled first: an installed package is, and without it
+    (``PYTHONDONTWRITEBYTECODE`` set) every run would compile lyzr-stream's sources while the
+    libraries it is compared with load their ``.pyc`` files."""
+    root = Path(__file__).resolve().parent.parent
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", *(str(root / d) for d in CHECKOUT_PACKAGES)],
+        capture_output=True,
+        check=True,
+    )
+    code = (
+        "import time; t, c = time.perf_counter(), time.process_time(); {}; "
+        "print(time.perf_counter() - t, time.process_time() - c)"
+    )
+    # One untimed run each first (it also warms the file cache); a peer that is not installed
+    # (``make bench`` installs them) is left out and listed as missing.
+    runnable = {
+        statement: subprocess.run(
+            [sys.executable, "-c", statement], capture_output=True, check=False
+        ).returncode
+        == 0
+        for statement, _ in IMPORT_STATEMENTS
+    }
+    statements = [s for s, baseline in IMPORT_STATEMENTS if runnable[s] and runnable[baseline]]
+    wall: dict[str, list[float]] = {statement: [] for statement in statements}
+    cpu: dict[str, list[float]] = {statement: [] for statement in statements}
     for _ in range(p.get("repeats", 7)):
-        for statement in IMPORT_STATEMENTS:
+        for statement in statements:
             done = subprocess.run(
                 [sys.executable, "-c", code.format(statement)],
                 capture_output=True,
                 text=True,
                 check=True,
             )
-            samples[statement].append(float(done.stdout))
-    ms = {statement: statistics.median(times) * 1e3 for statement, times in samples.items()}
+            w, c = done.stdout.split()
+            wall[statement].append(float(w))
+            cpu[statement].append(float(c))
+    ms = {statement: statistics.median(times) * 1e3 for statement, times in wall.items()}
+    cpu_ms = {statement: statistics.median(times) * 1e3 for statement, times in cpu.items()}
+    baseline_of = {s: b for s, b in IMPORT_STATEMENTS if s in ms}
     return {
         "repeats": p.get("repeats", 7),
+        "missing": [s for s, _ in IMPORT_STATEMENTS if s not in ms],
         "baseline": IMPORT_BASELINE,
+        "baseline_of": baseline_of,
         "ms": ms,
-        "ratio": {statement: value / ms[IMPORT_BASELINE] for statement, value in ms.items()},
+        "cpu_ms": cpu_ms,
+        "ratio": {s: ms[s] / ms[baseline_of[s]] for s in statements},
+        "cpu_ratio": {s: cpu_ms[s] / cpu_ms[baseline_of[s]] for s in statements},
     }
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -46,6 +45,7 @@ from lyzr_stream._local_tools import normalize_tool_choice
 from lyzr_stream._model_support import LyzrModelFields, carries_messages, constructor_options
 from lyzr_stream._request import check_json_serialisable
 from lyzr_stream._settings import ENV_API_KEY
+from lyzr_stream._tokens import approximate_token_count
 
 from ._convert import to_core_messages
 from ._media import media_of
@@ -66,8 +66,6 @@ _OPTION_KWARGS = frozenset(
 )
 #: Constructor fields sent as JSON: checked at construction (a circular dict is an error there).
 _JSON_FIELDS = ("system_prompt_variables", "filter_variables", "features", "dialect_options")
-#: LangChain's approximate token counter's ratio (count_tokens_approximately's default).
-_CHARS_PER_TOKEN = 4.0
 
 _T = TypeVar("_T")
 
@@ -349,7 +347,7 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
     # -- token counting: LangChain's approximation (the agent's tokenizer is not known) ----------
     def get_num_tokens(self, text: str) -> int:
         """About one token per four characters (``count_tokens_approximately``'s ratio)."""
-        return math.ceil(len(text) / _CHARS_PER_TOKEN)
+        return approximate_token_count(text)
 
     def get_num_tokens_from_messages(
         self, messages: list[BaseMessage], tools: Sequence[Any] | None = None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -107,10 +107,6 @@ class ResponseBuilder:
             self._add_metadata(event.metadata)
             if not self._calls:
                 self.finish_reason = event.finish_reason
-
-    def add_all(self, events: Iterable[StreamEvent]) -> None:
-        for event in events:
-            self.add(event)
 
     def _add_metadata(self, data: Mapping[str, Any]) -> None:
         for key, value in data.items():

@@ -46,7 +46,9 @@ def sse(*payloads: str) -> bytes:
 
 def build(events: list[Any]) -> AgentResponse:
     builder = ResponseBuilder()
-    builder.add_all(e for e in events if not isinstance(e, StreamFailure))
+    for event in events:
+        if not isinstance(event, StreamFailure):
+            builder.add(event)
     return builder.build(agent_id="a", session_id="s", user_id="u")
 
 

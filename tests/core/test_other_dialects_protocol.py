@@ -305,7 +305,9 @@ def _check_tagged(events: list[object]) -> None:
     assert text(events) == "Start middle end"
     assert "".join(e.text for e in events if isinstance(e, ReasoningDelta)) == "hm"
     builder = ResponseBuilder()
-    builder.add_all(e for e in events if not isinstance(e, StreamFailure))  # type: ignore[misc]
+    for event in events:
+        if not isinstance(event, StreamFailure):
+            builder.add(event)  # type: ignore[arg-type]
     assert builder.build(agent_id="a", session_id="s", user_id="u").artifacts == tuple(FILES)
 
 
