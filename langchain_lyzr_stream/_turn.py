@@ -325,11 +325,22 @@ class ActivityReporter:
             self._manager = self._configure(is_async)
         return self._manager
 
-    # -- sync
-    def report(self, activity: ToolActivity | AgentEvent) -> None:
+    def _queue(self, activity: ToolActivity | AgentEvent) -> bool:
+        """Queue one report; whether it can go now (the run id is known)."""
         self._pending.append(activity)
         self.idle = False
-        if self._run_id is not None:
+        return self._run_id is not None
+
+    def _taken(self) -> list[tuple[str, dict[str, Any]]]:
+        """The queued reports as custom events (name, data), the queue emptied."""
+        events = [custom_event(activity) for activity in self._pending]
+        self._pending.clear()
+        self.idle = True
+        return events
+
+    # The sync and async forms differ only in how the callbacks are called.
+    def report(self, activity: ToolActivity | AgentEvent) -> None:
+        if self._queue(activity):
             self._send()
 
     def flush(self, chunk: ChatGenerationChunk) -> None:
@@ -340,19 +351,13 @@ class ActivityReporter:
         manager = self._manager_for(False)
         assert isinstance(manager, CallbackManager)
         writer = graph_writer()
-        for activity in self._pending:
-            name, data = custom_event(activity)
+        for name, data in self._taken():
             manager.on_custom_event(name, data, run_id=self._run_id)
             if writer is not None:
                 writer({"event": name, **data})
-        self._pending.clear()
-        self.idle = True
 
-    # -- async
     async def areport(self, activity: ToolActivity | AgentEvent) -> None:
-        self._pending.append(activity)
-        self.idle = False
-        if self._run_id is not None:
+        if self._queue(activity):
             await self._asend()
 
     async def aflush(self, chunk: ChatGenerationChunk) -> None:
@@ -363,10 +368,7 @@ class ActivityReporter:
         manager = self._manager_for(True)
         assert isinstance(manager, AsyncCallbackManager)
         writer = graph_writer()
-        for activity in self._pending:
-            name, data = custom_event(activity)
+        for name, data in self._taken():
             await manager.on_custom_event(name, data, run_id=self._run_id)
             if writer is not None:
                 writer({"event": name, **data})
-        self._pending.clear()
-        self.idle = True
