@@ -30,7 +30,6 @@ from ._conversation import CALL_OPTION_NAMES, MessageMode
 from ._errors import InvalidRequestError
 from ._request import own_error
 from ._response import AgentResponse
-from ._settings import resolve_api_key
 from ._sse import DEFAULT_MAX_EVENT_BYTES
 from ._timeouts import Timeouts
 
@@ -181,11 +180,10 @@ class LyzrModelFields(BaseModel):
 
     def __setstate__(self, state: dict[Any, Any]) -> None:
         super().__setstate__(state)
-        # The key comes back from the worker's environment; if it is missing there, a clear
-        # error comes at the first call that needs one.
-        key = resolve_api_key(None, required=False)
-        object.__setattr__(self, "api_key", key)
-        self._client = self._new_client(key)
+        # As at construction without a key: it comes from this process's LYZR_API_KEY, and
+        # unpickling fails with an error naming that variable when it is not set.
+        self._client = self._new_client(None)
+        object.__setattr__(self, "api_key", self._client.settings.api_key)
 
 
 _Block = TypeVar("_Block")
