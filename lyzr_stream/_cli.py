@@ -232,16 +232,15 @@ def _answer(client: LyzrClient, request: AgentRequest, out: TextIO, style: _Styl
     try:
         with stream:
             for event in stream:
-                kind = type(event)
-                if kind is TextDelta:
+                if isinstance(event, TextDelta):
                     fragments += 1
-                    out.write(event.text)  # type: ignore[union-attr]
-                elif kind is ReasoningDelta:
-                    out.write(style(_DIM, event.text))  # type: ignore[union-attr]
-                elif kind is ToolActivity:
-                    out.write("\n" + style(_CYAN, _activity_line(event)) + "\n")  # type: ignore[arg-type]
-                elif kind is AgentEvent:
-                    out.write("\n" + style(_DIM, _progress_line(event)) + "\n")  # type: ignore[arg-type]
+                    out.write(event.text)
+                elif isinstance(event, ReasoningDelta):
+                    out.write(style(_DIM, event.text))
+                elif isinstance(event, ToolActivity):
+                    out.write("\n" + style(_CYAN, _activity_line(event)) + "\n")
+                elif isinstance(event, AgentEvent):
+                    out.write("\n" + style(_DIM, _progress_line(event)) + "\n")
                 out.flush()
     except KeyboardInterrupt:
         out.write(style(_DIM, " [stopped]") + "\n")
@@ -277,7 +276,7 @@ def _ask(args: argparse.Namespace, variables: dict[str, str]) -> int:
         stream = client.stream(_request(args, question, variables))
         with stream:
             for event in stream:
-                if type(event) is TextDelta and not args.json:
+                if isinstance(event, TextDelta) and not args.json:
                     sys.stdout.write(event.text)
                     sys.stdout.flush()
         response = stream.response()

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
 
 __all__ = ["ReadAhead"]
 
@@ -34,7 +34,6 @@ class _Failed:
         self.error = error
 
 
-_END = object()
 _DRAIN_POLL = 0.05
 #: Every reading task still running (strong references; see the module docstring).
 _READERS: set[asyncio.Task[None]] = set()
@@ -45,8 +44,9 @@ class ReadAhead:
 
     __slots__ = ("_ended", "_failure", "_queue", "_task", "complete")
 
-    def __init__(self, chunks: AsyncGenerator[bytes, None]) -> None:
-        self._queue: asyncio.Queue[object] = asyncio.Queue(_QUEUE_CHUNKS)
+    def __init__(self, chunks: AsyncIterator[bytes]) -> None:
+        #: Chunks, then the end of the body (None) or the error that ended it.
+        self._queue: asyncio.Queue[bytes | _Failed | None] = asyncio.Queue(_QUEUE_CHUNKS)
         self._ended = False
         self._failure: BaseException | None = None
         #: True once the whole body was read (its end reached without error).
@@ -55,7 +55,7 @@ class ReadAhead:
         _READERS.add(self._task)
         self._task.add_done_callback(_READERS.discard)
 
-    async def _pump(self, chunks: AsyncGenerator[bytes, None]) -> None:
+    async def _pump(self, chunks: AsyncIterator[bytes]) -> None:
         try:
             async for chunk in chunks:
                 await self._queue.put(chunk)
@@ -64,10 +64,12 @@ class ReadAhead:
             return
         finally:
             # Cancelled while waiting to queue a chunk, the body iterator is still suspended:
-            # close it here, in its own task, so the response is released at once.
-            await chunks.aclose()
+            # close it here, in its own task, so the response is released at once. (httpx
+            # declares an AsyncIterator; what it returns is an async generator.)
+            if isinstance(chunks, AsyncGenerator):
+                await chunks.aclose()
         self.complete = True
-        await self._queue.put(_END)
+        await self._queue.put(None)
 
     async def next_batch(self) -> bytes | None:
         """Everything received since the last batch, joined; None at the end of the body.
@@ -80,21 +82,18 @@ class ReadAhead:
         queue = self._queue
         item = await queue.get()
         parts: list[bytes] = []
-        while item is not _END and type(item) is not _Failed:
-            parts.append(item)  # type: ignore[arg-type]
+        while isinstance(item, bytes):
+            parts.append(item)
             if queue.empty():
-                item = None
-                break
+                return _joined(parts)
             item = queue.get_nowait()
-        if item is _END:
+        if item is None:
             self._ended = True
-        elif type(item) is _Failed:
-            if not parts:
-                raise item.error
+        elif parts:
             self._failure = item.error
-        if not parts:
-            return None
-        return parts[0] if len(parts) == 1 else b"".join(parts)
+        else:
+            raise item.error
+        return _joined(parts) if parts else None
 
     async def finish(self, within: float) -> bool:
         """Let the rest of the body be read for at most ``within`` seconds, discarding it;
@@ -125,3 +124,7 @@ class ReadAhead:
         # The consumer already has its outcome; an error of the aborted read adds nothing.
         with contextlib.suppress(Exception, asyncio.CancelledError):
             task.result()
+
+
+def _joined(parts: list[bytes]) -> bytes:
+    return parts[0] if len(parts) == 1 else b"".join(parts)
