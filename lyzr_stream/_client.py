@@ -9,11 +9,11 @@ import threading
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 
+from ._closing import AsyncClosingContext, ClosingContext
 from ._errors import APIResponseValidationError, InvalidRequestError, LyzrError, excerpt
 from ._files_and_sessions import FilesAndSessionsAPI
 from ._sse import DEFAULT_MAX_EVENT_BYTES
@@ -28,6 +28,7 @@ from ._version import __version__
 
 if TYPE_CHECKING:
     import asyncio
+    from typing import TypeVar
 
     from pydantic import SecretStr
 
@@ -57,6 +58,8 @@ if TYPE_CHECKING:
     )
     from .dialects import Dialect
     from .dialects._base import Credentials, HttpRequest
+
+    _AnyStream = TypeVar("_AnyStream", EventStream, AsyncEventStream)
 
 
 _call_modules_imported = False
@@ -124,7 +127,7 @@ def new_session_id(agent_id: str) -> str:
     return f"{agent_id}-{uuid.uuid4().hex[:12]}"
 
 
-class LyzrClient(FilesAndSessionsAPI):
+class LyzrClient(FilesAndSessionsAPI, ClosingContext, AsyncClosingContext):
     """A client for one agent service (Lyzr v3 by default; other wire formats via ``dialect``).
 
     Connections are pooled: the ``httpx.Client`` and ``httpx.AsyncClient`` are created on first
@@ -356,10 +359,7 @@ class LyzrClient(FilesAndSessionsAPI):
         """Stream one turn. Iterate the result for events; the request goes out on first read."""
         plan = self._plan(request, self.settings.dialect.stream_request, timeout, max_retries)
         stream = EventStream(self._sync_http(), plan)
-        if self.agent_events is not None:
-            _attach_agent_events(stream, self.agent_events, self.settings.api_key)
-        instrument_stream(stream)
-        return stream
+        return self._wired(stream, _attach_agent_events, instrument_stream)
 
     def astream(
         self,
@@ -371,9 +371,18 @@ class LyzrClient(FilesAndSessionsAPI):
         """Async form of :meth:`stream` (``async for event in client.astream(req)``)."""
         plan = self._plan(request, self.settings.dialect.stream_request, timeout, max_retries)
         stream = AsyncEventStream(self._async_pools(), plan)
+        return self._wired(stream, _attach_agent_events_async, instrument_async_stream)
+
+    def _wired(
+        self,
+        stream: _AnyStream,
+        attach_agent_events: Callable[[_AnyStream, AgentEventsSettings, SecretStr | None], None],
+        instrument: Callable[[_AnyStream], None],
+    ) -> _AnyStream:
+        """The agent's events channel merged in (when on), then tracing around it all."""
         if self.agent_events is not None:
-            _attach_agent_events_async(stream, self.agent_events, self.settings.api_key)
-        instrument_async_stream(stream)
+            attach_agent_events(stream, self.agent_events, self.settings.api_key)
+        instrument(stream)
         return stream
 
     def chat(
@@ -420,17 +429,15 @@ class LyzrClient(FilesAndSessionsAPI):
 
     # The one-shot answer is read as a stream: bounded in size (``max_event_bytes`` for the
     # answer, ERROR_BODY_LIMIT for an error body) and in time (``total``), like the stream route.
+    # The two methods only do the I/O; what to read and what it means is decided by
+    # ``_body_limit`` and ``_answer``.
     def _chat_once(self, http: httpx.Client, request: httpx.Request, deadline: Deadline) -> bytes:
         response: httpx.Response | None = None
         try:
             response = http.send(request, stream=True)
-            _log_status(response)
-            if response.status_code >= 300:
-                check_redirect(response)
-                raise status_error(response, read_capped(response, ERROR_BODY_LIMIT, deadline))
-            body = read_capped(response, self._answer_cap(), deadline)
+            body = read_capped(response, self._body_limit(response), deadline)
             close_if_overlong(response)
-            return self._checked_size(body)
+            return self._answer(response, body)
         except httpx.HTTPError as exc:
             raise self._map(exc, deadline) from exc
         finally:
@@ -443,24 +450,27 @@ class LyzrClient(FilesAndSessionsAPI):
         response: httpx.Response | None = None
         try:
             response = await http.send(request, stream=True)
-            _log_status(response)
-            if response.status_code >= 300:
-                check_redirect(response)
-                body = await aread_capped(response, ERROR_BODY_LIMIT, deadline)
-                raise status_error(response, body)
-            body = await aread_capped(response, self._answer_cap(), deadline)
+            body = await aread_capped(response, self._body_limit(response), deadline)
             await aclose_if_overlong(response)
-            return self._checked_size(body)
+            return self._answer(response, body)
         except httpx.HTTPError as exc:
             raise self._map(exc, deadline) from exc
         finally:
             if response is not None:
                 await response.aclose()
 
-    def _answer_cap(self) -> int:
+    def _body_limit(self, response: httpx.Response) -> int:
+        """How much of this answer's body to read (a redirect is refused before any)."""
+        logger.debug("lyzr_stream: %s -> %d", response.request.url.path, response.status_code)
+        if response.status_code >= 300:
+            check_redirect(response)
+            return ERROR_BODY_LIMIT
         return self.settings.max_event_bytes + 1
 
-    def _checked_size(self, body: bytes) -> bytes:
+    def _answer(self, response: httpx.Response, body: bytes) -> bytes:
+        """The answer's body, or the typed error for an error status or an oversized answer."""
+        if response.status_code >= 300:
+            raise status_error(response, body)
         if len(body) > self.settings.max_event_bytes:
             raise APIResponseValidationError(
                 f"the answer exceeded max_event_bytes ({self.settings.max_event_bytes} bytes); "
@@ -596,22 +606,6 @@ class LyzrClient(FilesAndSessionsAPI):
         elif self._injected_async is not None:
             await self._injected_async.wait_background()
 
-    def __enter__(self) -> LyzrClient:
-        return self
-
-    def __exit__(
-        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-    async def __aenter__(self) -> LyzrClient:
-        return self
-
-    async def __aexit__(
-        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
-
     def __getstate__(self) -> dict[str, Any]:
         raise TypeError(
             "LyzrClient holds open connections and cannot be pickled; pickle the ChatLyzr / "
@@ -624,10 +618,6 @@ class _ChatSpan(Protocol):
     """What ``traced_call`` yields: where the one-shot answer is reported (a no-op untraced)."""
 
     def response(self, response: AgentResponse, /) -> None: ...
-
-
-def _log_status(response: httpx.Response) -> None:
-    logger.debug("lyzr_stream: %s -> %d", response.request.url.path, response.status_code)
 
 
 def _secrets_of(settings: ClientSettings) -> tuple[str, ...]:

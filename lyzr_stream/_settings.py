@@ -21,7 +21,7 @@ from ._errors import InvalidRequestError
 from ._proxies import ProxyConfig
 from ._retry import RetryPolicy
 from ._sse import DEFAULT_MAX_EVENT_BYTES
-from ._timeouts import DEFAULT_TIMEOUTS, TimeoutLike, Timeouts
+from ._timeouts import TimeoutLike, Timeouts
 from .dialects import Dialect, get_dialect
 
 __all__ = [
@@ -178,23 +178,25 @@ class ClientSettings:
     def resolve(
         cls,
         *,
-        api_key: str | SecretStr | None = None,
-        base_url: str | None = None,
-        user_id: str | None = None,
-        dialect: str | Dialect = "lyzr-v3",
-        dialect_options: dict[str, Any] | None = None,
-        timeout: TimeoutLike = DEFAULT_TIMEOUTS,
-        max_retries: int = 2,
-        coalesce: bool = True,
-        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
-        cookies: Mapping[str, str] | None = None,
-        verify: bool = True,
-        allow_insecure_http: bool = False,
-        default_headers: Mapping[str, str] | None = None,
-        trust_env: bool = True,
-        proxy: str | None = None,
-        stop_on_exit: bool = True,
+        api_key: str | SecretStr | None,
+        base_url: str | None,
+        user_id: str | None,
+        dialect: str | Dialect,
+        dialect_options: dict[str, Any] | None,
+        timeout: TimeoutLike,
+        max_retries: int,
+        coalesce: bool,
+        max_event_bytes: int,
+        cookies: Mapping[str, str] | None,
+        verify: bool,
+        allow_insecure_http: bool,
+        default_headers: Mapping[str, str] | None,
+        trust_env: bool,
+        proxy: str | None,
+        stop_on_exit: bool,
     ) -> ClientSettings:
+        """Check and complete ``LyzrClient``'s arguments (whose defaults are the only ones: every
+        argument is passed) with the environment."""
         resolved_dialect = get_dialect(dialect, dialect_options)
         key = resolve_api_key(api_key, required=resolved_dialect.requires_api_key)
         if not isinstance(max_event_bytes, int) or max_event_bytes < 1024:

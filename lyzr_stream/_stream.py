@@ -15,11 +15,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
-from types import TracebackType
 from typing import TYPE_CHECKING
 
 import httpx
 
+from ._closing import AsyncClosingContext, ClosingContext
 from ._errors import APIResponseValidationError, APITimeoutError, LyzrError
 from ._events import ReasoningDelta, StreamEnd, StreamEvent, TextDelta
 from ._readahead import ReadAhead
@@ -255,7 +255,7 @@ def _end_of_body(parser: StreamParser, response: httpx.Response) -> list[ParsedE
     return parser.finish()
 
 
-class EventStream(_StreamState):
+class EventStream(_StreamState, ClosingContext):
     """Events of one streamed turn, read synchronously. Iterate it once."""
 
     def __init__(self, http: httpx.Client, plan: CallPlan) -> None:
@@ -272,14 +272,6 @@ class EventStream(_StreamState):
     def close(self) -> None:
         """Stop reading and close the HTTP response (idempotent)."""
         self._iterator.close()
-
-    def __enter__(self) -> EventStream:
-        return self
-
-    def __exit__(
-        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     def until_done(self) -> AgentResponse:
         """Read the rest of the stream and return the whole turn."""
@@ -347,7 +339,7 @@ class EventStream(_StreamState):
                 response.close()
 
 
-class AsyncEventStream(_StreamState):
+class AsyncEventStream(_StreamState, AsyncClosingContext):
     """Events of one streamed turn, read asynchronously. Iterate it once."""
 
     def __init__(self, pools: AsyncPools, plan: CallPlan) -> None:
@@ -364,14 +356,6 @@ class AsyncEventStream(_StreamState):
     async def aclose(self) -> None:
         """Stop reading and close the HTTP response (idempotent)."""
         await self._iterator.aclose()
-
-    async def __aenter__(self) -> AsyncEventStream:
-        return self
-
-    async def __aexit__(
-        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
 
     async def until_done(self) -> AgentResponse:
         """Read the rest of the stream and return the whole turn."""
@@ -494,32 +478,47 @@ async def _cleanup_fully(response: httpx.Response | None, reader: ReadAhead | No
 
 def read_capped(response: httpx.Response, limit: int, deadline: Deadline) -> bytes:
     """At most ``limit`` bytes of a body, within the total deadline (the rest is not read)."""
-    _cap_body_timeout(response, deadline)
-    parts: list[bytes] = []
-    size = 0
+    capped = _CappedBody(response, limit, deadline)
     for chunk in response.iter_bytes():
-        parts.append(chunk)
-        size += len(chunk)
-        if size >= limit:
+        if capped.full_after(chunk):
             break
-        if deadline.expired():
-            raise timeout_error("total")
-    return b"".join(parts)[:limit]
+    return capped.body()
 
 
 async def aread_capped(response: httpx.Response, limit: int, deadline: Deadline) -> bytes:
     """Async form of :func:`read_capped`."""
-    _cap_body_timeout(response, deadline)
-    parts: list[bytes] = []
-    size = 0
+    capped = _CappedBody(response, limit, deadline)
     async for chunk in response.aiter_bytes():
-        parts.append(chunk)
-        size += len(chunk)
-        if size >= limit:
+        if capped.full_after(chunk):
             break
-        if deadline.expired():
+    return capped.body()
+
+
+class _CappedBody:
+    """The bookkeeping of :func:`read_capped` (sans-I/O): chunks kept up to a size limit."""
+
+    __slots__ = ("_deadline", "_limit", "_parts", "_size")
+
+    def __init__(self, response: httpx.Response, limit: int, deadline: Deadline) -> None:
+        _cap_body_timeout(response, deadline)
+        self._parts: list[bytes] = []
+        self._size = 0
+        self._limit = limit
+        self._deadline = deadline
+
+    def full_after(self, chunk: bytes) -> bool:
+        """Keep ``chunk``; True once the limit is reached (read no more). Past the total
+        deadline: :class:`APITimeoutError`."""
+        self._parts.append(chunk)
+        self._size += len(chunk)
+        if self._size >= self._limit:
+            return True
+        if self._deadline.expired():
             raise timeout_error("total")
-    return b"".join(parts)[:limit]
+        return False
+
+    def body(self) -> bytes:
+        return b"".join(self._parts)[: self._limit]
 
 
 def _cap_body_timeout(response: httpx.Response, deadline: Deadline) -> None:
