@@ -68,7 +68,8 @@ def coalesce_events(events: list[ParsedEvent]) -> list[ParsedEvent]:
     out: list[ParsedEvent] = []
     # Open runs. When both are open the reasoning run came first: a reasoning delta closes an
     # open text run before it starts one. So text, by far the most frequent event, never
-    # checks anything: one isinstance and an append.
+    # checks anything: one isinstance and an append. (Closing a run is written inline: this
+    # is the per-token path, and a call per run would cost more than the merge saves.)
     thoughts: list[str] = []
     texts: list[str] = []
     for event in events:
@@ -76,29 +77,25 @@ def coalesce_events(events: list[ParsedEvent]) -> list[ParsedEvent]:
             texts.append(event.text)
         elif isinstance(event, ReasoningDelta):
             if texts:
-                _close_runs(out, thoughts, texts)
+                if thoughts:
+                    out.append(ReasoningDelta("".join(thoughts)))
+                    thoughts = []
+                out.append(TextDelta("".join(texts)))
+                texts = []
             thoughts.append(event.text)
         else:
-            if thoughts or texts:
-                _close_runs(out, thoughts, texts)
+            if thoughts:
+                out.append(ReasoningDelta("".join(thoughts)))
+                thoughts = []
+            if texts:
+                out.append(TextDelta("".join(texts)))
+                texts = []
             out.append(event)
-    if thoughts or texts:
-        _close_runs(out, thoughts, texts)
-    return out
-
-
-def _close_runs(out: list[ParsedEvent], thoughts: list[str], texts: list[str]) -> None:
-    """Append the open runs to ``out`` as one delta each, in order, and empty them."""
     if thoughts:
-        out.append(ReasoningDelta(_joined(thoughts)))
-        thoughts.clear()
+        out.append(ReasoningDelta("".join(thoughts)))
     if texts:
-        out.append(TextDelta(_joined(texts)))
-        texts.clear()
-
-
-def _joined(texts: list[str]) -> str:
-    return texts[0] if len(texts) == 1 else "".join(texts)
+        out.append(TextDelta("".join(texts)))
+    return out
 
 
 class StreamStats:
