@@ -14,7 +14,6 @@ costs almost nothing and a program pays only for the parts it touches.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
@@ -90,7 +89,9 @@ if not TYPE_CHECKING:  # hidden from type checkers, so that a misspelt name is s
         module = _LAZY.get(name)
         if module is None:
             raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(f".{module}", __name__), name)
+        # __import__ rather than importlib.import_module: ``python -X importtime`` then lists
+        # the module (it logs only imports that go through the import statement's machinery).
+        value = getattr(__import__(f"{__name__}.{module}", fromlist=[name]), name)
         globals()[name] = value  # later lookups find it directly, without __getattr__
         return value
 

@@ -9,7 +9,6 @@ import a dialect module themselves.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
 
 from .._errors import InvalidRequestError
@@ -59,7 +58,8 @@ def _registered(name: str) -> type[Dialect] | None:
     cls = _REGISTRY.get(name)
     if cls is None and name in _BUILTIN:
         module, class_name = _BUILTIN[name]
-        cls = getattr(importlib.import_module(f".{module}", __name__), class_name)
+        # __import__, not importlib.import_module, so ``python -X importtime`` lists it.
+        cls = getattr(__import__(f"{__name__}.{module}", fromlist=[class_name]), class_name)
         _REGISTRY.setdefault(name, cls)
     return cls
 
@@ -88,6 +88,6 @@ if not TYPE_CHECKING:  # hidden from type checkers, so that a misspelt name is s
     def __getattr__(name: str) -> Any:
         if name not in _PARSERS:
             raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module("._common", __name__), name)
+        value = getattr(__import__(f"{__name__}._common", fromlist=[name]), name)
         globals()[name] = value
         return value
