@@ -120,10 +120,6 @@ class ResponseBuilder:
             else:
                 self._metadata[key] = value
 
-    @property
-    def text(self) -> str:
-        return "".join(self.texts)
-
     def build(self, *, agent_id: str, session_id: str, user_id: str) -> AgentResponse:
         return AgentResponse(
             text="".join(self.texts),

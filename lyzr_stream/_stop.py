@@ -29,9 +29,6 @@ class StopFilter:
         self._held = ""
         self.stopped = False
 
-    def __bool__(self) -> bool:
-        return bool(self._stops)
-
     def feed(self, text: str) -> str:
         if self.stopped:
             return ""
