@@ -60,6 +60,22 @@ def _wait_at_exit() -> None:  # pragma: no cover - runs at interpreter exit
     _join(threads, STOP_TIMEOUT)
 
 
+def _built(
+    http: httpx.Client | httpx.AsyncClient, http_request: HttpRequest, url: str
+) -> httpx.Request:
+    """The stop request as the sync or async client sends it, bounded by STOP_TIMEOUT."""
+    return build_request(http, http_request, url, _STOP_TIMEOUTS, encode_body(http_request))
+
+
+# Best effort: the outcome is only logged, at DEBUG, for the sync and async sends alike.
+def _sent(session_id: str, response: httpx.Response) -> None:
+    logger.debug("lyzr_stream: stop for session %s -> HTTP %d", session_id, response.status_code)
+
+
+def _failed(session_id: str, exc: Exception) -> None:
+    logger.debug("lyzr_stream: stop for session %s failed (%s)", session_id, type(exc).__name__)
+
+
 class AgentStopper:
     """Sends stop requests for one client. ``request_for(session_id)`` builds the request (or
     None when the dialect has no stop endpoint); ``url_for(path)`` makes it absolute;
@@ -139,15 +155,9 @@ class AgentStopper:
     def _send(self, session_id: str, http_request: HttpRequest, url: str) -> None:
         try:
             http = self._sync_http()
-            content = encode_body(http_request)
-            response = http.send(build_request(http, http_request, url, _STOP_TIMEOUTS, content))
-            logger.debug(
-                "lyzr_stream: stop for session %s -> HTTP %d", session_id, response.status_code
-            )
+            _sent(session_id, http.send(_built(http, http_request, url)))
         except Exception as exc:
-            logger.debug(
-                "lyzr_stream: stop for session %s failed (%s)", session_id, type(exc).__name__
-            )
+            _failed(session_id, exc)
         finally:
             current = threading.current_thread()
             with self._lock, _THREADS_LOCK:
@@ -177,17 +187,9 @@ class AgentStopper:
         async def send() -> None:
             http = pools.aside()
             try:
-                request = build_request(
-                    http, http_request, url, _STOP_TIMEOUTS, encode_body(http_request)
-                )
-                response = await http.send(request)
-                logger.debug(
-                    "lyzr_stream: stop for session %s -> HTTP %d", session_id, response.status_code
-                )
+                _sent(session_id, await http.send(_built(http, http_request, url)))
             except Exception as exc:
-                logger.debug(
-                    "lyzr_stream: stop for session %s failed (%s)", session_id, type(exc).__name__
-                )
+                _failed(session_id, exc)
 
         try:
             task = pools.run_in_background(send)

@@ -288,3 +288,49 @@ async def test_a_late_stop_never_stops_the_next_turn_async(lyzr_emulator: Emulat
             again = AgentRequest(agent_id="long-5", message="go", session_id=session)
             assert (await client.astream(again).until_done()).text == "w0 w1 w2 w3 w4"
     assert lyzr_emulator.stop_requests.count(session) == 5
+
+
+# -- the stopper alone: best effort, its outcome only logged -------------------------------------
+def _stopper(base_url: str, api_key: str = "") -> Any:
+    from lyzr_stream._agent_stop import AgentStopper
+    from lyzr_stream.dialects._base import HttpRequest
+
+    headers = {"x-api-key": api_key}
+    return AgentStopper(
+        lambda session: HttpRequest("POST", f"/v3/inference/session/{session}/stop", headers, {}),
+        lambda path: base_url + path,
+        httpx.Client,
+    )
+
+
+def _unused_url() -> str:
+    from lyzr_stream.emulator.front import unused_loopback_port
+
+    return f"http://127.0.0.1:{unused_loopback_port()}"
+
+
+def test_a_stop_is_logged_sent_or_failed_and_never_raises(
+    lyzr_emulator: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG", logger="lyzr_stream")
+    sent, failed = _stopper(lyzr_emulator.base_url, lyzr_emulator.api_key), _stopper(_unused_url())
+    sent.stop("sync-ok")
+    failed.stop("sync-refused")
+    sent.close()
+    failed.close()
+    assert "stop for session sync-ok -> HTTP 200" in caplog.text
+    assert "stop for session sync-refused failed (ConnectError)" in caplog.text
+
+
+async def test_an_async_stop_is_logged_sent_or_failed_and_never_raises(
+    lyzr_emulator: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    from lyzr_stream._pools import AsyncPools
+
+    caplog.set_level("DEBUG", logger="lyzr_stream")
+    pools = AsyncPools(httpx.AsyncClient, 1)
+    _stopper(lyzr_emulator.base_url, lyzr_emulator.api_key).astop(pools, "async-ok")
+    _stopper(_unused_url()).astop(pools, "async-refused")
+    await pools.aclose()
+    assert "stop for session async-ok -> HTTP 200" in caplog.text
+    assert "stop for session async-refused failed (ConnectError)" in caplog.text
