@@ -33,12 +33,13 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncGenerator, Generator, Iterator
+from contextlib import aclosing, closing, contextmanager
+from types import TracebackType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from ._events import StreamEnd, TextDelta, ToolActivity
+from ._events import StreamEnd, StreamEvent, TextDelta, ToolActivity
 
 if TYPE_CHECKING:
     from ._request import AgentRequest
@@ -187,6 +188,34 @@ class _Call:
     def context(self) -> Any:
         return self._api[0].set_span_in_context(self.span)
 
+    @contextmanager
+    def current(self) -> Iterator[None]:
+        """The invocation is the current span within: what happens there nests under it."""
+        context = self._api[2]
+        token = context.attach(self.context())
+        try:
+            yield
+        finally:
+            context.detach(token)
+
+    # The call as a context manager: finished once, by how its block ended (the sync and async
+    # stream wrappers and the one-shot calls all end a span through this one rule).
+    def __enter__(self) -> _Call:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if error is None:
+            self.finish()
+        elif isinstance(error, GeneratorExit):  # the caller left the stream before its end
+            self.finish(early_exit=True)
+        else:
+            self.finish(error)
+
     # -- stream events -------------------------------------------------------------------
     def observe(self, event: object) -> None:
         if isinstance(event, TextDelta):
@@ -300,76 +329,46 @@ def instrument_async_stream(stream: AsyncEventStream) -> None:
         stream._iterator = _atraced(stream, stream._iterator, instruments)
 
 
+#: What ``next``/``anext`` give for an answer with no event at all.
+_NO_EVENT: Any = object()
+
+
+# The two wrappers differ only in how they iterate: the rules (the invocation current until the
+# first event, when the request and its retries happen; each event observed; the answer's own
+# iterator closed first, then the span finished by how the stream ended) are the _Call's.
 def _traced(
-    stream: EventStream, inner: Iterator[Any], instruments: _Instruments
-) -> Generator[Any, None, None]:
+    stream: EventStream, inner: Generator[StreamEvent, None, None], instruments: _Instruments
+) -> Generator[StreamEvent, None, None]:
     call = _Call(instruments, stream._settings, stream.request, streaming=True)
-    attach, detach = call._api[2].attach, call._api[2].detach
-    try:
-        # Current until the first event: the request, its retries and any HTTP client spans
-        # happen then and nest under the invocation (nothing is retried once text was delivered).
-        token = attach(call.context())
-        try:
-            event = next(inner)
-        except StopIteration:
-            call.finish()
+    observe = call.observe
+    with call, closing(inner):
+        with call.current():
+            event = next(inner, _NO_EVENT)
+        if event is _NO_EVENT:
             return
-        finally:
-            detach(token)
-        while True:
-            call.observe(event)
+        observe(event)
+        yield event
+        for event in inner:
+            observe(event)
             yield event
-            try:
-                event = next(inner)
-            except StopIteration:
-                break
-    except GeneratorExit:
-        _close(inner)
-        call.finish(early_exit=True)
-        raise
-    except BaseException as exc:
-        call.finish(exc)
-        raise
-    call.finish()
-
-
-def _close(inner: Iterator[Any]) -> None:
-    close = getattr(inner, "close", None)
-    if close is not None:
-        close()
 
 
 async def _atraced(
-    stream: AsyncEventStream, inner: AsyncIterator[Any], instruments: _Instruments
-) -> AsyncGenerator[Any, None]:
+    stream: AsyncEventStream, inner: AsyncGenerator[StreamEvent, None], instruments: _Instruments
+) -> AsyncGenerator[StreamEvent, None]:
     call = _Call(instruments, stream._settings, stream.request, streaming=True)
-    attach, detach = call._api[2].attach, call._api[2].detach
-    try:
-        token = attach(call.context())  # until the first event, as in the sync form
-        try:
-            event = await inner.__anext__()
-        except StopAsyncIteration:
-            call.finish()
-            return
-        finally:
-            detach(token)
-        while True:
-            call.observe(event)
+    observe = call.observe
+    with call:
+        async with aclosing(inner):
+            with call.current():
+                event = await anext(inner, _NO_EVENT)
+            if event is _NO_EVENT:
+                return
+            observe(event)
             yield event
-            try:
-                event = await inner.__anext__()
-            except StopAsyncIteration:
-                break
-    except GeneratorExit:
-        aclose = getattr(inner, "aclose", None)
-        if aclose is not None:
-            await aclose()
-        call.finish(early_exit=True)
-        raise
-    except BaseException as exc:
-        call.finish(exc)
-        raise
-    call.finish()
+            async for event in inner:
+                observe(event)
+                yield event
 
 
 # -- one-shot calls ------------------------------------------------------------------------------
@@ -395,16 +394,8 @@ def traced_call(
         yield _NO_CALL
         return
     call = _Call(instruments, settings, request, streaming=False)
-    token = call._api[2].attach(call.context())
-    try:
+    with call.current(), call:
         yield call
-    except BaseException as exc:
-        call.finish(exc)
-        raise
-    else:
-        call.finish()
-    finally:
-        call._api[2].detach(token)
 
 
 def note_retry(attempt: int, error: BaseException, delay: float) -> None:

@@ -3,6 +3,7 @@ exporters, for every dialect and every surface (core sync/async, ChatLyzr, LyzrL
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from lyzr_stream import (
     AgentRequest,
     InternalServerError,
     LyzrClient,
+    StreamEnd,
     StreamInterruptedError,
     TextDelta,
 )
@@ -200,6 +202,109 @@ def test_early_exit_is_marked(otel: Recorded, lyzr_emulator: Emulator) -> None:
     assert attrs["lyzr.early_exit"] is True
     assert attrs["lyzr.partial_text.length"] == len(first.text)
     assert "error.type" not in attrs
+
+
+# -- the wrappers' one rule, sync and async, around a scripted answer (no I/O) --------------------
+class _Scripted:
+    """What the wrappers read of a stream, and an answer that notes what happened to it."""
+
+    def __init__(self, events: list[Any], fail: BaseException | None = None) -> None:
+        self._settings = LyzrClient(api_key="k", base_url="http://127.0.0.1:9").settings
+        self.request = _request(session_id="scripted")
+        self.events, self.fail = events, fail
+        self.current: list[int] = []  # the current span's id at each fetch
+        self.closed = False
+
+    def _note(self) -> None:
+        self.current.append(trace.get_current_span().get_span_context().span_id)
+
+    def inner(self) -> Iterator[Any]:
+        try:
+            for event in self.events:
+                self._note()
+                yield event
+            self._note()
+            if self.fail is not None:
+                raise self.fail
+        finally:
+            self.closed = True
+
+    async def ainner(self) -> Any:
+        try:
+            for event in self.events:
+                self._note()
+                yield event
+            self._note()
+            if self.fail is not None:
+                raise self.fail
+        finally:
+            self.closed = True
+
+
+def _run(mode: str, answer: _Scripted, take: int | None) -> list[Any]:
+    """Read ``take`` events through the wrapper (all of them with None), then close it."""
+    instruments = telemetry._instruments()
+    assert instruments is not None
+    got: list[Any] = []
+    if mode == "sync":
+        wrapped = telemetry._traced(answer, answer.inner(), instruments)  # type: ignore[arg-type]
+        try:
+            for event in wrapped:
+                got.append(event)
+                if len(got) == take:
+                    break
+        finally:
+            wrapped.close()
+        return got
+
+    async def consume() -> None:
+        awrapped = telemetry._atraced(answer, answer.ainner(), instruments)  # type: ignore[arg-type]
+        try:
+            async for event in awrapped:
+                got.append(event)
+                if len(got) == take:
+                    break
+        finally:
+            await awrapped.aclose()
+
+    asyncio.run(consume())
+    return got
+
+
+MODES = ["sync", "async"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_wrapper_ends_the_span_once_by_how_the_stream_ended(otel: Recorded, mode: str) -> None:
+    whole = _Scripted([TextDelta("ab"), TextDelta("c"), StreamEnd("m1", "stop")])
+    assert len(_run(mode, whole, None)) == 3 and whole.closed
+    attrs = otel.invocation().attributes or {}
+    assert (attrs["lyzr.output_chunks"], attrs["gen_ai.response.id"]) == (2, "m1")
+    assert "lyzr.early_exit" not in attrs and "error.type" not in attrs
+    # The invocation is current while the first event is fetched (the request, its retries),
+    # not while the caller holds an event.
+    invocation = otel.invocation().context.span_id
+    assert whole.current[0] == invocation and invocation not in whole.current[1:]
+
+    otel.exporter.clear()
+    left = _Scripted([TextDelta("ab"), TextDelta("c")])
+    assert _run(mode, left, 1) == [TextDelta("ab")] and left.closed
+    attrs = otel.invocation().attributes or {}
+    assert (attrs["lyzr.early_exit"], attrs["lyzr.partial_text.length"]) == (True, 2)
+
+    otel.exporter.clear()
+    failing = _Scripted([TextDelta("ab")], fail=StreamInterruptedError("cut", partial_text="ab"))
+    with pytest.raises(StreamInterruptedError):
+        _run(mode, failing, None)
+    attrs = otel.invocation().attributes or {}
+    assert (attrs["error.type"], attrs["lyzr.partial_text.length"]) == ("StreamInterruptedError", 2)
+
+    otel.exporter.clear()
+    empty = _Scripted([])
+    assert _run(mode, empty, None) == [] and empty.closed
+    attrs = otel.invocation().attributes or {}
+    assert attrs["lyzr.output_chunks"] == 0 and "lyzr.time_to_first_chunk" not in attrs
+    assert len(otel.spans("invoke_agent")) == 1
 
 
 # -- server-side tools, nesting, content capture --------------------------------------------------
