@@ -27,7 +27,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import AsyncGenerator, Generator, Iterator, Sequence
+from collections.abc import AsyncGenerator, Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode, urlsplit
@@ -75,9 +75,26 @@ _wire_logger = logging.getLogger("lyzr_stream._events_channel.wire")
 _wire_logger.setLevel(logging.CRITICAL + 1)
 _wire_logger.propagate = False
 
-# Queue items: (kind, payload).
-_HTTP, _AGENT, _ERROR, _DONE, _CLOSED = range(5)
-_Item = tuple[int, Any]
+# What the socket's reader and the answer's pump put in the shared queue: the answer's events
+# as they are (the per-token path: nothing wrapped, nothing to unpack), anything else as a _Note.
+_AGENT, _END, _ERROR, _DONE, _CLOSED = range(5)
+
+
+class _Note:
+    """A queue item that is not one of the answer's events: a batch of agent events (``_AGENT``),
+    the answer's final :class:`StreamEnd` (``_END``, held back for late agent events), the
+    answer's failure (``_ERROR``), its iterator's end (``_DONE``), the socket's end
+    (``_CLOSED``)."""
+
+    __slots__ = ("kind", "payload")
+
+    def __init__(self, kind: int, payload: Any = None) -> None:
+        self.kind, self.payload = kind, payload
+
+
+_Item = StreamEvent | _Note
+_CLOSED_NOTE = _Note(_CLOSED)
+_DONE_NOTE = _Note(_DONE)
 
 
 class _Notices:
@@ -186,64 +203,159 @@ class AgentEventsSettings:
         return url
 
 
-# -- sync ----------------------------------------------------------------------------------------
-class _SyncReader:
-    """The socket, read on a daemon thread; its events go to the shared queue."""
+# -- what the sync and async forms share ---------------------------------------------------------
+def _connect_options() -> dict[str, Any]:
+    return {
+        "open_timeout": _OPEN_LIMIT,
+        "close_timeout": _CLOSE_TIMEOUT,
+        "max_size": _MAX_MESSAGE,
+        "logger": _wire_logger,
+    }
+
+
+#: The socket's URL (the key in its query) and the key alone (to redact it from log lines).
+_Endpoint = tuple[str, str | None]
+
+
+#: How an item goes into the shared queue (``put`` of the sync queue, ``put_nowait`` of the async).
+_Put = Callable[[Any], Any]
+
+
+class _Reader:
+    """The socket's side: decoding, reporting trouble, and the state the merge reads. The sync
+    and async readers add only the I/O (a thread, a task), started by their ``start()``."""
+
+    def __init__(self, settings: AgentEventsSettings, endpoint: _Endpoint, put: _Put) -> None:
+        self._settings, self._put = settings, put
+        self._url, self._secret = endpoint
+        self.connected = False
+        self.finished = False
+        self._closing = False
+
+    def _settle(self) -> None:
+        """Connected, or given up: the answer's request may go."""
+        raise NotImplementedError
+
+    def _opened(self) -> AgentEventDecoder:
+        self.connected = True
+        self._settle()
+        return AgentEventDecoder()
+
+    def _received(self, decoder: AgentEventDecoder, message: str | bytes) -> None:
+        try:
+            events = decoder.decode(message)
+        except Exception:  # a decoder bug must not cost the answer
+            logger.debug("lyzr_stream: an agent event could not be decoded", exc_info=True)
+            return
+        if events:
+            self._put(_Note(_AGENT, events))
+
+    def _failed(self, exc: Exception) -> None:
+        from websockets.exceptions import ConnectionClosed
+
+        # The answer must not suffer from anything here: reported (once per client), no more.
+        if not isinstance(exc, ConnectionClosed) and not self._closing:
+            self._settings.notices.report(_describe(exc, self._secret))
+
+    def _ended(self) -> None:
+        self.finished = True
+        self._settle()
+        self._put(_CLOSED_NOTE)
+
+
+class _Merge:
+    """The caller's side of the queue, driven by the sync and the async iterator alike: what each
+    item that is not an answer event means, and how long late agent events are waited for."""
+
+    __slots__ = ("_builder", "_late_until", "_reader", "_settings", "end")
 
     def __init__(
-        self,
-        settings: AgentEventsSettings,
-        url: str,
-        secret: str | None,
-        sink: queue.SimpleQueue[_Item],
+        self, stream: EventStream | AsyncEventStream, settings: AgentEventsSettings, reader: _Reader
     ) -> None:
-        self._settings, self._url, self._secret, self._sink = settings, url, secret, sink
-        self.connected = threading.Event()
-        self.settled = threading.Event()  # connected, or given up
-        self.finished = threading.Event()
-        self._lock = threading.Lock()
-        self._closing = False
-        self._ws: Any = None
-        self._thread = threading.Thread(target=self._run, name="lyzr-agent-events", daemon=True)
+        self._builder, self._settings, self._reader = stream._builder, settings, reader
+        self._late_until = 0.0
+        self.end: StreamEnd | None = None
+
+    def connect_timed_out(self) -> None:
+        self._settings.notices.report(f"no connection within {self._settings.connect_timeout:g}s")
+
+    def take(self, note: _Note) -> Iterator[StreamEvent] | None:
+        """The events ``note`` delivers now (recorded in the answer); None: the answer is over."""
+        kind = note.kind
+        if kind == _AGENT:
+            return self._recorded(note.payload)
+        if kind == _END:
+            self.end = note.payload
+            return None
+        if kind == _ERROR:
+            raise note.payload
+        return None if kind == _DONE else iter(())
+
+    def _recorded(self, events: Sequence[ChannelEvent]) -> Iterator[StreamEvent]:
+        # One by one: an event the caller never took (it left the loop) is not in the answer.
+        for event in events:
+            self._builder.add(event)
+            yield event
+
+    def answer_over(self) -> None:
+        """The grace period for late agent events starts now."""
+        self._late_until = time.monotonic() + self._settings.grace
+
+    def late_wait(self) -> float | None:
+        """How long to wait for the next late item; None: take only what is already queued (no
+        socket, a socket that ended, or the grace period over)."""
+        remaining = self._late_until - time.monotonic()
+        reader = self._reader
+        return remaining if reader.connected and not reader.finished and remaining > 0 else None
+
+    def late(self, item: _Item) -> Iterator[StreamEvent]:
+        """A late item's events: agent events only (the answer has ended)."""
+        if isinstance(item, _Note) and item.kind == _AGENT:
+            return self._recorded(item.payload)
+        return iter(())
+
+
+def _pumped(event: StreamEvent) -> _Item:
+    return _Note(_END, event) if isinstance(event, StreamEnd) else event
+
+
+def _endpoint(
+    settings: AgentEventsSettings, stream: EventStream | AsyncEventStream, api_key: SecretStr | None
+) -> _Endpoint:
+    url = settings.endpoint(stream.session_id, api_key)
+    return url, (api_key.get_secret_value() if api_key is not None else None)
+
+
+# -- sync ----------------------------------------------------------------------------------------
+class _SyncReader(_Reader):
+    """The socket, read on a daemon thread; its events go to the shared queue."""
+
+    _ws: Any = None
 
     def start(self) -> None:
-        self._thread.start()
+        self.settled = threading.Event()
+        self._lock = threading.Lock()
+        threading.Thread(target=self._run, name="lyzr-agent-events", daemon=True).start()
+
+    def _settle(self) -> None:
+        self.settled.set()
 
     def _run(self) -> None:
-        from websockets.exceptions import ConnectionClosed
         from websockets.sync.client import connect
 
         try:
-            with connect(
-                self._url,
-                open_timeout=_OPEN_LIMIT,
-                close_timeout=_CLOSE_TIMEOUT,
-                max_size=_MAX_MESSAGE,
-                logger=_wire_logger,
-            ) as ws:
+            with connect(self._url, **_connect_options()) as ws:
                 with self._lock:
                     closing, self._ws = self._closing, ws
                 if closing:
                     return
-                self.connected.set()
-                self.settled.set()
-                decoder = AgentEventDecoder()
+                decoder = self._opened()
                 for message in ws:
-                    events = _decode(decoder, message)
-                    if events:
-                        self._sink.put((_AGENT, events))
-        except ConnectionClosed:
-            pass
-        except Exception as exc:  # the answer must not suffer from anything here
-            if not self._closing:
-                self._settings.notices.report(_describe(exc, self._secret))
+                    self._received(decoder, message)
+        except Exception as exc:
+            self._failed(exc)
         finally:
-            self._end()
-
-    def _end(self) -> None:
-        self.finished.set()
-        self.settled.set()
-        self._sink.put((_CLOSED, None))
+            self._ended()
 
     def close(self) -> None:
         with self._lock:
@@ -256,8 +368,8 @@ class _SyncReader:
 class _SyncPump:
     """Runs the answer's own iterator on a thread, feeding the shared queue."""
 
-    def __init__(self, inner: Generator[StreamEvent, None, None], sink: queue.SimpleQueue[_Item]):
-        self._inner, self._sink = inner, sink
+    def __init__(self, inner: Generator[StreamEvent, None, None], put: _Put) -> None:
+        self._inner, self._put = inner, put
         self._stop = False
         self._thread = threading.Thread(target=self._run, name="lyzr-answer-pump", daemon=True)
 
@@ -265,15 +377,16 @@ class _SyncPump:
         self._thread.start()
 
     def _run(self) -> None:
+        put = self._put
         try:
             for event in self._inner:
-                self._sink.put((_HTTP, event))
+                put(_pumped(event))
                 if self._stop:
                     return
         except BaseException as exc:
-            self._sink.put((_ERROR, exc))
+            put(_Note(_ERROR, exc))
         else:
-            self._sink.put((_DONE, None))
+            put(_DONE_NOTE)
         finally:
             # Here, on the pump's thread: a generator is closed by the thread that runs it.
             self._inner.close()
@@ -283,121 +396,76 @@ class _SyncPump:
         self._stop = True
 
 
-def _decode(decoder: AgentEventDecoder, message: str | bytes) -> list[ChannelEvent]:
-    try:
-        return decoder.decode(message)
-    except Exception:  # a decoder bug must not cost the answer
-        logger.debug("lyzr_stream: an agent event could not be decoded", exc_info=True)
-        return []
-
-
 def _merged_sync(
     stream: EventStream,
     inner: Generator[StreamEvent, None, None],
     settings: AgentEventsSettings,
-    url: str,
-    secret: str | None,
+    endpoint: _Endpoint,
 ) -> Generator[StreamEvent, None, None]:
     sink: queue.SimpleQueue[_Item] = queue.SimpleQueue()
-    reader = _SyncReader(settings, url, secret, sink)
+    reader = _SyncReader(settings, endpoint, sink.put)
+    merge = _Merge(stream, settings, reader)
     reader.start()
     if not reader.settled.wait(settings.connect_timeout):
-        settings.notices.report(f"no connection within {settings.connect_timeout:g}s")
-    pump = _SyncPump(inner, sink)
+        merge.connect_timed_out()
+    pump = _SyncPump(inner, sink.put)
     pump.start()
-    end: StreamEnd | None = None
+    get = sink.get
     try:
         while True:
-            kind, item = sink.get()
-            if kind == _AGENT:
-                yield from _recorded(stream, item)
-            elif kind == _HTTP:
-                if isinstance(item, StreamEnd):
-                    end = item
-                    break
+            item = get()
+            if not isinstance(item, _Note):
                 yield item
-            elif kind == _ERROR:
-                raise item
-            elif kind == _DONE:
+            elif (events := merge.take(item)) is None:
                 break
-        deadline = time.monotonic() + settings.grace
+            else:
+                yield from events
+        merge.answer_over()
         while True:
-            remaining = deadline - time.monotonic()
-            wait = reader.connected.is_set() and not reader.finished.is_set() and remaining > 0
+            wait = merge.late_wait()
             try:
-                kind, item = sink.get(timeout=remaining) if wait else sink.get_nowait()
+                item = get(wait is not None, wait)
             except queue.Empty:
                 break
-            if kind == _AGENT:
-                yield from _recorded(stream, item)
-        if end is not None:
-            yield end
+            yield from merge.late(item)
+        if merge.end is not None:
+            yield merge.end
     finally:
         pump.stop()
         reader.close()
-
-
-def _recorded(
-    stream: EventStream | AsyncEventStream, events: Sequence[ChannelEvent]
-) -> Iterator[StreamEvent]:
-    for event in events:
-        stream._builder.add(event)
-        yield event
 
 
 def attach_sync(
     stream: EventStream, settings: AgentEventsSettings, api_key: SecretStr | None
 ) -> None:
     """Make ``stream`` deliver the session's agent events along with the answer."""
-    url = settings.endpoint(stream.session_id, api_key)
-    secret = api_key.get_secret_value() if api_key is not None else None
-    stream._iterator = _merged_sync(stream, stream._iterator, settings, url, secret)
+    endpoint = _endpoint(settings, stream, api_key)
+    stream._iterator = _merged_sync(stream, stream._iterator, settings, endpoint)
 
 
 # -- async ---------------------------------------------------------------------------------------
-class _AsyncReader:
+class _AsyncReader(_Reader):
     """The socket, read by a task of the running loop; its events go to the shared queue."""
 
-    def __init__(
-        self,
-        settings: AgentEventsSettings,
-        url: str,
-        secret: str | None,
-        sink: asyncio.Queue[_Item],
-    ) -> None:
-        self._settings, self._url, self._secret, self._sink = settings, url, secret, sink
-        self.connected = asyncio.Event()
+    def start(self) -> None:
         self.settled = asyncio.Event()
-        self.finished = False
         self._task = asyncio.get_running_loop().create_task(self._run())
+
+    def _settle(self) -> None:
+        self.settled.set()
 
     async def _run(self) -> None:
         from websockets.asyncio.client import connect
-        from websockets.exceptions import ConnectionClosed
 
         try:
-            async with connect(
-                self._url,
-                open_timeout=_OPEN_LIMIT,
-                close_timeout=_CLOSE_TIMEOUT,
-                max_size=_MAX_MESSAGE,
-                logger=_wire_logger,
-            ) as ws:
-                self.connected.set()
-                self.settled.set()
-                decoder = AgentEventDecoder()
+            async with connect(self._url, **_connect_options()) as ws:
+                decoder = self._opened()
                 async for message in ws:
-                    events = _decode(decoder, message)
-                    if events:
-                        self._sink.put_nowait((_AGENT, events))
-        except ConnectionClosed:
-            pass
+                    self._received(decoder, message)
         except Exception as exc:
-            self._settings.notices.report(_describe(exc, self._secret))
+            self._failed(exc)
         finally:
-            self.finished = True
-            self.settled.set()
-            self._sink.put_nowait((_CLOSED, None))
+            self._ended()
 
     async def aclose(self) -> None:
         if not self._task.done():
@@ -406,14 +474,14 @@ class _AsyncReader:
             await asyncio.wait({self._task}, timeout=_CLOSE_TIMEOUT + 0.1)
 
 
-async def _pump(inner: AsyncGenerator[StreamEvent, None], sink: asyncio.Queue[_Item]) -> None:
+async def _pump(inner: AsyncGenerator[StreamEvent, None], put: _Put) -> None:
     try:
         async for event in inner:
-            sink.put_nowait((_HTTP, event))
+            put(_pumped(event))
     except Exception as exc:
-        sink.put_nowait((_ERROR, exc))
+        put(_Note(_ERROR, exc))
     else:
-        sink.put_nowait((_DONE, None))
+        put(_DONE_NOTE)
     finally:
         await inner.aclose()
 
@@ -422,49 +490,40 @@ async def _merged_async(
     stream: AsyncEventStream,
     inner: AsyncGenerator[StreamEvent, None],
     settings: AgentEventsSettings,
-    url: str,
-    secret: str | None,
+    endpoint: _Endpoint,
 ) -> AsyncGenerator[StreamEvent, None]:
     sink: asyncio.Queue[_Item] = asyncio.Queue()
-    reader = _AsyncReader(settings, url, secret, sink)
+    reader = _AsyncReader(settings, endpoint, sink.put_nowait)
+    merge = _Merge(stream, settings, reader)
+    reader.start()
     try:
         await asyncio.wait_for(reader.settled.wait(), settings.connect_timeout)
     except TimeoutError:
-        settings.notices.report(f"no connection within {settings.connect_timeout:g}s")
-    pump = asyncio.get_running_loop().create_task(_pump(inner, sink))
-    end: StreamEnd | None = None
+        merge.connect_timed_out()
+    pump = asyncio.get_running_loop().create_task(_pump(inner, sink.put_nowait))
+    get = sink.get
     try:
         while True:
-            kind, item = await sink.get()
-            if kind == _AGENT:
-                for event in _recorded(stream, item):
-                    yield event
-            elif kind == _HTTP:
-                if isinstance(item, StreamEnd):
-                    end = item
-                    break
+            item = await get()
+            if not isinstance(item, _Note):
                 yield item
-            elif kind == _ERROR:
-                raise item
-            elif kind == _DONE:
+            elif (events := merge.take(item)) is None:
                 break
+            else:
+                for event in events:
+                    yield event
         # Late events: inline, not a nested generator (one generator to finalize if abandoned).
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + settings.grace
+        merge.answer_over()
         while True:
-            remaining = deadline - loop.time()
+            wait = merge.late_wait()
             try:
-                if reader.connected.is_set() and not reader.finished and remaining > 0:
-                    kind, item = await asyncio.wait_for(sink.get(), remaining)
-                else:
-                    kind, item = sink.get_nowait()
+                item = sink.get_nowait() if wait is None else await asyncio.wait_for(get(), wait)
             except (TimeoutError, asyncio.QueueEmpty):
                 break
-            if kind == _AGENT:
-                for event in _recorded(stream, item):
-                    yield event
-        if end is not None:
-            yield end
+            for event in merge.late(item):
+                yield event
+        if merge.end is not None:
+            yield merge.end
     finally:
         if not pump.done():
             pump.cancel()
@@ -477,6 +536,5 @@ def attach_async(
     stream: AsyncEventStream, settings: AgentEventsSettings, api_key: SecretStr | None
 ) -> None:
     """Async form of :func:`attach_sync` (the socket opens when iteration starts)."""
-    url = settings.endpoint(stream.session_id, api_key)
-    secret = api_key.get_secret_value() if api_key is not None else None
-    stream._iterator = _merged_async(stream, stream._iterator, settings, url, secret)
+    endpoint = _endpoint(settings, stream, api_key)
+    stream._iterator = _merged_async(stream, stream._iterator, settings, endpoint)

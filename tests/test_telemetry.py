@@ -7,7 +7,8 @@ import asyncio
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 
@@ -218,7 +219,7 @@ class _Scripted:
     def _note(self) -> None:
         self.current.append(trace.get_current_span().get_span_context().span_id)
 
-    def inner(self) -> Iterator[Any]:
+    def inner(self) -> Generator[Any, None, None]:
         try:
             for event in self.events:
                 self._note()
@@ -230,15 +231,9 @@ class _Scripted:
             self.closed = True
 
     async def ainner(self) -> Any:
-        try:
-            for event in self.events:
-                self._note()
+        with closing(self.inner()) as inner:
+            for event in inner:
                 yield event
-            self._note()
-            if self.fail is not None:
-                raise self.fail
-        finally:
-            self.closed = True
 
 
 def _run(mode: str, answer: _Scripted, take: int | None) -> list[Any]:

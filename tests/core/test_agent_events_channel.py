@@ -287,3 +287,56 @@ def test_missing_websockets_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setitem(sys.modules, "websockets", None)
     with pytest.raises(ImportError, match=r"lyzr-stream\[events\]"):
         settings_of(agent_events=True)
+
+
+# -- the merge's rules, shared by the sync and async iterators, without sockets -------------------
+class _Recording:
+    """What the merge reads of a stream (its response builder) and of a reader (its state)."""
+
+    def __init__(self) -> None:
+        self._builder = self
+        self.added: list[Any] = []
+        self.connected, self.finished = True, False
+
+    def add(self, event: Any) -> None:
+        self.added.append(event)
+
+
+def test_the_merge_rules() -> None:
+    from lyzr_stream._events_channel import (
+        _AGENT,
+        _CLOSED,
+        _DONE,
+        _END,
+        _ERROR,
+        AgentEventsSettings,
+        _Merge,
+        _Note,
+    )
+
+    both = _Recording()
+    merge = _Merge(both, AgentEventsSettings(grace=0.2), both)  # type: ignore[arg-type]
+    first, second = AgentEvent("a"), AgentEvent("b")
+    batch = merge.take(_Note(_AGENT, [first, second]))
+    assert batch is not None and next(batch) is first
+    assert both.added == [first], "recorded as delivered: an event never taken is not kept"
+    assert list(batch) == [second] and both.added == [first, second]
+    assert list(merge.take(_Note(_CLOSED)) or ["over?"]) == []  # the socket's end: go on
+    with pytest.raises(AgentError, match="bad"):
+        merge.take(_Note(_ERROR, AgentError("bad")))
+    end = StreamEnd("m1")
+    assert merge.take(_Note(_END, end)) is None and merge.end is end  # held for late events
+    assert merge.take(_Note(_DONE)) is None
+    # Late events: waited for while the socket is open and the grace period lasts.
+    merge.answer_over()
+    wait = merge.late_wait()
+    assert wait is not None and 0 < wait <= 0.2
+    assert list(merge.late(_Note(_AGENT, [first]))) == [first]
+    assert list(merge.late(TextDelta("after the end"))) == list(merge.late(_Note(_DONE))) == []
+    both.finished = True
+    assert merge.late_wait() is None  # the socket ended: only what is queued
+    both.finished, both.connected = False, False
+    assert merge.late_wait() is None  # never connected: nothing to wait for
+    both.connected = True
+    time.sleep(0.25)
+    assert merge.late_wait() is None  # the grace period is over
