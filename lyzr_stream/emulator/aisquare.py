@@ -18,10 +18,10 @@ from starlette.routing import Route
 from .agents import AgentCall, resolve_agent
 from .http import (
     RouteError,
-    early_fault_response,
-    fault_of,
+    planned_fault,
     read_json,
     record,
+    remember_when_written,
     sse_event,
     sse_response,
     state_of,
@@ -45,10 +45,7 @@ async def stream(request: Request) -> Response:
         prompt = body.get("prompt")
         if not isinstance(prompt, str) or not prompt.strip():
             return JSONResponse({"prompt": ["This field is required."]}, status_code=400)
-        fault = fault_of(request)
-        early = await early_fault_response(request, fault, raw_session)
-        if early is not None:
-            return early
+        fault = await planned_fault(request, raw_session)
     except RouteError as exc:
         return exc.response
     resolved = resolve_agent(request.headers.get("x-emulator-agent", "echo"))
@@ -76,11 +73,7 @@ async def stream(request: Request) -> Response:
             sse_event({"type": "metadata", "metadata": meta}),
             sse_event({"type": "end"}),
         ]
-
-    def complete() -> None:
-        if answer.error is None:
-            state.remember(session, "assistant", answer.text)
-
+    complete = remember_when_written(state, session, answer)
     return sse_response(request, events, terminal, fault, delay=answer.delay, on_complete=complete)
 
 

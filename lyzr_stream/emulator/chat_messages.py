@@ -17,10 +17,10 @@ from starlette.routing import Route
 from .agents import AgentCall, resolve_agent
 from .http import (
     RouteError,
-    early_fault_response,
-    fault_of,
+    planned_fault,
     read_json,
     record,
+    remember_when_written,
     sse_event,
     sse_response,
     state_of,
@@ -53,10 +53,7 @@ async def stream(request: Request) -> Response:
             workflow is not None and not _is_uuid(workflow)
         ):
             return JSONResponse({"error": "Invalid request body"}, status_code=400)
-        fault = fault_of(request)
-        early = await early_fault_response(request, fault, chat_id)
-        if early is not None:
-            return early
+        fault = await planned_fault(request, chat_id)
     except RouteError as exc:
         return exc.response
     content, model_id, user_id = (str(f) for f in fields)
@@ -79,11 +76,7 @@ async def stream(request: Request) -> Response:
         terminal = [sse_event({"type": "error", "error": "AGENT_ERROR", "message": answer.error})]
     else:
         terminal = [sse_event({"type": "end", "messageId": message_id})]
-
-    def complete() -> None:
-        if answer.error is None:
-            state.remember(chat_id, "assistant", answer.text)
-
+    complete = remember_when_written(state, chat_id, answer)
     return sse_response(request, events, terminal, fault, delay=answer.delay, on_complete=complete)
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
@@ -14,14 +14,19 @@ from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingR
 from .faults import FAULT_HEADER, Fault, FaultSpecError, parse_fault
 from .state import EmulatorState, RecordedRequest
 
+if TYPE_CHECKING:
+    from .agents import Answer
+
 __all__ = [
     "InjectedDisconnect",
     "RouteError",
     "early_fault_response",
     "fault_of",
+    "planned_fault",
     "quiet_injected_disconnects",
     "read_json",
     "record",
+    "remember_when_written",
     "require_strings",
     "sse_event",
     "sse_response",
@@ -153,6 +158,30 @@ async def early_fault_response(
     if fault.kind == "wrong-content-type":
         return HTMLResponse("<html><body><h1>Welcome to nginx!</h1></body></html>")
     return None
+
+
+async def planned_fault(request: Request, session_id: str) -> Fault | None:
+    """The request's fault for its answer's body; one decided before any body (a status, an
+    HTML page, ...) stops the route with its response (``RouteError``)."""
+    fault = fault_of(request)
+    early = await early_fault_response(request, fault, session_id)
+    if early is not None:
+        raise RouteError(early)
+    return fault
+
+
+def remember_when_written(
+    state: EmulatorState, session_id: str, answer: Answer
+) -> Callable[[], None]:
+    """An ``on_complete`` for ``sse_response``: the assistant's turn goes into the session's
+    memory once the whole answer was written (not a failed answer, nor a request to run a tool
+    on the caller's side)."""
+
+    def remember() -> None:
+        if answer.error is None and answer.tool_call is None:
+            state.remember(session_id, "assistant", answer.text)
+
+    return remember
 
 
 def _per_write(request: Request) -> int:

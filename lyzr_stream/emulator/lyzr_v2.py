@@ -11,24 +11,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from .agents import AgentCall, Answer
 from .faults import Fault
-from .http import fault_of, sse_response, state_of
-from .lyzr_v3 import payload, prepare
+from .http import fault_of, remember_when_written, sse_response, state_of
+from .lyzr_v3 import answering, payload
 
 __all__ = ["routes"]
 
 
-async def stream(request: Request) -> Response:
-    prepared = await prepare(request)
-    if isinstance(prepared, Response):
-        return prepared
-    call, answer = prepared
-    state = state_of(request)
+@answering
+async def stream(request: Request, call: AgentCall, answer: Answer) -> Response:
     fault = fault_of(request)
-
-    def complete() -> None:
-        if answer.error is None:
-            state.remember(call.session_id, "assistant", answer.text)
+    complete = remember_when_written(state_of(request), call.session_id, answer)
 
     if request.headers.get("x-emulator-v2-format") == "sse":
         events = [payload(f, "text", False) for f in answer.fragments]

@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import json
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -32,17 +33,18 @@ from .assets import describe_assets
 from .http import (
     SSE_MEDIA_TYPE,
     RouteError,
-    early_fault_response,
     fault_of,
+    planned_fault,
     read_json,
     record,
+    remember_when_written,
     require_strings,
     sse_response,
     state_of,
 )
 from .tool_agents import json_object_example, schema_example
 
-__all__ = ["escape_fragment", "payload", "prepare", "routes"]
+__all__ = ["answering", "escape_fragment", "payload", "prepare", "routes"]
 
 # "&" is escaped in both modes: clients decode HTML entities too, so a literal "&amp;" in an
 # answer survives only if the server escapes the ampersand.
@@ -160,10 +162,7 @@ async def prepare(request: Request) -> tuple[AgentCall, Answer] | Response:
         _auth(request)
         body = await read_json(request)
         call, fn = _call(request, body)
-        fault = fault_of(request)
-        early = await early_fault_response(request, fault, call.session_id)
-        if early is not None:
-            return early
+        await planned_fault(request, call.session_id)
     except RouteError as exc:
         return exc.response
     if _new_user_turn(body):
@@ -176,6 +175,22 @@ async def prepare(request: Request) -> tuple[AgentCall, Answer] | Response:
         schema = (response_format.get("json_schema") or {}).get("schema", response_format)
         return call, Answer(words(json.dumps(schema_example(schema))))
     return call, fn(call)
+
+
+def answering(
+    handle: Callable[[Request, AgentCall, Answer], Awaitable[Response]],
+) -> Callable[[Request], Awaitable[Response]]:
+    """The route for ``handle(request, call, answer)``: the request recorded, checked and
+    answered by its agent (:func:`prepare`), or refused with ``prepare``'s response."""
+
+    @functools.wraps(handle)
+    async def route(request: Request) -> Response:
+        prepared = await prepare(request)
+        if isinstance(prepared, Response):
+            return prepared
+        return await handle(request, *prepared)
+
+    return route
 
 
 def payload(fragment: str, fmt: str, html: bool | str) -> bytes:
@@ -211,11 +226,8 @@ def _quirks(request: Request) -> set[str]:
     return {q.strip() for q in value.split(",") if q.strip()}
 
 
-async def stream(request: Request) -> Response:
-    prepared = await prepare(request)
-    if isinstance(prepared, Response):
-        return prepared
-    call, answer = prepared
+@answering
+async def stream(request: Request, call: AgentCall, answer: Answer) -> Response:
     if answer.prelude is not None:
         await answer.prelude(request)
     state = state_of(request)
@@ -243,11 +255,7 @@ async def stream(request: Request) -> Response:
             final = json.dumps({"content": "", "metadata": meta})
             terminal.append(f"data: {final}\n\n".encode())
         terminal.append(b"data: [DONE] \n\n" if "done-space" in quirks else b"data: [DONE]\n\n")
-
-    def complete() -> None:
-        if answer.error is None and answer.tool_call is None:
-            state.remember(call.session_id, "assistant", answer.text)
-
+    complete = remember_when_written(state, call.session_id, answer)
     fault = fault_of(request)
     media_type = request.headers.get("x-emulator-media-type", SSE_MEDIA_TYPE)
     return sse_response(
@@ -295,11 +303,8 @@ def _server_tool_calls(answer: Answer) -> list[dict[str, Any]]:
     return calls
 
 
-async def chat(request: Request) -> Response:
-    prepared = await prepare(request)
-    if isinstance(prepared, Response):
-        return prepared
-    call, answer = prepared
+@answering
+async def chat(request: Request, call: AgentCall, answer: Answer) -> Response:
     if answer.error is not None:
         return JSONResponse({"detail": answer.error}, status_code=500)
     message_id = str(uuid.uuid4())

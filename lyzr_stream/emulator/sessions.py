@@ -14,9 +14,11 @@ holds no times, so ``created_at`` of history entries is ``null``; a listed sessi
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -62,19 +64,43 @@ def _history(request: Request) -> list[dict[str, Any]]:
     ]
 
 
-async def _refused(request: Request) -> Response | None:
-    """A wrong key's 401, or the answer an ``x-emulator-fault`` header asks for."""
-    return check_api_key(request) or await injected_fault(request, request.url.path)
+def _keyed(
+    handle: Callable[[Request, Any], Awaitable[Response]],
+) -> Callable[[Request], Awaitable[Response]]:
+    """The route for ``handle(request, body)``: every request recorded, then refused (a wrong
+    key's 401, or the answer an ``x-emulator-fault`` header asks for) or handled."""
+
+    @functools.wraps(handle)
+    async def route(request: Request) -> Response:
+        body = await record(request)
+        refused = check_api_key(request) or await injected_fault(request, request.url.path)
+        return refused or await handle(request, body)
+
+    return route
 
 
-async def history(request: Request) -> Response:
-    await record(request)
-    return await _refused(request) or JSONResponse(_history(request))
+def _entry(
+    session_id: str, agent_id: str, body: Any, name: str, created_at: float, metadata: Any
+) -> dict[str, Any]:
+    """A session as the list and create routes show it (``user_id`` from the request's body)."""
+    return {
+        "session_id": session_id,
+        "agent_id": agent_id,
+        "user_id": body.get("user_id") if isinstance(body, dict) else None,
+        "session_name": name,
+        "created_at": _iso(created_at),
+        "metadata": metadata,
+    }
 
 
-async def agent_history(request: Request) -> Response:
-    await record(request)
-    return await _refused(request) or JSONResponse({"history": _history(request)})
+@_keyed
+async def history(request: Request, body: Any) -> Response:
+    return JSONResponse(_history(request))
+
+
+@_keyed
+async def agent_history(request: Request, body: Any) -> Response:
+    return JSONResponse({"history": _history(request)})
 
 
 def _used_sessions(request: Request, agent_id: str) -> dict[str, dict[str, Any]]:
@@ -89,22 +115,14 @@ def _used_sessions(request: Request, agent_id: str) -> dict[str, dict[str, Any]]
         if body.get("agent_id") != agent_id or not isinstance(session_id, str):
             continue
         if session_id not in found and state.history(session_id):
-            found[session_id] = {
-                "session_id": session_id,
-                "agent_id": agent_id,
-                "user_id": body.get("user_id"),
-                "session_name": session_id,
-                "created_at": _iso(recorded.timestamp),
-                "metadata": {},
-            }
+            found[session_id] = _entry(
+                session_id, agent_id, body, session_id, recorded.timestamp, {}
+            )
     return found
 
 
-async def list_sessions(request: Request) -> Response:
-    await record(request)
-    refused = await _refused(request)
-    if refused is not None:
-        return refused
+@_keyed
+async def list_sessions(request: Request, body: Any) -> Response:
     agent_id = request.path_params["agent_id"]
     sessions = _used_sessions(request, agent_id)
     created = _CreatedSessions.of(request)
@@ -115,34 +133,22 @@ async def list_sessions(request: Request) -> Response:
     return JSONResponse(list(sessions.values()))
 
 
-async def create_session(request: Request) -> Response:
-    body = await record(request)
-    refused = await _refused(request)
-    if refused is not None:
-        return refused
+@_keyed
+async def create_session(request: Request, body: Any) -> Response:
     agent_id = request.path_params["agent_id"]
     body = body if isinstance(body, dict) else {}
     metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
     session_id = f"{agent_id}-{uuid.uuid4().hex[:12]}"
-    entry = {
-        "session_id": session_id,
-        "agent_id": agent_id,
-        "user_id": body.get("user_id"),
-        "session_name": (metadata or {}).get("title") or session_id,
-        "created_at": _iso(time.time()),
-        "metadata": metadata,
-    }
+    name = (metadata or {}).get("title") or session_id
+    entry = _entry(session_id, agent_id, body, name, time.time(), metadata)
     created = _CreatedSessions.of(request)
     with created.lock:
         created.sessions[session_id] = entry
     return JSONResponse(entry)
 
 
-async def update_session(request: Request) -> Response:
-    body = await record(request)
-    refused = await _refused(request)
-    if refused is not None:
-        return refused
+@_keyed
+async def update_session(request: Request, body: Any) -> Response:
     session_id = request.path_params["session_id"]
     metadata = body.get("metadata") if isinstance(body, dict) else None
     created = _CreatedSessions.of(request)
@@ -153,11 +159,8 @@ async def update_session(request: Request) -> Response:
     return JSONResponse({"session_id": session_id, "metadata": metadata or {}})
 
 
-async def delete_session(request: Request) -> Response:
-    await record(request)
-    refused = await _refused(request)
-    if refused is not None:
-        return refused
+@_keyed
+async def delete_session(request: Request, body: Any) -> Response:
     session_id = request.path_params["session_id"]
     state_of(request).forget(session_id)
     created = _CreatedSessions.of(request)
