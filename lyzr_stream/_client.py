@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import ssl
@@ -13,10 +14,21 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 
+from ._agent_stop import AgentStopper
+from ._call_plan import CallPlan
 from ._closing import AsyncClosingContext, ClosingContext
 from ._errors import APIResponseValidationError, InvalidRequestError, LyzrError, excerpt
+from ._events_channel import AgentEventsSettings
+from ._events_channel import attach_async as _attach_agent_events_async
+from ._events_channel import attach_sync as _attach_agent_events
 from ._files_and_sessions import FilesAndSessionsAPI
+from ._pools import AsyncPools, shard_plan
+from ._request import AgentRequest
+from ._retry import RetryPolicy
+from ._settings import ClientSettings, check_proxy_hop
 from ._sse import DEFAULT_MAX_EVENT_BYTES
+from ._stream import AsyncEventStream, EventStream, aread_capped, read_capped
+from ._telemetry import instrument_async_stream, instrument_stream, traced_call
 from ._timeouts import (
     DEFAULT_EVENTS_CONNECT_TIMEOUT,
     DEFAULT_EVENTS_GRACE,
@@ -24,94 +36,31 @@ from ._timeouts import (
     TimeoutLike,
     Timeouts,
 )
+from ._transport import (
+    ERROR_BODY_LIMIT,
+    Deadline,
+    aclose_if_overlong,
+    check_redirect,
+    close_if_overlong,
+    encode_body,
+    injected_proxy,
+    logger,
+    map_transport_error,
+    status_error,
+)
 from ._version import __version__
+from .dialects._base import Credentials
 
 if TYPE_CHECKING:
-    import asyncio
     from typing import TypeVar
 
     from pydantic import SecretStr
 
-    from ._agent_stop import AgentStopper
-    from ._call_plan import CallPlan
-    from ._events_channel import AgentEventsSettings
-    from ._events_channel import attach_async as _attach_agent_events_async
-    from ._events_channel import attach_sync as _attach_agent_events
-    from ._pools import AsyncPools, shard_plan
-    from ._request import AgentRequest
     from ._response import AgentResponse
-    from ._retry import RetryPolicy
-    from ._settings import ClientSettings, check_proxy_hop
-    from ._stream import AsyncEventStream, EventStream, aread_capped, read_capped
-    from ._telemetry import instrument_async_stream, instrument_stream, traced_call
-    from ._transport import (
-        ERROR_BODY_LIMIT,
-        Deadline,
-        aclose_if_overlong,
-        check_redirect,
-        close_if_overlong,
-        encode_body,
-        injected_proxy,
-        logger,
-        map_transport_error,
-        status_error,
-    )
     from .dialects import Dialect
-    from .dialects._base import Credentials, HttpRequest
+    from .dialects._base import HttpRequest
 
     _AnyStream = TypeVar("_AnyStream", EventStream, AsyncEventStream)
-
-
-_call_modules_imported = False
-
-
-def _import_call_modules() -> None:
-    """Import what a client's calls use, once per process, when the first client is built.
-
-    ``from lyzr_stream import LyzrClient`` then costs less than ``import httpx, pydantic``: the
-    request model, the dialects, streams, telemetry and the events channel load only for a
-    program that makes a client (``tests/test_packaging.py`` pins which). The names become this
-    module's globals, so the methods read them as plain globals at no cost per call. A name a
-    method needs at run time is imported here and declared ``global`` (and, for type
-    checkers, imported in the ``TYPE_CHECKING`` block above).
-    """
-    global _call_modules_imported
-    global asyncio, AgentStopper, CallPlan, AgentEventsSettings, _attach_agent_events_async
-    global _attach_agent_events, AsyncPools, shard_plan, AgentRequest, RetryPolicy
-    global ClientSettings, check_proxy_hop, AsyncEventStream, EventStream, aread_capped
-    global read_capped, instrument_async_stream, instrument_stream, traced_call
-    global ERROR_BODY_LIMIT, Deadline, aclose_if_overlong, check_redirect, close_if_overlong
-    global encode_body, injected_proxy, logger, map_transport_error, status_error, Credentials
-    if _call_modules_imported:
-        return
-    import asyncio
-
-    from ._agent_stop import AgentStopper
-    from ._call_plan import CallPlan
-    from ._events_channel import AgentEventsSettings
-    from ._events_channel import attach_async as _attach_agent_events_async
-    from ._events_channel import attach_sync as _attach_agent_events
-    from ._pools import AsyncPools, shard_plan
-    from ._request import AgentRequest
-    from ._retry import RetryPolicy
-    from ._settings import ClientSettings, check_proxy_hop
-    from ._stream import AsyncEventStream, EventStream, aread_capped, read_capped
-    from ._telemetry import instrument_async_stream, instrument_stream, traced_call
-    from ._transport import (
-        ERROR_BODY_LIMIT,
-        Deadline,
-        aclose_if_overlong,
-        check_redirect,
-        close_if_overlong,
-        encode_body,
-        injected_proxy,
-        logger,
-        map_transport_error,
-        status_error,
-    )
-    from .dialects._base import Credentials
-
-    _call_modules_imported = True
 
 
 __all__ = ["LyzrClient", "new_session_id"]
@@ -199,7 +148,6 @@ class LyzrClient(FilesAndSessionsAPI, ClosingContext, AsyncClosingContext):
         proxy: str | None = None,
         stop_on_exit: bool = True,
     ) -> None:
-        _import_call_modules()
         if (
             isinstance(max_connections, bool)
             or not isinstance(max_connections, int)

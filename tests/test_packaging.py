@@ -59,40 +59,24 @@ def test_core_client_loads_no_emulator_cli_or_framework() -> None:
 # What ``from lyzr_stream import LyzrClient`` leaves for the first client built (or the first
 # call) to import: the request model (pydantic), the dialects, streams, asyncio, telemetry, the
 # events channel and its websockets, the stopper, the pools.
-NOT_WITH_THE_CLIENT_CLASS = (
-    "asyncio",
-    "pydantic",
+# What a plain client never loads until a call needs it: the optional extras' libraries (the
+# events channel's websockets, OpenTelemetry), the dialects it does not speak.
+NOT_WITH_A_CLIENT = (
     "websockets",
     "opentelemetry",
-    "lyzr_stream._request",
-    "lyzr_stream._response",
-    "lyzr_stream._settings",
-    "lyzr_stream._stream",
-    "lyzr_stream._readahead",
-    "lyzr_stream._pools",
-    "lyzr_stream._agent_stop",
-    "lyzr_stream._telemetry",
-    "lyzr_stream._events_channel",
-    "lyzr_stream._agent_event_wire",
-    "lyzr_stream._local_tools",
     "lyzr_stream._structured",
-    "lyzr_stream.dialects._common",
-    "lyzr_stream.dialects._lyzr_v3",
     "lyzr_stream.dialects._lyzr_v2",
     "lyzr_stream.dialects._aisquare",
     "lyzr_stream.dialects._chat_messages",
 )
 
 
-def test_the_client_class_loads_only_what_its_definition_needs() -> None:
-    modules = _modules_after("from lyzr_stream import LyzrClient")
-    assert [m for m in NOT_WITH_THE_CLIENT_CLASS if _loaded(modules, m)] == []
-    # Building a client loads what its calls use, and only the dialect it speaks.
+def test_a_client_loads_only_the_dialect_it_speaks_and_no_extra() -> None:
     modules = _modules_after("from lyzr_stream import LyzrClient; LyzrClient(api_key='k')")
     for needed in ("lyzr_stream._stream", "lyzr_stream._request", "lyzr_stream.dialects._lyzr_v3"):
         assert needed in modules
-    assert not _loaded(modules, "lyzr_stream.dialects._aisquare")
-    assert not _loaded(modules, "websockets")  # the events channel connects only when used
+    assert [m for m in NOT_WITH_A_CLIENT if _loaded(modules, m)] == []
+    assert [m for m in HEAVY if _loaded(modules, m)] == []
 
 
 def test_a_dialect_is_imported_when_first_named() -> None:
