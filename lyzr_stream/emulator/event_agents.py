@@ -20,7 +20,7 @@ from typing import Any
 from .agent_events import hub_of
 from .agents import AgentCall, Answer, agent, words
 
-__all__ = ["LATE_AFTER", "SERVER_TOOLS_ANSWER", "server_tools_script"]
+__all__ = ["LATE_AFTER", "SERVER_TOOLS_ANSWER", "SERVER_TOOLS_STEPS", "server_tools_script"]
 
 #: Seconds after the answer's end (``[DONE]`` sent) when the late events are published.
 LATE_AFTER = 0.2
@@ -32,6 +32,15 @@ _MARGIN = 0.15
 SERVER_TOOLS_ANSWER = (
     "Here is what I found about {topic}: the web, the knowledge base and the researcher agree "
     "that it streams tokens as they are written."
+)
+#: The tool steps (phase, tool name) the script reports, in order, all before the answer's text.
+SERVER_TOOLS_STEPS = (
+    ("call", "web_search"),
+    ("result", "web_search"),
+    ("call", "kb_lookup"),
+    ("result", "kb_lookup"),
+    ("call", "Researcher"),
+    ("result", "Researcher"),
 )
 
 

@@ -25,7 +25,7 @@ from lyzr_stream import (
 from lyzr_stream._agent_event_wire import AgentEventDecoder
 from lyzr_stream.emulator import Emulator
 from lyzr_stream.emulator.agent_events import events_url_of, hub_of
-from lyzr_stream.emulator.event_agents import SERVER_TOOLS_ANSWER
+from lyzr_stream.emulator.event_agents import SERVER_TOOLS_ANSWER, SERVER_TOOLS_STEPS
 from tests.conftest import FAKE_KEY, assert_async_pools_clean
 
 AGENT = "server-tools-5"  # 5 ms between the agent's steps
@@ -67,14 +67,7 @@ def check_server_tools_turn(em: Emulator, events: list[Any], session_id: str) ->
     # Every published message arrived once, in publishing order (log_id repeats merged).
     assert side == expected_channel_events(em, session_id)
     tools = [(e.phase, e.name) for e in side if isinstance(e, ToolActivity)]
-    assert tools == [
-        ("call", "web_search"),
-        ("result", "web_search"),
-        ("call", "kb_lookup"),
-        ("result", "kb_lookup"),
-        ("call", "Researcher"),
-        ("result", "Researcher"),
-    ]
+    assert tools == list(SERVER_TOOLS_STEPS)
     first_text = next(i for i, e in enumerate(events) if isinstance(e, TextDelta))
     last_text = max(i for i, e in enumerate(events) if isinstance(e, TextDelta))
     before = [e for e in events[:first_text] if not isinstance(e, TextDelta)]

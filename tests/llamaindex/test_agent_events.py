@@ -9,7 +9,7 @@ from llama_index.core.base.llms.types import ChatMessage, ThinkingBlock
 from llamaindex_lyzr_stream import LyzrAgentEvent, LyzrLLM, LyzrToolActivityEvent
 from lyzr_stream.emulator import Emulator
 from lyzr_stream.emulator.agent_events import events_url_of
-from lyzr_stream.emulator.event_agents import SERVER_TOOLS_ANSWER
+from lyzr_stream.emulator.event_agents import SERVER_TOOLS_ANSWER, SERVER_TOOLS_STEPS
 from tests.llamaindex.conftest import EventRecorder, LLMFactory
 
 
@@ -21,14 +21,7 @@ def check_order(recorder: EventRecorder) -> None:
     events = recorder.events
     lyzr = [e for e in events if isinstance(e, (LyzrAgentEvent, LyzrToolActivityEvent))]
     tools = [(e.phase, e.tool_name) for e in lyzr if isinstance(e, LyzrToolActivityEvent)]
-    assert tools == [
-        ("call", "web_search"),
-        ("result", "web_search"),
-        ("call", "kb_lookup"),
-        ("result", "kb_lookup"),
-        ("call", "Researcher"),
-        ("result", "Researcher"),
-    ]
+    assert tools == list(SERVER_TOOLS_STEPS)
     kinds = [(e.event_type, e.update) for e in lyzr if isinstance(e, LyzrAgentEvent)]
     assert kinds == [
         ("process_start", False),
