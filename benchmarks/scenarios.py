@@ -399,6 +399,35 @@ def core_stream_traced(url: str, p: Params) -> dict[str, Any]:
     return core_stream(url, p)
 
 
+def otel_floor(url: str, p: Params) -> dict[str, Any]:
+    """The OpenTelemetry SDK's own cost per chunk, no I/O: one record of the
+    ``gen_ai.client.operation.time_per_output_chunk`` histogram with the attributes a traced
+    stream gives it. The GenAI semantic conventions ask for one record per chunk after the
+    first, so a traced stream with coalescing off cannot cost less than this per token."""
+    from opentelemetry import metrics
+
+    _set_tracing(True)
+    histogram = metrics.get_meter("floor").create_histogram(
+        "gen_ai.client.operation.time_per_output_chunk", unit="s"
+    )
+    attributes = {
+        "gen_ai.operation.name": "invoke_agent",
+        "gen_ai.provider.name": "lyzr",
+        "server.address": "127.0.0.1",
+        "server.port": 8080,
+    }
+
+    def run() -> int:
+        last = time.monotonic()
+        for _ in range(p["n"]):
+            now = time.monotonic()
+            histogram.record(now - last, attributes)
+            last = now
+        return p["n"]
+
+    return _per_token(run, p)
+
+
 def ttft_tracing(url: str, p: Params) -> dict[str, Any]:
     """Time to first token of the core sync stream, tracing on vs off, paired round by round
     (off: the OpenTelemetry API installed, no provider set; on: the SDK with in-memory
@@ -676,6 +705,7 @@ SCENARIOS: dict[str, Callable[[str, Params], dict[str, Any]]] = {
     for fn in (
         httpx_lines,
         langchain_floor,
+        otel_floor,
         llamaindex_floor,
         llamaindex_chat_floor,
         chat_openai,
