@@ -81,6 +81,15 @@ def check_server_tools_turn(em: Emulator, events: list[Any], session_id: str) ->
     ], "the events published after the answer ended were delivered, before StreamEnd"
 
 
+def subscribers_left(em: Emulator, session_id: str) -> int:
+    """The session's sockets still open on the server, once it has had up to 5 s to notice a
+    close (the client's close frame reaches the emulator's loop asynchronously)."""
+    deadline = time.monotonic() + 5
+    while hub_of(em.app).subscribers(session_id) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return hub_of(em.app).subscribers(session_id)
+
+
 @pytest.fixture
 def em(lyzr_emulator: Emulator) -> Emulator:
     return lyzr_emulator
@@ -93,7 +102,7 @@ def test_sync_stream_merges_the_agents_events_in_order(em: Emulator) -> None:
     response = stream.response()
     assert [a.name for a in response.tool_activity][:2] == ["web_search", "web_search"]
     assert "Search the web first." in response.reasoning
-    assert hub_of(em.app).subscribers(stream.session_id) == 0, "the socket was closed"
+    assert subscribers_left(em, stream.session_id) == 0, "the socket was closed"
 
 
 async def test_async_stream_merges_the_agents_events_in_order(em: Emulator) -> None:
@@ -181,10 +190,7 @@ def test_leaving_early_closes_the_socket(em: Emulator) -> None:
         for event in stream:
             if isinstance(event, TextDelta):
                 break
-    deadline = time.monotonic() + 5
-    while hub_of(em.app).subscribers(stream.session_id) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert hub_of(em.app).subscribers(stream.session_id) == 0
+    assert subscribers_left(em, stream.session_id) == 0
 
 
 async def test_async_leaving_early_closes_socket_and_response(em: Emulator) -> None:
