@@ -24,7 +24,6 @@ from ._events_channel import attach_sync as _attach_agent_events
 from ._files_and_sessions import FilesAndSessionsAPI
 from ._pools import AsyncPools, shard_plan
 from ._request import AgentRequest
-from ._retry import RetryPolicy
 from ._settings import ClientSettings, check_proxy_hop
 from ._sse import DEFAULT_MAX_EVENT_BYTES
 from ._stream import AsyncEventStream, EventStream, aread_capped, read_capped
@@ -33,8 +32,8 @@ from ._timeouts import (
     DEFAULT_EVENTS_CONNECT_TIMEOUT,
     DEFAULT_EVENTS_GRACE,
     DEFAULT_TIMEOUTS,
+    NOT_GIVEN,
     TimeoutLike,
-    Timeouts,
 )
 from ._transport import (
     ERROR_BODY_LIMIT,
@@ -66,7 +65,6 @@ if TYPE_CHECKING:
 __all__ = ["LyzrClient", "new_session_id"]
 
 _USER_AGENT = f"lyzr-stream/{__version__}"
-_NOT_GIVEN: Any = object()
 #: Far above any real need; a larger number only makes httpcore's pool bookkeeping slower.
 _MAX_CONNECTIONS = 100_000
 
@@ -283,13 +281,12 @@ class LyzrClient(FilesAndSessionsAPI, ClosingContext, AsyncClosingContext):
                 "the request holds text that is not valid Unicode (a lone surrogate, often left by"
                 " a broken decode) in an id, the message or a variable"
             ) from None
-        timeouts = settings.timeouts if timeout is _NOT_GIVEN else Timeouts.coerce(timeout)
-        retry = settings.retry if max_retries is None else RetryPolicy(max_retries)
+        timeouts, retry = settings.call_limits(timeout, max_retries)
         return CallPlan(
             settings=settings,
             request=request,
             http_request=http_request,
-            url=settings.base_url + http_request.path,
+            url=self._url(http_request.path),
             content=encode_body(http_request),
             timeouts=timeouts,
             retry=retry,
@@ -301,7 +298,7 @@ class LyzrClient(FilesAndSessionsAPI, ClosingContext, AsyncClosingContext):
         self,
         request: AgentRequest,
         *,
-        timeout: TimeoutLike = _NOT_GIVEN,
+        timeout: TimeoutLike = NOT_GIVEN,
         max_retries: int | None = None,
     ) -> EventStream:
         """Stream one turn. Iterate the result for events; the request goes out on first read."""
@@ -313,7 +310,7 @@ class LyzrClient(FilesAndSessionsAPI, ClosingContext, AsyncClosingContext):
         self,
         request: AgentRequest,
         *,
-        timeout: TimeoutLike = _NOT_GIVEN,
+        timeout: TimeoutLike = NOT_GIVEN,
         max_retries: int | None = None,
     ) -> AsyncEventStream:
         """Async form of :meth:`stream` (``async for event in client.astream(req)``)."""
@@ -337,7 +334,7 @@ class LyzrClient(FilesAndSessionsAPI, ClosingContext, AsyncClosingContext):
         self,
         request: AgentRequest,
         *,
-        timeout: TimeoutLike = _NOT_GIVEN,
+        timeout: TimeoutLike = NOT_GIVEN,
         max_retries: int | None = None,
     ) -> AgentResponse:
         """One turn, whole. Uses the dialect's one-shot endpoint, or reads a stream to its end."""
@@ -358,7 +355,7 @@ class LyzrClient(FilesAndSessionsAPI, ClosingContext, AsyncClosingContext):
         self,
         request: AgentRequest,
         *,
-        timeout: TimeoutLike = _NOT_GIVEN,
+        timeout: TimeoutLike = NOT_GIVEN,
         max_retries: int | None = None,
     ) -> AgentResponse:
         """Async form of :meth:`chat`."""
@@ -559,7 +556,6 @@ class LyzrClient(FilesAndSessionsAPI, ClosingContext, AsyncClosingContext):
             "LyzrClient holds open connections and cannot be pickled; pickle the ChatLyzr / "
             "LyzrLLM model (it rebuilds its client) or create a client in each process"
         )
-
 
 
 class _ChatSpan(Protocol):

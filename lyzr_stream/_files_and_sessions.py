@@ -10,6 +10,7 @@ else.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -28,7 +29,7 @@ from ._sessions import (
     history_call,
     sessions_call,
 )
-from ._timeouts import TimeoutLike, Timeouts
+from ._timeouts import NOT_GIVEN, TimeoutLike, Timeouts
 from ._transport import Deadline, build_request, retry_step
 from .dialects._base import HttpRequest
 
@@ -87,6 +88,7 @@ class FilesAndSessionsAPI:
         def _sync_http(self) -> httpx.Client: ...
         def _async_pools(self) -> AsyncPools: ...
         def _with_defaults(self, http_request: HttpRequest) -> HttpRequest: ...
+        def _url(self, path: str) -> str: ...
         def _chat_once(
             self, http: httpx.Client, request: httpx.Request, deadline: Deadline
         ) -> bytes: ...
@@ -105,7 +107,7 @@ class FilesAndSessionsAPI:
         files: Sequence[FileInput] | FileInput,
         *,
         max_bytes: int | None = None,
-        timeout: TimeoutLike | object = ...,
+        timeout: TimeoutLike = NOT_GIVEN,
         max_retries: int | None = None,
     ) -> list[Asset]:
         """Upload files as Lyzr assets; pass the returned ``asset_id``\\ s in ``assets=[...]``.
@@ -124,7 +126,7 @@ class FilesAndSessionsAPI:
         files: Sequence[FileInput] | FileInput,
         *,
         max_bytes: int | None = None,
-        timeout: TimeoutLike | object = ...,
+        timeout: TimeoutLike = NOT_GIVEN,
         max_retries: int | None = None,
     ) -> list[Asset]:
         """Async form of :meth:`upload_assets`."""
@@ -136,7 +138,7 @@ class FilesAndSessionsAPI:
         session_id: str,
         *,
         agent_id: str | None = None,
-        timeout: TimeoutLike | object = ...,
+        timeout: TimeoutLike = NOT_GIVEN,
         max_retries: int | None = None,
     ) -> list[SessionMessage]:
         """The session's memory, oldest turn first (``GET /v1/sessions/{id}/history``; with
@@ -149,7 +151,7 @@ class FilesAndSessionsAPI:
         session_id: str,
         *,
         agent_id: str | None = None,
-        timeout: TimeoutLike | object = ...,
+        timeout: TimeoutLike = NOT_GIVEN,
         max_retries: int | None = None,
     ) -> list[SessionMessage]:
         """Async form of :meth:`session_history`."""
@@ -159,7 +161,7 @@ class FilesAndSessionsAPI:
         self,
         agent_id: str,
         *,
-        timeout: TimeoutLike | object = ...,
+        timeout: TimeoutLike = NOT_GIVEN,
         max_retries: int | None = None,
     ) -> list[SessionInfo]:
         """The agent's sessions (``GET /v1/agent/{agent_id}/sessions``)."""
@@ -169,7 +171,7 @@ class FilesAndSessionsAPI:
         self,
         agent_id: str,
         *,
-        timeout: TimeoutLike | object = ...,
+        timeout: TimeoutLike = NOT_GIVEN,
         max_retries: int | None = None,
     ) -> list[SessionInfo]:
         """Async form of :meth:`list_sessions`."""
@@ -186,7 +188,7 @@ class FilesAndSessionsAPI:
         *,
         user_id: str | None = None,
         metadata: Mapping[str, Any] | None = None,
-        timeout: TimeoutLike | object = ...,
+        timeout: TimeoutLike = NOT_GIVEN,
         max_retries: int | None = None,
     ) -> str:
         """Create a session on the service and return its id (``POST /v1/sessions/{agent}``).
@@ -202,7 +204,7 @@ class FilesAndSessionsAPI:
         *,
         user_id: str | None = None,
         metadata: Mapping[str, Any] | None = None,
-        timeout: TimeoutLike | object = ...,
+        timeout: TimeoutLike = NOT_GIVEN,
         max_retries: int | None = None,
     ) -> str:
         """Async form of :meth:`create_session`."""
@@ -213,7 +215,7 @@ class FilesAndSessionsAPI:
         self,
         session_id: str,
         *,
-        timeout: TimeoutLike | object = ...,
+        timeout: TimeoutLike = NOT_GIVEN,
         max_retries: int | None = None,
     ) -> None:
         """Delete the session and its memory (``DELETE /v1/sessions/{session_id}``)."""
@@ -223,14 +225,16 @@ class FilesAndSessionsAPI:
         self,
         session_id: str,
         *,
-        timeout: TimeoutLike | object = ...,
+        timeout: TimeoutLike = NOT_GIVEN,
         max_retries: int | None = None,
     ) -> None:
         """Async form of :meth:`delete_session`."""
         await self._acall(delete_session_call(session_id), timeout, max_retries)
 
     # -- one request, retried like a one-shot chat ---------------------------------------------
-    def _prepared(self, call: ApiCall[Any], timeout: object, max_retries: int | None) -> _Prepared:
+    def _prepared(
+        self, call: ApiCall[Any], timeout: TimeoutLike, max_retries: int | None
+    ) -> _Prepared:
         """What to send, checked (the client open, a dialect with these routes), with its
         timeouts, retry policy and a deadline that starts now."""
         self._check_open()
@@ -242,16 +246,16 @@ class FilesAndSessionsAPI:
                 "service has none (use dialect='lyzr-v3')"
             )
         http_request = self._with_defaults(call.http_request(settings.api_key))
-        given: Any = timeout
-        timeouts = settings.timeouts if given is ... else Timeouts.coerce(given)
-        retry = settings.retry if max_retries is None else RetryPolicy(max_retries)
-        url = settings.base_url + call.path
+        timeouts, retry = settings.call_limits(timeout, max_retries)
+        url = self._url(call.path)
         return http_request, url, timeouts, retry, call.content, Deadline(timeouts.total)
 
-    def _call(self, call: ApiCall[T], timeout: object, max_retries: int | None) -> T:
+    def _call(self, call: ApiCall[T], timeout: TimeoutLike, max_retries: int | None) -> T:
         return call.parse(self._send_retrying(*self._prepared(call, timeout, max_retries)))
 
-    async def _acall(self, call: ApiCall[T], timeout: object, max_retries: int | None) -> T:
+    async def _acall(
+        self, call: ApiCall[T], timeout: TimeoutLike, max_retries: int | None
+    ) -> T:
         prepared = self._prepared(call, timeout, max_retries)
         return call.parse(await self._asend_retrying(*prepared))
 
@@ -299,6 +303,4 @@ class FilesAndSessionsAPI:
                 delay = attempts.delay_after(error)
             finally:
                 pools.release(shard)
-            import asyncio  # here: ``from lyzr_stream import LyzrClient`` need not load it
-
             await asyncio.sleep(delay)

@@ -21,7 +21,7 @@ from ._errors import InvalidRequestError
 from ._proxies import ProxyConfig
 from ._retry import RetryPolicy
 from ._sse import DEFAULT_MAX_EVENT_BYTES
-from ._timeouts import TimeoutLike, Timeouts
+from ._timeouts import NOT_GIVEN, TimeoutLike, Timeouts
 from .dialects import Dialect, get_dialect
 
 __all__ = [
@@ -233,6 +233,14 @@ class ClientSettings:
             trust_env=trust_env,
             stop_on_exit=stop_on_exit,
         )
+
+    def call_limits(
+        self, timeout: TimeoutLike, max_retries: int | None
+    ) -> tuple[Timeouts, RetryPolicy]:
+        """One call's timeouts and retry policy: the client's, unless the call gives its own."""
+        timeouts = self.timeouts if timeout is NOT_GIVEN else Timeouts.coerce(timeout)
+        retry = self.retry if max_retries is None else RetryPolicy(max_retries)
+        return timeouts, retry
 
     def __repr__(self) -> str:
         # The dataclass repr would print the SecretStr as '**********' anyway; keep it short.

@@ -150,7 +150,7 @@ class _StreamState:
 
     @property
     def session_id(self) -> str:
-        return str(self.request.session_id)
+        return self._plan.session_id
 
     def response(self) -> AgentResponse:
         """The turn so far as an :class:`AgentResponse` (complete once the stream ended)."""

@@ -14,6 +14,7 @@ to lift a limit, pass ``Timeouts(read=None, ...)`` with that part set to ``None`
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
@@ -24,6 +25,7 @@ __all__ = [
     "DEFAULT_EVENTS_GRACE",
     "DEFAULT_TIMEOUTS",
     "MAX_TIMEOUT",
+    "NOT_GIVEN",
     "TimeoutLike",
     "Timeouts",
 ]
@@ -111,5 +113,7 @@ class Timeouts:
 
 
 TimeoutLike = float | int | httpx.Timeout | Timeouts | None
+#: The default of a per-call ``timeout``: the client's own (``None`` means no timeout).
+NOT_GIVEN: Any = object()
 
 DEFAULT_TIMEOUTS = Timeouts()

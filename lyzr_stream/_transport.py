@@ -7,6 +7,7 @@ typed status errors, and adjusts the per-phase read timeout. The sync and async 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import select
@@ -25,6 +26,7 @@ from ._errors import (
     StreamInterruptedError,
     status_error_from_response,
 )
+from ._telemetry import note_retry
 from ._timeouts import Timeouts
 from .dialects._base import HttpRequest
 
@@ -304,8 +306,6 @@ def retry_step(
 
 
 def log_retry(attempt: int, error: LyzrError, delay: float) -> None:
-    from ._telemetry import note_retry  # here: the client class loads without telemetry
-
     note_retry(attempt, error, delay)
     logger.info(
         "lyzr_stream: attempt %d failed (%s); retrying in %.2fs",
@@ -387,8 +387,6 @@ def drain_after_end(response: httpx.Response, chunks: Iterator[bytes]) -> None:
 async def adrain_after_end(response: httpx.Response, chunks: AsyncIterator[bytes]) -> None:
     """Async form of :func:`drain_after_end` (a read still pending at the limit is cancelled:
     httpcore then closes that connection)."""
-    import asyncio  # here: a client that never streams async need not load asyncio
-
     received = 0
     try:
         async with asyncio.timeout(END_DRAIN_SECONDS):

@@ -9,13 +9,11 @@ import a dialect module themselves.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .._errors import InvalidRequestError
 from ._base import Credentials, Dialect, HttpRequest, ParsedEvent, StreamFailure, StreamParser
-
-if TYPE_CHECKING:  # at run time __getattr__ imports them on first use
-    from ._common import JsonBodyParser, JsonEventParser, RawTextParser
+from ._common import JsonBodyParser, JsonEventParser, RawTextParser
 
 __all__ = [
     "Credentials",
@@ -79,15 +77,3 @@ def get_dialect(dialect: str | Dialect, options: dict[str, Any] | None = None) -
         return cls(**(options or {}))
     except TypeError as exc:
         raise InvalidRequestError(f"invalid dialect_options for {dialect!r}: {exc}") from None
-
-
-_PARSERS = ("JsonBodyParser", "JsonEventParser", "RawTextParser")
-
-if not TYPE_CHECKING:  # hidden from type checkers, so that a misspelt name is still an error
-
-    def __getattr__(name: str) -> Any:
-        if name not in _PARSERS:
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        value = getattr(__import__(f"{__name__}._common", fromlist=[name]), name)
-        globals()[name] = value
-        return value
