@@ -31,6 +31,7 @@ from langchain_core.messages import (
 from langchain_core.messages.tool import tool_call_chunk
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
+from langchain_lyzr_stream._media import MEDIA_BLOCK_TYPES
 from lyzr_stream import (
     AgentResponse,
     ChatMessage,
@@ -40,11 +41,9 @@ from lyzr_stream import (
     ToolCall,
     ToolCallRequest,
 )
+from lyzr_stream._adapters.model_fields import message_text, response_fields
 from lyzr_stream._events import StreamEvent
-from lyzr_stream._local_tools import tool_error_content, wire_tool_calls
-from lyzr_stream._model_support import message_text, response_fields
-
-from ._media import MEDIA_BLOCK_TYPES
+from lyzr_stream.dialects._local_tools import tool_error_content, wire_tool_calls
 
 __all__ = [
     "event_to_chunk",

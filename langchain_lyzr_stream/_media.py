@@ -1,4 +1,5 @@
-"""Images and files in LangChain messages, as :class:`~lyzr_stream._attachments.MediaPart`\\ s.
+"""Images and files in LangChain messages, as
+:class:`~lyzr_stream._adapters.attachments.MediaPart`\\ s.
 
 Accepted content blocks (``type`` first):
 
@@ -12,8 +13,8 @@ Accepted content blocks (``type`` first):
 - OpenAI's ``file`` form: ``{"file": {"file_data": "data:...", "filename": ...}}`` or
   ``{"file": {"file_id": ...}}``.
 
-A remote ``http(s)`` URL is refused (see :mod:`lyzr_stream._attachments`). The file name comes
-from ``filename`` (the block, its ``extras`` or ``metadata``), else one is made from the type.
+A remote ``http(s)`` URL is refused (see :mod:`lyzr_stream._adapters.attachments`). The file name
+comes from ``filename`` (the block, its ``extras`` or ``metadata``), else one is made from the type.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any
 
 from langchain_core.messages import BaseMessage
 
-from lyzr_stream._attachments import MediaPart, decode_base64, decode_data_url
+from lyzr_stream._adapters.attachments import MediaPart, decode_base64, decode_data_url
 from lyzr_stream._errors import InvalidRequestError
 
 __all__ = ["MEDIA_BLOCK_TYPES", "media_of"]

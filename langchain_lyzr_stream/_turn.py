@@ -26,6 +26,12 @@ from langchain_core.callbacks import (
 from langchain_core.messages import LC_ID_PREFIX
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 
+from langchain_lyzr_stream._convert import (
+    event_to_chunk,
+    final_chunk,
+    response_to_result,
+    text_chunk,
+)
 from lyzr_stream import (
     AgentEvent,
     AgentRequest,
@@ -34,12 +40,10 @@ from lyzr_stream import (
     TextDelta,
     ToolActivity,
 )
-from lyzr_stream._attachments import CallAttachments
+from lyzr_stream._adapters.attachments import CallAttachments
+from lyzr_stream._adapters.model_fields import agent_event_fields
+from lyzr_stream._adapters.stop_sequences import StopFilter, cut_at_stop
 from lyzr_stream._events import StreamEvent
-from lyzr_stream._model_support import agent_event_fields
-from lyzr_stream._stop import StopFilter, cut_at_stop
-
-from ._convert import event_to_chunk, final_chunk, response_to_result, text_chunk
 
 __all__ = ["ActivityReporter", "Turn"]
 

@@ -11,13 +11,13 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from langchain_core.messages import ChatMessage as LCChatMessage
 
 from lyzr_stream import InvalidRequestError, LyzrClient, NotFoundError
-from lyzr_stream._session_memory import (
+from lyzr_stream._adapters.session_memory import (
     HistoryClientOptions,
     aread_memory,
     history_client,
     read_memory,
 )
-from lyzr_stream._sessions import SessionMessage
+from lyzr_stream._routes.sessions import SessionMessage
 
 __all__ = ["LyzrChatMessageHistory", "to_langchain_messages"]
 

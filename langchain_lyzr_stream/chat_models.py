@@ -34,23 +34,26 @@ from pydantic import (
     model_validator,
 )
 
+from langchain_lyzr_stream._convert import to_core_messages
+from langchain_lyzr_stream._media import media_of
+from langchain_lyzr_stream._structured import JsonAnswerParser, ToolCallParser
+from langchain_lyzr_stream._turn import ActivityReporter, Turn
 from lyzr_stream import (
     AgentRequest,
     ToolSpec,
 )
-from lyzr_stream._attachments import CallAttachments
-from lyzr_stream._conversation import check_call_kwargs, prepare_call, resolve_call_options
+from lyzr_stream._adapters.attachments import CallAttachments
+from lyzr_stream._adapters.conversation import check_call_kwargs, prepare_call, resolve_call_options
+from lyzr_stream._adapters.model_fields import (
+    LyzrModelFields,
+    carries_messages,
+    constructor_options,
+)
+from lyzr_stream._adapters.tokens import approximate_token_count
 from lyzr_stream._errors import InvalidRequestError
-from lyzr_stream._local_tools import normalize_tool_choice
-from lyzr_stream._model_support import LyzrModelFields, carries_messages, constructor_options
 from lyzr_stream._request import check_json_serialisable
 from lyzr_stream._settings import ENV_API_KEY
-from lyzr_stream._tokens import approximate_token_count
-
-from ._convert import to_core_messages
-from ._media import media_of
-from ._structured import JsonAnswerParser, ToolCallParser
-from ._turn import ActivityReporter, Turn
+from lyzr_stream.dialects._local_tools import normalize_tool_choice
 
 __all__ = ["ChatLyzr"]
 

@@ -1,12 +1,12 @@
 """LlamaIndex integration of lyzr-stream: :class:`LyzrLLM`, and session memory as chat messages."""
 
 from lyzr_stream import __version__
-from lyzr_stream._extras import check_extra
+from lyzr_stream._errors import check_extra
 
 try:
-    from .agent_events import LyzrAgentEvent
-    from .base import LyzrLLM, LyzrToolActivityEvent
-    from .chat_history import aread_session_history, read_session_history
+    from llamaindex_lyzr_stream.agent_events import LyzrAgentEvent
+    from llamaindex_lyzr_stream.base import LyzrLLM, LyzrToolActivityEvent
+    from llamaindex_lyzr_stream.chat_history import aread_session_history, read_session_history
 except ModuleNotFoundError as _error:
     check_extra(_error, "llamaindex_lyzr_stream", "llamaindex", "llama_index")
     raise

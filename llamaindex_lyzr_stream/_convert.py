@@ -26,6 +26,7 @@ from llama_index.core.llms.llm import ToolSelection
 from llama_index.core.types import Model
 from pydantic import ValidationError
 
+from llamaindex_lyzr_stream._media import MEDIA_BLOCKS
 from lyzr_stream import (
     AgentResponse,
     InvalidRequestError,
@@ -38,12 +39,10 @@ from lyzr_stream import (
 from lyzr_stream import (
     ChatMessage as CoreMessage,
 )
+from lyzr_stream._adapters.model_fields import message_text, response_fields
+from lyzr_stream._adapters.structured import json_in_text
 from lyzr_stream._events import StreamEvent
-from lyzr_stream._local_tools import tool_error_content, wire_tool_calls
-from lyzr_stream._model_support import message_text, response_fields
-from lyzr_stream._structured import json_in_text
-
-from ._media import MEDIA_BLOCKS
+from lyzr_stream.dialects._local_tools import tool_error_content, wire_tool_calls
 
 __all__ = [
     "RAW_TOOL_CALLS",

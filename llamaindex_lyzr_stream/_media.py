@@ -1,10 +1,10 @@
 """``ImageBlock`` and ``DocumentBlock`` of LlamaIndex messages, as
-:class:`~lyzr_stream._attachments.MediaPart`\\ s (uploaded as Lyzr assets).
+:class:`~lyzr_stream._adapters.attachments.MediaPart`\\ s (uploaded as Lyzr assets).
 
-Bytes (LlamaIndex keeps them base64-encoded), a local ``path`` or a ``data:`` URL are read here;
-a remote URL is refused (see :mod:`lyzr_stream._attachments`). The file name is the path's, else
-a document's ``title`` (when it is not LlamaIndex's placeholder ``input_document``), else one made
-from the type.
+Bytes (LlamaIndex keeps them base64-encoded), a local ``path`` or a ``data:`` URL are read here; a
+remote URL is refused (see :mod:`lyzr_stream._adapters.attachments`). The file name is the path's,
+else a document's ``title`` (when it is not LlamaIndex's placeholder ``input_document``), else one
+made from the type.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from pathlib import Path
 
 from llama_index.core.base.llms.types import ChatMessage, DocumentBlock, ImageBlock
 
-from lyzr_stream._assets import mime_type_for
-from lyzr_stream._attachments import MediaPart, decode_data_url
+from lyzr_stream._adapters.attachments import MediaPart, decode_data_url
 from lyzr_stream._errors import InvalidRequestError
+from lyzr_stream._routes.assets import mime_type_for
 
 __all__ = ["MEDIA_BLOCKS", "media_of"]
 

@@ -13,7 +13,7 @@ from typing import Any
 from llama_index.core.instrumentation.events import BaseEvent
 
 from lyzr_stream import AgentEvent
-from lyzr_stream._model_support import agent_event_fields
+from lyzr_stream._adapters.model_fields import agent_event_fields
 
 __all__ = ["LyzrAgentEvent", "to_instrumentation_event"]
 

@@ -32,30 +32,7 @@ from llama_index.core.tools.types import BaseTool
 from llama_index.core.types import Model
 from pydantic import Field, PrivateAttr, SecretStr
 
-from lyzr_stream import (
-    AgentEvent,
-    AgentRequest,
-    AgentResponse,
-    AsyncEventStream,
-    EventStream,
-    ToolActivity,
-    ToolSpec,
-)
-from lyzr_stream._attachments import CallAttachments
-from lyzr_stream._conversation import (
-    CALL_OPTION_NAMES,
-    POLICY_NAMES,
-    check_call_kwargs,
-    prepare_call,
-    resolve_call_options,
-)
-from lyzr_stream._errors import InvalidRequestError
-from lyzr_stream._events import StreamEvent
-from lyzr_stream._model_support import LyzrModelFields, carries_messages, constructor_options
-from lyzr_stream._structured import raw_json_schema
-from lyzr_stream._tokens import approximate_tokenize
-
-from ._convert import (
+from llamaindex_lyzr_stream._convert import (
     Accumulator,
     chat_to_completion,
     keep_first_tool_call,
@@ -65,9 +42,35 @@ from ._convert import (
     to_core_messages,
     tool_selections,
 )
-from ._media import media_of
-from .agent_events import to_instrumentation_event
-from .session import SessionScope, scoped_layers
+from llamaindex_lyzr_stream._media import media_of
+from llamaindex_lyzr_stream.agent_events import to_instrumentation_event
+from llamaindex_lyzr_stream.session import SessionScope, scoped_layers
+from lyzr_stream import (
+    AgentEvent,
+    AgentRequest,
+    AgentResponse,
+    AsyncEventStream,
+    EventStream,
+    ToolActivity,
+    ToolSpec,
+)
+from lyzr_stream._adapters.attachments import CallAttachments
+from lyzr_stream._adapters.conversation import (
+    CALL_OPTION_NAMES,
+    POLICY_NAMES,
+    check_call_kwargs,
+    prepare_call,
+    resolve_call_options,
+)
+from lyzr_stream._adapters.model_fields import (
+    LyzrModelFields,
+    carries_messages,
+    constructor_options,
+)
+from lyzr_stream._adapters.structured import raw_json_schema
+from lyzr_stream._adapters.tokens import approximate_tokenize
+from lyzr_stream._errors import InvalidRequestError
+from lyzr_stream._events import StreamEvent
 
 __all__ = ["LyzrLLM", "LyzrToolActivityEvent"]
 

@@ -25,13 +25,13 @@ from typing import Unpack
 from llama_index.core.base.llms.types import ChatMessage, MessageRole
 
 from lyzr_stream import LyzrClient
-from lyzr_stream._session_memory import (
+from lyzr_stream._adapters.session_memory import (
     HistoryClientOptions,
     aread_memory,
     history_client,
     read_memory,
 )
-from lyzr_stream._sessions import SessionMessage
+from lyzr_stream._routes.sessions import SessionMessage
 
 __all__ = ["aread_session_history", "read_session_history", "to_llamaindex_messages"]
 

@@ -19,8 +19,6 @@ from typing import TYPE_CHECKING, Any
 from ._version import __version__
 
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ imports them
-    from ._agent_events import AgentEvent
-    from ._assets import Asset, AssetUploadError, UploadFile
     from ._client import LyzrClient, new_session_id
     from ._errors import (
         AgentError,
@@ -38,10 +36,10 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ im
         PermissionDeniedError,
         RateLimitError,
         StreamInterruptedError,
-        UnknownToolError,
         UnprocessableEntityError,
     )
     from ._events import (
+        AgentEvent,
         Metadata,
         ReasoningDelta,
         StreamEnd,
@@ -51,35 +49,35 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ im
         ToolCall,
         ToolCallRequest,
     )
+    from ._http.limits import Timeouts
     from ._request import AgentRequest, ChatMessage, ToolSpec
     from ._response import AgentResponse
-    from ._sessions import SessionInfo, SessionMessage
+    from ._routes.assets import Asset, AssetUploadError, UploadFile
+    from ._routes.sessions import SessionInfo, SessionMessage
     from ._stream import AsyncEventStream, EventStream, StreamStats
-    from ._timeouts import Timeouts
     from .dialects import Dialect, available_dialects, get_dialect, register_dialect
 
 # The module (in this package) that defines each public name, imported on first use.
 _LAZY_MODULES: dict[str, tuple[str, ...]] = {
-    "_agent_events": ("AgentEvent",),
-    "_assets": ("Asset", "AssetUploadError", "UploadFile"),
+    "_routes.assets": ("Asset", "AssetUploadError", "UploadFile"),
     "_client": ("LyzrClient", "new_session_id"),
     "dialects": ("Dialect", "available_dialects", "get_dialect", "register_dialect"),
     "_errors": (
         "AgentError", "APIConnectionError", "APIResponseValidationError", "APIStatusError",
         "APITimeoutError", "AuthenticationError", "BadRequestError", "ConflictError",
         "InternalServerError", "InvalidRequestError", "LyzrError", "NotFoundError",
-        "PermissionDeniedError", "RateLimitError", "StreamInterruptedError", "UnknownToolError",
+        "PermissionDeniedError", "RateLimitError", "StreamInterruptedError",
         "UnprocessableEntityError",
     ),
     "_events": (
-        "Metadata", "ReasoningDelta", "StreamEnd", "StreamEvent", "TextDelta", "ToolActivity",
-        "ToolCall", "ToolCallRequest",
+        "AgentEvent", "Metadata", "ReasoningDelta", "StreamEnd", "StreamEvent", "TextDelta",
+        "ToolActivity", "ToolCall", "ToolCallRequest",
     ),
     "_request": ("AgentRequest", "ChatMessage", "ToolSpec"),
     "_response": ("AgentResponse",),
-    "_sessions": ("SessionInfo", "SessionMessage"),
+    "_routes.sessions": ("SessionInfo", "SessionMessage"),
     "_stream": ("AsyncEventStream", "EventStream", "StreamStats"),
-    "_timeouts": ("Timeouts",),
+    "_http.limits": ("Timeouts",),
 }
 _LAZY = {name: module for module, names in _LAZY_MODULES.items() for name in names}
 
@@ -139,7 +137,6 @@ __all__ = [
     "ToolCall",
     "ToolCallRequest",
     "ToolSpec",
-    "UnknownToolError",
     "UnprocessableEntityError",
     "UploadFile",
     "__version__",

@@ -29,9 +29,9 @@ from collections.abc import Callable
 
 import httpx
 
-from ._pools import AsyncPools
-from ._timeouts import Timeouts
-from ._transport import build_request, encode_body, logger
+from ._http.limits import Timeouts
+from ._http.pools import AsyncPools
+from ._http.send import build_request, encode_body, logger
 from .dialects._base import HttpRequest
 
 __all__ = ["STOP_TIMEOUT", "AgentStopper"]

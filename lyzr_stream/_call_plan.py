@@ -13,10 +13,9 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ._agent_stop import AgentStopper
+    from ._http.limits import RetryPolicy, Timeouts
     from ._request import AgentRequest
-    from ._retry import RetryPolicy
     from ._settings import ClientSettings
-    from ._timeouts import Timeouts
     from .dialects._base import HttpRequest
 
 __all__ = ["CallPlan"]

@@ -16,26 +16,21 @@ import httpx
 
 from ._agent_stop import AgentStopper
 from ._call_plan import CallPlan
-from ._closing import AsyncClosingContext, ClosingContext
 from ._errors import APIResponseValidationError, InvalidRequestError, LyzrError, excerpt
 from ._events_channel import AgentEventsSettings
 from ._events_channel import attach_async as _attach_agent_events_async
 from ._events_channel import attach_sync as _attach_agent_events
 from ._files_and_sessions import FilesAndSessionsAPI
-from ._pools import AsyncPools, shard_plan
-from ._request import AgentRequest
-from ._settings import ClientSettings, check_proxy_hop
-from ._sse import DEFAULT_MAX_EVENT_BYTES
-from ._stream import AsyncEventStream, EventStream, aread_capped, read_capped
-from ._telemetry import instrument_async_stream, instrument_stream, traced_call
-from ._timeouts import (
+from ._http.connections import AsyncClosingContext, ClosingContext
+from ._http.limits import (
     DEFAULT_EVENTS_CONNECT_TIMEOUT,
     DEFAULT_EVENTS_GRACE,
     DEFAULT_TIMEOUTS,
     NOT_GIVEN,
     TimeoutLike,
 )
-from ._transport import (
+from ._http.pools import AsyncPools, shard_plan
+from ._http.send import (
     ERROR_BODY_LIMIT,
     Deadline,
     aclose_if_overlong,
@@ -47,8 +42,13 @@ from ._transport import (
     map_transport_error,
     status_error,
 )
+from ._request import AgentRequest
+from ._settings import ClientSettings, check_proxy_hop
+from ._stream import AsyncEventStream, EventStream, aread_capped, read_capped
+from ._telemetry import instrument_async_stream, instrument_stream, traced_call
 from ._version import __version__
 from .dialects._base import Credentials
+from .dialects._sse import DEFAULT_MAX_EVENT_BYTES
 
 if TYPE_CHECKING:
     from typing import TypeVar

@@ -30,8 +30,8 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitError",
     "StreamInterruptedError",
-    "UnknownToolError",
     "UnprocessableEntityError",
+    "check_extra",
     "status_error_from_response",
 ]
 
@@ -89,15 +89,6 @@ class APIResponseValidationError(LyzrError):
     def __init__(self, message: str, *, body_excerpt: str = "", partial_text: str = "") -> None:
         super().__init__(message, partial_text=partial_text)
         self.body_excerpt = body_excerpt
-
-
-class UnknownToolError(APIResponseValidationError):
-    """Deprecated, no longer raised: kept so that ``except UnknownToolError`` still imports.
-
-    A call for a tool that was not bound now reaches the framework as an ordinary tool call
-    (LangGraph's ToolNode and LlamaIndex's agents answer unknown tools themselves, as they do
-    for OpenAI models).
-    """
 
 
 class StreamInterruptedError(APIConnectionError):
@@ -258,3 +249,18 @@ def status_error_from_response(
             message, retry_after=parse_retry_after(headers.get("retry-after")), **kwargs
         )
     return cls(message, **kwargs)
+
+
+def check_extra(error: ModuleNotFoundError, package: str, extra: str, *modules: str) -> None:
+    """Raise an ImportError naming ``extra`` if ``error`` is about one of its ``modules``.
+
+    Called from a package ``__init__`` that failed to import; any other missing module is left
+    for the caller to re-raise as it is.
+    """
+    root = (error.name or "").split(".", 1)[0]
+    if root in modules:
+        raise ImportError(
+            f'{package} needs the "{extra}" extra: pip install "lyzr-stream[{extra}]" '
+            f"(missing module: {error.name})",
+            name=error.name,
+        ) from error

@@ -11,9 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ._agent_events import AgentEvent
-
 __all__ = [
+    "AgentEvent",
     "Metadata",
     "ReasoningDelta",
     "StreamEnd",
@@ -23,6 +22,27 @@ __all__ = [
     "ToolCall",
     "ToolCallRequest",
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class AgentEvent:
+    """One message of the agent's events channel that is neither a tool call nor reasoning.
+
+    ``type`` is the service's ``event_type`` (``process_start``, ``kb_documents_retrieved``,
+    ``artifact_create_success``, ...); ``level`` (``INFO``, ``ERROR``, ...), ``status``
+    (``in_progress``, ``completed``, ...) and ``message`` are the service's fields when it sent
+    them, and ``raw`` the whole message. ``update`` is True when the service re-sent an entry it
+    had already reported (same ``log_id``) with changes: the event replaces the earlier one, it
+    is not a second occurrence.
+    """
+
+    type: str
+    level: str | None = None
+    status: str | None = None
+    message: str | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict)
+    log_id: str | None = None
+    update: bool = False
 
 
 @dataclass(frozen=True, slots=True)

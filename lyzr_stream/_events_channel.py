@@ -1,10 +1,10 @@
 """The Lyzr agent events channel: a WebSocket per session, merged into the answer's stream.
 
-Off unless asked for (``agent_events=True`` or ``LYZR_AGENT_EVENTS=1``), Lyzr v3 only. Per
-streamed turn: the socket ``{events_url}/ws/{session_id}?x-api-key=...`` is opened just before
-the stream request (the service does not replay events to late subscribers), waiting at most
-``connect_timeout`` for it; its messages (decoded by :mod:`lyzr_stream._agent_event_wire`) are
-delivered in the order they arrive, interleaved with the answer's events; after the answer's
+Off unless asked for (``agent_events=True`` or ``LYZR_AGENT_EVENTS=1``), Lyzr v3 only. Per streamed
+turn: the socket ``{events_url}/ws/{session_id}?x-api-key=...`` is opened just before the stream
+request (the service does not replay events to late subscribers), waiting at most
+``connect_timeout`` for it; its messages (decoded by :mod:`lyzr_stream.dialects._agent_event_wire`)
+are delivered in the order they arrive, interleaved with the answer's events; after the answer's
 last text the socket stays open ``grace`` seconds for late events, which come before the final
 :class:`StreamEnd`, then it is closed.
 
@@ -34,11 +34,11 @@ from urllib.parse import quote, urlencode, urlsplit
 
 from pydantic import SecretStr
 
-from ._agent_event_wire import AgentEventDecoder, ChannelEvent
 from ._errors import InvalidRequestError
 from ._events import StreamEnd, StreamEvent
+from ._http.limits import DEFAULT_EVENTS_CONNECT_TIMEOUT, DEFAULT_EVENTS_GRACE
 from ._settings import is_loopback_host
-from ._timeouts import DEFAULT_EVENTS_CONNECT_TIMEOUT, DEFAULT_EVENTS_GRACE
+from .dialects._agent_event_wire import AgentEventDecoder, ChannelEvent
 
 if TYPE_CHECKING:
     from ._stream import AsyncEventStream, EventStream

@@ -1,5 +1,5 @@
-"""``LyzrClient``'s file upload and session methods (the I/O around :mod:`lyzr_stream._assets`
-and :mod:`lyzr_stream._sessions`).
+"""``LyzrClient``'s file upload and session methods (the I/O around
+:mod:`lyzr_stream._routes.assets` and :mod:`lyzr_stream._routes.sessions`).
 
 They are a mixin of :class:`~lyzr_stream.LyzrClient` so that they share its connection pools,
 key, base URL, default headers, timeouts, retry policy and typed errors: each is one request sent
@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
-from ._api_call import ApiCall
-from ._assets import DEFAULT_MAX_ASSET_BYTES, Asset, FileInput, upload_call
 from ._errors import InvalidRequestError, LyzrError
-from ._retry import RetryPolicy
-from ._sessions import (
+from ._http.limits import NOT_GIVEN, RetryPolicy, TimeoutLike, Timeouts
+from ._http.send import Deadline, build_request, retry_step
+from ._routes.assets import DEFAULT_MAX_ASSET_BYTES, Asset, FileInput, upload_call
+from ._routes.route import ApiCall
+from ._routes.sessions import (
     SessionInfo,
     SessionMessage,
     create_session_call,
@@ -29,12 +30,10 @@ from ._sessions import (
     history_call,
     sessions_call,
 )
-from ._timeouts import NOT_GIVEN, TimeoutLike, Timeouts
-from ._transport import Deadline, build_request, retry_step
 from .dialects._base import HttpRequest
 
 if TYPE_CHECKING:
-    from ._pools import AsyncPools
+    from ._http.pools import AsyncPools
     from ._settings import ClientSettings
 
 __all__ = ["FilesAndSessionsAPI"]
@@ -113,7 +112,7 @@ class FilesAndSessionsAPI:
         """Upload files as Lyzr assets; pass the returned ``asset_id``\\ s in ``assets=[...]``.
 
         Each file is a path, a binary file object with a name, ``(name, bytes)``,
-        ``(name, bytes, mime_type)`` or an :class:`~lyzr_stream._assets.UploadFile`. Checked
+        ``(name, bytes, mime_type)`` or an :class:`~lyzr_stream._routes.assets.UploadFile`. Checked
         before sending: PDF, DOCX, PPTX, XLSX, XLS, JPEG or PNG, not empty, at most
         ``max_bytes`` (default :attr:`max_asset_bytes`, 10 MiB), else ``InvalidRequestError``.
         All files go in one request; if the service refuses any, :class:`AssetUploadError`

@@ -18,11 +18,10 @@ from urllib.parse import urlsplit
 from pydantic import SecretStr
 
 from ._errors import InvalidRequestError
-from ._proxies import ProxyConfig
-from ._retry import RetryPolicy
-from ._sse import DEFAULT_MAX_EVENT_BYTES
-from ._timeouts import NOT_GIVEN, TimeoutLike, Timeouts
+from ._http.limits import NOT_GIVEN, RetryPolicy, TimeoutLike, Timeouts
+from ._http.proxies import ProxyConfig
 from .dialects import Dialect, get_dialect
+from .dialects._sse import DEFAULT_MAX_EVENT_BYTES
 
 __all__ = [
     "DEFAULT_USER_ID",

@@ -19,12 +19,11 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from ._closing import AsyncClosingContext, ClosingContext
 from ._errors import APIResponseValidationError, APITimeoutError, LyzrError
 from ._events import ReasoningDelta, StreamEnd, StreamEvent, TextDelta
-from ._readahead import ReadAhead
-from ._response import AgentResponse, ResponseBuilder
-from ._transport import (
+from ._http.connections import AsyncClosingContext, ClosingContext
+from ._http.readahead import ReadAhead
+from ._http.send import (
     END_DRAIN_SECONDS,
     ERROR_BODY_LIMIT,
     Deadline,
@@ -41,12 +40,13 @@ from ._transport import (
     status_error,
     timeout_error,
 )
+from ._response import AgentResponse, ResponseBuilder
 from .dialects._base import ParsedEvent, StreamFailure, StreamParser
 
 if TYPE_CHECKING:
     from ._agent_stop import AgentStopper
     from ._call_plan import CallPlan
-    from ._pools import AsyncPools
+    from ._http.pools import AsyncPools
 
 __all__ = [
     "AsyncEventStream",

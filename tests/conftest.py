@@ -27,7 +27,7 @@ def assert_pool_clean(client: httpx.Client | httpx.AsyncClient) -> None:
 
 
 def assert_async_pools_clean(client: LyzrClient) -> None:
-    """Every async pool shard of the running loop is clean (see lyzr_stream._pools)."""
+    """Every async pool shard of the running loop is clean (see lyzr_stream._http.pools)."""
     for shard in client._async_pools().clients:
         assert_pool_clean(shard)
 

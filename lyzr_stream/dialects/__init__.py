@@ -13,7 +13,7 @@ from typing import Any
 
 from .._errors import InvalidRequestError
 from ._base import Credentials, Dialect, HttpRequest, ParsedEvent, StreamFailure, StreamParser
-from ._common import JsonBodyParser, JsonEventParser, RawTextParser
+from ._parsers import JsonBodyParser, JsonEventParser, RawTextParser
 
 __all__ = [
     "Credentials",

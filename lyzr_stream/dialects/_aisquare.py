@@ -1,5 +1,5 @@
 """AISquare Studio QLLM: ``POST /api/v1/qllm/chat-stream/{session_id}/`` (wire forms pinned by
-tests/core/test_other_dialects_protocol.py).
+tests/wire/test_other_dialects_protocol.py).
 
 The session id is an integer in the path (an existing chat session); the body is
 ``{"prompt": ...}``. Agent id and user id are not sent (the session determines both); the agent
@@ -29,7 +29,7 @@ from ._base import (
     StreamParser,
     encode_path_segment,
 )
-from ._common import JsonEventParser, UnexpectedContentParser, first_text, media_type
+from ._parsers import JsonEventParser, UnexpectedContentParser, first_text, media_type
 
 __all__ = ["AISquareDialect", "AISquareStreamParser"]
 

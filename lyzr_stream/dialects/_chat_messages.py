@@ -1,5 +1,5 @@
 """Chat messages stream: ``POST /api/chats/{chatId}/messages/stream`` (wire forms pinned by
-tests/core/test_other_dialects_protocol.py).
+tests/wire/test_other_dialects_protocol.py).
 
 The session id is the chat id (a UUID); the body is ``content`` (the message), ``modelId`` (the
 agent id), ``userId`` and, optionally, ``workflowId`` (a UUID, set with
@@ -31,7 +31,7 @@ from ._base import (
     StreamParser,
     encode_path_segment,
 )
-from ._common import JsonEventParser, UnexpectedContentParser, first_text, media_type
+from ._parsers import JsonEventParser, UnexpectedContentParser, first_text, media_type
 
 __all__ = ["ChatMessagesDialect", "ChatMessagesStreamParser"]
 

@@ -1,5 +1,5 @@
 """Lyzr Agent API v2: ``POST /v2/stream/`` on ``https://agent.api.lyzr.app`` (wire forms pinned by
-tests/core/test_other_dialects_protocol.py).
+tests/wire/test_other_dialects_protocol.py).
 
 Same four body fields as v3 (``user_id``, ``agent_id``, ``session_id``, ``message``) and the
 ``x-api-key`` header; nothing else can be carried. The response is read by its content type:
@@ -13,8 +13,8 @@ from typing import ClassVar
 
 from .._request import AgentRequest
 from ._base import MESSAGE_ONLY_UNSUPPORTED, Credentials, Dialect, HttpRequest, StreamParser
-from ._common import JsonBodyParser, RawTextParser, UnexpectedContentParser, media_type
 from ._lyzr_v3 import LyzrV3StreamParser, api_key_headers, document_events
+from ._parsers import JsonBodyParser, RawTextParser, UnexpectedContentParser, media_type
 
 __all__ = ["LyzrV2Dialect"]
 

@@ -1,10 +1,10 @@
 """Lyzr Agent API v3: ``/v3/inference/stream/`` and ``/v3/inference/chat/`` (wire forms pinned by
-tests/core/test_lyzr_v3_protocol.py and tests/core/test_lyzr_v3_official_forms.py).
+tests/wire/test_lyzr_v3_protocol.py and tests/wire/test_lyzr_v3_official_forms.py).
 
 Both routes are sent ``Accept: application/json``, as every official client does (the stream
 route included). Stream payloads, each one SSE ``data:`` field:
 
-- escaped plain text (decoded in one pass, see :mod:`lyzr_stream._unescape`; an escape cut
+- escaped plain text (decoded in one pass, see :mod:`lyzr_stream.dialects._unescape`; an escape cut
   between two events is decoded whole);
 - a JSON object with ``content`` and/or ``delta`` text, optionally ``metadata``;
 - ``{"type": "local_tool_call", ...}``: the agent asks the client to run tools;
@@ -14,7 +14,7 @@ route included). Stream payloads, each one SSE ``data:`` field:
   an SSE ``event: error`` is the same, its data the message).
 
 The answer text of every form, and the one-shot ``response``, goes through
-:class:`~lyzr_stream._think.TagSplitter`: ``<think>`` blocks become reasoning and
+:class:`~lyzr_stream.dialects._tags.TagSplitter`: ``<think>`` blocks become reasoning and
 ``<artifacts>`` blocks become artifacts wherever they appear, as the official clients show them.
 
 Telling text from JSON: an escaped text fragment never holds a bare ``"`` (quotes arrive as
@@ -37,12 +37,8 @@ from typing import Any, ClassVar
 
 from .._errors import APIResponseValidationError, StreamInterruptedError, excerpt
 from .._events import Metadata, StreamEnd, TextDelta, ToolActivity
-from .._local_tools import local_tools_feature, tool_call_request_from_payload
 from .._request import AgentRequest
 from .._response import AgentResponse, ResponseBuilder
-from .._sse import ServerSentEvent, SSEDecoder, plain_data_payloads
-from .._think import TagSplitter
-from .._unescape import FragmentUnescaper, replace_lone_surrogates
 from ._base import (
     Credentials,
     Dialect,
@@ -52,7 +48,11 @@ from ._base import (
     agent_error,
     encode_path_segment,
 )
-from ._common import JsonBodyParser, SniffingParser, UnexpectedContentParser, media_type
+from ._local_tools import local_tools_feature, tool_call_request_from_payload
+from ._parsers import JsonBodyParser, SniffingParser, UnexpectedContentParser, media_type
+from ._sse import ServerSentEvent, SSEDecoder, plain_data_payloads
+from ._tags import TagSplitter
+from ._unescape import FragmentUnescaper, replace_lone_surrogates
 
 __all__ = [
     "LyzrV3Dialect",

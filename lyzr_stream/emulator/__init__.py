@@ -11,7 +11,7 @@ Also: ``python -m lyzr_stream.emulator --port 8080`` and the pytest plugin
 Needs the ``emulator`` extra (starlette, uvicorn).
 """
 
-from .._extras import check_extra
+from .._errors import check_extra
 
 try:
     from . import batch_agents as _batch_agents  # noqa: F401  (registers batch)

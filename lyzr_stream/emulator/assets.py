@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .._assets import ALLOWED_MIME_TYPES, canonical_mime_type
+from .._routes.assets import ALLOWED_MIME_TYPES, canonical_mime_type
 from .agents import AgentCall, Answer, agent, words
 from .http import RouteError, early_fault_response, fault_of, record, state_of
 

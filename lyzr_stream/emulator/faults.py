@@ -20,9 +20,6 @@ Specs (one per request):
 - ``done-then-keepalive:<s>``: the answer and its end marker, then a ``: keepalive`` comment
   every 50 ms for ``s`` seconds.
 
-The raw-socket hostile server (``Emulator.hostile_url``, :mod:`.hostile`) has more: a reset after
-the end marker, dripped and huge bodies, a body longer than its ``Content-Length``.
-
 Connection faults (``reset``, ``reset-first:<k>``, ``close-first:<k>``) need the raw socket,
 which ASGI does not expose: the TCP front at ``Emulator.front_url`` acts on them (see
 ``front.py``) and the app ignores them. ``Emulator.refusing_url`` refuses every connection.

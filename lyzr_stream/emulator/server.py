@@ -11,7 +11,6 @@ import uvicorn
 
 from .app import create_app
 from .front import ConnectionFront, unused_loopback_port
-from .hostile import HostileServer
 from .http import quiet_injected_disconnects
 from .state import EMULATOR_API_KEY, EmulatorState, RecordedRequest
 
@@ -54,7 +53,6 @@ class Emulator:
         self._port: int | None = None
         self._front: ConnectionFront | None = None
         self._refusing_port: int | None = None
-        self._hostile: HostileServer | None = None
 
     @property
     def state(self) -> EmulatorState:
@@ -83,18 +81,6 @@ class Emulator:
             self._front = front
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self._front.port}"
-
-    @property
-    def hostile(self) -> HostileServer:
-        """The raw-socket hostile server (see :mod:`lyzr_stream.emulator.hostile`), started on
-        first use; ``hostile_url`` is its address."""
-        if self._hostile is None:
-            self._hostile = HostileServer("127.0.0.1")
-        return self._hostile
-
-    @property
-    def hostile_url(self) -> str:
-        return self.hostile.url
 
     @property
     def refusing_url(self) -> str:
@@ -161,9 +147,6 @@ class Emulator:
         if self._front is not None:
             self._front.stop()
             self._front = None
-        if self._hostile is not None:
-            self._hostile.stop()
-            self._hostile = None
         server.should_exit = True
         thread.join(timeout=10)
         self._socket.close()

@@ -15,7 +15,7 @@ from langchain_core.runnables.config import var_child_runnable_config
 
 from langchain_lyzr_stream import ChatLyzr
 from lyzr_stream.emulator import Emulator
-from tests import activity_dialect  # noqa: F401  (registers the "test-activity" dialect)
+from tests.helpers import activity_dialect  # noqa: F401  (registers the "test-activity" dialect)
 
 from .conftest import ModelFactory, answer_requests
 

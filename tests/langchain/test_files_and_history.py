@@ -14,7 +14,7 @@ from langchain_core.tools import tool
 
 from langchain_lyzr_stream import ChatLyzr, LyzrChatMessageHistory
 from lyzr_stream import InvalidRequestError, LyzrClient, NotFoundError
-from lyzr_stream._assets import AssetUploadError
+from lyzr_stream._routes.assets import AssetUploadError
 from lyzr_stream.emulator import Emulator
 from lyzr_stream.emulator.assets import AssetStore
 from tests.langchain.conftest import ModelFactory

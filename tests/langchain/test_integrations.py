@@ -16,7 +16,7 @@ from langgraph.graph import START, StateGraph
 from langgraph.graph.message import add_messages
 
 from lyzr_stream.emulator import Emulator
-from tests import activity_dialect  # noqa: F401  (registers the "test-activity" dialect)
+from tests.helpers import activity_dialect  # noqa: F401  (registers the "test-activity" dialect)
 
 from .conftest import ModelFactory
 from .test_chat_lyzr import TokenRecorder

@@ -20,7 +20,7 @@ from llama_index.core.tools import FunctionTool
 
 from llamaindex_lyzr_stream import aread_session_history, read_session_history
 from lyzr_stream import InvalidRequestError, LyzrClient
-from lyzr_stream._assets import AssetUploadError
+from lyzr_stream._routes.assets import AssetUploadError
 from lyzr_stream.emulator import Emulator
 from lyzr_stream.emulator.assets import AssetStore
 from tests.llamaindex.conftest import LLMFactory

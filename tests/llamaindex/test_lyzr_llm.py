@@ -13,8 +13,8 @@ from llama_index.core.base.llms.types import ChatMessage, MessageRole, ThinkingB
 from llamaindex_lyzr_stream import LyzrLLM
 from lyzr_stream import AgentError, InvalidRequestError
 from lyzr_stream.emulator import Emulator
-from tests import activity_dialect  # noqa: F401  (registers the "test-activity" dialect)
 from tests.conftest import FAKE_KEY, assert_pool_clean
+from tests.helpers import activity_dialect  # noqa: F401  (registers the "test-activity" dialect)
 
 from .conftest import EventRecorder, LLMFactory
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from llamaindex_lyzr_stream._convert import parse_structured
 from lyzr_stream import InvalidRequestError
-from lyzr_stream._structured import json_in_text, raw_json_schema
+from lyzr_stream._adapters.structured import json_in_text, raw_json_schema
 from lyzr_stream.emulator import Emulator
 
 from .conftest import LLMFactory

@@ -12,7 +12,7 @@ from llama_index.core.base.llms.types import MessageRole
 from llama_index.core.chat_engine import SimpleChatEngine
 from llama_index.core.memory import ChatMemoryBuffer
 
-from lyzr_stream._tokens import approximate_token_count
+from lyzr_stream._adapters.tokens import approximate_token_count
 from lyzr_stream.emulator import Emulator
 
 from .conftest import LLMFactory

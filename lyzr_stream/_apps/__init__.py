@@ -1,0 +1,1 @@
+"""The programs users run: the ``lyzr-stream`` command line and the browser playground."""

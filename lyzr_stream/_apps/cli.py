@@ -1,0 +1,450 @@
+"""``lyzr-stream``: chat with an agent in the terminal, ask one question, or serve the emulator.
+
+    lyzr-stream chat --agent-id ID [--session-id S] [--dialect D] [--file report.pdf] [--events]
+    lyzr-stream ask --agent-id ID "question" [--json]
+    lyzr-stream sessions --agent-id ID
+    lyzr-stream history SESSION_ID [--agent-id ID]
+    lyzr-stream emulator [--port 8080]
+    lyzr-stream playground [--agent-id ID] [--framework langchain|llamaindex] [--emulator]
+
+The key comes from ``LYZR_API_KEY``, or from a prompt that does not echo (never from the command
+line, where it would land in the shell history). ``--emulator`` starts the embedded emulator and
+talks to it, so everything works offline (try ``--agent-id demo``).
+
+``chat`` streams each answer as it arrives, reasoning dimmed and server-side tool activity on its
+own lines (with ``--events``, also the agent's progress from its events channel), then prints
+time to first token and tokens per second ("tokens" are the fragments the
+service streamed: ``coalesce`` is off here). The session is kept across turns. Ctrl-C during an
+answer stops that answer and keeps the session; Ctrl-D (or ``/exit``) leaves.
+
+``chat --file PATH`` (repeatable) uploads the files as Lyzr assets and attaches them to the first
+message; inside a chat, ``/file PATH`` attaches a file to the next message. ``sessions`` lists an
+agent's sessions; ``history`` prints one session's memory.
+
+``playground`` serves a page on loopback (port 8000) that streams answers through ``ChatLyzr``
+or ``LyzrLLM`` (see :mod:`lyzr_stream.playground`).
+
+``ask`` prints the answer text to stdout (``--json``: the whole result); errors go to stderr
+with exit code 1 (2 for bad arguments).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import getpass
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TextIO
+
+from .._client import LyzrClient
+from .._errors import LyzrError
+from .._events import AgentEvent, ReasoningDelta, TextDelta, ToolActivity
+from .._request import AgentRequest
+from .._settings import ENV_API_KEY
+
+__all__ = ["main"]
+
+_DIM, _CYAN, _RED, _RESET = "\x1b[2m", "\x1b[36m", "\x1b[31m", "\x1b[0m"
+
+
+class _Style:
+    """ANSI styling only when writing to a terminal (and NO_COLOR is unset)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.on = stream.isatty() and not os.environ.get("NO_COLOR")
+
+    def __call__(self, code: str, text: str) -> str:
+        return f"{code}{text}{_RESET}" if self.on else text
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lyzr-stream", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def agent_options(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--agent-id",
+            default=os.environ.get("LYZR_AGENT_ID"),
+            help="agent id (default: LYZR_AGENT_ID)",
+        )
+        sub.add_argument("--session-id", help="continue this session (default: a new one)")
+        sub.add_argument("--user-id", help="user id (default: LYZR_USER_ID or default_user)")
+        sub.add_argument("--dialect", default="lyzr-v3", help="wire format (default: lyzr-v3)")
+        sub.add_argument("--base-url", help="service URL (default: LYZR_BASE_URL or the dialect's)")
+        sub.add_argument(
+            "--var",
+            action="append",
+            default=[],
+            metavar="NAME=VALUE",
+            help="a system prompt variable (repeatable)",
+        )
+        sub.add_argument("--timeout", type=float, help="read timeout in seconds")
+        sub.add_argument(
+            "--emulator",
+            action="store_true",
+            help="start the embedded emulator and talk to it (offline)",
+        )
+
+    chat = commands.add_parser("chat", help="interactive streaming chat")
+    agent_options(chat)
+    chat.add_argument(
+        "--events",
+        action="store_true",
+        help="show the agent's server-side tool calls, results and progress as they happen "
+        "(Lyzr v3 events channel; LYZR_EVENTS_URL overrides its address)",
+    )
+    ask = commands.add_parser("ask", help="ask one question; the answer goes to stdout")
+    agent_options(ask)
+    ask.add_argument("question", nargs="?", help="the question ('-' or none: read stdin)")
+    ask.add_argument("--json", action="store_true", help="print the whole result as JSON")
+    chat.add_argument(
+        "--file",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="attach a file (PDF, DOCX, PPTX, XLSX, XLS, JPEG, PNG) to the first message",
+    )
+    _session_commands(commands, agent_options)
+    emulator = commands.add_parser("emulator", help="serve the agent-service emulator")
+    emulator.add_argument("--host", default="127.0.0.1")
+    emulator.add_argument("--port", type=int, default=8080)
+    _playground_parser(commands)
+    return parser
+
+
+def _playground_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    play = commands.add_parser("playground", help="try an agent in the browser (a local page)")
+    play.add_argument(
+        "--agent-id",
+        default=os.environ.get("LYZR_AGENT_ID"),
+        help="agent id (default: LYZR_AGENT_ID; with --emulator: showcase)",
+    )
+    play.add_argument("--framework", choices=("langchain", "llamaindex"), default="langchain")
+    play.add_argument("--dialect", default="lyzr-v3", help="wire format (default: lyzr-v3)")
+    play.add_argument("--base-url", help="service URL (default: LYZR_BASE_URL or the dialect's)")
+    play.add_argument("--user-id", help="user id (default: LYZR_USER_ID or default_user)")
+    play.add_argument("--timeout", type=float, help="read timeout in seconds")
+    play.add_argument("--emulator", action="store_true", help="talk to the embedded emulator")
+    play.add_argument(
+        "--agent-events",
+        action="store_true",
+        help="show the agent's events channel on the timeline (Lyzr v3; extra: events)",
+    )
+    play.add_argument("--host", default="127.0.0.1", help="address to serve on (loopback)")
+    play.add_argument("--port", type=int, default=8000)
+    play.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="serve on a non-loopback --host: anyone who reaches it uses your key",
+    )
+
+
+def _variables(pairs: Sequence[str], parser: argparse.ArgumentParser) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            parser.error(f"--var expects NAME=VALUE, got {pair!r}")
+        out[name] = value
+    return out
+
+
+@contextlib.contextmanager
+def _client(args: argparse.Namespace) -> Iterator[LyzrClient]:
+    """The client the options describe; with ``--emulator``, an emulator for its lifetime."""
+    with contextlib.ExitStack() as stack:
+        api_key, base_url, events_url = None, args.base_url, None
+        if args.emulator:
+            from ..emulator import Emulator
+            from ..emulator.agent_events import events_url_of
+
+            emulator = stack.enter_context(Emulator())
+            api_key, base_url = emulator.api_key, emulator.base_url
+            events_url = events_url_of(base_url)
+        elif not os.environ.get(ENV_API_KEY) and sys.stdin.isatty():
+            api_key = getpass.getpass("Lyzr API key: ") or None
+        client = LyzrClient(
+            api_key=api_key,
+            base_url=base_url,
+            user_id=args.user_id,
+            dialect=args.dialect,
+            timeout=args.timeout,
+            coalesce=False,
+            agent_events=True if getattr(args, "events", False) else None,
+            events_url=events_url,
+        )
+        yield stack.enter_context(client)
+
+
+def _request(args: argparse.Namespace, message: str, variables: dict[str, str]) -> AgentRequest:
+    return AgentRequest(
+        agent_id=args.agent_id,
+        message=message,
+        session_id=args.session_id,
+        system_prompt_variables=variables,
+    )
+
+
+def _chat(args: argparse.Namespace, variables: dict[str, str]) -> int:
+    out, style = sys.stdout, _Style(sys.stdout)
+    with _client(args) as client:
+        if args.session_id is None:
+            args.session_id = client.new_session_id(args.agent_id)
+        out.write(
+            style(
+                _DIM,
+                f"agent {args.agent_id}, session {args.session_id}. "
+                "Ctrl-C stops an answer, Ctrl-D leaves.\n",
+            )
+        )
+        while True:
+            try:
+                line = input("you> ")
+            except EOFError:
+                out.write("\n")
+                return 0
+            except KeyboardInterrupt:
+                out.write("\n")
+                continue
+            if not line.strip():
+                continue
+            if line.strip() in ("/exit", "/quit"):
+                return 0
+            if line.startswith("/file "):
+                args.file.append(line[6:].strip())
+                out.write(style(_DIM, f"[{line[6:].strip()} goes with your next message]") + "\n")
+                continue
+            request = _attach_files(client, _request(args, line, variables), args, out, style)
+            if request is not None:
+                _answer(client, request, out, style)
+
+
+def _answer(client: LyzrClient, request: AgentRequest, out: TextIO, style: _Style) -> None:
+    out.write("agent> ")
+    out.flush()
+    fragments = 0
+    stream = client.stream(request)
+    try:
+        with stream:
+            for event in stream:
+                if isinstance(event, TextDelta):
+                    fragments += 1
+                    out.write(event.text)
+                elif isinstance(event, ReasoningDelta):
+                    out.write(style(_DIM, event.text))
+                elif isinstance(event, ToolActivity):
+                    out.write("\n" + style(_CYAN, _activity_line(event)) + "\n")
+                elif isinstance(event, AgentEvent):
+                    out.write("\n" + style(_DIM, _progress_line(event)) + "\n")
+                out.flush()
+    except KeyboardInterrupt:
+        out.write(style(_DIM, " [stopped]") + "\n")
+        return
+    except LyzrError as error:
+        out.write("\n" + style(_RED, f"error: {type(error).__name__}: {error}") + "\n")
+        return
+    stats = stream.stats
+    ttft, total = stats.time_to_first_token, stats.duration
+    rate = fragments / (total - ttft) if ttft is not None and total and total > ttft else 0.0
+    summary = f"first token {ttft * 1000:.0f} ms, {rate:.1f} tokens/s" if ttft else "no text"
+    out.write("\n" + style(_DIM, f"[{summary}]") + "\n")
+
+
+def _activity_line(activity: ToolActivity) -> str:
+    if activity.phase == "call":
+        return f"[tool] {activity.name}({json.dumps(activity.arguments, default=str)})"
+    return f"[tool] {activity.name} -> {json.dumps(activity.result, default=str)[:200]}"
+
+
+def _progress_line(event: AgentEvent) -> str:
+    """One agent event (``--events``): its type, status and message."""
+    status = ", ".join(s for s in (event.status, "update" if event.update else None) if s)
+    line = f"[event] {event.type}" + (f" ({status})" if status else "")
+    return line + (f": {event.message[:200]}" if event.message else "")
+
+
+def _ask(args: argparse.Namespace, variables: dict[str, str]) -> int:
+    question = args.question
+    if question in (None, "-"):
+        question = sys.stdin.read()
+    with _client(args) as client:
+        stream = client.stream(_request(args, question, variables))
+        with stream:
+            for event in stream:
+                if isinstance(event, TextDelta) and not args.json:
+                    sys.stdout.write(event.text)
+                    sys.stdout.flush()
+        response = stream.response()
+    if args.json:
+        result = {
+            "text": response.text,
+            "reasoning": response.reasoning,
+            "agent_id": response.agent_id,
+            "session_id": response.session_id,
+            "user_id": response.user_id,
+            "message_id": response.message_id,
+            "finish_reason": response.finish_reason,
+            "artifacts": [dict(a) for a in response.artifacts],
+            "tool_activity": [
+                {"phase": a.phase, "name": a.name, "arguments": a.arguments, "result": a.result}
+                for a in response.tool_activity
+            ],
+            "metadata": dict(response.metadata),
+            "time_to_first_token": stream.stats.time_to_first_token,
+            "total_time": stream.stats.duration,
+        }
+        json.dump(result, sys.stdout, default=str, ensure_ascii=False)
+    sys.stdout.write("\n")
+    return 0
+
+
+def _attach_files(
+    client: LyzrClient, request: AgentRequest, args: argparse.Namespace, out: TextIO, style: _Style
+) -> AgentRequest | None:
+    """``request`` with the pending ``--file`` / ``/file`` uploads as its assets (None: failed)."""
+    if not args.file:
+        return request
+    paths, args.file = args.file, []
+    try:
+        assets = client.upload_assets(paths)
+    except LyzrError as error:
+        out.write(style(_RED, f"error: {type(error).__name__}: {error}") + " (not sent)\n")
+        return None
+    names = ", ".join(a.name for a in assets)
+    out.write(style(_DIM, f"[attached {names}]") + "\n")
+    ids = [*request.assets, *(a.asset_id for a in assets)]
+    return request.model_copy(update={"assets": tuple(ids)})
+
+
+def _session_commands(commands: Any, agent_options: Callable[[Any], None]) -> None:
+    sessions = commands.add_parser("sessions", help="list an agent's sessions")
+    agent_options(sessions)
+    history = commands.add_parser("history", help="print a session's memory")
+    agent_options(history)
+    history.add_argument("session", metavar="SESSION_ID", help="the session to print")
+
+
+def _sessions(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        for session in client.list_sessions(args.agent_id):
+            named = session.name and session.name != session.session_id
+            name = f"  {session.name}" if named else ""
+            sys.stdout.write(f"{session.session_id}  {session.created_at or '-'}{name}\n")
+    return 0
+
+
+def _history(args: argparse.Namespace) -> int:
+    style = _Style(sys.stdout)
+    with _client(args) as client:
+        for entry in client.session_history(args.session, agent_id=args.agent_id):
+            who = {"user": "you", "assistant": "agent"}.get(entry.role, entry.role)
+            sys.stdout.write(style(_DIM, f"{who}> ") + entry.content + "\n")
+    return 0
+
+
+def _emulator(args: argparse.Namespace) -> int:
+    from ..emulator.__main__ import main as serve
+
+    serve(["--host", args.host, "--port", str(args.port)])
+    return 0
+
+
+def _playground(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """Serve the playground page until Ctrl-C; the key stays in this process."""
+    from pydantic import SecretStr
+
+    try:
+        from ..playground import LOOPBACK, ModelSettings, PlaygroundConfig, create_app, serve
+    except ImportError as error:
+        sys.stderr.write(f"lyzr-stream: {error}\n")
+        return 1
+    if args.host not in LOOPBACK and not args.allow_remote:
+        parser.error(f"--host {args.host} is not loopback: add --allow-remote if you mean it")
+    with contextlib.ExitStack() as stack:
+        api_key, base_url, events_url = None, args.base_url, None
+        agents: tuple[str, ...] = ()
+        if args.emulator:
+            from ..emulator import AGENTS, Emulator
+            from ..emulator.agent_events import events_url_of
+
+            emulator = stack.enter_context(Emulator())
+            api_key, base_url = emulator.api_key, emulator.base_url
+            events_url = events_url_of(base_url) if args.agent_events else None
+            agents = (*sorted(AGENTS), "long-300")
+        elif not os.environ.get(ENV_API_KEY) and sys.stdin.isatty():
+            api_key = getpass.getpass("Lyzr API key: ") or None
+        agent_id = args.agent_id or ("showcase" if args.emulator else None)
+        if not agent_id:
+            parser.error("--agent-id is required (or set LYZR_AGENT_ID)")
+        settings = ModelSettings(
+            framework=args.framework,
+            dialect=args.dialect,
+            api_key=SecretStr(api_key) if api_key else None,
+            base_url=base_url,
+            user_id=args.user_id,
+            timeout=args.timeout,
+            agent_events=True if args.agent_events else None,
+            events_url=events_url,
+        )
+        config = PlaygroundConfig(
+            agent_id=agent_id,
+            models=settings,
+            agent_suggestions=agents,
+            emulator=args.emulator,
+            allow_remote=args.allow_remote,
+        )
+        try:
+            app = create_app(config)
+        except (LyzrError, ImportError) as error:
+            sys.stderr.write(f"lyzr-stream: {type(error).__name__}: {error}\n")
+            return 1
+        host = f"[{args.host}]" if ":" in args.host else args.host
+        print(f"playground: http://{host}:{args.port}/  (Ctrl-C stops)", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            serve(app, args.host, args.port)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "emulator":
+        return _emulator(args)
+    if args.command == "history":
+        return _run_guarded(lambda: _history(args))
+    if args.command == "playground":
+        return _playground(args, parser)
+    if not args.agent_id:
+        parser.error("--agent-id is required (or set LYZR_AGENT_ID)")
+    variables = _variables(args.var, parser)
+    started = time.monotonic()
+    try:
+        if args.command == "chat":
+            return _chat(args, variables)
+        if args.command == "sessions":
+            return _sessions(args)
+        return _ask(args, variables)
+    except LyzrError as error:
+        sys.stderr.write(f"lyzr-stream: {type(error).__name__}: {error}\n")
+        if error.partial_text:
+            sys.stderr.write(f"(received before the error: {len(error.partial_text)} characters)\n")
+        return 1
+    except KeyboardInterrupt:
+        sys.stderr.write(f"\ninterrupted after {time.monotonic() - started:.1f}s\n")
+        return 130
+
+
+def _run_guarded(command: Callable[[], int]) -> int:
+    try:
+        return command()
+    except LyzrError as error:
+        sys.stderr.write(f"lyzr-stream: {type(error).__name__}: {error}\n")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,92 @@
+"""ChatLyzr and LyzrLLM share one client lifecycle (``LyzrModelFields``): each rule is pinned here
+for both classes, so that neither framework's base class can quietly bypass it.
+
+The lifecycle: the client is built (and every argument checked) at construction; a pickle holds
+no key, no header value and no client; unpickling rereads the key from the environment of the
+process that unpickles and builds a new client there, or fails naming ``LYZR_API_KEY``.
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from langchain_lyzr_stream import ChatLyzr
+from llamaindex_lyzr_stream import LyzrLLM
+from lyzr_stream import InvalidRequestError, LyzrClient
+from lyzr_stream._adapters.model_fields import LyzrModelFields
+from lyzr_stream.emulator import Emulator
+
+#: A key the emulator refuses: a clone that still used it could not answer.
+STALE_KEY = "sk-lyzr-STALE-0000-not-the-emulators"
+HEADER_SECRET = "Basic cHJveHk6c2VjcmV0LWxpZmVjeWNsZQ=="
+
+
+def _answer_chat(model: Any) -> str:
+    return str(model.invoke("hi").content)
+
+
+def _answer_llm(model: Any) -> str:
+    return str(model.complete("hi").text)
+
+
+CLASSES: list[tuple[type[LyzrModelFields], Callable[[Any], str]]] = [
+    (ChatLyzr, _answer_chat),
+    (LyzrLLM, _answer_llm),
+]
+
+
+@pytest.fixture(params=CLASSES, ids=lambda p: p[0].__name__)
+def kind(request: pytest.FixtureRequest) -> tuple[type[LyzrModelFields], Callable[[Any], str]]:
+    return request.param  # type: ignore[no-any-return]
+
+
+def test_client_is_built_and_checked_at_construction(
+    kind: tuple[type[LyzrModelFields], Callable[[Any], str]], no_lyzr_env: None
+) -> None:
+    cls, _ = kind
+    model = cls(agent_id="a", api_key="k", base_url="https://example.invalid")
+    assert isinstance(model.client, LyzrClient)
+    assert model.client is model.client
+    assert model.client.settings.base_url == "https://example.invalid"
+    with pytest.raises(InvalidRequestError, match="LYZR_API_KEY"):
+        cls(agent_id="a", base_url="https://example.invalid")
+    with pytest.raises(InvalidRequestError, match="dialect"):
+        cls(agent_id="a", api_key="k", dialect="no-such-dialect")
+
+
+def test_pickle_rereads_the_key_and_builds_a_new_client(
+    kind: tuple[type[LyzrModelFields], Callable[[Any], str]],
+    lyzr_emulator: Emulator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cls, answer = kind
+    model = cls(
+        agent_id="echo",
+        api_key=STALE_KEY,
+        base_url=lyzr_emulator.base_url,
+        default_headers={"Proxy-Authorization": HEADER_SECRET},
+    )
+    model.client._sync_http()  # a live pool must not go into the pickle
+    data = pickle.dumps(model)
+    for secret in (STALE_KEY, HEADER_SECRET):
+        assert secret.encode() not in data
+    assert model.api_key is not None and model.api_key.get_secret_value() == STALE_KEY
+
+    # The "worker": its own environment's key is the one the clone uses.
+    monkeypatch.setenv("LYZR_API_KEY", lyzr_emulator.api_key)
+    clone: Any = pickle.loads(data)
+    assert type(clone) is cls
+    assert clone.api_key.get_secret_value() == lyzr_emulator.api_key
+    assert clone.default_headers == {}
+    assert clone.client is not model.client
+    assert clone.client.settings.api_key.get_secret_value() == lyzr_emulator.api_key
+    assert clone.client.settings.base_url == lyzr_emulator.base_url
+    assert answer(clone) == "You said: hi"
+
+    monkeypatch.delenv("LYZR_API_KEY")
+    with pytest.raises(InvalidRequestError, match="LYZR_API_KEY"):
+        pickle.loads(data)

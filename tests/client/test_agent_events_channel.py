@@ -1,0 +1,341 @@
+"""The agent events channel end to end: the client, the emulator's WebSocket, real sockets."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from lyzr_stream import (
+    AgentError,
+    AgentEvent,
+    AgentRequest,
+    InvalidRequestError,
+    LyzrClient,
+    ReasoningDelta,
+    StreamEnd,
+    TextDelta,
+    ToolActivity,
+)
+from lyzr_stream.dialects._agent_event_wire import AgentEventDecoder
+from lyzr_stream.emulator import Emulator
+from lyzr_stream.emulator.agent_events import events_url_of, hub_of
+from lyzr_stream.emulator.event_agents import SERVER_TOOLS_ANSWER, SERVER_TOOLS_STEPS
+from tests.conftest import FAKE_KEY, assert_async_pools_clean
+
+AGENT = "server-tools-5"  # 5 ms between the agent's steps
+GRACE = 0.8
+LONG_GRACE = 6.0
+
+
+def events_client(em: Emulator, **kw: Any) -> LyzrClient:
+    options: dict[str, Any] = {
+        "agent_events": True,
+        "events_url": events_url_of(em.base_url),
+        "events_grace": GRACE,
+        **kw,
+    }
+    return LyzrClient(api_key=em.api_key, base_url=em.base_url, **options)
+
+
+def req(session_id: str | None = None, agent: str = AGENT, message: str = "lyzr") -> AgentRequest:
+    return AgentRequest(agent_id=agent, message=message, session_id=session_id)
+
+
+def text_of(events: list[Any]) -> str:
+    return "".join(e.text for e in events if isinstance(e, TextDelta))
+
+
+def expected_channel_events(em: Emulator, session_id: str) -> list[Any]:
+    """What the client should deliver for what the emulator published, in that order."""
+    decoder = AgentEventDecoder()
+    out: list[Any] = []
+    for message in hub_of(em.app).published(session_id):
+        out.extend(decoder.decode(message if isinstance(message, str) else json.dumps(message)))
+    return out
+
+
+def check_server_tools_turn(em: Emulator, events: list[Any], session_id: str) -> None:
+    assert text_of(events) == SERVER_TOOLS_ANSWER.format(topic="lyzr")
+    assert isinstance(events[-1], StreamEnd), "StreamEnd stays the last event"
+    side = [e for e in events if isinstance(e, (AgentEvent, ToolActivity, ReasoningDelta))]
+    # Every published message arrived once, in publishing order (log_id repeats merged).
+    assert side == expected_channel_events(em, session_id)
+    tools = [(e.phase, e.name) for e in side if isinstance(e, ToolActivity)]
+    assert tools == list(SERVER_TOOLS_STEPS)
+    first_text = next(i for i, e in enumerate(events) if isinstance(e, TextDelta))
+    last_text = max(i for i, e in enumerate(events) if isinstance(e, TextDelta))
+    before = [e for e in events[:first_text] if not isinstance(e, TextDelta)]
+    assert [type(e).__name__ for e in before][:2] == ["AgentEvent", "AgentEvent"]
+    assert sum(isinstance(e, ToolActivity) for e in before) == 6, "tools ran before the text"
+    late = events[last_text + 1 : -1]
+    assert [(e.type, e.update) for e in late] == [
+        ("llm_response", False),
+        ("process_start", True),  # the same log_id, now completed: an update
+        ("agent_process_end", False),
+    ], "the events published after the answer ended were delivered, before StreamEnd"
+
+
+def subscribers_left(em: Emulator, session_id: str) -> int:
+    """The session's sockets still open on the server, once it has had up to 5 s to notice a
+    close (the client's close frame reaches the emulator's loop asynchronously)."""
+    deadline = time.monotonic() + 5
+    while hub_of(em.app).subscribers(session_id) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return hub_of(em.app).subscribers(session_id)
+
+
+@pytest.fixture
+def em(lyzr_emulator: Emulator) -> Emulator:
+    return lyzr_emulator
+
+
+def test_sync_stream_merges_the_agents_events_in_order(em: Emulator) -> None:
+    with events_client(em) as client, client.stream(req()) as stream:
+        events = list(stream)
+    check_server_tools_turn(em, events, stream.session_id)
+    response = stream.response()
+    assert [a.name for a in response.tool_activity][:2] == ["web_search", "web_search"]
+    assert "Search the web first." in response.reasoning
+    assert subscribers_left(em, stream.session_id) == 0, "the socket was closed"
+
+
+async def test_async_stream_merges_the_agents_events_in_order(em: Emulator) -> None:
+    async with events_client(em) as client:
+        stream = client.astream(req())
+        async with stream:
+            events = [e async for e in stream]
+        check_server_tools_turn(em, events, stream.session_id)
+        assert_async_pools_clean(client)
+
+
+def test_off_by_default(em: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LYZR_AGENT_EVENTS", raising=False)
+    client = LyzrClient(api_key=em.api_key, base_url=em.base_url)
+    assert client.agent_events is None
+    events = list(client.stream(req()))
+    assert not [e for e in events if isinstance(e, (AgentEvent, ToolActivity, ReasoningDelta))]
+    assert text_of(events) == SERVER_TOOLS_ANSWER.format(topic="lyzr")
+
+
+# -- the channel never costs the answer ----------------------------------------------------------
+@pytest.mark.parametrize("session_marker", ["ws-refuse", "ws-drop", "unreachable"])
+def test_a_failing_socket_leaves_the_answer_whole(
+    em: Emulator, session_marker: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    url = events_url_of(em.refusing_url) if session_marker == "unreachable" else None
+    # A long grace, so that one spent by mistake stands far above a loaded machine's noise.
+    client = events_client(em, events_grace=LONG_GRACE, **({"events_url": url} if url else {}))
+    started = time.monotonic()
+    events = list(client.stream(req(f"s-{session_marker}-1")))
+    elapsed = time.monotonic() - started
+    assert text_of(events) == SERVER_TOOLS_ANSWER.format(topic="lyzr")
+    assert isinstance(events[-1], StreamEnd)
+    assert not [e for e in events if isinstance(e, (AgentEvent, ToolActivity))]
+    # No grace period is spent on a socket that is gone.
+    assert elapsed < LONG_GRACE
+    if session_marker == "ws-refuse":
+        warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+        assert len(warnings) == 1 and "HTTP 403" in warnings[0].getMessage()
+        list(client.stream(req("s-ws-refuse-2")))
+        assert len([r for r in caplog.records if r.levelno == logging.WARNING]) == 1, (
+            "logged once per client"
+        )
+
+
+async def test_a_stalled_handshake_delays_the_answer_by_the_connect_bound_at_most(
+    em: Emulator,
+) -> None:
+    async with events_client(em, events_connect_timeout=0.2) as client:
+        started = time.monotonic()
+        events = [e async for e in client.astream(req("s-ws-stall", agent="echo", message="hi"))]
+        elapsed = time.monotonic() - started
+    assert text_of(events) == "You said: hi"
+    # The emulator holds the handshake 5 s; the answer only waited the 0.2 s bound.
+    assert elapsed < 2.0
+
+
+def test_sync_stalled_handshake_is_bounded_too(em: Emulator) -> None:
+    client = events_client(em, events_connect_timeout=0.2)
+    started = time.monotonic()
+    events = list(client.stream(req("s-ws-stall", agent="echo", message="hi")))
+    assert text_of(events) == "You said: hi"
+    assert time.monotonic() - started < 2.0
+
+
+def test_an_agent_error_still_raises_with_the_partial_text(em: Emulator) -> None:
+    client = events_client(em)
+    with pytest.raises(AgentError) as caught:
+        list(client.stream(req(agent="fail-midway")))
+    assert caught.value.partial_text == "Partial answer"
+
+
+async def test_async_agent_error_still_raises(em: Emulator) -> None:
+    async with events_client(em) as client:
+        with pytest.raises(AgentError) as caught:
+            async for _ in client.astream(req(agent="fail-midway")):
+                pass
+    assert caught.value.partial_text == "Partial answer"
+
+
+def test_leaving_early_closes_the_socket(em: Emulator) -> None:
+    client = events_client(em)
+    with client.stream(req()) as stream:
+        for event in stream:
+            if isinstance(event, TextDelta):
+                break
+    assert subscribers_left(em, stream.session_id) == 0
+
+
+async def test_async_leaving_early_closes_socket_and_response(em: Emulator) -> None:
+    async with events_client(em) as client:
+        stream = client.astream(req())
+        async with stream:
+            async for event in stream:
+                if isinstance(event, ToolActivity):
+                    break
+        assert_async_pools_clean(client)
+
+
+# -- secrets and configuration ---------------------------------------------------------------
+@pytest.fixture(scope="module")
+def keyed_emulator() -> Iterator[Emulator]:
+    with Emulator(api_key=FAKE_KEY) as emulator:
+        yield emulator
+
+
+def test_the_key_never_reaches_logs_or_reprs(
+    keyed_emulator: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)  # every logger, websockets' included
+    client = events_client(keyed_emulator)
+    events = list(client.stream(req()))
+    assert any(isinstance(e, ToolActivity) for e in events), "the key was accepted"
+    wrong = LyzrClient(
+        api_key=FAKE_KEY,
+        base_url=keyed_emulator.base_url,
+        agent_events=True,
+        events_url=events_url_of(keyed_emulator.base_url) + "/" + FAKE_KEY,
+    )
+    list(wrong.stream(req()))  # 404 on the socket: the error names the URL's path
+    assert FAKE_KEY not in caplog.text
+    assert FAKE_KEY not in repr(client) + repr(client.agent_events) + repr(client.settings)
+
+
+def settings_of(**kw: Any) -> Any:
+    return LyzrClient(api_key="k", **kw).agent_events
+
+
+def test_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LYZR_EVENTS_URL", raising=False)
+    monkeypatch.delenv("LYZR_AGENT_EVENTS", raising=False)
+    assert settings_of() is None
+    default = settings_of(agent_events=True)
+    assert (default.url, default.connect_timeout, default.grace) == (
+        "wss://metrics.studio.lyzr.ai",
+        0.5,
+        1.0,
+    )
+    assert (
+        default.endpoint("agent/1 x", None) == "wss://metrics.studio.lyzr.ai/ws/agent%2F1%20x"
+    )
+    monkeypatch.setenv("LYZR_AGENT_EVENTS", "1")
+    monkeypatch.setenv("LYZR_EVENTS_URL", "wss://events.example/base/")
+    assert settings_of().url == "wss://events.example/base"
+    assert settings_of(agent_events=False) is None
+    # The environment switch applies to Lyzr v3 only; asking explicitly elsewhere is an error.
+    assert settings_of(dialect="lyzr-v2") is None
+    with pytest.raises(InvalidRequestError, match="lyzr-v3"):
+        settings_of(dialect="lyzr-v2", agent_events=True)
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("ws://events.example", "plain ws://"),
+        ("https://events.example", "ws:// or wss://"),
+        ("wss://events.example/?x-api-key=k", "query"),
+    ],
+)
+def test_bad_events_urls(url: str, problem: str) -> None:
+    with pytest.raises(InvalidRequestError, match=problem):
+        settings_of(agent_events=True, events_url=url)
+
+
+def test_plain_ws_allowed_to_loopback_or_when_told() -> None:
+    assert settings_of(agent_events=True, events_url="ws://127.0.0.1:1") is not None
+    insecure = settings_of(
+        agent_events=True, events_url="ws://events.example", allow_insecure_http=True
+    )
+    assert insecure.url == "ws://events.example"
+
+
+@pytest.mark.parametrize("name", ["events_connect_timeout", "events_grace"])
+def test_bad_timings(name: str) -> None:
+    with pytest.raises(InvalidRequestError, match="seconds"):
+        settings_of(agent_events=True, **{name: -1})
+
+
+def test_missing_websockets_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "websockets", None)
+    with pytest.raises(ImportError, match=r"lyzr-stream\[events\]"):
+        settings_of(agent_events=True)
+
+
+# -- the merge's rules, shared by the sync and async iterators, without sockets -------------------
+class _Recording:
+    """What the merge reads of a stream (its response builder) and of a reader (its state)."""
+
+    def __init__(self) -> None:
+        self._builder = self
+        self.added: list[Any] = []
+        self.connected, self.finished = True, False
+
+    def add(self, event: Any) -> None:
+        self.added.append(event)
+
+
+def test_the_merge_rules() -> None:
+    from lyzr_stream._events_channel import (
+        _AGENT,
+        _CLOSED,
+        _DONE,
+        _END,
+        _ERROR,
+        AgentEventsSettings,
+        _Merge,
+        _Note,
+    )
+
+    both = _Recording()
+    merge = _Merge(both, AgentEventsSettings(grace=0.2), both)  # type: ignore[arg-type]
+    first, second = AgentEvent("a"), AgentEvent("b")
+    batch = merge.take(_Note(_AGENT, [first, second]))
+    assert batch is not None and next(batch) is first
+    assert both.added == [first], "recorded as delivered: an event never taken is not kept"
+    assert list(batch) == [second] and both.added == [first, second]
+    assert list(merge.take(_Note(_CLOSED)) or ["over?"]) == []  # the socket's end: go on
+    with pytest.raises(AgentError, match="bad"):
+        merge.take(_Note(_ERROR, AgentError("bad")))
+    end = StreamEnd("m1")
+    assert merge.take(_Note(_END, end)) is None and merge.end is end  # held for late events
+    assert merge.take(_Note(_DONE)) is None
+    # Late events: waited for while the socket is open and the grace period lasts.
+    merge.answer_over()
+    wait = merge.late_wait()
+    assert wait is not None and 0 < wait <= 0.2
+    assert list(merge.late(_Note(_AGENT, [first]))) == [first]
+    assert list(merge.late(TextDelta("after the end"))) == list(merge.late(_Note(_DONE))) == []
+    both.finished = True
+    assert merge.late_wait() is None  # the socket ended: only what is queued
+    both.finished, both.connected = False, False
+    assert merge.late_wait() is None  # never connected: nothing to wait for
+    both.connected = True
+    time.sleep(0.25)
+    assert merge.late_wait() is None  # the grace period is over
