@@ -1,14 +1,15 @@
 """Stopping the agent when the caller leaves a stream before its end.
 
 Closing the HTTP stream does not tell a Lyzr agent to stop: it runs to the end of its answer
-and spends credits doing so (PROTOCOLS.md, "Stopping a running agent"). When the caller leaves
+and spends credits doing so (docs/wire.md, "Stopping a running agent"). When the caller leaves
 a stream early -- ``break``, ``close()``, task cancellation, Ctrl-C, a stop sequence, a
 client-side timeout -- the stream asks its :class:`AgentStopper` to send the dialect's stop
 request (``POST /v3/inference/session/{session_id}/stop`` for Lyzr v3). Never after a normal
 end or after the server itself ended the answer with an error.
 
-Best effort: each stop is bounded to :data:`STOP_TIMEOUT` seconds, never raises (failures are
-logged at DEBUG) and never delays the caller:
+Best effort: each stop is one :class:`~lyzr_stream._http.send.HttpCall` on the one request
+path, bounded as a whole to :data:`STOP_TIMEOUT` seconds, never raises (failures are logged at
+DEBUG) and never delays the caller:
 
 - sync: the request goes out on a daemon thread; ``LyzrClient.close()`` and the interpreter's
   exit wait for stops still in flight, each at most its bound;
@@ -29,18 +30,22 @@ from collections.abc import Callable
 
 import httpx
 
-from ._http.limits import Timeouts
+from ._http.limits import RetryPolicy, Timeouts
 from ._http.pools import AsyncPools
-from ._http.send import build_request, encode_body, logger
-from .dialects._base import HttpRequest
+from ._http.send import HttpCall, afetch, fetch, logger
 
 __all__ = ["STOP_TIMEOUT", "AgentStopper"]
 
 #: Seconds a stop request may take, all phases together.
 STOP_TIMEOUT = 2.0
-_STOP_TIMEOUTS = Timeouts(
-    connect=STOP_TIMEOUT, read=STOP_TIMEOUT, write=STOP_TIMEOUT, pool=STOP_TIMEOUT
+#: A stop's limits: the whole call within STOP_TIMEOUT, sent once (a stop is best effort).
+STOP_TIMEOUTS = Timeouts(
+    connect=STOP_TIMEOUT, read=STOP_TIMEOUT, write=STOP_TIMEOUT, pool=STOP_TIMEOUT,
+    total=STOP_TIMEOUT,
 )
+STOP_RETRY = RetryPolicy(max_retries=0)
+#: The most of a stop's answer that is read (it is only logged).
+STOP_MAX_BODY = 4096
 
 #: Stop threads still running, in every client (joined, bounded, at interpreter exit).
 _THREADS: set[threading.Thread] = set()
@@ -60,16 +65,9 @@ def _wait_at_exit() -> None:  # pragma: no cover - runs at interpreter exit
     _join(threads, STOP_TIMEOUT)
 
 
-def _built(
-    http: httpx.Client | httpx.AsyncClient, http_request: HttpRequest, url: str
-) -> httpx.Request:
-    """The stop request as the sync or async client sends it, bounded by STOP_TIMEOUT."""
-    return build_request(http, http_request, url, _STOP_TIMEOUTS, encode_body(http_request))
-
-
 # Best effort: the outcome is only logged, at DEBUG, for the sync and async sends alike.
-def _sent(session_id: str, response: httpx.Response) -> None:
-    logger.debug("lyzr_stream: stop for session %s -> HTTP %d", session_id, response.status_code)
+def _sent(session_id: str) -> None:
+    logger.debug("lyzr_stream: stop for session %s sent", session_id)
 
 
 def _failed(session_id: str, exc: Exception) -> None:
@@ -77,20 +75,17 @@ def _failed(session_id: str, exc: Exception) -> None:
 
 
 class AgentStopper:
-    """Sends stop requests for one client. ``request_for(session_id)`` builds the request (or
-    None when the dialect has no stop endpoint); ``url_for(path)`` makes it absolute;
-    ``make_http()`` makes the sync httpx client stops go through (created on first use, apart
-    from the caller's pool)."""
+    """Sends stop requests for one client. ``call_for(session_id)`` builds the stop call (or
+    None when the dialect has no stop endpoint); ``make_http()`` makes the sync httpx client
+    stops go through (created on first use, apart from the caller's pool)."""
 
     def __init__(
         self,
-        request_for: Callable[[str], HttpRequest | None],
-        url_for: Callable[[str], str],
+        call_for: Callable[[str], HttpCall | None],
         make_http: Callable[[], httpx.Client],
         owns_http: bool = True,
     ) -> None:
-        self._request_for = request_for
-        self._url_for = url_for
+        self._call_for = call_for
         self._make_http = make_http
         self._owns_http = owns_http
         self._http: httpx.Client | None = None
@@ -127,24 +122,21 @@ class AgentStopper:
                 self._http = self._make_http()
             return self._http
 
-    def _prepare(self, session_id: str) -> tuple[HttpRequest, str] | None:
+    def _prepare(self, session_id: str) -> HttpCall | None:
         try:
-            http_request = self._request_for(session_id)
+            return self._call_for(session_id)
         except Exception as exc:
             logger.debug("lyzr_stream: no stop request for session %s (%s)", session_id, exc)
             return None
-        if http_request is None:
-            return None
-        return http_request, self._url_for(http_request.path)
 
     # -- sync: a daemon thread -----------------------------------------------------------------
     def stop(self, session_id: str) -> None:
         """Send the stop request on a daemon thread; returns at once."""
-        prepared = self._prepare(session_id)
-        if prepared is None:
+        call = self._prepare(session_id)
+        if call is None:
             return
         thread = threading.Thread(
-            target=self._send, args=(session_id, *prepared), name="lyzr-agent-stop", daemon=True
+            target=self._send, args=(session_id, call), name="lyzr-agent-stop", daemon=True
         )
         with self._lock, _THREADS_LOCK:
             self._threads.add(thread)
@@ -152,10 +144,10 @@ class AgentStopper:
             self._by_session[session_id] = thread
         thread.start()
 
-    def _send(self, session_id: str, http_request: HttpRequest, url: str) -> None:
+    def _send(self, session_id: str, call: HttpCall) -> None:
         try:
-            http = self._sync_http()
-            _sent(session_id, http.send(_built(http, http_request, url)))
+            fetch(self._sync_http(), call)
+            _sent(session_id)
         except Exception as exc:
             _failed(session_id, exc)
         finally:
@@ -179,15 +171,14 @@ class AgentStopper:
     # -- async: a background task --------------------------------------------------------------
     def astop(self, pools: AsyncPools, session_id: str) -> None:
         """Send the stop request from a background task of the running loop; returns at once."""
-        prepared = self._prepare(session_id)
-        if prepared is None:
+        call = self._prepare(session_id)
+        if call is None:
             return
-        http_request, url = prepared
 
         async def send() -> None:
-            http = pools.aside()
             try:
-                _sent(session_id, await http.send(_built(http, http_request, url)))
+                await afetch(pools.aside(), call)
+                _sent(session_id)
             except Exception as exc:
                 _failed(session_id, exc)
 

@@ -10,7 +10,6 @@ are never formatted into a message, and response excerpts are cut short and scru
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -32,10 +31,25 @@ __all__ = [
     "StreamInterruptedError",
     "UnprocessableEntityError",
     "check_extra",
-    "status_error_from_response",
+    "parse_retry_after",
+    "scrub",
 ]
 
 EXCERPT_CHARS = 200
+
+#: Shorter secrets are not scrubbed from messages (they would blank out ordinary words).
+_MIN_SCRUBBED = 6
+
+
+def scrub(text: str, secrets: tuple[str, ...]) -> str:
+    """``text`` with every secret (and its ``repr``/bytes form) replaced by ``[redacted]``: the
+    one scrubber for every message that may quote a secret."""
+    for secret in secrets:
+        if len(secret) < _MIN_SCRUBBED:
+            continue
+        for form in (secret, repr(secret)[1:-1], repr(secret.encode("utf-8", "replace"))[2:-1]):
+            text = text.replace(form, "[redacted]")
+    return text
 
 
 def excerpt(data: bytes | str, limit: int = EXCERPT_CHARS) -> str:
@@ -153,28 +167,6 @@ class InternalServerError(APIStatusError):
     """5xx: the service failed."""
 
 
-_STATUS_CLASSES: dict[int, type[APIStatusError]] = {
-    400: BadRequestError,
-    401: AuthenticationError,
-    403: PermissionDeniedError,
-    404: NotFoundError,
-    409: ConflictError,
-    422: UnprocessableEntityError,
-    429: RateLimitError,
-}
-
-_HINTS: dict[int, str] = {
-    400: "check the request fields",
-    401: "check the API key (LYZR_API_KEY) or session cookie",
-    403: "the credentials are valid but not allowed to use this resource",
-    404: "check the agent id, session id or chat id and the base URL",
-    409: "the resource is busy or in a conflicting state; retry later",
-    422: "the service rejected a field; see the detail",
-    429: "rate limited, or the account may be out of credits (Lyzr answers 429 when the "
-    "credits are exhausted): check the account's balance",
-}
-
-
 def parse_retry_after(value: str | None) -> float | None:
     """Seconds from a ``Retry-After`` header (delta-seconds or HTTP date); None if absent/bad."""
     if not value:
@@ -194,61 +186,6 @@ def parse_retry_after(value: str | None) -> float | None:
             when = when.replace(tzinfo=UTC)
         seconds = (when - datetime.now(UTC)).total_seconds()
     return max(0.0, seconds) if seconds == seconds else None  # NaN guard
-
-
-def _decode_body(body: bytes, content_type: str) -> object:
-    if "json" in content_type or body[:1] in (b"{", b"["):
-        try:
-            return json.loads(body)
-        except ValueError:
-            pass
-    return body.decode("utf-8", "replace")
-
-
-#: An error message quotes at most this much of the service's detail.
-DETAIL_CHARS = 500
-
-
-def _detail(body: object) -> str:
-    if isinstance(body, dict):
-        for key in ("detail", "message", "error"):
-            if key in body:
-                value = body[key]
-                text = value if isinstance(value, str) else json.dumps(value, default=str)
-                return excerpt(text, DETAIL_CHARS)
-    if isinstance(body, str):
-        if "<html" in body.lower()[:500]:
-            return f"an HTML page instead of an API error ({excerpt(body, 80)})"
-        return excerpt(body)
-    return excerpt(json.dumps(body, default=str))
-
-
-def status_error_from_response(
-    status_code: int,
-    headers: Mapping[str, str],
-    body: bytes,
-    *,
-    partial_text: str = "",
-) -> APIStatusError:
-    """Map an error response to its typed error. One place for the status code rule."""
-    content_type = headers.get("content-type", "")
-    decoded = _decode_body(body, content_type)
-    cls = _STATUS_CLASSES.get(status_code)
-    if cls is None:
-        cls = InternalServerError if status_code >= 500 else APIStatusError
-    hint = _HINTS.get(status_code, "the service failed; retry later" if status_code >= 500 else "")
-    message = f"HTTP {status_code}: {_detail(decoded)}" + (f" ({hint})" if hint else "")
-    kwargs: dict[str, Any] = {
-        "status_code": status_code,
-        "body": decoded,
-        "headers": headers,
-        "partial_text": partial_text,
-    }
-    if cls is RateLimitError:
-        return RateLimitError(
-            message, retry_after=parse_retry_after(headers.get("retry-after")), **kwargs
-        )
-    return cls(message, **kwargs)
 
 
 def check_extra(error: ModuleNotFoundError, package: str, extra: str, *modules: str) -> None:

@@ -36,12 +36,12 @@ from pydantic import SecretStr
 
 from ._errors import InvalidRequestError
 from ._events import StreamEnd, StreamEvent
-from ._http.limits import DEFAULT_EVENTS_CONNECT_TIMEOUT, DEFAULT_EVENTS_GRACE
 from ._settings import is_loopback_host
 from .dialects._agent_event_wire import AgentEventDecoder, ChannelEvent
 
 if TYPE_CHECKING:
-    from ._stream import AsyncEventStream, EventStream
+    from ._stream import StreamState
+    from .dialects._base import Dialect
 
 __all__ = [
     "DEFAULT_CONNECT_TIMEOUT",
@@ -50,18 +50,17 @@ __all__ = [
     "ENV_AGENT_EVENTS",
     "ENV_EVENTS_URL",
     "AgentEventsSettings",
-    "attach_async",
-    "attach_sync",
+    "merged_async_events",
+    "merged_events",
 ]
 
 ENV_AGENT_EVENTS = "LYZR_AGENT_EVENTS"
 ENV_EVENTS_URL = "LYZR_EVENTS_URL"
 DEFAULT_EVENTS_URL = "wss://metrics.studio.lyzr.ai"
-DEFAULT_CONNECT_TIMEOUT = DEFAULT_EVENTS_CONNECT_TIMEOUT
-DEFAULT_GRACE = DEFAULT_EVENTS_GRACE
-
-#: The dialect whose service has this channel.
-_DIALECT = "lyzr-v3"
+#: The most the channel may delay a stream's request (seconds).
+DEFAULT_CONNECT_TIMEOUT = 0.5
+#: How long the channel stays open for late events after the answer (seconds).
+DEFAULT_GRACE = 1.0
 _TRUE = frozenset({"1", "true", "yes", "on"})
 #: A socket still connecting when the answer started may join late, within this bound.
 _OPEN_LIMIT = 10.0
@@ -162,7 +161,7 @@ class AgentEventsSettings:
         enabled: bool | None,
         url: str | None,
         *,
-        dialect: str,
+        dialect: Dialect,
         allow_insecure_http: bool = False,
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         grace: float = DEFAULT_GRACE,
@@ -171,20 +170,24 @@ class AgentEventsSettings:
 
         ``enabled=None`` reads ``LYZR_AGENT_EVENTS``; the URL is ``url``, else
         ``LYZR_EVENTS_URL``, else ``wss://metrics.studio.lyzr.ai``. Asking for the channel
-        with another dialect than Lyzr v3 is an error; the environment variable is then
-        ignored (it may be set for a whole process that also talks to other services).
+        with a dialect whose service has none (``Dialect.has_agent_events``) is an error; the
+        environment variable is then ignored (it may be set for a whole process that also talks
+        to other services).
         """
         if enabled is None:
             if not _env_enabled():
                 return None
-            if dialect != _DIALECT:
-                logger.debug("lyzr_stream: %s ignored for dialect %s", ENV_AGENT_EVENTS, dialect)
+            if not dialect.has_agent_events:
+                logger.debug(
+                    "lyzr_stream: %s ignored for dialect %s", ENV_AGENT_EVENTS, dialect.name
+                )
                 return None
         elif not enabled:
             return None
-        elif dialect != _DIALECT:
+        elif not dialect.has_agent_events:
             raise InvalidRequestError(
-                f"agent_events is available with the {_DIALECT} dialect only, not {dialect!r}"
+                f"agent_events needs a service with an events channel; the {dialect.name!r} "
+                "dialect's has none (use dialect='lyzr-v3')"
             )
         for name, value, low in (("connect_timeout", connect_timeout, 0.0), ("grace", grace, -1)):
             if not isinstance(value, (int, float)) or not value > low or value > 60:
@@ -267,12 +270,15 @@ class _Merge:
     """The caller's side of the queue, driven by the sync and the async iterator alike: what each
     item that is not an answer event means, and how long late agent events are waited for."""
 
-    __slots__ = ("_builder", "_late_until", "_reader", "_settings", "end")
+    __slots__ = ("_late_until", "_reader", "_record", "_settings", "end")
 
     def __init__(
-        self, stream: EventStream | AsyncEventStream, settings: AgentEventsSettings, reader: _Reader
+        self,
+        record: Callable[[StreamEvent], None],
+        settings: AgentEventsSettings,
+        reader: _Reader,
     ) -> None:
-        self._builder, self._settings, self._reader = stream._builder, settings, reader
+        self._record, self._settings, self._reader = record, settings, reader
         self._late_until = 0.0
         self.end: StreamEnd | None = None
 
@@ -294,7 +300,7 @@ class _Merge:
     def _recorded(self, events: Sequence[ChannelEvent]) -> Iterator[StreamEvent]:
         # One by one: an event the caller never took (it left the loop) is not in the answer.
         for event in events:
-            self._builder.add(event)
+            self._record(event)
             yield event
 
     def answer_over(self) -> None:
@@ -320,9 +326,9 @@ def _pumped(event: StreamEvent) -> _Item:
 
 
 def _endpoint(
-    settings: AgentEventsSettings, stream: EventStream | AsyncEventStream, api_key: SecretStr | None
+    settings: AgentEventsSettings, state: StreamState, api_key: SecretStr | None
 ) -> _Endpoint:
-    url = settings.endpoint(stream.session_id, api_key)
+    url = settings.endpoint(state.session_id, api_key)
     return url, (api_key.get_secret_value() if api_key is not None else None)
 
 
@@ -397,14 +403,14 @@ class _SyncPump:
 
 
 def _merged_sync(
-    stream: EventStream,
+    record: Callable[[StreamEvent], None],
     inner: Generator[StreamEvent, None, None],
     settings: AgentEventsSettings,
     endpoint: _Endpoint,
 ) -> Generator[StreamEvent, None, None]:
     sink: queue.SimpleQueue[_Item] = queue.SimpleQueue()
     reader = _SyncReader(settings, endpoint, sink.put)
-    merge = _Merge(stream, settings, reader)
+    merge = _Merge(record, settings, reader)
     reader.start()
     if not reader.settled.wait(settings.connect_timeout):
         merge.connect_timed_out()
@@ -435,12 +441,15 @@ def _merged_sync(
         reader.close()
 
 
-def attach_sync(
-    stream: EventStream, settings: AgentEventsSettings, api_key: SecretStr | None
-) -> None:
-    """Make ``stream`` deliver the session's agent events along with the answer."""
-    endpoint = _endpoint(settings, stream, api_key)
-    stream._iterator = _merged_sync(stream, stream._iterator, settings, endpoint)
+def merged_events(
+    events: Generator[StreamEvent, None, None],
+    state: StreamState,
+    settings: AgentEventsSettings,
+    api_key: SecretStr | None,
+) -> Generator[StreamEvent, None, None]:
+    """``events`` (the answer's) with the session's agent events merged in, each recorded in
+    ``state``'s answer when it reaches the caller."""
+    return _merged_sync(state.record, events, settings, _endpoint(settings, state, api_key))
 
 
 # -- async ---------------------------------------------------------------------------------------
@@ -487,14 +496,14 @@ async def _pump(inner: AsyncGenerator[StreamEvent, None], put: _Put) -> None:
 
 
 async def _merged_async(
-    stream: AsyncEventStream,
+    record: Callable[[StreamEvent], None],
     inner: AsyncGenerator[StreamEvent, None],
     settings: AgentEventsSettings,
     endpoint: _Endpoint,
 ) -> AsyncGenerator[StreamEvent, None]:
     sink: asyncio.Queue[_Item] = asyncio.Queue()
     reader = _AsyncReader(settings, endpoint, sink.put_nowait)
-    merge = _Merge(stream, settings, reader)
+    merge = _Merge(record, settings, reader)
     reader.start()
     try:
         await asyncio.wait_for(reader.settled.wait(), settings.connect_timeout)
@@ -532,9 +541,11 @@ async def _merged_async(
         await reader.aclose()
 
 
-def attach_async(
-    stream: AsyncEventStream, settings: AgentEventsSettings, api_key: SecretStr | None
-) -> None:
-    """Async form of :func:`attach_sync` (the socket opens when iteration starts)."""
-    endpoint = _endpoint(settings, stream, api_key)
-    stream._iterator = _merged_async(stream, stream._iterator, settings, endpoint)
+def merged_async_events(
+    events: AsyncGenerator[StreamEvent, None],
+    state: StreamState,
+    settings: AgentEventsSettings,
+    api_key: SecretStr | None,
+) -> AsyncGenerator[StreamEvent, None]:
+    """Async form of :func:`merged_events` (the socket opens when iteration starts)."""
+    return _merged_async(state.record, events, settings, _endpoint(settings, state, api_key))

@@ -172,6 +172,9 @@ class ClientSettings:
     proxies: ProxyConfig = field(default_factory=ProxyConfig)
     trust_env: bool = True
     stop_on_exit: bool = True
+    #: What must never appear in an error message: the key, every default header value and
+    #: every cookie value (the one scrubber, :func:`lyzr_stream._errors.scrub`, takes these).
+    secrets: tuple[str, ...] = field(default=(), repr=False, compare=False)
 
     @classmethod
     def resolve(
@@ -216,6 +219,11 @@ class ClientSettings:
         proxies = ProxyConfig.resolve(proxy, trust_env)
         if has_secret:
             check_proxy_hop(checked_url, proxies.for_url(checked_url), allow_insecure_http)
+        headers = _check_headers(default_headers)
+        cookie_jar = dict(cookies or {})
+        secrets = [key.get_secret_value()] if key is not None else []
+        secrets.extend(headers.values())
+        secrets.extend(cookie_jar.values())
         return cls(
             api_key=key,
             base_url=checked_url,
@@ -225,12 +233,13 @@ class ClientSettings:
             retry=RetryPolicy(max_retries=max_retries),
             coalesce=coalesce,
             max_event_bytes=max_event_bytes,
-            cookies=dict(cookies or {}),
+            cookies=cookie_jar,
             verify=verify,
-            default_headers=_check_headers(default_headers),
+            default_headers=headers,
             proxies=proxies,
             trust_env=trust_env,
             stop_on_exit=stop_on_exit,
+            secrets=tuple(secrets),
         )
 
     def call_limits(

@@ -1,13 +1,17 @@
 """One streamed agent turn: :class:`EventStream` (sync) and :class:`AsyncEventStream` (async).
 
-Both iterate normalized events and share every decision (what to deliver, when to retry, which
-error to raise) through :class:`_StreamState`; the loops themselves only do I/O. The request is
-sent when iteration starts. Leaving early (``break``, ``close()``, an exception, task
-cancellation) closes the HTTP response at once, so no pooled connection is leaked; use them as
-context managers to make that immediate even when the loop is left by ``break``.
+A stream is built by composition (``LyzrClient.stream`` does it): a :class:`StreamState` holds
+the answer so far and the pure steps; the HTTP event source (:func:`http_events` /
+:func:`ahttp_events`) sends the call on the one request path and turns its bytes into events;
+the agent-events merge and tracing, when on, each wrap the events they are given; the
+:class:`EventStream` facade iterates whatever it was given and reads the state. No layer reaches
+into another's attributes.
 
-Retries happen only while nothing has been handed to the caller. Once an event has been yielded,
-a failure raises at once, with the text delivered so far in ``partial_text``.
+The request is sent when iteration starts. Leaving early (``break``, ``close()``, an exception,
+task cancellation) closes the HTTP response at once, so no pooled connection is leaked; use the
+streams as context managers to make that immediate even when the loop is left by ``break``.
+Retries happen only while nothing has been handed to the caller: once an event has been
+yielded, a failure raises at once, with the text delivered so far in ``partial_text``.
 """
 
 from __future__ import annotations
@@ -15,47 +19,61 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import httpx
 
 from ._errors import APIResponseValidationError, APITimeoutError, LyzrError
 from ._events import ReasoningDelta, StreamEnd, StreamEvent, TextDelta
-from ._http.connections import AsyncClosingContext, ClosingContext
-from ._http.readahead import ReadAhead
-from ._http.send import (
+from ._http.body import (
     END_DRAIN_SECONDS,
-    ERROR_BODY_LIMIT,
-    Deadline,
-    RetryStep,
     aclose_if_overlong,
     adrain_after_end,
-    build_request,
-    check_redirect,
     close_if_overlong,
     drain_after_end,
-    map_transport_error,
-    retry_step,
     set_body_read_timeout,
-    status_error,
-    timeout_error,
 )
+from ._http.connections import AsyncClosingContext, ClosingContext
+from ._http.limits import Attempts, Deadline, timeout_error
+from ._http.readahead import ReadAhead
+from ._http.send import HttpCall, aopen_response, open_response
 from ._response import AgentResponse, ResponseBuilder
 from .dialects._base import ParsedEvent, StreamFailure, StreamParser
 
 if TYPE_CHECKING:
     from ._agent_stop import AgentStopper
-    from ._call_plan import CallPlan
     from ._http.pools import AsyncPools
+    from ._request import AgentRequest
+    from ._settings import ClientSettings
 
 __all__ = [
+    "AgentCall",
     "AsyncEventStream",
     "EventStream",
+    "StreamState",
     "StreamStats",
-    "aread_capped",
+    "ahttp_events",
     "coalesce_events",
-    "read_capped",
+    "http_events",
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class AgentCall:
+    """One agent call, ready to send; built once by ``LyzrClient`` for a stream or a one-shot
+    chat, and only read afterwards (a retry sends exactly what the first attempt sent)."""
+
+    settings: ClientSettings
+    #: The caller's request with the user and session ids filled in, accepted by the dialect.
+    request: AgentRequest
+    http: HttpCall
+    #: Asks the service to stop the agent when a stream is left early (``stop_on_exit``).
+    stopper: AgentStopper | None
+
+    @property
+    def session_id(self) -> str:
+        return str(self.request.session_id)
 
 
 def coalesce_events(events: list[ParsedEvent]) -> list[ParsedEvent]:
@@ -122,27 +140,41 @@ class StreamStats:
         return {"time_to_first_token": self.time_to_first_token, "total_time": self.duration}
 
 
-class _StreamState:
-    """What the sync and async loops share: settings, bookkeeping, and the pure steps."""
+class StreamState:
+    """The answer of one stream so far, and the pure steps its event source takes (the sync and
+    async sources share every decision here and only do the I/O themselves)."""
 
-    def __init__(self, plan: CallPlan) -> None:
-        self.request = plan.request
-        self._plan = plan
-        self._settings = plan.settings
+    __slots__ = (
+        "_builder",
+        "_failure",
+        "_texts",
+        "agent_running",
+        "call",
+        "coalesce",
+        "delivered",
+        "finished",
+        "stats",
+    )
+
+    def __init__(self, call: AgentCall) -> None:
+        self.call = call
         self._builder = ResponseBuilder()
         self._texts = self._builder.texts
-        self._delivered = False
-        self._coalesce = plan.settings.coalesce
-        self.stats = StreamStats()
-        self.finished = False
+        self.coalesce = call.settings.coalesce
         self._failure: LyzrError | None = None
-        self._deadline = Deadline(plan.timeouts.total)
-        self._stopper = plan.stopper
+        #: Some event reached the caller: a failure is raised now, never retried.
+        self.delivered = False
+        self.finished = False
+        self.stats = StreamStats()
         #: A request went out and the server has not ended its answer (end marker, error
         #: status, error event, broken connection): the agent may still be running.
-        self._agent_running = False
+        self.agent_running = False
 
     # -- what the caller may read ------------------------------------------------------------
+    @property
+    def request(self) -> AgentRequest:
+        return self.call.request
+
     @property
     def text(self) -> str:
         """The answer text handed to the caller so far."""
@@ -150,7 +182,7 @@ class _StreamState:
 
     @property
     def session_id(self) -> str:
-        return self._plan.session_id
+        return self.call.session_id
 
     def response(self) -> AgentResponse:
         """The turn so far as an :class:`AgentResponse` (complete once the stream ended)."""
@@ -160,22 +192,34 @@ class _StreamState:
             user_id=str(self.request.user_id),
         )
 
-    # -- pure steps shared by both loops -----------------------------------------------------
-    def _parser_for(self, response: httpx.Response) -> StreamParser:
-        idle = self._plan.timeouts.read
-        remaining = self._deadline.remaining()
+    def record(self, event: StreamEvent) -> None:
+        """Add an event that reached the caller from another source (the agent-events
+        channel) to the answer."""
+        self._builder.add(event)
+
+    # -- the steps of the event sources ------------------------------------------------------
+    def start(self) -> Attempts:
+        """The stream starts (iteration began): its retry rule and total deadline start now."""
+        self._failure = None
+        self.stats.started_at = time.monotonic()
+        return self.call.http.attempts()
+
+    def parser_for(self, response: httpx.Response, deadline: Deadline) -> StreamParser:
+        idle = self.call.http.timeouts.read
+        remaining = deadline.remaining()
         if remaining is not None:
             idle = remaining if idle is None else min(idle, remaining)
         set_body_read_timeout(response, idle)
-        return self._settings.dialect.stream_parser(
+        settings = self.call.settings
+        return settings.dialect.stream_parser(
             response.headers.get("content-type", ""),
-            max_event_bytes=self._settings.max_event_bytes,
-            coalesce=self._coalesce,
+            max_event_bytes=settings.max_event_bytes,
+            coalesce=self.coalesce,
         )
 
-    def _accept(self, parsed: list[ParsedEvent]) -> list[StreamEvent]:
+    def accept(self, parsed: list[ParsedEvent]) -> list[StreamEvent]:
         """Record one read's events; return those to deliver. A failure is raised after them."""
-        if self._coalesce:
+        if self.coalesce:
             parsed = coalesce_events(parsed)
         out: list[StreamEvent] = []
         for event in parsed:
@@ -193,48 +237,36 @@ class _StreamState:
                     self.stats.ended_at = time.monotonic()
             out.append(event)
         if out:
-            self._delivered = True
+            self.delivered = True
         return out
 
-    def _check_deadline(self) -> None:
-        if self._deadline.expired():
+    @staticmethod
+    def check_deadline(deadline: Deadline) -> None:
+        if deadline.expired():
             raise timeout_error("total")
 
-    def _raise_failure(self) -> None:
+    def raise_failure(self) -> None:
         failure, self._failure = self._failure, None
         if failure is not None:
             raise failure
 
-    def _retry_plan(self, error: LyzrError) -> RetryStep | None:
-        """How to go on after ``error``: None to raise it now."""
+    def attempt_failed(self, error: LyzrError) -> None:
         if not isinstance(error, APITimeoutError):
-            self._agent_running = False  # the server ended this attempt itself
-        if self._delivered:
-            return None
-        return retry_step(self._plan.retry, self.stats.attempts, error, self._deadline)
+            self.agent_running = False  # the server ended this attempt itself
 
-    def _final(self, error: LyzrError) -> LyzrError:
+    def final(self, error: LyzrError) -> LyzrError:
+        """``error`` as the stream raises it: with the text delivered so far."""
         error.partial_text = self.text
         self.stats.ended_at = time.monotonic()
         return error
 
-    def _start(self) -> None:
-        self._deadline = Deadline(self._plan.timeouts.total)
-        self._failure = None
-        self.stats.started_at = time.monotonic()
-
-    def _stop_due(self) -> AgentStopper | None:
+    def stop_due(self) -> AgentStopper | None:
         """The stopper to call when the stream is being left while the agent may still be
         running: the caller left (break, close, cancel, Ctrl-C) or a client-side timeout fired,
         before the end. None when there is nothing to stop."""
-        if self._agent_running and not self.finished:
-            return self._stopper
+        if self.agent_running and not self.finished:
+            return self.call.stopper
         return None
-
-    def _map(self, exc: httpx.HTTPError, in_body: bool) -> LyzrError:
-        return map_transport_error(
-            exc, in_body=in_body, deadline=self._deadline, secrets=self._plan.secrets
-        )
 
 
 def _end_of_body(parser: StreamParser, response: httpx.Response) -> list[ParsedEvent]:
@@ -252,192 +284,140 @@ def _end_of_body(parser: StreamParser, response: httpx.Response) -> list[ParsedE
     return parser.finish()
 
 
-class EventStream(_StreamState, ClosingContext):
-    """Events of one streamed turn, read synchronously. Iterate it once."""
-
-    def __init__(self, http: httpx.Client, plan: CallPlan) -> None:
-        super().__init__(plan)
-        self._http = http
-        self._iterator = self._events()
-
-    def __iter__(self) -> Iterator[StreamEvent]:
-        return self._iterator
-
-    def __next__(self) -> StreamEvent:
-        return next(self._iterator)
-
-    def close(self) -> None:
-        """Stop reading and close the HTTP response (idempotent)."""
-        self._iterator.close()
-
-    def until_done(self) -> AgentResponse:
-        """Read the rest of the stream and return the whole turn."""
-        for _ in self._iterator:
-            pass
-        return self.response()
-
-    def _events(self) -> Generator[StreamEvent, None, None]:
-        self._start()
-        if self._stopper is not None:
-            self._stopper.settle(self.session_id)
-        try:
-            while True:
+# -- the HTTP event source ---------------------------------------------------------------------
+def http_events(state: StreamState, http: httpx.Client) -> Generator[StreamEvent, None, None]:
+    """The events of ``state``'s call, read from the service (sync)."""
+    attempts = state.start()
+    stopper = state.call.stopper
+    if stopper is not None:
+        stopper.settle(state.session_id)
+    try:
+        while True:
+            try:
+                attempts.begin()
+                yield from _attempt(state, http, attempts.deadline)
+                return
+            except LyzrError as error:
+                state.attempt_failed(error)
                 try:
-                    yield from self._attempt()
+                    delay = attempts.delay_after(error, delivered=state.delivered)
+                except LyzrError as final:
+                    raise state.final(final) from final.__cause__
+            time.sleep(delay)
+    finally:
+        stopper = state.stop_due()
+        if stopper is not None:
+            stopper.stop(state.session_id)
+
+
+def _attempt(
+    state: StreamState, http: httpx.Client, deadline: Deadline
+) -> Generator[StreamEvent, None, None]:
+    call = state.call.http
+    in_body = False
+    response: httpx.Response | None = None
+    try:
+        state.agent_running = True
+        state.stats.attempts += 1
+        response = open_response(http, call, deadline)
+        in_body = True
+        parser = state.parser_for(response, deadline)
+        chunks = response.iter_bytes()
+        for chunk in chunks:
+            events = parser.feed(chunk)
+            if events:
+                yield from state.accept(events)
+                state.raise_failure()
+                if state.finished:
+                    # The end marker ends the answer, whatever follows it on the wire.
+                    drain_after_end(response, chunks)
                     return
-                except LyzrError as error:
-                    step = self._retry_plan(error)
-                    if step is None:
-                        raise self._final(error) from error.__cause__
-                    time.sleep(step.delay)
-                    if step.then_raise is not None:
-                        raise self._final(step.then_raise) from error
-        finally:
-            stopper = self._stop_due()
-            if stopper is not None:
-                stopper.stop(self.session_id)
-
-    def _attempt(self) -> Generator[StreamEvent, None, None]:
-        in_body = False
-        response: httpx.Response | None = None
-        try:
-            self._agent_running = True
-            plan = self._plan
-            request = build_request(
-                self._http, plan.http_request, plan.url, plan.timeouts, plan.content, self._deadline
-            )
-            self.stats.attempts += 1
-            response = self._http.send(request, stream=True)
-            if response.status_code >= 300:
-                self._agent_running = False  # refused: nothing runs, whatever the body does
-                check_redirect(response)
-                body = read_capped(response, ERROR_BODY_LIMIT, self._deadline)
-                raise status_error(response, body)
-            in_body = True
-            parser = self._parser_for(response)
-            chunks = response.iter_bytes()
-            for chunk in chunks:
-                events = parser.feed(chunk)
-                if events:
-                    yield from self._accept(events)
-                    self._raise_failure()
-                    if self.finished:
-                        # The end marker ends the answer, whatever follows it on the wire.
-                        drain_after_end(response, chunks)
-                        return
-                self._check_deadline()
-            yield from self._accept(_end_of_body(parser, response))
-            self._raise_failure()
-            close_if_overlong(response)
-        except httpx.HTTPError as exc:
-            raise self._map(exc, in_body) from exc
-        finally:
-            if response is not None:
-                response.close()
+            state.check_deadline(deadline)
+        yield from state.accept(_end_of_body(parser, response))
+        state.raise_failure()
+        close_if_overlong(response)
+    except httpx.HTTPError as exc:
+        raise call.map_error(exc, in_body=in_body, deadline=deadline) from exc
+    finally:
+        if response is not None:
+            response.close()
 
 
-class AsyncEventStream(_StreamState, AsyncClosingContext):
-    """Events of one streamed turn, read asynchronously. Iterate it once."""
+async def ahttp_events(state: StreamState, pools: AsyncPools) -> AsyncGenerator[StreamEvent, None]:
+    """The events of ``state``'s call, read from the service (async).
 
-    def __init__(self, pools: AsyncPools, plan: CallPlan) -> None:
-        super().__init__(plan)
-        self._pools = pools
-        self._iterator = self._events()
-
-    def __aiter__(self) -> AsyncIterator[StreamEvent]:
-        return self._iterator
-
-    async def __anext__(self) -> StreamEvent:
-        return await self._iterator.__anext__()
-
-    async def aclose(self) -> None:
-        """Stop reading and close the HTTP response (idempotent)."""
-        await self._iterator.aclose()
-
-    async def until_done(self) -> AgentResponse:
-        """Read the rest of the stream and return the whole turn."""
-        async for _ in self._iterator:
-            pass
-        return self.response()
-
-    async def _events(self) -> AsyncGenerator[StreamEvent, None]:
-        # One async generator for the whole stream, attempts inline: a nested generator would
-        # be finalized on its own when an abandoned stream is garbage-collected, concurrently
-        # with this one ("aclose(): asynchronous generator is already running").
-        self._start()
-        if self._stopper is not None:
-            await self._stopper.asettle(self.session_id)
-        try:
-            while True:
-                in_body = False
-                response: httpx.Response | None = None
-                reader: ReadAhead | None = None
-                http, shard = self._pools.acquire()
+    One async generator for the whole stream, attempts inline: a nested generator would be
+    finalized on its own when an abandoned stream is garbage-collected, concurrently with this
+    one ("aclose(): asynchronous generator is already running").
+    """
+    attempts = state.start()
+    stopper = state.call.stopper
+    if stopper is not None:
+        await stopper.asettle(state.session_id)
+    call = state.call.http
+    coalesce = state.coalesce
+    try:
+        while True:
+            in_body = False
+            response: httpx.Response | None = None
+            reader: ReadAhead | None = None
+            http, shard = pools.acquire()
+            try:
                 try:
-                    try:
-                        self._agent_running = True
-                        plan = self._plan
-                        request = build_request(
-                            http, plan.http_request, plan.url, plan.timeouts, plan.content,
-                            self._deadline,
-                        )
-                        self.stats.attempts += 1
-                        response = await http.send(request, stream=True)
-                        if response.status_code >= 300:
-                            self._agent_running = False
-                            check_redirect(response)
-                            body = await aread_capped(response, ERROR_BODY_LIMIT, self._deadline)
-                            raise status_error(response, body)
-                        in_body = True
-                        parser = self._parser_for(response)
-                        if self._coalesce:
-                            reader = ReadAhead(response.aiter_bytes())
-                            while (batch := await reader.next_batch()) is not None:
-                                events = parser.feed(batch)
-                                if events:
-                                    for event in self._accept(events):
-                                        yield event
-                                    self._raise_failure()
-                                    if self.finished:
-                                        if await reader.finish(END_DRAIN_SECONDS):
-                                            await aclose_if_overlong(response)
-                                        return
-                                self._check_deadline()
-                        else:
-                            chunks = response.aiter_bytes()
-                            async for chunk in chunks:
-                                events = parser.feed(chunk)
-                                if events:
-                                    for event in self._accept(events):
-                                        yield event
-                                    self._raise_failure()
-                                    if self.finished:
-                                        await adrain_after_end(response, chunks)
-                                        return
-                                self._check_deadline()
-                        for event in self._accept(_end_of_body(parser, response)):
-                            yield event
-                        self._raise_failure()
-                        await aclose_if_overlong(response)
-                        return
-                    except httpx.HTTPError as exc:
-                        raise self._map(exc, in_body) from exc
-                except LyzrError as error:
-                    step = self._retry_plan(error)
-                    if step is None:
-                        raise self._final(error) from error.__cause__
-                    failed = error
-                finally:
-                    self._pools.release(shard)
-                    if response is not None or reader is not None:
-                        await _cleanup_fully(response, reader)
-                await asyncio.sleep(step.delay)
-                if step.then_raise is not None:
-                    raise self._final(step.then_raise) from failed
-        finally:
-            stopper = self._stop_due()
-            if stopper is not None:
-                stopper.astop(self._pools, self.session_id)
+                    attempts.begin()
+                    deadline = attempts.deadline
+                    state.agent_running = True
+                    state.stats.attempts += 1
+                    response = await aopen_response(http, call, deadline)
+                    in_body = True
+                    parser = state.parser_for(response, deadline)
+                    if coalesce:
+                        reader = ReadAhead(response.aiter_bytes())
+                        while (batch := await reader.next_batch()) is not None:
+                            events = parser.feed(batch)
+                            if events:
+                                for event in state.accept(events):
+                                    yield event
+                                state.raise_failure()
+                                if state.finished:
+                                    if await reader.finish(END_DRAIN_SECONDS):
+                                        await aclose_if_overlong(response)
+                                    return
+                            state.check_deadline(deadline)
+                    else:
+                        chunks = response.aiter_bytes()
+                        async for chunk in chunks:
+                            events = parser.feed(chunk)
+                            if events:
+                                for event in state.accept(events):
+                                    yield event
+                                state.raise_failure()
+                                if state.finished:
+                                    await adrain_after_end(response, chunks)
+                                    return
+                            state.check_deadline(deadline)
+                    for event in state.accept(_end_of_body(parser, response)):
+                        yield event
+                    state.raise_failure()
+                    await aclose_if_overlong(response)
+                    return
+                except httpx.HTTPError as exc:
+                    raise call.map_error(exc, in_body=in_body, deadline=attempts.deadline) from exc
+            except LyzrError as error:
+                state.attempt_failed(error)
+                try:
+                    delay = attempts.delay_after(error, delivered=state.delivered)
+                except LyzrError as final:
+                    raise state.final(final) from final.__cause__
+            finally:
+                pools.release(shard)
+                if response is not None or reader is not None:
+                    await _cleanup_fully(response, reader)
+            await asyncio.sleep(delay)
+    finally:
+        stopper = state.stop_due()
+        if stopper is not None:
+            stopper.astop(pools, state.session_id)
 
 
 async def _close_body(response: httpx.Response | None, reader: ReadAhead | None) -> None:
@@ -473,54 +453,95 @@ async def _cleanup_fully(response: httpx.Response | None, reader: ReadAhead | No
         cleanup.result()
 
 
-def read_capped(response: httpx.Response, limit: int, deadline: Deadline) -> bytes:
-    """At most ``limit`` bytes of a body, within the total deadline (the rest is not read)."""
-    capped = _CappedBody(response, limit, deadline)
-    for chunk in response.iter_bytes():
-        if capped.full_after(chunk):
-            break
-    return capped.body()
+# -- the facades ---------------------------------------------------------------------------------
+class _StreamView:
+    """What both facades read from the stream's state."""
+
+    __slots__ = ("_state",)
+
+    def __init__(self, state: StreamState) -> None:
+        self._state = state
+
+    @property
+    def request(self) -> AgentRequest:
+        """The request as sent (user and session ids filled in)."""
+        return self._state.request
+
+    @property
+    def session_id(self) -> str:
+        return self._state.session_id
+
+    @property
+    def text(self) -> str:
+        """The answer text handed to the caller so far."""
+        return self._state.text
+
+    @property
+    def stats(self) -> StreamStats:
+        return self._state.stats
+
+    @property
+    def finished(self) -> bool:
+        """The service ended the answer (its end marker arrived)."""
+        return self._state.finished
+
+    def response(self) -> AgentResponse:
+        """The turn so far as an :class:`AgentResponse` (complete once the stream ended)."""
+        return self._state.response()
 
 
-async def aread_capped(response: httpx.Response, limit: int, deadline: Deadline) -> bytes:
-    """Async form of :func:`read_capped`."""
-    capped = _CappedBody(response, limit, deadline)
-    async for chunk in response.aiter_bytes():
-        if capped.full_after(chunk):
-            break
-    return capped.body()
+class EventStream(_StreamView, ClosingContext):
+    """Events of one streamed turn, read synchronously. Iterate it once.
+
+    Built by :meth:`LyzrClient.stream <lyzr_stream.LyzrClient.stream>` from the stream's state
+    and the events to deliver (the HTTP event source, wrapped by the agent-events merge and
+    tracing when they are on).
+    """
+
+    __slots__ = ("_events",)
+
+    def __init__(self, state: StreamState, events: Generator[StreamEvent, None, None]) -> None:
+        super().__init__(state)
+        self._events = events
+
+    def __iter__(self) -> Iterator[StreamEvent]:
+        return self._events
+
+    def __next__(self) -> StreamEvent:
+        return next(self._events)
+
+    def close(self) -> None:
+        """Stop reading and close the HTTP response (idempotent)."""
+        self._events.close()
+
+    def until_done(self) -> AgentResponse:
+        """Read the rest of the stream and return the whole turn."""
+        for _ in self._events:
+            pass
+        return self._state.response()
 
 
-class _CappedBody:
-    """The bookkeeping of :func:`read_capped` (sans-I/O): chunks kept up to a size limit."""
+class AsyncEventStream(_StreamView, AsyncClosingContext):
+    """Events of one streamed turn, read asynchronously. Iterate it once."""
 
-    __slots__ = ("_deadline", "_limit", "_parts", "_size")
+    __slots__ = ("_events",)
 
-    def __init__(self, response: httpx.Response, limit: int, deadline: Deadline) -> None:
-        _cap_body_timeout(response, deadline)
-        self._parts: list[bytes] = []
-        self._size = 0
-        self._limit = limit
-        self._deadline = deadline
+    def __init__(self, state: StreamState, events: AsyncGenerator[StreamEvent, None]) -> None:
+        super().__init__(state)
+        self._events = events
 
-    def full_after(self, chunk: bytes) -> bool:
-        """Keep ``chunk``; True once the limit is reached (read no more). Past the total
-        deadline: :class:`APITimeoutError`."""
-        self._parts.append(chunk)
-        self._size += len(chunk)
-        if self._size >= self._limit:
-            return True
-        if self._deadline.expired():
-            raise timeout_error("total")
-        return False
+    def __aiter__(self) -> AsyncIterator[StreamEvent]:
+        return self._events
 
-    def body(self) -> bytes:
-        return b"".join(self._parts)[: self._limit]
+    async def __anext__(self) -> StreamEvent:
+        return await self._events.__anext__()
 
+    async def aclose(self) -> None:
+        """Stop reading and close the HTTP response (idempotent)."""
+        await self._events.aclose()
 
-def _cap_body_timeout(response: httpx.Response, deadline: Deadline) -> None:
-    remaining = deadline.remaining()
-    if remaining is not None:
-        timeouts = response.request.extensions.get("timeout")
-        current = timeouts.get("read") if isinstance(timeouts, dict) else None
-        set_body_read_timeout(response, remaining if current is None else min(current, remaining))
+    async def until_done(self) -> AgentResponse:
+        """Read the rest of the stream and return the whole turn."""
+        async for _ in self._events:
+            pass
+        return self._state.response()

@@ -8,7 +8,7 @@ What is recorded, per the conventions for invoking an agent (development status,
 
 - one ``CLIENT`` span per agent invocation, named ``invoke_agent`` (the service gives agents an
   id, not a human-readable name), with ``gen_ai.operation.name`` = ``invoke_agent``,
-  ``gen_ai.provider.name`` (``lyzr`` for the Lyzr dialects, else the dialect's name),
+  ``gen_ai.provider.name`` (the dialect's ``provider``: ``lyzr`` for the Lyzr dialects),
   ``gen_ai.agent.id``, ``gen_ai.conversation.id`` (the session id), ``server.address`` /
   ``server.port``, ``gen_ai.response.id`` (the message id), ``gen_ai.response.finish_reasons``,
   and on failure ``error.type`` (the error's class name, e.g. ``InternalServerError``,
@@ -45,18 +45,16 @@ if TYPE_CHECKING:
     from ._request import AgentRequest
     from ._response import AgentResponse
     from ._settings import ClientSettings
-    from ._stream import AsyncEventStream, EventStream
 
 __all__ = [
     "CAPTURE_CONTENT_ENV",
-    "instrument_async_stream",
-    "instrument_stream",
     "note_retry",
+    "traced_async_events",
     "traced_call",
+    "traced_events",
 ]
 
 CAPTURE_CONTENT_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
-_PROVIDERS = {"lyzr-v3": "lyzr", "lyzr-v2": "lyzr"}
 _INSTRUMENTATION = "lyzr_stream"
 
 _api: Any = None  # the opentelemetry modules once imported; False when not installed
@@ -160,7 +158,7 @@ class _Call:
         self._instruments = instruments
         self.streaming = streaming
         url = urlsplit(settings.base_url)
-        provider = _PROVIDERS.get(settings.dialect.name, settings.dialect.name)
+        provider = settings.dialect.provider
         self._metric_attrs: dict[str, Any] = {
             "gen_ai.operation.name": "invoke_agent",
             "gen_ai.provider.name": provider,
@@ -315,31 +313,42 @@ def _input_messages(request: AgentRequest) -> str:
 
 
 # -- streams -------------------------------------------------------------------------------------
-def instrument_stream(stream: EventStream) -> None:
-    """Trace ``stream`` (a no-op unless OpenTelemetry is set up)."""
+def traced_events(
+    events: Generator[StreamEvent, None, None], settings: ClientSettings, request: AgentRequest
+) -> Generator[StreamEvent, None, None]:
+    """``events`` traced as one invocation (returned as they are unless OpenTelemetry is set
+    up)."""
     instruments = _instruments()
-    if instruments is not None:
-        stream._iterator = _traced(stream, stream._iterator, instruments)
+    if instruments is None:
+        return events
+    return _traced(events, instruments, settings, request)
 
 
-def instrument_async_stream(stream: AsyncEventStream) -> None:
-    """Async form of :func:`instrument_stream`."""
+def traced_async_events(
+    events: AsyncGenerator[StreamEvent, None], settings: ClientSettings, request: AgentRequest
+) -> AsyncGenerator[StreamEvent, None]:
+    """Async form of :func:`traced_events`."""
     instruments = _instruments()
-    if instruments is not None:
-        stream._iterator = _atraced(stream, stream._iterator, instruments)
+    if instruments is None:
+        return events
+    return _atraced(events, instruments, settings, request)
 
 
 #: What ``next``/``anext`` give for an answer with no event at all.
 _NO_EVENT: Any = object()
 
 
-# The two wrappers differ only in how they iterate: the rules (the invocation current until the
-# first event, when the request and its retries happen; each event observed; the answer's own
-# iterator closed first, then the span finished by how the stream ended) are the _Call's.
+# The two wrappers differ only in how they iterate: the rules (the span starts when iteration
+# does; the invocation current until the first event, when the request and its retries happen;
+# each event observed; the answer's own iterator closed first, then the span finished by how the
+# stream ended) are the _Call's.
 def _traced(
-    stream: EventStream, inner: Generator[StreamEvent, None, None], instruments: _Instruments
+    inner: Generator[StreamEvent, None, None],
+    instruments: _Instruments,
+    settings: ClientSettings,
+    request: AgentRequest,
 ) -> Generator[StreamEvent, None, None]:
-    call = _Call(instruments, stream._settings, stream.request, streaming=True)
+    call = _Call(instruments, settings, request, streaming=True)
     observe = call.observe
     with call, closing(inner):
         with call.current():
@@ -354,9 +363,12 @@ def _traced(
 
 
 async def _atraced(
-    stream: AsyncEventStream, inner: AsyncGenerator[StreamEvent, None], instruments: _Instruments
+    inner: AsyncGenerator[StreamEvent, None],
+    instruments: _Instruments,
+    settings: ClientSettings,
+    request: AgentRequest,
 ) -> AsyncGenerator[StreamEvent, None]:
-    call = _Call(instruments, stream._settings, stream.request, streaming=True)
+    call = _Call(instruments, settings, request, streaming=True)
     observe = call.observe
     with call:
         async with aclosing(inner):
@@ -399,7 +411,8 @@ def traced_call(
 
 
 def note_retry(attempt: int, error: BaseException, delay: float) -> None:
-    """A retry, as an event on the current span (the invocation's, while it is traced)."""
+    """A retry, as an event on the current span (the invocation's, while it is traced). The
+    client hands this to the HTTP layer, which reports each retry upward through it."""
     api = _api
     if not api:
         return

@@ -28,7 +28,7 @@ from .._request import AgentRequest, ChatMessage
 from .._routes.assets import UploadFile, canonical_mime_type, default_name
 
 if TYPE_CHECKING:
-    from .._files_and_sessions import FilesAndSessionsAPI
+    from .._client import LyzrClient
 
 __all__ = [
     "CallAttachments",
@@ -165,14 +165,14 @@ class CallAttachments:
         assets = merge_asset_ids(request.assets, self.asset_ids, uploaded)
         return request.model_copy(update={"assets": assets})
 
-    def attach(self, client: FilesAndSessionsAPI, request: AgentRequest) -> AgentRequest:
+    def attach(self, client: LyzrClient, request: AgentRequest) -> AgentRequest:
         """``request`` with these files uploaded (now) and their ids in ``assets``."""
         if not self:
             return request
         uploaded = client.upload_assets(self.files) if self.files else []
         return self._with_ids(request, [a.asset_id for a in uploaded])
 
-    async def aattach(self, client: FilesAndSessionsAPI, request: AgentRequest) -> AgentRequest:
+    async def aattach(self, client: LyzrClient, request: AgentRequest) -> AgentRequest:
         """Async form of :meth:`attach`."""
         if not self:
             return request

@@ -1,23 +1,18 @@
-"""A call's limits: its timeouts, one per phase, and its retry policy.
+"""A call's limits: its timeouts (one per phase), its total deadline, and the one retry rule.
 
-Timeouts, as one object with a part per phase of a streamed request:
-
-- ``connect``: opening the TCP/TLS connection;
-- ``write`` and ``pool``: sending the body, waiting for a free pooled connection;
-- ``first_byte``: from sending the request to the response headers (defaults to ``read``);
-- ``read``: the longest gap allowed between two chunks of the body (the idle timeout);
-- ``total``: the whole call, first byte to last; ``None`` means no limit.
-
-A plain number sets ``connect``, ``read``, ``write`` and ``pool`` alike, as in httpx; an
-``httpx.Timeout`` is taken part by part. ``None`` means the defaults below (not "no limit":
-to lift a limit, pass ``Timeouts(read=None, ...)`` with that part set to ``None``).
+Every HTTP call the client makes (stream, one-shot chat, files, sessions, stop) is bounded by a
+:class:`Timeouts` and a :class:`Deadline` and retried, or not, by one :class:`Attempts` over a
+:class:`RetryPolicy`; the sync and async send loops only sleep and send.
 """
 
 from __future__ import annotations
 
+import logging
 import random
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import httpx
 
@@ -31,28 +26,25 @@ from .._errors import (
 )
 
 __all__ = [
-    "DEFAULT_EVENTS_CONNECT_TIMEOUT",
-    "DEFAULT_EVENTS_GRACE",
     "DEFAULT_TIMEOUTS",
     "MAX_TIMEOUT",
     "NOT_GIVEN",
+    "NO_TIMEOUTS",
     "RETRY_STATUSES",
+    "Attempts",
+    "Deadline",
+    "RetryHook",
     "RetryPolicy",
     "TimeoutLike",
     "Timeouts",
+    "timeout_error",
 ]
 
+logger = logging.getLogger("lyzr_stream")
 
 #: The longest timeout accepted (a year): beyond it the socket layer overflows, and "no limit" is
 #: spelled ``None``.
 MAX_TIMEOUT = 365 * 24 * 3600.0
-
-# The agent events channel's bounds (see ``_events_channel``), here because ``LyzrClient``'s
-# signature shows them and importing the channel is left to the first client that uses it.
-#: The most the channel may delay a stream's request (seconds).
-DEFAULT_EVENTS_CONNECT_TIMEOUT = 0.5
-#: How long the channel stays open for late events after the answer (seconds).
-DEFAULT_EVENTS_GRACE = 1.0
 
 
 def _check(name: str, value: float | None) -> None:
@@ -74,6 +66,20 @@ def _check(name: str, value: float | None) -> None:
 
 @dataclass(frozen=True, slots=True)
 class Timeouts:
+    """Timeouts, one per phase of a request (seconds; ``None`` lifts that limit):
+
+    - ``connect``: opening the TCP/TLS connection;
+    - ``write`` and ``pool``: sending the body, waiting for a free pooled connection;
+    - ``first_byte``: from sending the request to the response headers (defaults to ``read``);
+    - ``read``: the longest gap allowed between two chunks of the body (the idle timeout);
+    - ``total``: the whole call, retries and their waits included.
+
+    Wherever a timeout is taken (``LyzrClient(timeout=...)``, a per-call ``timeout=``, the
+    framework models' ``timeout``), a plain number sets ``connect``, ``read``, ``write`` and
+    ``pool`` alike, as in httpx; an ``httpx.Timeout`` is taken part by part; ``None`` means no
+    timeout at all, as in httpx. ``Timeouts()`` holds the defaults.
+    """
+
     connect: float | None = 10.0
     read: float | None = 120.0
     write: float | None = 30.0
@@ -87,11 +93,11 @@ class Timeouts:
 
     @classmethod
     def coerce(cls, value: TimeoutLike) -> Timeouts:
-        """Accept a number, an ``httpx.Timeout``, a ``Timeouts`` or ``None`` (the defaults)."""
+        """Accept a number, an ``httpx.Timeout``, a ``Timeouts`` or ``None`` (no timeout)."""
         if isinstance(value, Timeouts):
             return value
         if value is None:
-            return cls()
+            return NO_TIMEOUTS
         if isinstance(value, httpx.Timeout):
             return cls(value.connect, value.read, value.write, value.pool)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -128,7 +134,41 @@ TimeoutLike = float | int | httpx.Timeout | Timeouts | None
 #: The default of a per-call ``timeout``: the client's own (``None`` means no timeout).
 NOT_GIVEN: Any = object()
 
-DEFAULT_TIMEOUTS = Timeouts()
+DEFAULT_TIMEOUTS: Final = Timeouts()
+#: ``timeout=None``: no limit on any phase.
+NO_TIMEOUTS: Final = Timeouts(connect=None, read=None, write=None, pool=None)
+
+
+class Deadline:
+    """The ``total`` timeout as an absolute monotonic time (or no limit)."""
+
+    __slots__ = ("at",)
+
+    def __init__(self, total: float | None) -> None:
+        self.at = None if total is None else time.monotonic() + total
+
+    def expired(self) -> bool:
+        return self.at is not None and time.monotonic() >= self.at
+
+    def remaining(self) -> float | None:
+        return None if self.at is None else max(0.0, self.at - time.monotonic())
+
+
+_TIMEOUT_ADVICE = {
+    "connect": "the service did not accept the connection in time; check the base URL and network",
+    "write": "sending the request took too long",
+    "pool": "all pooled connections were busy; raise the pool size or lower concurrency",
+    "first_byte": "the service did not start answering in time",
+    "read": "the stream went quiet for longer than the read (idle) timeout",
+    "total": "the whole call took longer than the total timeout",
+}
+
+
+def timeout_error(kind: str, partial_text: str = "") -> APITimeoutError:
+    """The :class:`APITimeoutError` of one timeout ``kind``, with what to check."""
+    return APITimeoutError(
+        f"{kind} timeout: {_TIMEOUT_ADVICE[kind]}", kind=kind, partial_text=partial_text
+    )
 
 
 #: Statuses retried whatever their headers. 429 is retried only with ``Retry-After``.
@@ -173,7 +213,7 @@ class RetryPolicy:
             if error.status_code == 429:
                 return parse_retry_after(error.headers.get("retry-after")) is not None
             return error.status_code in RETRY_STATUSES
-        # Reached only while nothing has been handed to the caller (the shells check that).
+        # Reached only while nothing has been handed to the caller (Attempts checks that).
         return isinstance(error, APIConnectionError)
 
     def delay(self, attempt: int, error: LyzrError) -> float | None:
@@ -186,3 +226,57 @@ class RetryPolicy:
                 return min(retry_after, self.max_retry_after)
         ceiling = min(self.max_delay, self.initial_delay * 2 ** (attempt - 1))
         return random.uniform(ceiling / 2, ceiling)
+
+
+#: Told of each retry: the attempt that failed, its error, the wait before the next one. The
+#: client passes its tracing here (the HTTP layer reports upward; it imports no telemetry).
+RetryHook = Callable[[int, LyzrError, float], None]
+
+
+class Attempts:
+    """The one retry rule of one call, for every send loop (stream or not, sync or async).
+
+    The loop calls :meth:`begin` before each attempt and, when an attempt failed with a
+    :class:`LyzrError`, :meth:`delay_after` for the wait before the next: it raises the error
+    when it is not retried (the policy says no, or part of the answer was already delivered). A
+    wait never overshoots the total deadline: it is cut at the time left, and the next
+    :meth:`begin` then raises ``APITimeoutError(kind="total")``.
+    """
+
+    __slots__ = ("_failed", "_on_retry", "_policy", "_then_raise", "deadline", "number")
+
+    def __init__(
+        self, policy: RetryPolicy, deadline: Deadline, on_retry: RetryHook | None = None
+    ) -> None:
+        self._policy, self.deadline, self._on_retry = policy, deadline, on_retry
+        #: How many attempts have begun.
+        self.number = 0
+        self._failed: LyzrError | None = None
+        self._then_raise: LyzrError | None = None
+
+    def begin(self) -> None:
+        """Before each attempt: raise the total timeout if the last wait used it up."""
+        if self._then_raise is not None:
+            raise self._then_raise from self._failed
+        self.number += 1
+
+    def delay_after(self, error: LyzrError, *, delivered: bool = False) -> float:
+        """The wait before the next attempt; raises ``error`` when it is not retried
+        (``delivered``: part of the answer already reached the caller)."""
+        delay = None if delivered else self._policy.delay(self.number, error)
+        if delay is None:
+            raise error
+        remaining = self.deadline.remaining()
+        if remaining is not None and delay >= remaining:
+            self._failed, self._then_raise = error, timeout_error("total")
+            return remaining
+        self._failed = error
+        if self._on_retry is not None:
+            self._on_retry(self.number, error, delay)
+        logger.info(
+            "lyzr_stream: attempt %d failed (%s); retrying in %.2fs",
+            self.number,
+            type(error).__name__,
+            delay,
+        )
+        return delay

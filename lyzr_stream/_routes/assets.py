@@ -10,7 +10,6 @@ PPTX, XLSX/XLS, JPEG, PNG, the web client's list), a size under the cap, not emp
 
 from __future__ import annotations
 
-import json
 import mimetypes
 import os
 import uuid
@@ -21,7 +20,8 @@ from pathlib import Path
 from typing import IO, Any, Union
 
 from .._errors import APIResponseValidationError, InvalidRequestError, LyzrError, excerpt
-from .route import ApiCall
+from .._json import decode
+from .route import Route
 
 __all__ = [
     "ALLOWED_MIME_TYPES",
@@ -35,7 +35,7 @@ __all__ = [
     "multipart_body",
     "parse_upload_response",
     "to_upload_file",
-    "upload_call",
+    "upload_route",
 ]
 
 UPLOAD_PATH = "/v3/assets/upload"
@@ -262,12 +262,7 @@ def parse_upload_response(body: bytes, files: Sequence[UploadFile]) -> list[Asse
     :class:`~lyzr_stream._errors.APIResponseValidationError` when the answer is not the
     documented shape.
     """
-    try:
-        document = json.loads(body)
-    except ValueError:
-        raise APIResponseValidationError(
-            "the upload answer is not JSON", body_excerpt=excerpt(body)
-        ) from None
+    document = decode(body, what="the upload answer")
     results = document.get("results") if isinstance(document, dict) else None
     if not isinstance(results, list) or not all(isinstance(r, dict) for r in results):
         raise APIResponseValidationError(
@@ -302,7 +297,7 @@ def parse_upload_response(body: bytes, files: Sequence[UploadFile]) -> list[Asse
     return assets
 
 
-def upload_call(files: Sequence[FileInput] | FileInput, max_bytes: int) -> ApiCall[list[Asset]]:
+def upload_route(files: Sequence[FileInput] | FileInput, max_bytes: int) -> Route[list[Asset]]:
     """The upload of ``files`` (one input or a sequence of them), read and checked now: nothing
     is sent for a file the service would refuse. The call's ``parse`` names each file."""
     given: Any = files  # checked at run time: callers pass anything
@@ -312,4 +307,4 @@ def upload_call(files: Sequence[FileInput] | FileInput, max_bytes: int) -> ApiCa
     check_upload(prepared, max_bytes)
     body, content_type = multipart_body(prepared)
     parse = partial(parse_upload_response, files=prepared)
-    return ApiCall("POST", UPLOAD_PATH, parse, body, content_type)
+    return Route.post_content(UPLOAD_PATH, body, content_type, parse)

@@ -1,45 +1,51 @@
-"""One call to a JSON or multipart route of the service, sans-I/O: what to send and how to read
-the answer.
+"""``Route``: one call to a route of the service besides the agent call, sans-I/O.
 
-Each route's builder lives with the route's own rules
-(:func:`lyzr_stream._routes.assets.upload_call`,
-:func:`lyzr_stream._routes.sessions.history_call`, ...); the sync and async methods of
-:class:`~lyzr_stream.LyzrClient` only send the request and hand the answer's bytes to
-:attr:`ApiCall.parse`, so a route is written once and tested on bytes.
+A route is the :class:`~lyzr_stream.dialects.HttpRequest` it sends (the one request type; the
+client adds the service's authentication and sends it on the one request path) and the function
+that turns its answer's body into the method's result, so a route is written once and tested on
+bytes. Each route's builder lives with the route's own rules (:mod:`.assets`, :mod:`.sessions`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from ..dialects._base import HttpRequest
 
-if TYPE_CHECKING:
-    from pydantic import SecretStr
-
-__all__ = ["ApiCall"]
+__all__ = ["Route"]
 
 T = TypeVar("T")
 
+_ACCEPT_JSON = {"accept": "application/json"}
+
 
 @dataclass(frozen=True, slots=True)
-class ApiCall(Generic[T]):
-    """A request to one route (``path`` relative to the base URL, already encoded) and the
-    function that turns its answer's body into the method's result."""
+class Route(Generic[T]):
+    """A request to one route and the reading of its answer."""
 
-    method: str
-    path: str
+    request: HttpRequest
     parse: Callable[[bytes], T] = field(repr=False)
-    content: bytes = field(default=b"", repr=False)
-    content_type: str | None = None
 
-    def http_request(self, api_key: SecretStr | None) -> HttpRequest:
-        """The request with the headers every such route takes (JSON answers, the key)."""
-        headers = {"accept": "application/json"}
-        if self.content_type is not None:
-            headers["content-type"] = self.content_type
-        if api_key is not None:
-            headers["x-api-key"] = api_key.get_secret_value()
-        return HttpRequest(self.method, self.path, headers, {})
+    @classmethod
+    def get(cls, path: str, parse: Callable[[bytes], T]) -> Route[T]:
+        return cls(HttpRequest("GET", path, _ACCEPT_JSON), parse)
+
+    @classmethod
+    def delete(cls, path: str, parse: Callable[[bytes], T]) -> Route[T]:
+        return cls(HttpRequest("DELETE", path, _ACCEPT_JSON), parse)
+
+    @classmethod
+    def post_json(
+        cls, path: str, body: Mapping[str, Any], parse: Callable[[bytes], T]
+    ) -> Route[T]:
+        headers = {**_ACCEPT_JSON, "content-type": "application/json"}
+        return cls(HttpRequest("POST", path, headers, body), parse)
+
+    @classmethod
+    def post_content(
+        cls, path: str, content: bytes, content_type: str, parse: Callable[[bytes], T]
+    ) -> Route[T]:
+        headers = {**_ACCEPT_JSON, "content-type": content_type}
+        return cls(HttpRequest("POST", path, headers, content=content), parse)

@@ -1,6 +1,6 @@
 """The agent's session memory over Lyzr's session API, sans-I/O: paths and answer parsing.
 
-Routes (PROTOCOLS.md, "Files, sessions and tasks"), all with ``x-api-key``:
+Routes (docs/wire.md, "Files, sessions and tasks"), all with ``x-api-key``:
 
 - ``GET /v1/sessions/{session_id}/history``: a list of ``{"role", "content", "created_at"}``;
 - ``GET /v1/sessions/{session_id}/{agent_id}/history``: documented as ``{"history": [...]}``,
@@ -10,7 +10,7 @@ Routes (PROTOCOLS.md, "Files, sessions and tasks"), all with ``x-api-key``:
 - ``POST /v1/sessions/{agent_id}`` with ``{"user_id", "agent_id", "metadata"}`` -> ``session_id``;
 - ``DELETE /v1/sessions/{session_id}``.
 
-Each route is one :class:`~lyzr_stream._routes.route.ApiCall` built here (``history_call``, ...):
+Each route is one :class:`~lyzr_stream._routes.route.Route` built here (``history_route``, ...):
 the client's sync and async methods only send it.
 """
 
@@ -22,23 +22,24 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._errors import APIResponseValidationError, excerpt
+from .._json import decode
 from ..dialects._base import encode_path_segment
-from .route import ApiCall
+from .route import Route
 
 __all__ = [
     "SessionInfo",
     "SessionMessage",
-    "create_session_call",
     "create_session_path",
-    "delete_session_call",
-    "history_call",
+    "create_session_route",
+    "delete_session_route",
     "history_path",
+    "history_route",
     "parse_created_session",
     "parse_history",
     "parse_sessions",
     "session_path",
-    "sessions_call",
     "sessions_path",
+    "sessions_route",
 ]
 
 
@@ -85,12 +86,7 @@ def create_session_path(agent_id: str) -> str:
 
 
 def _json(body: bytes, what: str) -> Any:
-    try:
-        return json.loads(body) if body.strip() else None
-    except ValueError:
-        raise APIResponseValidationError(
-            f"the {what} answer is not JSON", body_excerpt=excerpt(body)
-        ) from None
+    return decode(body, what=f"the {what} answer") if body.strip() else None
 
 
 def _unwrap_list(document: Any, key: str, what: str, body: bytes) -> list[Any]:
@@ -186,24 +182,22 @@ def parse_created_session(body: bytes) -> str:
 
 
 # -- the routes as calls -----------------------------------------------------------------------
-def history_call(session_id: str, agent_id: str | None = None) -> ApiCall[list[SessionMessage]]:
+def history_route(session_id: str, agent_id: str | None = None) -> Route[list[SessionMessage]]:
     """``GET`` the session's memory (agent-scoped with ``agent_id``)."""
-    return ApiCall("GET", history_path(session_id, agent_id), parse_history)
+    return Route.get(history_path(session_id, agent_id), parse_history)
 
 
-def sessions_call(agent_id: str) -> ApiCall[list[SessionInfo]]:
+def sessions_route(agent_id: str) -> Route[list[SessionInfo]]:
     """``GET`` the agent's sessions."""
-    return ApiCall("GET", sessions_path(agent_id), parse_sessions)
+    return Route.get(sessions_path(agent_id), parse_sessions)
 
 
-def create_session_call(
+def create_session_route(
     agent_id: str, user_id: str, metadata: Mapping[str, Any] | None = None
-) -> ApiCall[str]:
+) -> Route[str]:
     """``POST`` a new session of ``agent_id`` for ``user_id``; the answer is its id."""
     body = {"user_id": user_id, "agent_id": agent_id, "metadata": dict(metadata or {})}
-    content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-    path = create_session_path(agent_id)
-    return ApiCall("POST", path, parse_created_session, content, "application/json")
+    return Route.post_json(create_session_path(agent_id), body, parse_created_session)
 
 
 def _no_result(body: bytes) -> None:
@@ -211,6 +205,6 @@ def _no_result(body: bytes) -> None:
     return None
 
 
-def delete_session_call(session_id: str) -> ApiCall[None]:
+def delete_session_route(session_id: str) -> Route[None]:
     """``DELETE`` the session and its memory."""
-    return ApiCall("DELETE", session_path(session_id), _no_result)
+    return Route.delete(session_path(session_id), _no_result)

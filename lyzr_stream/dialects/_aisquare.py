@@ -104,13 +104,16 @@ class AISquareDialect(Dialect):
                 f"got {session_id!r}"
             )
 
+    def auth_headers(self, credentials: Credentials) -> dict[str, str]:
+        """The key in ``auth_header``, after ``auth_scheme`` (``Authorization: Bearer <key>``)."""
+        if credentials.api_key is None:
+            return {}
+        key = credentials.api_key.get_secret_value()
+        return {self.auth_header.lower(): f"{self.auth_scheme} {key}" if self.auth_scheme else key}
+
     def stream_request(self, request: AgentRequest, credentials: Credentials) -> HttpRequest:
         headers = {"content-type": "application/json", "accept": "text/event-stream"}
-        if credentials.api_key is not None:
-            key = credentials.api_key.get_secret_value()
-            headers[self.auth_header.lower()] = (
-                f"{self.auth_scheme} {key}" if self.auth_scheme else key
-            )
+        headers.update(self.auth_headers(credentials))
         session = encode_path_segment(str(int(str(request.session_id))), "session_id")
         path = f"/api/v1/qllm/chat-stream/{session}/"
         return HttpRequest("POST", path, headers, {"prompt": request.message})

@@ -32,7 +32,9 @@ __all__ = [
     "ParsedEvent",
     "StreamFailure",
     "StreamParser",
+    "api_key_header",
     "encode_path_segment",
+    "new_session_id",
 ]
 
 
@@ -60,17 +62,21 @@ class Credentials:
 
 @dataclass(frozen=True, slots=True)
 class HttpRequest:
-    """A request ready to send: ``path`` is relative to the base URL and already encoded.
+    """A request ready to send: ``path`` is relative to the base URL and already encoded. The
+    one request type of the package: dialects build the agent calls with it, the routes (files,
+    sessions) and the stop request too.
 
-    ``headers`` and ``cookies`` may hold the credential: they are left out of the repr, and the
-    shell logs headers only through ``redact_headers``.
+    The body is ``json`` (encoded by the client), or ``content`` already encoded (a multipart
+    upload), or neither (a ``GET``). ``headers`` and ``cookies`` may hold the credential: they
+    are left out of the repr, and the client logs headers only with their values masked.
     """
 
     method: str
     path: str
     headers: Mapping[str, str] = field(repr=False)
-    json: Mapping[str, Any]
+    json: Mapping[str, Any] | None = None
     cookies: Mapping[str, str] = field(default_factory=dict, repr=False)
+    content: bytes | None = field(default=None, repr=False)
 
 
 class StreamParser(Protocol):
@@ -102,11 +108,27 @@ MESSAGE_ONLY_UNSUPPORTED: frozenset[str] = frozenset(
 )
 
 
+def new_session_id(agent_id: str) -> str:
+    """A fresh session id in the Lyzr service's own style: ``<agent id>-<random>``."""
+    return f"{agent_id}-{uuid.uuid4().hex[:12]}"
+
+
+def api_key_header(credentials: Credentials) -> dict[str, str]:
+    """``x-api-key``: how the Lyzr services take the key (docs/wire.md, "Lyzr Agent API v3")."""
+    if credentials.api_key is None:
+        return {}
+    return {"x-api-key": credentials.api_key.get_secret_value()}
+
+
 class Dialect(ABC):
     """One wire format. Subclasses are stateless and shared; a parser holds per-stream state.
 
     ``unsupported_fields`` lists request fields the format cannot carry: setting one raises
     :class:`~lyzr_stream._errors.InvalidRequestError` instead of silently dropping it.
+
+    What the service offers besides the agent call is said by the class attributes below
+    (files, session memory, the agent-events channel) and by :meth:`stop_request`; the client
+    refuses a call the dialect's service does not have, naming the dialect.
     """
 
     name: ClassVar[str]
@@ -116,6 +138,27 @@ class Dialect(ABC):
     has_chat_endpoint: ClassVar[bool] = False
     #: False for formats authenticated some other way (cookies).
     requires_api_key: ClassVar[bool] = True
+    #: The service takes file uploads (``LyzrClient.upload_assets``; Lyzr's asset route).
+    has_files: ClassVar[bool] = False
+    #: The service keeps session memory readable over its session routes
+    #: (``LyzrClient.session_history``, ``list_sessions``, ``create_session``, ...).
+    has_sessions: ClassVar[bool] = False
+    #: The service publishes the agent's events on a WebSocket per session (``agent_events``).
+    has_agent_events: ClassVar[bool] = False
+    #: ``gen_ai.provider.name`` in traces (the GenAI semantic conventions); the dialect's name
+    #: unless a subclass names its provider.
+    provider_name: ClassVar[str | None] = None
+
+    @property
+    def provider(self) -> str:
+        """The provider name traces report (:attr:`provider_name`, else :attr:`name`)."""
+        return self.provider_name or self.name
+
+    def auth_headers(self, credentials: Credentials) -> dict[str, str]:
+        """The headers that authenticate a request to this service (``x-api-key`` unless a
+        dialect says otherwise). The client adds them to the service's routes (files, sessions);
+        a dialect adds them to its own requests."""
+        return api_key_header(credentials)
 
     def validate(self, request: AgentRequest) -> None:
         """Reject fields this format cannot carry. Called before anything is sent."""
@@ -143,7 +186,7 @@ class Dialect(ABC):
 
     def new_session_id(self, agent_id: str) -> str:
         """A fresh session id in the form this service expects: ``<agent id>-<random>``."""
-        return f"{agent_id}-{uuid.uuid4().hex[:12]}"
+        return new_session_id(agent_id)
 
     def chat_request(self, request: AgentRequest, credentials: Credentials) -> HttpRequest:
         """The one-shot request, for formats that have one (``has_chat_endpoint``)."""

@@ -111,6 +111,10 @@ class ChatMessagesDialect(Dialect):
         super().validate(request)
         _check_uuid(str(request.session_id), "session_id (the chat id)")
 
+    def auth_headers(self, credentials: Credentials) -> dict[str, str]:
+        """None: this service takes the key as a session cookie (see :meth:`stream_request`)."""
+        return {}
+
     def stream_request(self, request: AgentRequest, credentials: Credentials) -> HttpRequest:
         headers = {"content-type": "application/json", "accept": "text/event-stream"}
         cookies = dict(credentials.cookies)

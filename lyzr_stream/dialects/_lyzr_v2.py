@@ -25,6 +25,7 @@ class LyzrV2Dialect(Dialect):
     """The older Lyzr v2 streaming endpoint."""
 
     name: ClassVar[str] = "lyzr-v2"
+    provider_name: ClassVar[str | None] = "lyzr"
     default_base_url: ClassVar[str] = "https://agent.api.lyzr.app"
     unsupported_fields: ClassVar[frozenset[str]] = MESSAGE_ONLY_UNSUPPORTED
 

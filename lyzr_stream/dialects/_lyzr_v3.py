@@ -46,6 +46,7 @@ from ._base import (
     ParsedEvent,
     StreamFailure,
     agent_error,
+    api_key_header,
     encode_path_segment,
 )
 from ._local_tools import local_tools_feature, tool_call_request_from_payload
@@ -102,10 +103,7 @@ def build_body(request: AgentRequest) -> dict[str, Any]:
 def api_key_headers(credentials: Credentials, accept: str = "application/json") -> dict[str, str]:
     """JSON body, ``x-api-key``, and ``Accept`` (``application/json`` on both v3 routes, the
     stream included, as every official client sends)."""
-    headers = {"content-type": "application/json", "accept": accept}
-    if credentials.api_key is not None:
-        headers["x-api-key"] = credentials.api_key.get_secret_value()
-    return headers
+    return {"content-type": "application/json", "accept": accept, **api_key_header(credentials)}
 
 
 def _json_text(value: object, surrogates: bool = True) -> str:
@@ -513,6 +511,10 @@ class LyzrV3Dialect(Dialect):
     name: ClassVar[str] = "lyzr-v3"
     default_base_url: ClassVar[str] = "https://agent-prod.studio.lyzr.ai"
     has_chat_endpoint: ClassVar[bool] = True
+    has_files: ClassVar[bool] = True
+    has_sessions: ClassVar[bool] = True
+    has_agent_events: ClassVar[bool] = True
+    provider_name: ClassVar[str | None] = "lyzr"
 
     def stream_request(self, request: AgentRequest, credentials: Credentials) -> HttpRequest:
         headers = api_key_headers(credentials)

@@ -245,7 +245,7 @@ def _react(call: AgentCall) -> Answer:
     )
 
 
-# -- the forms the official Lyzr clients accept (PROTOCOLS.md, "What the official clients do") --
+# -- the forms the official Lyzr clients accept (docs/wire.md, "What the official clients do") --
 ARTIFACT_FILE = {
     "name": "report.pdf",
     "file_url": "https://example.invalid/report.pdf",

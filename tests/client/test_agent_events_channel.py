@@ -290,14 +290,14 @@ def test_missing_websockets_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> 
 
 # -- the merge's rules, shared by the sync and async iterators, without sockets -------------------
 class _Recording:
-    """What the merge reads of a stream (its response builder) and of a reader (its state)."""
+    """What the merge is given: where delivered events are recorded (the stream state's
+    ``record``), and a reader's state."""
 
     def __init__(self) -> None:
-        self._builder = self
         self.added: list[Any] = []
         self.connected, self.finished = True, False
 
-    def add(self, event: Any) -> None:
+    def __call__(self, event: Any) -> None:
         self.added.append(event)
 
 

@@ -71,7 +71,7 @@ def test_asyncio_run_many_times_with_one_client(lyzr_emulator: Emulator) -> None
     grown = tracemalloc.get_traced_memory()[0] - before
     tracemalloc.stop()
     assert _fds() <= fds + 2, "sockets of finished event loops are still open"
-    assert not client._async, "pools of finished event loops are still held"
+    assert not client._connections.loops_with_pools(), "pools of ended event loops are still held"
     assert grown < 1_000_000, f"memory grew by {grown} bytes over 1,000 asyncio.run calls"
     client.close()
 
@@ -101,7 +101,7 @@ def test_asyncio_run_many_times_with_one_model(lyzr_emulator: Emulator, surface:
         assert asyncio.run(one()) == "You said: hi"
     gc.collect()
     assert _fds() <= fds + 2
-    assert not client._async
+    assert not client._connections.loops_with_pools()
 
 
 async def test_cancellation_storm_leaks_nothing(lyzr_emulator: Emulator) -> None:

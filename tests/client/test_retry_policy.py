@@ -12,10 +12,12 @@ from lyzr_stream import (
     APIConnectionError,
     APIResponseValidationError,
     APITimeoutError,
+    InternalServerError,
     InvalidRequestError,
 )
-from lyzr_stream._errors import parse_retry_after, status_error_from_response
-from lyzr_stream._http.limits import RETRY_STATUSES, RetryPolicy
+from lyzr_stream._errors import parse_retry_after
+from lyzr_stream._http.errors import status_error_from_response
+from lyzr_stream._http.limits import RETRY_STATUSES, Attempts, Deadline, RetryPolicy
 
 
 def _status(code: int, retry_after: str | None = None) -> object:
@@ -101,3 +103,20 @@ def test_parse_retry_after(value: str, seconds: float | None) -> None:
 def test_bad_max_retries(bad: object) -> None:
     with pytest.raises(InvalidRequestError, match="max_retries"):
         RetryPolicy(max_retries=bad)  # type: ignore[arg-type]
+
+
+def test_one_retry_rule_for_every_send_loop() -> None:
+    attempts = Attempts(RetryPolicy(max_retries=1, initial_delay=0.0), Deadline(None))
+    failure = InternalServerError("boom", status_code=500)
+    attempts.begin()
+    assert attempts.delay_after(failure) == 0.0
+    attempts.begin()
+    with pytest.raises(InternalServerError, match="boom"):
+        attempts.delay_after(failure)
+    # A wait that would outlast the total timeout is cut, then the call ends as a timeout.
+    late = Attempts(RetryPolicy(max_retries=3, initial_delay=5.0), Deadline(0.01))
+    late.begin()
+    assert late.delay_after(failure) <= 0.01
+    with pytest.raises(APITimeoutError) as info:
+        late.begin()
+    assert info.value.kind == "total" and info.value.__cause__ is failure

@@ -291,16 +291,12 @@ async def test_a_late_stop_never_stops_the_next_turn_async(lyzr_emulator: Emulat
 
 
 # -- the stopper alone: best effort, its outcome only logged -------------------------------------
-def _stopper(base_url: str, api_key: str = "") -> Any:
+def _stopper(base_url: str, api_key: str = "k") -> Any:
+    """A stopper sending the stop calls a client builds (the one request path)."""
     from lyzr_stream._agent_stop import AgentStopper
-    from lyzr_stream.dialects._base import HttpRequest
 
-    headers = {"x-api-key": api_key}
-    return AgentStopper(
-        lambda session: HttpRequest("POST", f"/v3/inference/session/{session}/stop", headers, {}),
-        lambda path: base_url + path,
-        httpx.Client,
-    )
+    client = LyzrClient(api_key=api_key, base_url=base_url, stop_on_exit=False)
+    return AgentStopper(client._stop_call, httpx.Client)
 
 
 def _unused_url() -> str:
@@ -318,8 +314,8 @@ def test_a_stop_is_logged_sent_or_failed_and_never_raises(
     failed.stop("sync-refused")
     sent.close()
     failed.close()
-    assert "stop for session sync-ok -> HTTP 200" in caplog.text
-    assert "stop for session sync-refused failed (ConnectError)" in caplog.text
+    assert "stop for session sync-ok sent" in caplog.text
+    assert "stop for session sync-refused failed (APIConnectionError)" in caplog.text
 
 
 async def test_an_async_stop_is_logged_sent_or_failed_and_never_raises(
@@ -332,5 +328,5 @@ async def test_an_async_stop_is_logged_sent_or_failed_and_never_raises(
     _stopper(lyzr_emulator.base_url, lyzr_emulator.api_key).astop(pools, "async-ok")
     _stopper(_unused_url()).astop(pools, "async-refused")
     await pools.aclose()
-    assert "stop for session async-ok -> HTTP 200" in caplog.text
-    assert "stop for session async-refused failed (ConnectError)" in caplog.text
+    assert "stop for session async-ok sent" in caplog.text
+    assert "stop for session async-refused failed (APIConnectionError)" in caplog.text

@@ -7,7 +7,7 @@ import asyncio
 import json
 import subprocess
 import sys
-from collections.abc import Generator, Iterator
+from collections.abc import AsyncGenerator, Generator, Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
@@ -210,7 +210,7 @@ class _Scripted:
     """What the wrappers read of a stream, and an answer that notes what happened to it."""
 
     def __init__(self, events: list[Any], fail: BaseException | None = None) -> None:
-        self._settings = LyzrClient(api_key="k", base_url="http://127.0.0.1:9").settings
+        self.settings = LyzrClient(api_key="k", base_url="http://127.0.0.1:9").settings
         self.request = _request(session_id="scripted")
         self.events, self.fail = events, fail
         self.current: list[int] = []  # the current span's id at each fetch
@@ -230,7 +230,7 @@ class _Scripted:
         finally:
             self.closed = True
 
-    async def ainner(self) -> Any:
+    async def ainner(self) -> AsyncGenerator[Any, None]:
         with closing(self.inner()) as inner:
             for event in inner:
                 yield event
@@ -238,11 +238,10 @@ class _Scripted:
 
 def _run(mode: str, answer: _Scripted, take: int | None) -> list[Any]:
     """Read ``take`` events through the wrapper (all of them with None), then close it."""
-    instruments = telemetry._instruments()
-    assert instruments is not None
+    assert telemetry._instruments() is not None
     got: list[Any] = []
     if mode == "sync":
-        wrapped = telemetry._traced(answer, answer.inner(), instruments)  # type: ignore[arg-type]
+        wrapped = telemetry.traced_events(answer.inner(), answer.settings, answer.request)
         try:
             for event in wrapped:
                 got.append(event)
@@ -253,7 +252,7 @@ def _run(mode: str, answer: _Scripted, take: int | None) -> list[Any]:
         return got
 
     async def consume() -> None:
-        awrapped = telemetry._atraced(answer, answer.ainner(), instruments)  # type: ignore[arg-type]
+        awrapped = telemetry.traced_async_events(answer.ainner(), answer.settings, answer.request)
         try:
             async for event in awrapped:
                 got.append(event)
@@ -404,7 +403,7 @@ def test_nothing_is_recorded_without_a_provider(lyzr_emulator: Emulator) -> None
     assert telemetry._instruments() is None
     with _client(lyzr_emulator) as client:
         stream = client.stream(_request())
-        assert stream._iterator.__name__ != "_traced"  # not wrapped at all
+        assert iter(stream).__name__ == "http_events"  # the HTTP source itself: not wrapped
         stream.until_done()
 
 

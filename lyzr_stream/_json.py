@@ -1,0 +1,147 @@
+"""JSON in and out of the core: one decoding step with size and depth limits, one encoder for
+request bodies.
+
+Every JSON document the service sends (stream events, one-shot answers, error bodies, route
+answers, agent events) is decoded by :func:`decode` or :func:`decode_or_text`, so that a huge or
+absurdly nested document is one typed error (:class:`APIResponseValidationError`) everywhere,
+never a ``RecursionError`` or a ``MemoryError`` from deep inside a parser.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+from ._errors import APIResponseValidationError, InvalidRequestError, excerpt
+
+__all__ = ["MAX_DEPTH", "NOT_JSON", "decode", "decode_or_text", "encode_body"]
+
+#: The deepest nesting of arrays and objects accepted in a document the service sends. Real
+#: answers nest a few levels (tool arguments, metadata); the limit keeps every later step
+#: (re-encoding for an error message, a span attribute) far from Python's recursion limit.
+MAX_DEPTH: Final = 128
+
+
+class _NotJson:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "NOT_JSON"
+
+
+#: What :func:`decode_or_text` returns for text that is not JSON.
+NOT_JSON: Final = _NotJson()
+
+
+def _too_deep(value: object) -> bool:
+    """Whether ``value`` nests arrays/objects deeper than :data:`MAX_DEPTH` (iterative)."""
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > MAX_DEPTH:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def _checked(data: str | bytes, value: object, what: str) -> object:
+    # Only a document with more brackets than the limit can be too deep: the count is C-fast,
+    # so the walk is paid only by documents that could fail it.
+    if _bracket_count(data) > MAX_DEPTH and _too_deep(value):
+        raise _too_deep_error(data, what)
+    return value
+
+
+def _bracket_count(data: str | bytes) -> int:
+    if isinstance(data, bytes):
+        return data.count(b"[") + data.count(b"{")
+    return data.count("[") + data.count("{")
+
+
+def _too_deep_error(data: str | bytes, what: str) -> APIResponseValidationError:
+    return APIResponseValidationError(
+        f"{what} nests deeper than {MAX_DEPTH} levels", body_excerpt=excerpt(data[:200])
+    )
+
+
+def _too_large(data: str | bytes, what: str, max_bytes: int | None) -> bool:
+    return max_bytes is not None and len(data) > max_bytes
+
+
+def decode(
+    data: str | bytes, *, what: str, max_bytes: int | None = None, shallow: bool = False
+) -> Any:
+    """The JSON value of ``data``. Not JSON, larger than ``max_bytes`` or nested deeper than
+    :data:`MAX_DEPTH`: :class:`APIResponseValidationError` naming ``what``.
+
+    ``shallow=True``: the caller checks the value's shape itself (a list of one-key objects, on
+    the per-token path), so only nesting beyond the decoder's own recursion limit is caught."""
+    if _too_large(data, what, max_bytes):
+        raise APIResponseValidationError(
+            f"{what} exceeded {max_bytes} bytes", body_excerpt=excerpt(data[:200])
+        )
+    try:
+        value = json.loads(data)
+    except RecursionError:
+        raise _too_deep_error(data, what) from None
+    except ValueError:
+        raise APIResponseValidationError(
+            f"{what} is not valid JSON", body_excerpt=excerpt(data)
+        ) from None
+    return value if shallow else _checked(data, value, what)
+
+
+def decode_or_text(data: str | bytes, *, what: str, max_bytes: int | None = None) -> Any:
+    """Like :func:`decode`, but text that is not JSON gives :data:`NOT_JSON` (the caller reads
+    it as text); a document that is too large or too deep is still an error."""
+    if _too_large(data, what, max_bytes):
+        raise APIResponseValidationError(
+            f"{what} exceeded {max_bytes} bytes", body_excerpt=excerpt(data[:200])
+        )
+    try:
+        value = json.loads(data)
+    except RecursionError:
+        raise _too_deep_error(data, what) from None
+    except ValueError:
+        return NOT_JSON
+    return _checked(data, value, what)
+
+
+def _plain(value: object) -> object:
+    """JSON for the mappings and sequences the standard encoder does not take
+    (``MappingProxyType``, other ``Mapping``/``Sequence`` types); anything else is refused."""
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, (list, tuple, set, frozenset)) or (
+        isinstance(value, Sequence) and not isinstance(value, (str, bytes))
+    ):
+        return list(value)
+    raise InvalidRequestError(
+        f"the request holds a {type(value).__name__}, which cannot be sent as JSON"
+    )
+
+
+#: One encoder for every request body (``json.dumps`` with options builds a new one per call).
+_ENCODER = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=_plain
+)
+
+
+def encode_body(value: object) -> bytes:
+    """A request body; what cannot be sent is an :class:`InvalidRequestError` naming it."""
+    try:
+        return _ENCODER.encode(value).encode()
+    except UnicodeEncodeError:
+        raise InvalidRequestError(
+            "the request holds text that is not valid Unicode (a lone surrogate, often left by a"
+            " broken decode) in the message, an id or a variable"
+        ) from None
+    except (ValueError, RecursionError) as exc:
+        raise InvalidRequestError(f"the request body cannot be sent as JSON: {exc}") from None

@@ -1,0 +1,183 @@
+"""The asset and session routes, sans-I/O: files in, multipart out, requests built and answers
+parsed on bytes."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+
+from lyzr_stream import APIResponseValidationError, InvalidRequestError
+from lyzr_stream._routes.assets import (
+    AssetUploadError,
+    UploadFile,
+    check_upload,
+    multipart_body,
+    parse_upload_response,
+    to_upload_file,
+    upload_route,
+)
+from lyzr_stream._routes.sessions import (
+    create_session_route,
+    delete_session_route,
+    history_route,
+    parse_created_session,
+    parse_history,
+    parse_sessions,
+    sessions_route,
+)
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+PDF = b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n"
+
+
+def test_inputs_become_upload_files(tmp_path: Path) -> None:
+    path = tmp_path / "report.pdf"
+    path.write_bytes(PDF)
+    assert to_upload_file(path) == UploadFile("report.pdf", PDF, "application/pdf")
+    assert to_upload_file(str(path)).mime_type == "application/pdf"
+    assert to_upload_file(("a.PNG", PNG)).mime_type == "image/png"
+    assert to_upload_file(("scan", PNG, "image/jpg")).mime_type == "image/jpeg"
+    named = io.BytesIO(PDF)
+    named.name = "/tmp/x/notes.pdf"
+    assert to_upload_file(named) == UploadFile("notes.pdf", PDF, "application/pdf")
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (b"raw", "need a name"),
+        (io.BytesIO(PDF), "needs a name"),
+        (("a.pdf",), r"must be \(name, bytes\)"),
+        (("a.pdf", "text"), "must be bytes"),
+        (42, "cannot upload a int"),
+        ("/does/not/exist.pdf", "cannot read"),
+    ],
+)
+def test_bad_inputs_are_refused(value: Any, message: str) -> None:
+    with pytest.raises(InvalidRequestError, match=message):
+        to_upload_file(value)
+
+
+def test_types_sizes_and_emptiness_checked_before_sending() -> None:
+    check_upload([UploadFile("a.png", PNG, "image/png")], 1000)
+    with pytest.raises(InvalidRequestError, match=r"'a\.gif' \(image/gif\).*PDF, DOCX"):
+        check_upload([to_upload_file(("a.gif", b"GIF89a"))], 1000)
+    with pytest.raises(InvalidRequestError, match=r"'blob' .*unknown type"):
+        check_upload([to_upload_file(("blob", b"x"))], 1000)
+    with pytest.raises(InvalidRequestError, match=r"'a\.pdf': the file is empty"):
+        check_upload([UploadFile("a.pdf", b"", "application/pdf")], 1000)
+    with pytest.raises(InvalidRequestError, match=r"over the 10-byte cap"):
+        check_upload([UploadFile("a.pdf", PDF, "application/pdf")], 10)
+    with pytest.raises(InvalidRequestError, match="no files"):
+        check_upload([], 10)
+
+
+def test_multipart_body_has_one_files_part_per_file() -> None:
+    files = [
+        UploadFile('q"uote.pdf', PDF, "application/pdf"),
+        UploadFile("b.png", PNG, "image/png"),
+    ]
+    body, content_type = multipart_body(files, boundary="BOUNDARY")
+    assert content_type == "multipart/form-data; boundary=BOUNDARY"
+    assert body.count(b'name="files"') == 2
+    assert b'filename="q%22uote.pdf"' in body
+    assert b"Content-Type: image/png\r\n\r\n" + PNG + b"\r\n--BOUNDARY--\r\n" in body
+    assert body.startswith(b"--BOUNDARY\r\n")
+
+
+def test_upload_answer_parsed_and_failures_named() -> None:
+    files = [UploadFile("a.pdf", PDF, "application/pdf"), UploadFile("b.png", PNG, "image/png")]
+    ok = {"success": True, "asset_id": "id1", "file_name": "a.pdf", "type": "document",
+          "file_size": 3, "url": "u", "mime_type": "application/pdf"}  # fmt: skip
+    bad = {"success": False, "file_name": "b.png", "error": "virus"}
+    [asset] = parse_upload_response(json.dumps({"results": [ok]}).encode(), files[:1])
+    assert (asset.asset_id, asset.name, asset.size, asset.url) == ("id1", "a.pdf", 3, "u")
+    with pytest.raises(AssetUploadError, match=r"'b\.png': virus") as info:
+        parse_upload_response(json.dumps({"results": [ok, bad]}).encode(), files)
+    assert [a.asset_id for a in info.value.uploaded] == ["id1"]
+    assert [f.name for f in info.value.failures] == ["b.png"]
+    with pytest.raises(AssetUploadError, match=r"'b\.png': the service returned no result"):
+        parse_upload_response(json.dumps({"results": [ok]}).encode(), files)
+    with pytest.raises(APIResponseValidationError, match="no 'results'"):
+        parse_upload_response(b'{"detail": "x"}', files)
+    with pytest.raises(APIResponseValidationError, match="not valid JSON"):
+        parse_upload_response(b"<html>", files)
+
+
+def test_history_both_shapes_and_sessions_list() -> None:
+    entries = [{"role": "user", "content": "hi", "created_at": "t1"},
+               {"role": "assistant", "content": "hello", "created_at": None}]  # fmt: skip
+    as_list = parse_history(json.dumps(entries).encode())
+    wrapped = parse_history(json.dumps({"history": entries}).encode())
+    assert as_list == wrapped
+    assert [(m.role, m.content, m.created_at) for m in as_list] == [
+        ("user", "hi", "t1"),
+        ("assistant", "hello", None),
+    ]
+    assert parse_history(b"[]") == parse_history(b'{"history": null}') == []
+    [other_key] = parse_history(b'[{"role": "user", "message": "hey"}]')
+    assert other_key.content == "hey"
+    with pytest.raises(APIResponseValidationError, match="neither a list"):
+        parse_history(b'{"messages": []}')
+    with pytest.raises(APIResponseValidationError, match="no role"):
+        parse_history(b'[{"content": "x"}]')
+    [info] = parse_sessions(b'[{"session_id": "s", "session_name": "Trip", "metadata": {"a": 1}}]')
+    assert (info.session_id, info.name, dict(info.metadata)) == ("s", "Trip", {"a": 1})
+    assert parse_sessions(b'{"sessions": []}') == []
+    assert parse_created_session(b'{"session_id": "new"}') == "new"
+    with pytest.raises(APIResponseValidationError):
+        parse_created_session(b"{}")
+
+
+def test_each_route_is_one_request_built_and_read_without_io() -> None:
+    history = history_route("s 1", "agent/x")
+    request = history.request
+    assert (request.method, request.path) == ("GET", "/v1/sessions/s%201/agent%2Fx/history")
+    assert request.json is None and request.content is None
+    assert history.parse(b'[{"role": "user", "content": "hi"}]')[0].content == "hi"
+    assert history_route("s").request.path == "/v1/sessions/s/history"
+    listed = sessions_route("a")
+    assert (listed.request.method, listed.request.path, listed.parse(b"[]")) == (
+        "GET", "/v1/agent/a/sessions", []
+    )  # fmt: skip
+    create = create_session_route("a", "u@x", {"title": "Trip"})
+    assert (create.request.method, create.request.path) == ("POST", "/v1/sessions/a")
+    assert create.request.headers["content-type"] == "application/json"
+    assert create.request.json == {"user_id": "u@x", "agent_id": "a", "metadata": {"title": "Trip"}}
+    assert create.parse(b'"new-id"') == "new-id"
+    delete = delete_session_route("s")
+    assert (delete.request.method, delete.request.path, delete.parse(b"anything")) == (
+        "DELETE", "/v1/sessions/s", None
+    )  # fmt: skip
+    with pytest.raises(InvalidRequestError, match="session_id"):
+        history_route("..")
+
+
+def test_the_upload_route_checks_first_and_names_files_in_its_answer() -> None:
+    route = upload_route(("a.pdf", PDF), 1024)  # one file, not a sequence of two
+    request = route.request
+    assert (request.method, request.path) == ("POST", "/v3/assets/upload")
+    assert request.headers["content-type"].startswith("multipart/form-data")
+    assert request.content is not None and request.content.count(b'name="files"') == 1
+    with pytest.raises(AssetUploadError, match=r"'a\.pdf': too big"):
+        route.parse(b'{"results": [{"success": false, "error": "too big"}]}')
+    with pytest.raises(InvalidRequestError, match="over the 8-byte cap"):
+        upload_route([("a.pdf", PDF)], 8)
+    # The route carries no credential: the client adds the dialect's (one place for x-api-key).
+    assert "x-api-key" not in request.headers
+    assert PDF.decode() not in repr(route)
+
+
+def test_the_dialect_authenticates_the_routes() -> None:
+    from lyzr_stream.dialects import Credentials, get_dialect
+
+    credentials = Credentials(SecretStr("sk-secret"))
+    assert get_dialect("lyzr-v3").auth_headers(credentials) == {"x-api-key": "sk-secret"}
+    assert get_dialect("lyzr-v3").auth_headers(Credentials()) == {}
+    bearer = get_dialect("aisquare").auth_headers(credentials)
+    assert bearer == {"authorization": "Bearer sk-secret"}
