@@ -98,7 +98,9 @@ def decode(
     return value if shallow else _checked(data, value, what)
 
 
-def decode_or_text(data: str | bytes, *, what: str, max_bytes: int | None = None) -> Any:
+def decode_or_text(
+    data: str | bytes, *, what: str, max_bytes: int | None = None, shallow: bool = False
+) -> Any:
     """Like :func:`decode`, but text that is not JSON gives :data:`NOT_JSON` (the caller reads
     it as text); a document that is too large or too deep is still an error."""
     if _too_large(data, what, max_bytes):
@@ -111,7 +113,7 @@ def decode_or_text(data: str | bytes, *, what: str, max_bytes: int | None = None
         raise _too_deep_error(data, what) from None
     except ValueError:
         return NOT_JSON
-    return _checked(data, value, what)
+    return value if shallow else _checked(data, value, what)
 
 
 def _plain(value: object) -> object:

@@ -20,11 +20,11 @@ must never fail because of this channel.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any, Literal
 
 from .._events import AgentEvent, ReasoningDelta, ToolActivity
+from .._json import NOT_JSON, decode_or_text
 
 __all__ = ["AgentEventDecoder", "ChannelEvent"]
 
@@ -47,10 +47,8 @@ def _text(value: Any) -> str | None:
 def _maybe_json(value: Any) -> Any:
     """A JSON object or array sent as a string, parsed; anything else as it is."""
     if isinstance(value, str) and value.lstrip()[:1] in ("{", "["):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
+        parsed = decode_or_text(value, what="an agent event's field")
+        return value if parsed is NOT_JSON else parsed
     return value
 
 
@@ -87,10 +85,7 @@ def parse_message(message: str | bytes) -> dict[str, Any] | None:
     text = message.strip()
     if not text.startswith("{"):
         return None  # "ping", "[ERROR] ...", anything that is not an object
-    try:
-        payload = json.loads(text)
-    except ValueError:
-        return None
+    payload = decode_or_text(text, what="an agent event")
     if not isinstance(payload, dict):
         return None
     kind = payload.get("event_type", payload.get("type"))

@@ -21,6 +21,7 @@ from typing import Any
 
 from .._errors import APIResponseValidationError, InvalidRequestError, excerpt
 from .._events import ToolCall, ToolCallRequest
+from .._json import decode, decode_or_text
 from .._request import ChatMessage, ToolSpec
 
 __all__ = [
@@ -118,8 +119,8 @@ def is_proxy_call(entry: Mapping[str, Any]) -> bool:
     arguments = function.get("arguments")
     if isinstance(arguments, str):
         try:
-            arguments = json.loads(arguments)
-        except ValueError:
+            arguments = decode_or_text(arguments, what="tool call arguments")
+        except APIResponseValidationError:
             return False
     return isinstance(arguments, Mapping) and "tool_name" in arguments
 
@@ -161,13 +162,7 @@ def _parse_arguments(raw: object, tool: str) -> Mapping[str, Any]:
     if isinstance(raw, Mapping):
         return dict(raw)
     if isinstance(raw, str):
-        try:
-            value = json.loads(raw)
-        except ValueError:
-            raise APIResponseValidationError(
-                f"the arguments of tool call {tool!r} are not valid JSON",
-                body_excerpt=excerpt(raw),
-            ) from None
+        value = decode(raw, what=f"the arguments of tool call {tool!r}")
         if isinstance(value, Mapping):
             return dict(value)
     raise APIResponseValidationError(

@@ -37,6 +37,7 @@ from typing import Any, ClassVar
 
 from .._errors import APIResponseValidationError, StreamInterruptedError, excerpt
 from .._events import Metadata, StreamEnd, TextDelta, ToolActivity
+from .._json import NOT_JSON, decode, decode_or_text
 from .._request import AgentRequest
 from .._response import AgentResponse, ResponseBuilder
 from ._base import (
@@ -170,8 +171,10 @@ def payload_events(payload: str) -> list[ParsedEvent] | None:
     if payload[:1] != "{":
         return None
     try:
-        obj = json.loads(payload)
-    except ValueError:
+        obj = decode_or_text(payload, what="a stream event")
+    except APIResponseValidationError as exc:  # too large or too deep to read
+        return [StreamFailure(exc)]
+    if obj is NOT_JSON:
         if payload[:2] == '{"':
             return [
                 StreamFailure(
@@ -210,9 +213,9 @@ def _json_texts(payloads: list[str], text: str) -> list[str] | None:
     parsed with one ``json.loads``; None for anything else (the per-event path handles it)."""
     if text.count("data: {") != len(payloads):
         return None
-    try:
-        objects = json.loads("[" + ",".join(payloads) + "]")
-    except ValueError:
+    # Shallow: the shape check below admits only one-key objects holding a string.
+    objects = decode_or_text("[" + ",".join(payloads) + "]", what="a stream event", shallow=True)
+    if objects is NOT_JSON:
         return None
     texts = []
     for obj in objects:
@@ -230,8 +233,8 @@ def _json_texts(payloads: list[str], text: str) -> list[str] | None:
 def _error_message(data: str) -> str:
     """The message of an SSE ``event: error``: its data, or the text field of a JSON body."""
     try:
-        obj = json.loads(data)
-    except ValueError:
+        obj = decode_or_text(data, what="an error event")
+    except APIResponseValidationError:  # too large or too deep to read: its text is the message
         return data
     return _agent_error_text(obj) if isinstance(obj, dict) and obj else data
 
@@ -457,8 +460,9 @@ def _tool_activity(entry: object) -> list[ToolActivity]:
         (source[k] for k in ("arguments", "args", "input", "tool_input") if k in source), None
     )
     if isinstance(arguments, str):
-        with contextlib.suppress(ValueError):
-            arguments = json.loads(arguments)
+        with contextlib.suppress(APIResponseValidationError):
+            parsed = decode_or_text(arguments, what="a tool call's arguments")
+            arguments = arguments if parsed is NOT_JSON else parsed
     raw = dict(entry)
     out = [ToolActivity("call", name, arguments=arguments, raw=raw)]
     for key in ("result", "output", "response", "tool_output", "content"):
@@ -550,10 +554,7 @@ class LyzrV3Dialect(Dialect):
             if isinstance(event, StreamFailure):
                 raise event.error
             builder.add(event)
-        try:
-            raw = json.loads(body)
-        except ValueError:  # pragma: no cover - finish() already rejected it
-            raw = None
+        raw = decode(body, what="the response")  # finish() above already accepted it
         session_id = raw.get("session_id") if isinstance(raw, dict) else None
         response = builder.build(
             agent_id=request.agent_id,

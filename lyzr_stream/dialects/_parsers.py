@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import codecs
-import json
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from .._errors import APIResponseValidationError, LyzrError, StreamInterruptedError, excerpt
 from .._events import Metadata, StreamEnd, TextDelta
+from .._json import decode
 from ._base import ParsedEvent, StreamFailure, StreamParser
 from ._sse import ServerSentEvent, SSEDecoder
 from ._tags import TagSplitter
@@ -146,15 +146,9 @@ class JsonBodyParser:
         if not body.strip():
             return [StreamFailure(StreamInterruptedError("the response body was empty"))]
         try:
-            document = json.loads(body)
-        except ValueError:
-            return [
-                StreamFailure(
-                    APIResponseValidationError(
-                        "the response is not valid JSON", body_excerpt=excerpt(body)
-                    )
-                )
-            ]
+            document = decode(body, what="the response")
+        except APIResponseValidationError as exc:
+            return [StreamFailure(exc)]
         if not isinstance(document, Mapping):
             return [
                 StreamFailure(
@@ -297,16 +291,9 @@ class JsonEventParser:
             if not sse.data.strip():
                 continue
             try:
-                obj = json.loads(sse.data)
-            except ValueError:
-                out.extend(
-                    self.fail(
-                        APIResponseValidationError(
-                            f"a {self.protocol} stream event is not valid JSON",
-                            body_excerpt=excerpt(sse.data),
-                        )
-                    )
-                )
+                obj = decode(sse.data, what=f"a {self.protocol} stream event")
+            except APIResponseValidationError as exc:
+                out.extend(self.fail(exc))
                 break
             if not isinstance(obj, Mapping):
                 out.extend(

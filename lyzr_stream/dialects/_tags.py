@@ -28,10 +28,11 @@ the answer is kept as sent. An answer without any block is passed through unchan
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from .._errors import APIResponseValidationError
 from .._events import Metadata, ReasoningDelta, TextDelta
+from .._json import NOT_JSON, decode_or_text
 
 __all__ = ["SplitEvent", "TagSplitter", "artifact_entries"]
 
@@ -56,8 +57,10 @@ def artifact_entries(block: str) -> list[dict[str, Any]]:
     if not body:
         return []
     try:
-        value = json.loads(body)
-    except ValueError:
+        value = decode_or_text(body, what="an <artifacts> block")
+    except APIResponseValidationError:  # too large or too deep to read: kept as text
+        value = NOT_JSON
+    if value is NOT_JSON:
         return [{"content": body}]
     if isinstance(value, list):
         return [entry if isinstance(entry, dict) else {"content": entry} for entry in value]
