@@ -19,43 +19,50 @@ from typing import TYPE_CHECKING, Any
 from ._version import __version__
 
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ imports them
-    from ._client import LyzrClient, new_session_id
-    from ._errors import (
-        AgentError,
-        APIConnectionError,
-        APIResponseValidationError,
-        APIStatusError,
-        APITimeoutError,
-        AuthenticationError,
-        BadRequestError,
-        ConflictError,
-        InternalServerError,
-        InvalidRequestError,
-        LyzrError,
-        NotFoundError,
-        PermissionDeniedError,
-        RateLimitError,
-        StreamInterruptedError,
-        UnprocessableEntityError,
-    )
-    from ._events import (
-        AgentEvent,
-        Metadata,
-        ReasoningDelta,
-        StreamEnd,
-        StreamEvent,
-        TextDelta,
-        ToolActivity,
-        ToolCall,
-        ToolCallRequest,
-    )
-    from ._http.limits import Timeouts
-    from ._request import AgentRequest, ChatMessage, ToolSpec
-    from ._response import AgentResponse
-    from ._routes.assets import Asset, AssetUploadError, UploadFile
-    from ._routes.sessions import SessionInfo, SessionMessage
-    from ._stream import AsyncEventStream, EventStream, StreamStats
-    from .dialects import Dialect, available_dialects, get_dialect, register_dialect
+    from ._client import LyzrClient as LyzrClient
+    from ._client import new_session_id as new_session_id
+    from ._errors import AgentError as AgentError
+    from ._errors import APIConnectionError as APIConnectionError
+    from ._errors import APIResponseValidationError as APIResponseValidationError
+    from ._errors import APIStatusError as APIStatusError
+    from ._errors import APITimeoutError as APITimeoutError
+    from ._errors import AuthenticationError as AuthenticationError
+    from ._errors import BadRequestError as BadRequestError
+    from ._errors import ConflictError as ConflictError
+    from ._errors import InternalServerError as InternalServerError
+    from ._errors import InvalidRequestError as InvalidRequestError
+    from ._errors import LyzrError as LyzrError
+    from ._errors import NotFoundError as NotFoundError
+    from ._errors import PermissionDeniedError as PermissionDeniedError
+    from ._errors import RateLimitError as RateLimitError
+    from ._errors import StreamInterruptedError as StreamInterruptedError
+    from ._errors import UnprocessableEntityError as UnprocessableEntityError
+    from ._events import AgentEvent as AgentEvent
+    from ._events import Metadata as Metadata
+    from ._events import ReasoningDelta as ReasoningDelta
+    from ._events import StreamEnd as StreamEnd
+    from ._events import StreamEvent as StreamEvent
+    from ._events import TextDelta as TextDelta
+    from ._events import ToolActivity as ToolActivity
+    from ._events import ToolCall as ToolCall
+    from ._events import ToolCallRequest as ToolCallRequest
+    from ._http.limits import Timeouts as Timeouts
+    from ._request import AgentRequest as AgentRequest
+    from ._request import ChatMessage as ChatMessage
+    from ._request import ToolSpec as ToolSpec
+    from ._response import AgentResponse as AgentResponse
+    from ._routes.assets import Asset as Asset
+    from ._routes.assets import AssetUploadError as AssetUploadError
+    from ._routes.assets import UploadFile as UploadFile
+    from ._routes.sessions import SessionInfo as SessionInfo
+    from ._routes.sessions import SessionMessage as SessionMessage
+    from ._stream import AsyncEventStream as AsyncEventStream
+    from ._stream import EventStream as EventStream
+    from ._stream import StreamStats as StreamStats
+    from .dialects import Dialect as Dialect
+    from .dialects import available_dialects as available_dialects
+    from .dialects import get_dialect as get_dialect
+    from .dialects import register_dialect as register_dialect
 
 # The module (in this package) that defines each public name, imported on first use.
 _LAZY_MODULES: dict[str, tuple[str, ...]] = {
@@ -98,50 +105,4 @@ def __dir__() -> list[str]:
     return sorted({*globals(), *_LAZY})
 
 
-__all__ = [
-    "APIConnectionError",
-    "APIResponseValidationError",
-    "APIStatusError",
-    "APITimeoutError",
-    "AgentError",
-    "AgentEvent",
-    "AgentRequest",
-    "AgentResponse",
-    "Asset",
-    "AssetUploadError",
-    "AsyncEventStream",
-    "AuthenticationError",
-    "BadRequestError",
-    "ChatMessage",
-    "ConflictError",
-    "Dialect",
-    "EventStream",
-    "InternalServerError",
-    "InvalidRequestError",
-    "LyzrClient",
-    "LyzrError",
-    "Metadata",
-    "NotFoundError",
-    "PermissionDeniedError",
-    "RateLimitError",
-    "ReasoningDelta",
-    "SessionInfo",
-    "SessionMessage",
-    "StreamEnd",
-    "StreamEvent",
-    "StreamInterruptedError",
-    "StreamStats",
-    "TextDelta",
-    "Timeouts",
-    "ToolActivity",
-    "ToolCall",
-    "ToolCallRequest",
-    "ToolSpec",
-    "UnprocessableEntityError",
-    "UploadFile",
-    "__version__",
-    "available_dialects",
-    "get_dialect",
-    "new_session_id",
-    "register_dialect",
-]
+__all__ = ["__version__", *sorted(_LAZY)]

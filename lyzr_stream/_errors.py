@@ -10,6 +10,7 @@ are never formatted into a message, and response excerpts are cut short and scru
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -33,6 +34,7 @@ __all__ = [
     "check_extra",
     "parse_retry_after",
     "scrub",
+    "status_error",
 ]
 
 EXCERPT_CHARS = 200
@@ -186,6 +188,77 @@ def parse_retry_after(value: str | None) -> float | None:
             when = when.replace(tzinfo=UTC)
         seconds = (when - datetime.now(UTC)).total_seconds()
     return max(0.0, seconds) if seconds == seconds else None  # NaN guard
+
+
+_STATUS_CLASSES: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+}
+
+_HINTS: dict[int, str] = {
+    400: "check the request fields",
+    401: "check the API key (LYZR_API_KEY) or session cookie",
+    403: "the credentials are valid but not allowed to use this resource",
+    404: "check the agent id, session id or chat id and the base URL",
+    409: "the resource is busy or in a conflicting state; retry later",
+    422: "the service rejected a field; see the detail",
+    429: "rate limited, or the account may be out of credits (Lyzr answers 429 when the "
+    "credits are exhausted): check the account's balance",
+}
+
+
+#: An error message quotes at most this much of the service's detail.
+DETAIL_CHARS = 500
+
+
+def _detail(body: object) -> str:
+    if isinstance(body, dict):
+        for key in ("detail", "message", "error"):
+            if key in body:
+                value = body[key]
+                text = value if isinstance(value, str) else json.dumps(value, default=str)
+                return excerpt(text, DETAIL_CHARS)
+    if isinstance(body, str):
+        if "<html" in body.lower()[:500]:
+            return f"an HTML page instead of an API error ({excerpt(body, 80)})"
+        return excerpt(body)
+    return excerpt(json.dumps(body, default=str))
+
+
+def status_error(
+    status_code: int,
+    headers: Mapping[str, str],
+    body: object,
+    *,
+    partial_text: str = "",
+    secrets: tuple[str, ...] = (),
+) -> APIStatusError:
+    """The typed error of an error status: one place for the status code rule (which class,
+    what to check). ``body`` is the decoded body; the message quotes its detail with
+    ``secrets`` scrubbed from it (a service may echo a header back)."""
+    cls = _STATUS_CLASSES.get(status_code)
+    if cls is None:
+        cls = InternalServerError if status_code >= 500 else APIStatusError
+    hint = _HINTS.get(status_code, "the service failed; retry later" if status_code >= 500 else "")
+    message = f"HTTP {status_code}: {_detail(body)}" + (f" ({hint})" if hint else "")
+    if secrets:
+        message = scrub(message, secrets)
+    kwargs: dict[str, Any] = {
+        "status_code": status_code,
+        "body": body,
+        "headers": headers,
+        "partial_text": partial_text,
+    }
+    if cls is RateLimitError:
+        return RateLimitError(
+            message, retry_after=parse_retry_after(headers.get("retry-after")), **kwargs
+        )
+    return cls(message, **kwargs)
 
 
 def check_extra(error: ModuleNotFoundError, package: str, extra: str, *modules: str) -> None:

@@ -51,14 +51,6 @@ def _too_deep(value: object) -> bool:
     return False
 
 
-def _checked(data: str | bytes, value: object, what: str) -> object:
-    # Only a document with more brackets than the limit can be too deep: the count is C-fast,
-    # so the walk is paid only by documents that could fail it.
-    if _bracket_count(data) > MAX_DEPTH and _too_deep(value):
-        raise _too_deep_error(data, what)
-    return value
-
-
 def _bracket_count(data: str | bytes) -> int:
     if isinstance(data, bytes):
         return data.count(b"[") + data.count(b"{")
@@ -71,10 +63,6 @@ def _too_deep_error(data: str | bytes, what: str) -> APIResponseValidationError:
     )
 
 
-def _too_large(data: str | bytes, what: str, max_bytes: int | None) -> bool:
-    return max_bytes is not None and len(data) > max_bytes
-
-
 def decode(
     data: str | bytes, *, what: str, max_bytes: int | None = None, shallow: bool = False
 ) -> Any:
@@ -83,19 +71,10 @@ def decode(
 
     ``shallow=True``: the caller checks the value's shape itself (a list of one-key objects, on
     the per-token path), so only nesting beyond the decoder's own recursion limit is caught."""
-    if _too_large(data, what, max_bytes):
-        raise APIResponseValidationError(
-            f"{what} exceeded {max_bytes} bytes", body_excerpt=excerpt(data[:200])
-        )
-    try:
-        value = json.loads(data)
-    except RecursionError:
-        raise _too_deep_error(data, what) from None
-    except ValueError:
-        raise APIResponseValidationError(
-            f"{what} is not valid JSON", body_excerpt=excerpt(data)
-        ) from None
-    return value if shallow else _checked(data, value, what)
+    value = _load(data, what, max_bytes, shallow)
+    if value is NOT_JSON:
+        raise APIResponseValidationError(f"{what} is not valid JSON", body_excerpt=excerpt(data))
+    return value
 
 
 def decode_or_text(
@@ -103,7 +82,11 @@ def decode_or_text(
 ) -> Any:
     """Like :func:`decode`, but text that is not JSON gives :data:`NOT_JSON` (the caller reads
     it as text); a document that is too large or too deep is still an error."""
-    if _too_large(data, what, max_bytes):
+    return _load(data, what, max_bytes, shallow)
+
+
+def _load(data: str | bytes, what: str, max_bytes: int | None, shallow: bool) -> Any:
+    if max_bytes is not None and len(data) > max_bytes:
         raise APIResponseValidationError(
             f"{what} exceeded {max_bytes} bytes", body_excerpt=excerpt(data[:200])
         )
@@ -113,7 +96,11 @@ def decode_or_text(
         raise _too_deep_error(data, what) from None
     except ValueError:
         return NOT_JSON
-    return value if shallow else _checked(data, value, what)
+    # Only a document with more brackets than the limit can be too deep: the count is C-fast,
+    # so the walk is paid only by documents that could fail it.
+    if not shallow and _bracket_count(data) > MAX_DEPTH and _too_deep(value):
+        raise _too_deep_error(data, what)
+    return value
 
 
 def _plain(value: object) -> object:

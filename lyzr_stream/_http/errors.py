@@ -1,13 +1,10 @@
-"""HTTP outcomes as the package's typed errors: an error status with its body, and a transport
-exception. The one place for the status code rule, the timeout kinds and the secret scrubbing
-of what a service or a transport says back.
+"""HTTP outcomes as the package's typed errors: an error body decoded for
+:func:`lyzr_stream._errors.status_error` (the status code rule), a transport exception mapped (the
+timeout kinds), a redirect refused; what a service or a transport says back is scrubbed of
+secrets.
 """
 
 from __future__ import annotations
-
-import json
-from collections.abc import Mapping
-from typing import Any
 
 import httpx
 
@@ -15,50 +12,18 @@ from .._errors import (
     APIConnectionError,
     APIResponseValidationError,
     APIStatusError,
-    AuthenticationError,
-    BadRequestError,
-    ConflictError,
-    InternalServerError,
     InvalidRequestError,
     LyzrError,
-    NotFoundError,
-    PermissionDeniedError,
-    RateLimitError,
     StreamInterruptedError,
-    UnprocessableEntityError,
-    excerpt,
-    parse_retry_after,
     scrub,
 )
 from .._json import NOT_JSON, decode_or_text
 from .limits import Deadline, timeout_error
 
-__all__ = ["check_redirect", "map_transport_error", "status_error_from_response"]
+__all__ = ["check_redirect", "decode_error_body", "map_transport_error"]
 
-_STATUS_CLASSES: dict[int, type[APIStatusError]] = {
-    400: BadRequestError,
-    401: AuthenticationError,
-    403: PermissionDeniedError,
-    404: NotFoundError,
-    409: ConflictError,
-    422: UnprocessableEntityError,
-    429: RateLimitError,
-}
-
-_HINTS: dict[int, str] = {
-    400: "check the request fields",
-    401: "check the API key (LYZR_API_KEY) or session cookie",
-    403: "the credentials are valid but not allowed to use this resource",
-    404: "check the agent id, session id or chat id and the base URL",
-    409: "the resource is busy or in a conflicting state; retry later",
-    422: "the service rejected a field; see the detail",
-    429: "rate limited, or the account may be out of credits (Lyzr answers 429 when the "
-    "credits are exhausted): check the account's balance",
-}
-
-
-def _decode_body(body: bytes, content_type: str) -> object:
-    """The error body as JSON when it is JSON, else as text (a document too large or too deep
+def decode_error_body(body: bytes, content_type: str) -> object:
+    """An error body as JSON when it is JSON, else as text (a document too large or too deep
     to decode is kept as text too: the status is what the caller needs)."""
     if "json" in content_type or body[:1] in (b"{", b"["):
         try:
@@ -68,56 +33,6 @@ def _decode_body(body: bytes, content_type: str) -> object:
         if value is not NOT_JSON:
             return value
     return body.decode("utf-8", "replace")
-
-
-#: An error message quotes at most this much of the service's detail.
-DETAIL_CHARS = 500
-
-
-def _detail(body: object) -> str:
-    if isinstance(body, dict):
-        for key in ("detail", "message", "error"):
-            if key in body:
-                value = body[key]
-                text = value if isinstance(value, str) else json.dumps(value, default=str)
-                return excerpt(text, DETAIL_CHARS)
-    if isinstance(body, str):
-        if "<html" in body.lower()[:500]:
-            return f"an HTML page instead of an API error ({excerpt(body, 80)})"
-        return excerpt(body)
-    return excerpt(json.dumps(body, default=str))
-
-
-def status_error_from_response(
-    status_code: int,
-    headers: Mapping[str, str],
-    body: bytes,
-    *,
-    partial_text: str = "",
-    secrets: tuple[str, ...] = (),
-) -> APIStatusError:
-    """Map an error response to its typed error. One place for the status code rule; the message
-    has ``secrets`` scrubbed from it (a service may echo a header back)."""
-    content_type = headers.get("content-type", "")
-    decoded = _decode_body(body, content_type)
-    cls = _STATUS_CLASSES.get(status_code)
-    if cls is None:
-        cls = InternalServerError if status_code >= 500 else APIStatusError
-    hint = _HINTS.get(status_code, "the service failed; retry later" if status_code >= 500 else "")
-    message = f"HTTP {status_code}: {_detail(decoded)}" + (f" ({hint})" if hint else "")
-    if secrets:
-        message = scrub(message, secrets)
-    kwargs: dict[str, Any] = {
-        "status_code": status_code,
-        "body": decoded,
-        "headers": headers,
-        "partial_text": partial_text,
-    }
-    if cls is RateLimitError:
-        return RateLimitError(
-            message, retry_after=parse_retry_after(headers.get("retry-after")), **kwargs
-        )
-    return cls(message, **kwargs)
 
 
 _TIMEOUT_KINDS: dict[type[httpx.TimeoutException], str] = {

@@ -15,13 +15,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import aclosing, closing, contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import httpx
 
-from .._errors import APIResponseValidationError, LyzrError, excerpt
+from .._errors import APIResponseValidationError, LyzrError, excerpt, status_error
 from .body import (
     ERROR_BODY_LIMIT,
     aclose_if_overlong,
@@ -29,7 +30,7 @@ from .body import (
     close_if_overlong,
     read_capped,
 )
-from .errors import check_redirect, map_transport_error, status_error_from_response
+from .errors import check_redirect, decode_error_body, map_transport_error
 from .limits import Attempts, Deadline, RetryHook, RetryPolicy, Timeouts
 
 if TYPE_CHECKING:
@@ -101,28 +102,37 @@ def build_request(
 
 
 def _refused(response: httpx.Response, body: bytes, call: HttpCall) -> LyzrError:
-    return status_error_from_response(
-        response.status_code, response.headers, body, secrets=call.secrets
-    )
+    headers = response.headers
+    decoded = decode_error_body(body, headers.get("content-type", ""))
+    return status_error(response.status_code, headers, decoded, secrets=call.secrets)
+
+
+@contextmanager
+def _mapped(call: HttpCall, deadline: Deadline) -> Iterator[None]:
+    """httpx's exceptions raised within, as the package's errors (nothing of the body was read
+    yet: a read timeout here is the first-byte timeout)."""
+    try:
+        yield
+    except httpx.HTTPError as exc:
+        raise call.map_error(exc, in_body=False, deadline=deadline) from exc
+
+
+def _accepted(response: httpx.Response, call: HttpCall) -> bool:
+    """Whether the answer has a success status."""
+    logger.debug("lyzr_stream: %s -> %d", call.request.path, response.status_code)
+    return response.status_code < 300
 
 
 def open_response(http: httpx.Client, call: HttpCall, deadline: Deadline) -> httpx.Response:
     """Send ``call``; its response once the headers arrived, with a success status (the caller
     reads and closes it). An error status or a transport failure is raised as a typed error."""
-    try:
+    with _mapped(call, deadline):
         response = http.send(build_request(http, call, deadline), stream=True)
-    except httpx.HTTPError as exc:
-        raise call.map_error(exc, in_body=False, deadline=deadline) from exc
-    logger.debug("lyzr_stream: %s -> %d", call.request.path, response.status_code)
-    if response.status_code < 300:
-        return response
-    try:
-        check_redirect(response)
-        body = read_capped(response, ERROR_BODY_LIMIT, deadline)
-    except httpx.HTTPError as exc:
-        raise call.map_error(exc, in_body=False, deadline=deadline) from exc
-    finally:
-        response.close()
+        if _accepted(response, call):
+            return response
+        with closing(response):
+            check_redirect(response)
+            body = read_capped(response, ERROR_BODY_LIMIT, deadline)
     raise _refused(response, body, call)
 
 
@@ -130,20 +140,13 @@ async def aopen_response(
     http: httpx.AsyncClient, call: HttpCall, deadline: Deadline
 ) -> httpx.Response:
     """Async form of :func:`open_response`."""
-    try:
+    with _mapped(call, deadline):
         response = await http.send(build_request(http, call, deadline), stream=True)
-    except httpx.HTTPError as exc:
-        raise call.map_error(exc, in_body=False, deadline=deadline) from exc
-    logger.debug("lyzr_stream: %s -> %d", call.request.path, response.status_code)
-    if response.status_code < 300:
-        return response
-    try:
-        check_redirect(response)
-        body = await aread_capped(response, ERROR_BODY_LIMIT, deadline)
-    except httpx.HTTPError as exc:
-        raise call.map_error(exc, in_body=False, deadline=deadline) from exc
-    finally:
-        await response.aclose()
+        if _accepted(response, call):
+            return response
+        async with aclosing(response):
+            check_redirect(response)
+            body = await aread_capped(response, ERROR_BODY_LIMIT, deadline)
     raise _refused(response, body, call)
 
 
@@ -160,26 +163,19 @@ def _whole(body: bytes, call: HttpCall) -> bytes:
 
 def _read_once(http: httpx.Client, call: HttpCall, deadline: Deadline) -> bytes:
     response = open_response(http, call, deadline)
-    try:
+    with _mapped(call, deadline), closing(response):
         body = read_capped(response, call.max_body + 1, deadline)
         close_if_overlong(response)
-        return _whole(body, call)
-    except httpx.HTTPError as exc:
-        raise call.map_error(exc, in_body=False, deadline=deadline) from exc
-    finally:
-        response.close()
+    return _whole(body, call)
 
 
 async def _aread_once(http: httpx.AsyncClient, call: HttpCall, deadline: Deadline) -> bytes:
     response = await aopen_response(http, call, deadline)
-    try:
-        body = await aread_capped(response, call.max_body + 1, deadline)
-        await aclose_if_overlong(response)
-        return _whole(body, call)
-    except httpx.HTTPError as exc:
-        raise call.map_error(exc, in_body=False, deadline=deadline) from exc
-    finally:
-        await response.aclose()
+    with _mapped(call, deadline):
+        async with aclosing(response):
+            body = await aread_capped(response, call.max_body + 1, deadline)
+            await aclose_if_overlong(response)
+    return _whole(body, call)
 
 
 def fetch(http: httpx.Client, call: HttpCall) -> bytes:

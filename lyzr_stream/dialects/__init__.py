@@ -13,7 +13,8 @@ from typing import Any
 
 from .._errors import InvalidRequestError
 from ._base import Credentials, Dialect, HttpRequest, ParsedEvent, StreamFailure, StreamParser
-from ._parsers import JsonBodyParser, JsonEventParser, RawTextParser
+from ._json_events import JsonEventParser, JsonEventsDialect
+from ._parsers import JsonBodyParser, RawTextParser
 
 __all__ = [
     "Credentials",
@@ -21,6 +22,7 @@ __all__ = [
     "HttpRequest",
     "JsonBodyParser",
     "JsonEventParser",
+    "JsonEventsDialect",
     "ParsedEvent",
     "RawTextParser",
     "StreamFailure",

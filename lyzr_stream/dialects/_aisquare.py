@@ -17,19 +17,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from .._errors import AgentError, InvalidRequestError
+from .._errors import InvalidRequestError
 from .._events import Metadata
 from .._request import AgentRequest
-from ._base import (
-    MESSAGE_ONLY_UNSUPPORTED,
-    Credentials,
-    Dialect,
-    HttpRequest,
-    ParsedEvent,
-    StreamParser,
-    encode_path_segment,
-)
-from ._parsers import JsonEventParser, UnexpectedContentParser, first_text, media_type
+from ._base import Credentials, HttpRequest, ParsedEvent, encode_path_segment
+from ._json_events import JsonEventParser, JsonEventsDialect, first_text
 
 __all__ = ["AISquareDialect", "AISquareStreamParser"]
 
@@ -62,8 +54,7 @@ def _complete(parser: JsonEventParser, obj: Mapping[str, Any]) -> list[ParsedEve
 
 
 def _error(parser: JsonEventParser, obj: Mapping[str, Any]) -> list[ParsedEvent]:
-    message = first_text(obj, "error", "message", "detail") or "the agent reported an error"
-    return parser.fail(AgentError(f"agent error: {message}"))
+    return parser.agent_failed(first_text(obj, "error", "message", "detail"))
 
 
 class AISquareStreamParser(JsonEventParser):
@@ -77,12 +68,12 @@ class AISquareStreamParser(JsonEventParser):
     }
 
 
-class AISquareDialect(Dialect):
+class AISquareDialect(JsonEventsDialect):
     """AISquare Studio's streaming QLLM chat."""
 
     name: ClassVar[str] = "aisquare"
     default_base_url: ClassVar[str] = "https://api.aisquare.studio"
-    unsupported_fields: ClassVar[frozenset[str]] = MESSAGE_ONLY_UNSUPPORTED
+    parser_class: ClassVar[type[JsonEventParser]] = AISquareStreamParser
 
     def __init__(self, auth_header: str = "Authorization", auth_scheme: str = "Bearer") -> None:
         if not auth_header or not auth_header.strip():
@@ -117,13 +108,6 @@ class AISquareDialect(Dialect):
         session = encode_path_segment(str(int(str(request.session_id))), "session_id")
         path = f"/api/v1/qllm/chat-stream/{session}/"
         return HttpRequest("POST", path, headers, {"prompt": request.message})
-
-    def stream_parser(
-        self, content_type: str, *, max_event_bytes: int, coalesce: bool = False
-    ) -> StreamParser:
-        if media_type(content_type) in ("text/event-stream", ""):
-            return AISquareStreamParser(max_event_bytes)
-        return UnexpectedContentParser(content_type)
 
     def __repr__(self) -> str:
         return (

@@ -19,19 +19,11 @@ import uuid
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from .._errors import AgentError, InvalidRequestError
+from .._errors import InvalidRequestError
 from .._events import Metadata, ToolActivity
 from .._request import AgentRequest
-from ._base import (
-    MESSAGE_ONLY_UNSUPPORTED,
-    Credentials,
-    Dialect,
-    HttpRequest,
-    ParsedEvent,
-    StreamParser,
-    encode_path_segment,
-)
-from ._parsers import JsonEventParser, UnexpectedContentParser, first_text, media_type
+from ._base import Credentials, HttpRequest, ParsedEvent, encode_path_segment
+from ._json_events import JsonEventParser, JsonEventsDialect, first_text
 
 __all__ = ["ChatMessagesDialect", "ChatMessagesStreamParser"]
 
@@ -66,9 +58,8 @@ def _end(parser: JsonEventParser, obj: Mapping[str, Any]) -> list[ParsedEvent]:
 
 def _error(parser: JsonEventParser, obj: Mapping[str, Any]) -> list[ParsedEvent]:
     code = first_text(obj, "error")
-    message = first_text(obj, "message") or code or "the agent reported an error"
-    detail = f"{code}: {message}" if code and code != message else message
-    return parser.fail(AgentError(f"agent error: {detail}"))
+    message = first_text(obj, "message") or code
+    return parser.agent_failed(f"{code}: {message}" if code and code != message else message)
 
 
 class ChatMessagesStreamParser(JsonEventParser):
@@ -90,13 +81,13 @@ def _check_uuid(value: str, what: str) -> str:
         raise InvalidRequestError(f"{what} must be a UUID, got {value!r}") from None
 
 
-class ChatMessagesDialect(Dialect):
+class ChatMessagesDialect(JsonEventsDialect):
     """A chat service with server-side tools and workflows (seed 004)."""
 
     name: ClassVar[str] = "chat-messages"
     default_base_url: ClassVar[str] = "http://localhost:3026"
     requires_api_key: ClassVar[bool] = False
-    unsupported_fields: ClassVar[frozenset[str]] = MESSAGE_ONLY_UNSUPPORTED
+    parser_class: ClassVar[type[JsonEventParser]] = ChatMessagesStreamParser
 
     def __init__(self, workflow_id: str | None = None, cookie_name: str = "session") -> None:
         self.workflow_id = _check_uuid(workflow_id, "workflow_id") if workflow_id else None
@@ -131,13 +122,6 @@ class ChatMessagesDialect(Dialect):
         if self.workflow_id:
             body["workflowId"] = self.workflow_id
         return HttpRequest("POST", f"/api/chats/{chat_id}/messages/stream", headers, body, cookies)
-
-    def stream_parser(
-        self, content_type: str, *, max_event_bytes: int, coalesce: bool = False
-    ) -> StreamParser:
-        if media_type(content_type) in ("text/event-stream", ""):
-            return ChatMessagesStreamParser(max_event_bytes)
-        return UnexpectedContentParser(content_type)
 
     def __repr__(self) -> str:
         return f"ChatMessagesDialect(workflow_id={self.workflow_id!r})"

@@ -15,24 +15,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from . import http
 from .agents import AgentCall, resolve_agent
-from .http import (
-    RouteError,
-    planned_fault,
-    read_json,
-    record,
-    remember_when_written,
-    sse_event,
-    sse_response,
-    state_of,
-)
 
 __all__ = ["routes"]
 
 
 async def stream(request: Request) -> Response:
-    await record(request)
-    state = state_of(request)
+    await http.record(request)
+    state = http.state_of(request)
     try:
         if request.headers.get("authorization") != f"Bearer {state.api_key}":
             return JSONResponse(
@@ -41,12 +32,12 @@ async def stream(request: Request) -> Response:
         raw_session = request.path_params["session_id"]
         if not raw_session.isdecimal():
             return JSONResponse({"detail": "Chat session not found."}, status_code=404)
-        body = await read_json(request)
+        body = await http.read_json(request)
         prompt = body.get("prompt")
         if not isinstance(prompt, str) or not prompt.strip():
             return JSONResponse({"prompt": ["This field is required."]}, status_code=400)
-        fault = await planned_fault(request, raw_session)
-    except RouteError as exc:
+        fault = await http.planned_fault(request, raw_session)
+    except http.RouteError as exc:
         return exc.response
     resolved = resolve_agent(request.headers.get("x-emulator-agent", "echo"))
     if resolved is None:
@@ -58,10 +49,10 @@ async def stream(request: Request) -> Response:
     )
     state.remember(session, "user", prompt)
     answer = fn(call)
-    events = [sse_event({"type": "start", "session_id": int(session)})]
-    events += [sse_event({"type": "token", "token": f}) for f in answer.fragments]
+    events = [http.sse_event({"type": "start", "session_id": int(session)})]
+    events += [http.sse_event({"type": "token", "token": f}) for f in answer.fragments]
     if answer.error is not None:
-        terminal = [sse_event({"type": "error", "error": answer.error})]
+        terminal = [http.sse_event({"type": "error", "error": answer.error})]
     else:
         meta = {
             "message_id": str(uuid.uuid4()),
@@ -69,12 +60,14 @@ async def stream(request: Request) -> Response:
             "suggestions": ["Tell me more", "Summarise that"],
         }
         terminal = [
-            sse_event({"type": "complete"}),
-            sse_event({"type": "metadata", "metadata": meta}),
-            sse_event({"type": "end"}),
+            http.sse_event({"type": "complete"}),
+            http.sse_event({"type": "metadata", "metadata": meta}),
+            http.sse_event({"type": "end"}),
         ]
-    complete = remember_when_written(state, session, answer)
-    return sse_response(request, events, terminal, fault, delay=answer.delay, on_complete=complete)
+    complete = http.remember_when_written(state, session, answer)
+    return http.sse_response(
+        request, events, terminal, fault, delay=answer.delay, on_complete=complete
+    )
 
 
 routes = [Route("/api/v1/qllm/chat-stream/{session_id}/", stream, methods=["POST"])]

@@ -14,17 +14,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from . import http
 from .agents import AgentCall, resolve_agent
-from .http import (
-    RouteError,
-    planned_fault,
-    read_json,
-    record,
-    remember_when_written,
-    sse_event,
-    sse_response,
-    state_of,
-)
 
 __all__ = ["routes"]
 
@@ -38,23 +29,23 @@ def _is_uuid(value: object) -> bool:
 
 
 async def stream(request: Request) -> Response:
-    await record(request)
-    state = state_of(request)
+    await http.record(request)
+    state = http.state_of(request)
     try:
         if request.cookies.get("session") != state.api_key:
             return JSONResponse({"error": "Unauthorized"}, status_code=401)
         chat_id = request.path_params["chat_id"]
         if not _is_uuid(chat_id):
             return JSONResponse({"error": "Chat not found"}, status_code=404)
-        body = await read_json(request)
+        body = await http.read_json(request)
         fields = [body.get(name) for name in ("content", "modelId", "userId")]
         workflow = body.get("workflowId")
         if not all(isinstance(f, str) and f for f in fields) or (
             workflow is not None and not _is_uuid(workflow)
         ):
             return JSONResponse({"error": "Invalid request body"}, status_code=400)
-        fault = await planned_fault(request, chat_id)
-    except RouteError as exc:
+        fault = await http.planned_fault(request, chat_id)
+    except http.RouteError as exc:
         return exc.response
     content, model_id, user_id = (str(f) for f in fields)
     resolved = resolve_agent(model_id)
@@ -65,19 +56,22 @@ async def stream(request: Request) -> Response:
     state.remember(chat_id, "user", content)
     answer = fn(call)
     message_id = str(uuid.uuid4())
-    events = [sse_event({"type": "start", "messageId": message_id})]
+    events = [http.sse_event({"type": "start", "messageId": message_id})]
     for phase, name, data in answer.activity:
         if phase == "call":
-            events.append(sse_event({"type": "tool_call", "toolName": name, "toolArgs": data}))
+            events.append(http.sse_event({"type": "tool_call", "toolName": name, "toolArgs": data}))
         else:
-            events.append(sse_event({"type": "tool_result", "toolName": name, "result": data}))
-    events += [sse_event({"type": "content", "delta": f}) for f in answer.fragments]
+            events.append(http.sse_event({"type": "tool_result", "toolName": name, "result": data}))
+    events += [http.sse_event({"type": "content", "delta": f}) for f in answer.fragments]
     if answer.error is not None:
-        terminal = [sse_event({"type": "error", "error": "AGENT_ERROR", "message": answer.error})]
+        error = {"type": "error", "error": "AGENT_ERROR", "message": answer.error}
+        terminal = [http.sse_event(error)]
     else:
-        terminal = [sse_event({"type": "end", "messageId": message_id})]
-    complete = remember_when_written(state, chat_id, answer)
-    return sse_response(request, events, terminal, fault, delay=answer.delay, on_complete=complete)
+        terminal = [http.sse_event({"type": "end", "messageId": message_id})]
+    complete = http.remember_when_written(state, chat_id, answer)
+    return http.sse_response(
+        request, events, terminal, fault, delay=answer.delay, on_complete=complete
+    )
 
 
 routes = [Route("/api/chats/{chat_id}/messages/stream", stream, methods=["POST"])]

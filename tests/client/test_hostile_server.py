@@ -190,11 +190,9 @@ def test_a_huge_one_shot_answer_is_refused_not_buffered(lyzr_emulator: Emulator,
 
 
 def test_a_big_detail_within_the_cap_is_cut_in_the_message(lyzr_emulator: Emulator) -> None:
-    from lyzr_stream._http.errors import status_error_from_response
+    from lyzr_stream._errors import status_error
 
-    error = status_error_from_response(
-        500, {"content-type": "application/json"}, b'{"detail": "' + b"x" * 60_000 + b'"}'
-    )
+    error = status_error(500, {"content-type": "application/json"}, {"detail": "x" * 60_000})
     assert len(str(error)) < 1000
 
 

@@ -15,14 +15,13 @@ from lyzr_stream import (
     InternalServerError,
     InvalidRequestError,
 )
-from lyzr_stream._errors import parse_retry_after
-from lyzr_stream._http.errors import status_error_from_response
+from lyzr_stream._errors import parse_retry_after, status_error
 from lyzr_stream._http.limits import RETRY_STATUSES, Attempts, Deadline, RetryPolicy
 
 
 def _status(code: int, retry_after: str | None = None) -> object:
     headers = {"retry-after": retry_after} if retry_after is not None else {}
-    return status_error_from_response(code, headers, b"{}")
+    return status_error(code, headers, {})
 
 
 @pytest.mark.parametrize("code", sorted(RETRY_STATUSES))

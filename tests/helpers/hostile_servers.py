@@ -33,30 +33,15 @@ import struct
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 from lyzr_stream.emulator.agents import long_answer_tokens, words
+from lyzr_stream.emulator.state import RecordedRequest
 
-__all__ = ["SMUGGLED", "HostileRequest", "HostileServer", "shared_hostile_server"]
+__all__ = ["SMUGGLED", "HostileServer", "shared_hostile_server"]
 
 _MAX_HEAD = 64 * 1024
 #: The text of the response a hostile ``overlong`` answer tries to slip into the connection.
 SMUGGLED = "SMUGGLED ANSWER"
-
-
-@dataclass(frozen=True)
-class HostileRequest:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: bytes = field(repr=False)
-
-    @property
-    def json(self) -> object:
-        try:
-            return json.loads(self.body)
-        except ValueError:
-            return None
 
 
 class _ClientGone(Exception):
@@ -75,7 +60,7 @@ class HostileServer:
         self.port: int = self._listener.getsockname()[1]
         self._stopping = threading.Event()
         self._lock = threading.Lock()
-        self._requests: list[HostileRequest] = []
+        self._requests: list[RecordedRequest] = []
         self._thread = threading.Thread(target=self._accept, name="hostile-server", daemon=True)
         self._thread.start()
 
@@ -84,7 +69,7 @@ class HostileServer:
         return f"http://{self._host}:{self.port}"
 
     @property
-    def requests(self) -> list[HostileRequest]:
+    def requests(self) -> list[RecordedRequest]:
         with self._lock:
             return list(self._requests)
 
@@ -128,7 +113,7 @@ class HostileServer:
             with contextlib.suppress(OSError):
                 conn.close()
 
-    def _answer(self, conn: socket.socket, request: HostileRequest) -> bool:
+    def _answer(self, conn: socket.socket, request: RecordedRequest) -> bool:
         """Answer one request; False when the connection must not be used again."""
         body = request.json if isinstance(request.json, dict) else {}
         message = _message_of(body)
@@ -205,7 +190,7 @@ def _message_of(body: dict[str, object]) -> str:
     return ""
 
 
-def _read_request(conn: socket.socket, buffer: bytes) -> tuple[HostileRequest | None, bytes]:
+def _read_request(conn: socket.socket, buffer: bytes) -> tuple[RecordedRequest | None, bytes]:
     while b"\r\n\r\n" not in buffer:
         data = conn.recv(65536)
         if not data:
@@ -226,7 +211,12 @@ def _read_request(conn: socket.socket, buffer: bytes) -> tuple[HostileRequest | 
         if not data:
             return None, b""
         rest += data
-    return HostileRequest(method, path, headers, rest[:length]), rest[length:]
+    body = rest[:length]
+    try:
+        document = json.loads(body)
+    except ValueError:
+        document = None
+    return RecordedRequest(method, path, headers, document), rest[length:]
 
 
 def _head(status: int, content_type: str, length: int | None) -> bytes:

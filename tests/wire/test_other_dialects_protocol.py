@@ -21,9 +21,10 @@ from lyzr_stream._events import Metadata, StreamEnd, TextDelta, ToolActivity
 from lyzr_stream.dialects._aisquare import AISquareDialect
 from lyzr_stream.dialects._base import Credentials, StreamFailure, StreamParser
 from lyzr_stream.dialects._chat_messages import ChatMessagesDialect
+from lyzr_stream.dialects._json_events import JsonEventParser
 from lyzr_stream.dialects._lyzr_v2 import LyzrV2Dialect
 from lyzr_stream.dialects._lyzr_v3 import LyzrV3StreamParser
-from lyzr_stream.dialects._parsers import JsonEventParser, RawTextParser, UnexpectedContentParser
+from lyzr_stream.dialects._parsers import RawTextParser, UnexpectedContentParser
 
 KEY = Credentials(SecretStr("k-xyz"))
 CHAT_ID = "550e8400-e29b-41d4-a716-446655440000"
