@@ -369,17 +369,16 @@ class LyzrClient(ClosingContext, AsyncClosingContext):
 
     # -- the service's other routes ------------------------------------------------------------
     def _route_call(
-        self, route: Route[Any], available: bool, what: str, timeout: TimeoutLike,
-        max_retries: int | None,
+        self, route: Route[Any], timeout: TimeoutLike, max_retries: int | None
     ) -> HttpCall:
         """``route`` ready to send, authenticated as the dialect says; refused when the
-        dialect's service does not have it (``available``)."""
+        dialect's service does not have it."""
         self._check_open()
         dialect = self.settings.dialect
-        if not available:
+        if not route.service.offered_by(dialect):
             raise InvalidRequestError(
-                f"{what} are routes of the Lyzr API; the {dialect.name!r} dialect's service has "
-                "none (use dialect='lyzr-v3')"
+                f"{route.service.what} are routes of the Lyzr API; the {dialect.name!r} "
+                "dialect's service has none (use dialect='lyzr-v3')"
             )
         request = route.request
         auth = dialect.auth_headers(self._credentials)
@@ -388,30 +387,12 @@ class LyzrClient(ClosingContext, AsyncClosingContext):
         timeouts, retry = self.settings.call_limits(timeout, max_retries)
         return self._http_call(request, timeouts, retry)
 
-    def _files(self, route: Route[T], timeout: TimeoutLike, max_retries: int | None) -> T:
-        call = self._route_call(
-            route, self.settings.dialect.has_files, "file uploads", timeout, max_retries
-        )
+    def _send(self, route: Route[T], timeout: TimeoutLike, max_retries: int | None) -> T:
+        call = self._route_call(route, timeout, max_retries)
         return route.parse(fetch(self._connections.sync(), call))
 
-    async def _afiles(self, route: Route[T], timeout: TimeoutLike, max_retries: int | None) -> T:
-        call = self._route_call(
-            route, self.settings.dialect.has_files, "file uploads", timeout, max_retries
-        )
-        return route.parse(await afetch(self._async_pools(), call))
-
-    def _sessions(self, route: Route[T], timeout: TimeoutLike, max_retries: int | None) -> T:
-        call = self._route_call(
-            route, self.settings.dialect.has_sessions, "session memory", timeout, max_retries
-        )
-        return route.parse(fetch(self._connections.sync(), call))
-
-    async def _asessions(
-        self, route: Route[T], timeout: TimeoutLike, max_retries: int | None
-    ) -> T:
-        call = self._route_call(
-            route, self.settings.dialect.has_sessions, "session memory", timeout, max_retries
-        )
+    async def _asend(self, route: Route[T], timeout: TimeoutLike, max_retries: int | None) -> T:
+        call = self._route_call(route, timeout, max_retries)
         return route.parse(await afetch(self._async_pools(), call))
 
     def _upload_route(
@@ -436,7 +417,7 @@ class LyzrClient(ClosingContext, AsyncClosingContext):
         in one request; if the service refuses any, :class:`~lyzr_stream.AssetUploadError` names
         each refused file (and lists those that did upload).
         """
-        return self._files(self._upload_route(files, max_bytes), timeout, max_retries)
+        return self._send(self._upload_route(files, max_bytes), timeout, max_retries)
 
     async def aupload_assets(
         self,
@@ -447,7 +428,7 @@ class LyzrClient(ClosingContext, AsyncClosingContext):
         max_retries: int | None = None,
     ) -> list[Asset]:
         """Async form of :meth:`upload_assets`."""
-        return await self._afiles(self._upload_route(files, max_bytes), timeout, max_retries)
+        return await self._asend(self._upload_route(files, max_bytes), timeout, max_retries)
 
     def session_history(
         self,
@@ -460,7 +441,7 @@ class LyzrClient(ClosingContext, AsyncClosingContext):
         """The session's memory, oldest turn first (``GET /v1/sessions/{id}/history``; with
         ``agent_id``, the agent-scoped route). An unknown session reads as empty or raises
         ``NotFoundError``, as the service answers."""
-        return self._sessions(history_route(session_id, agent_id), timeout, max_retries)
+        return self._send(history_route(session_id, agent_id), timeout, max_retries)
 
     async def asession_history(
         self,
@@ -471,7 +452,7 @@ class LyzrClient(ClosingContext, AsyncClosingContext):
         max_retries: int | None = None,
     ) -> list[SessionMessage]:
         """Async form of :meth:`session_history`."""
-        return await self._asessions(history_route(session_id, agent_id), timeout, max_retries)
+        return await self._asend(history_route(session_id, agent_id), timeout, max_retries)
 
     def list_sessions(
         self,
@@ -481,7 +462,7 @@ class LyzrClient(ClosingContext, AsyncClosingContext):
         max_retries: int | None = None,
     ) -> list[SessionInfo]:
         """The agent's sessions (``GET /v1/agent/{agent_id}/sessions``)."""
-        return self._sessions(sessions_route(agent_id), timeout, max_retries)
+        return self._send(sessions_route(agent_id), timeout, max_retries)
 
     async def alist_sessions(
         self,
@@ -491,7 +472,7 @@ class LyzrClient(ClosingContext, AsyncClosingContext):
         max_retries: int | None = None,
     ) -> list[SessionInfo]:
         """Async form of :meth:`list_sessions`."""
-        return await self._asessions(sessions_route(agent_id), timeout, max_retries)
+        return await self._asend(sessions_route(agent_id), timeout, max_retries)
 
     def _create_route(
         self, agent_id: str, user_id: str | None, metadata: Mapping[str, Any] | None
@@ -513,7 +494,7 @@ class LyzrClient(ClosingContext, AsyncClosingContext):
         ``metadata`` (a title, say) the way the Studio web client does.
         """
         route = self._create_route(agent_id, user_id, metadata)
-        return self._sessions(route, timeout, max_retries)
+        return self._send(route, timeout, max_retries)
 
     async def acreate_session(
         self,
@@ -526,7 +507,7 @@ class LyzrClient(ClosingContext, AsyncClosingContext):
     ) -> str:
         """Async form of :meth:`create_session`."""
         route = self._create_route(agent_id, user_id, metadata)
-        return await self._asessions(route, timeout, max_retries)
+        return await self._asend(route, timeout, max_retries)
 
     def delete_session(
         self,
@@ -536,7 +517,7 @@ class LyzrClient(ClosingContext, AsyncClosingContext):
         max_retries: int | None = None,
     ) -> None:
         """Delete the session and its memory (``DELETE /v1/sessions/{session_id}``)."""
-        self._sessions(delete_session_route(session_id), timeout, max_retries)
+        self._send(delete_session_route(session_id), timeout, max_retries)
 
     async def adelete_session(
         self,
@@ -546,7 +527,7 @@ class LyzrClient(ClosingContext, AsyncClosingContext):
         max_retries: int | None = None,
     ) -> None:
         """Async form of :meth:`delete_session`."""
-        await self._asessions(delete_session_route(session_id), timeout, max_retries)
+        await self._asend(delete_session_route(session_id), timeout, max_retries)
 
     # -- connections -----------------------------------------------------------------------------
     def _check_open(self) -> None:

@@ -21,7 +21,7 @@ from typing import IO, Any, Union
 
 from .._errors import APIResponseValidationError, InvalidRequestError, LyzrError, excerpt
 from .._json import decode
-from .route import Route
+from .route import FILES, Route
 
 __all__ = [
     "ALLOWED_MIME_TYPES",
@@ -305,6 +305,5 @@ def upload_route(files: Sequence[FileInput] | FileInput, max_bytes: int) -> Rout
         given = [given]
     prepared = [to_upload_file(f) for f in given]
     check_upload(prepared, max_bytes)
-    body, content_type = multipart_body(prepared)
     parse = partial(parse_upload_response, files=prepared)
-    return Route.post_content(UPLOAD_PATH, body, content_type, parse)
+    return Route.post_content(FILES, UPLOAD_PATH, multipart_body(prepared), parse)

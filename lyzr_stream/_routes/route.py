@@ -12,9 +12,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from ..dialects._base import HttpRequest
+from ..dialects._base import Dialect, HttpRequest
 
-__all__ = ["Route"]
+__all__ = ["FILES", "SESSIONS", "Route", "Service"]
 
 T = TypeVar("T")
 
@@ -22,30 +22,50 @@ _ACCEPT_JSON = {"accept": "application/json"}
 
 
 @dataclass(frozen=True, slots=True)
-class Route(Generic[T]):
-    """A request to one route and the reading of its answer."""
+class Service:
+    """What a route belongs to: its name in errors, and whether a dialect's service has it."""
 
+    what: str
+    offered_by: Callable[[Dialect], bool] = field(repr=False)
+
+
+#: The Lyzr file routes (``Dialect.has_files``) and session routes (``Dialect.has_sessions``).
+FILES = Service("file uploads", lambda dialect: dialect.has_files)
+SESSIONS = Service("session memory", lambda dialect: dialect.has_sessions)
+
+
+@dataclass(frozen=True, slots=True)
+class Route(Generic[T]):
+    """A request to one route of a service and the reading of its answer."""
+
+    service: Service
     request: HttpRequest
     parse: Callable[[bytes], T] = field(repr=False)
 
     @classmethod
-    def get(cls, path: str, parse: Callable[[bytes], T]) -> Route[T]:
-        return cls(HttpRequest("GET", path, _ACCEPT_JSON), parse)
+    def get(cls, service: Service, path: str, parse: Callable[[bytes], T]) -> Route[T]:
+        return cls(service, HttpRequest("GET", path, _ACCEPT_JSON), parse)
 
     @classmethod
-    def delete(cls, path: str, parse: Callable[[bytes], T]) -> Route[T]:
-        return cls(HttpRequest("DELETE", path, _ACCEPT_JSON), parse)
+    def delete(cls, service: Service, path: str, parse: Callable[[bytes], T]) -> Route[T]:
+        return cls(service, HttpRequest("DELETE", path, _ACCEPT_JSON), parse)
 
     @classmethod
     def post_json(
-        cls, path: str, body: Mapping[str, Any], parse: Callable[[bytes], T]
+        cls, service: Service, path: str, body: Mapping[str, Any], parse: Callable[[bytes], T]
     ) -> Route[T]:
         headers = {**_ACCEPT_JSON, "content-type": "application/json"}
-        return cls(HttpRequest("POST", path, headers, body), parse)
+        return cls(service, HttpRequest("POST", path, headers, body), parse)
 
     @classmethod
     def post_content(
-        cls, path: str, content: bytes, content_type: str, parse: Callable[[bytes], T]
+        cls,
+        service: Service,
+        path: str,
+        body: tuple[bytes, str],
+        parse: Callable[[bytes], T],
     ) -> Route[T]:
+        """``body``: the encoded content and its content type (a multipart upload)."""
+        content, content_type = body
         headers = {**_ACCEPT_JSON, "content-type": content_type}
-        return cls(HttpRequest("POST", path, headers, content=content), parse)
+        return cls(service, HttpRequest("POST", path, headers, content=content), parse)

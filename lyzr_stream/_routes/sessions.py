@@ -24,7 +24,7 @@ from typing import Any
 from .._errors import APIResponseValidationError, excerpt
 from .._json import decode
 from ..dialects._base import encode_path_segment
-from .route import Route
+from .route import SESSIONS, Route
 
 __all__ = [
     "SessionInfo",
@@ -184,12 +184,12 @@ def parse_created_session(body: bytes) -> str:
 # -- the routes as calls -----------------------------------------------------------------------
 def history_route(session_id: str, agent_id: str | None = None) -> Route[list[SessionMessage]]:
     """``GET`` the session's memory (agent-scoped with ``agent_id``)."""
-    return Route.get(history_path(session_id, agent_id), parse_history)
+    return Route.get(SESSIONS, history_path(session_id, agent_id), parse_history)
 
 
 def sessions_route(agent_id: str) -> Route[list[SessionInfo]]:
     """``GET`` the agent's sessions."""
-    return Route.get(sessions_path(agent_id), parse_sessions)
+    return Route.get(SESSIONS, sessions_path(agent_id), parse_sessions)
 
 
 def create_session_route(
@@ -197,7 +197,7 @@ def create_session_route(
 ) -> Route[str]:
     """``POST`` a new session of ``agent_id`` for ``user_id``; the answer is its id."""
     body = {"user_id": user_id, "agent_id": agent_id, "metadata": dict(metadata or {})}
-    return Route.post_json(create_session_path(agent_id), body, parse_created_session)
+    return Route.post_json(SESSIONS, create_session_path(agent_id), body, parse_created_session)
 
 
 def _no_result(body: bytes) -> None:
@@ -207,4 +207,4 @@ def _no_result(body: bytes) -> None:
 
 def delete_session_route(session_id: str) -> Route[None]:
     """``DELETE`` the session and its memory."""
-    return Route.delete(session_path(session_id), _no_result)
+    return Route.delete(SESSIONS, session_path(session_id), _no_result)
