@@ -38,12 +38,13 @@ from langchain_lyzr_stream._convert import to_core_messages
 from langchain_lyzr_stream._media import media_of
 from langchain_lyzr_stream._structured import JsonAnswerParser, ToolCallParser
 from langchain_lyzr_stream._turn import ActivityReporter, Turn
-from lyzr_stream import (
-    AgentRequest,
-    ToolSpec,
+from lyzr_stream import ToolSpec
+from lyzr_stream._adapters.conversation import (
+    ModelCall,
+    build_model_call,
+    check_call_kwargs,
+    resolve_call_options,
 )
-from lyzr_stream._adapters.attachments import CallAttachments
-from lyzr_stream._adapters.conversation import check_call_kwargs, prepare_call, resolve_call_options
 from lyzr_stream._adapters.model_fields import (
     LyzrModelFields,
     carries_messages,
@@ -439,15 +440,16 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
             fallback_session_id=self._session_fallback(configurable),
         )
 
-    def _prepare(
-        self, messages: Sequence[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
-    ) -> tuple[AgentRequest, dict[str, Any], RunnableConfig, CallAttachments]:
-        """The request (files not yet uploaded), policy kwargs, config, and the call's files."""
-        config: RunnableConfig = ensure_config()
+    def _model_call(
+        self, messages: Sequence[BaseMessage], kwargs: dict[str, Any], config: RunnableConfig
+    ) -> ModelCall:
+        """This call's :class:`ModelCall`: the request (files not yet uploaded), the policy
+        kwargs for the client, and the call's files; ``config`` is the call's LangChain config
+        (its ``configurable`` is the middle layer of call options)."""
         accepted = _OPTION_KWARGS | _POLICY_KWARGS | _TOOL_KWARGS | set(_AGENT_KWARGS)
         check_call_kwargs(kwargs, owner="ChatLyzr", accepted=accepted, ignored=_FRAMEWORK_KWARGS)
         configurable: Mapping[str, Any] = config.get("configurable") or {}
-        call = prepare_call(
+        return build_model_call(
             to_core_messages(messages),
             agent_id=self._agent_for(kwargs),
             option_layers=(constructor_options(self), configurable, kwargs),
@@ -460,7 +462,6 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
             carries_messages=carries_messages(self.client),
             media=[media_of(m) for m in messages],
         )
-        return call.request, dict(call.policy), config, call.attachments
 
     # -- tools and structured output --------------------------------------------------------------
     def bind_tools(
@@ -583,7 +584,8 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
     ) -> Turn:
         """One call's request and state. The stop rule: a per-call ``stop`` (``[]`` included)
         replaces the instance's; ``None`` inherits it."""
-        request, policy, config, files = self._prepare(messages, stop, kwargs)
+        config = ensure_config()  # the call's config: see "A config passed directly" above
+        call = self._model_call(messages, kwargs, config)
 
         def configure(is_async: bool) -> BaseCallbackManager:
             # The handlers of a stream()/astream() run, configured as langchain-core does.
@@ -600,7 +602,8 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
 
         effective = stop if stop is not None else self.stop
         activity = ActivityReporter(run_manager, configure)
-        return Turn(request, policy, effective, run_manager, activity, files)
+        policy = dict(call.policy)
+        return Turn(call.request, policy, effective, run_manager, activity, call.attachments)
 
     def _generate(
         self,
