@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import asdict
 from operator import itemgetter
 from typing import Any, Literal, TypeVar
 
@@ -16,6 +17,7 @@ from langchain_core.callbacks import (
     CallbackManagerForLLMRun,
 )
 from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
+from langchain_core.load.serializable import SerializedConstructor, SerializedNotImplemented
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.messages.utils import count_tokens_approximately
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
@@ -52,6 +54,7 @@ from lyzr_stream._adapters.model_fields import (
 )
 from lyzr_stream._adapters.tokens import approximate_token_count
 from lyzr_stream._errors import InvalidRequestError
+from lyzr_stream._http.limits import DEFAULT_TIMEOUTS, Timeouts
 from lyzr_stream._request import check_json_serialisable
 from lyzr_stream._settings import ENV_API_KEY
 from lyzr_stream.dialects._local_tools import normalize_tool_choice
@@ -105,7 +108,10 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
             Defaults to ``LYZR_API_KEY``; missing is an error at construction.
         base_url: str
             Defaults to ``LYZR_BASE_URL``, else ``https://agent-prod.studio.lyzr.ai``.
-        timeout: float | httpx.Timeout | lyzr_stream.Timeouts
+        timeout: float | httpx.Timeout | lyzr_stream.Timeouts | None
+            The default is ``lyzr_stream.Timeouts()`` (``DEFAULT_TIMEOUTS``: connect 10 s,
+            read 120 s, write 30 s, pool 30 s, no total); ``timeout=None`` means no timeout at
+            all (also per call: ``model.invoke(msg, timeout=None)``).
         max_retries: int
             Retries before any text was delivered (default 2). ``timeout`` and ``max_retries``
             must be numbers: ``True`` or ``"5"`` is an ``InvalidRequestError``.
@@ -327,6 +333,24 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
     @classmethod
     def get_lc_namespace(cls) -> list[str]:
         return ["langchain_lyzr_stream", "chat_models"]
+
+    def to_json(self) -> SerializedConstructor | SerializedNotImplemented:
+        """LangChain's form for ``dumpd``/``dumps``, with ``timeout`` in a form ``load`` reads.
+
+        ``Serializable.to_json`` writes every truthy field as it is, and a
+        ``lyzr_stream.Timeouts`` is no JSON (``dumps`` would write it as "not implemented",
+        which ``load`` refuses). The default timeout is left out, as the former default
+        ``None`` was: a loaded model gets the library's defaults of its own version. Any other
+        ``Timeouts`` is written as its parts, a dict the field accepts.
+        """
+        data = super().to_json()
+        if data["type"] == "constructor" and isinstance(self.timeout, Timeouts):
+            kwargs = data["kwargs"]
+            if self.timeout == DEFAULT_TIMEOUTS:
+                kwargs.pop("timeout", None)
+            else:
+                kwargs["timeout"] = asdict(self.timeout)
+        return data
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
         params = super()._get_ls_params(stop=stop, **kwargs)

@@ -133,7 +133,11 @@ class LyzrLLM(FunctionCallingLLM, LyzrModelFields):
             the lowest layer of the call options (see Sessions).
         message_mode: ``"auto"`` (default), ``"turn"`` or ``"history"`` (see Messages).
         api_key (``SecretStr``, default ``LYZR_API_KEY``), base_url (``LYZR_BASE_URL``),
-            timeout, max_retries (2), allow_insecure_http, default_headers.
+            max_retries (2), allow_insecure_http, default_headers.
+        timeout: seconds, ``httpx.Timeout`` or ``lyzr_stream.Timeouts``; the default is
+            ``lyzr_stream.Timeouts()`` (``DEFAULT_TIMEOUTS``: connect 10 s, read 120 s, write
+            30 s, pool 30 s, no total); ``timeout=None`` means no timeout at all (also per
+            call: ``llm.chat(msgs, timeout=None)``).
         coalesce: text already received leaves as one response (default True; never waits
             for more); False gives one response per service event.
         context_window, num_output: guides for LlamaIndex's prompt packing.
