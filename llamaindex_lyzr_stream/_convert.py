@@ -40,7 +40,7 @@ from lyzr_stream import (
     ChatMessage as CoreMessage,
 )
 from lyzr_stream._adapters.model_fields import message_text, response_fields
-from lyzr_stream._adapters.structured import json_in_text
+from lyzr_stream._adapters.structured import NoJsonError, json_in_text
 from lyzr_stream._events import StreamEvent
 from lyzr_stream.dialects._local_tools import tool_error_content, wire_tool_calls
 
@@ -177,14 +177,15 @@ def activity_dict(activity: ToolActivity) -> dict[str, Any]:
 
 
 def parse_structured(text: str, output_cls: type[Model]) -> Model:
-    """The answer's JSON (alone, fenced, or with prose around it) as ``output_cls``.
+    """The answer's JSON (alone, fenced, or with prose around it: the rule ChatLyzr shares,
+    :func:`~lyzr_stream._adapters.structured.json_in_text`) as ``output_cls``.
 
     Raises ``ValueError`` carrying the agent's answer when it holds no JSON or the JSON does
     not fit the schema.
     """
     try:
         value = json_in_text(text)
-    except ValueError as exc:
+    except NoJsonError as exc:
         raise ValueError(f"structured output for {output_cls.__name__}: {exc}") from None
     try:
         return output_cls.model_validate(value)
