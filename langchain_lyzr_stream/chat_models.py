@@ -384,50 +384,93 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
         only (the agent's model, and so its tokenizer, is chosen in Lyzr Studio)."""
         return count_tokens_approximately(messages, tools=list(tools) if tools else None)
 
-    # -- a config passed directly ----------------------------------------------------------------
-    # LCEL and LangGraph run each step inside LangChain's config context, where _generate and
-    # _stream read it (ensure_config()): the chain's configurable, callbacks and tags. A config
-    # handed straight to model.invoke/stream(...) is not put there by langchain-core, so these
-    # four entry points do it, as LCEL would, for the start of the call (when ChatLyzr reads it)
-    # and no longer: between chunks the caller's own context is untouched.
-    # Each is a shell around langchain-core's own method (``stop`` and the other keyword
-    # arguments pass through unchanged); the seam itself is _config_context.
+    # -- the seams langchain-core forces ---------------------------------------------------------
+    # ChatLyzr is built on the documented hooks (_generate, _agenerate, _stream, _astream), which
+    # read the call's config with ensure_config(): langchain_core/runnables/config.py fills it
+    # from the context variable var_child_runnable_config, where LCEL and LangGraph put each
+    # step's config. The public methods below are overridden only where langchain-core does not
+    # hand that config, or the run manager, to the hooks; each says which behaviour it answers.
+    # All of them were checked against langchain-core 1.4.1 (the lowest supported) and the
+    # newest; tests/langchain/test_seams.py tests each one on both (CI runs the two).
+    # Each is a shell around langchain-core's own method: ``stop`` and the other keyword
+    # arguments pass through unchanged.
     def invoke(
         self, input: LanguageModelInput, config: RunnableConfig | None = None, **kwargs: Any
     ) -> AIMessage:
+        """Seam: a ``config`` given to ``invoke`` reaches ``_generate``.
+
+        ``BaseChatModel.invoke`` (langchain_core/language_models/chat_models.py) hands only
+        the config's callbacks, tags, metadata and run name on to ``generate_prompt``; its
+        ``configurable`` (session id, user id, variables, LangGraph's ``thread_id``) never
+        reaches ``_generate``, which reads the config with ``ensure_config()``. So the config
+        is placed in the context (``var_child_runnable_config``) for the call, as LCEL would,
+        and reset after it. ``batch`` calls ``invoke`` per input, so it is served too.
+        """
         with _config_context(config):
             return super().invoke(input, config, **kwargs)
 
     async def ainvoke(
         self, input: LanguageModelInput, config: RunnableConfig | None = None, **kwargs: Any
     ) -> AIMessage:
+        """Seam: a ``config`` given to ``ainvoke`` reaches ``_agenerate``.
+
+        The async form of :meth:`invoke`'s seam: ``BaseChatModel.ainvoke`` hands only the
+        callbacks, tags, metadata and run name to ``agenerate_prompt``. ``abatch`` calls
+        ``ainvoke`` per input.
+        """
         with _config_context(config):
             return await super().ainvoke(input, config, **kwargs)
 
     def stream(
         self, input: LanguageModelInput, config: RunnableConfig | None = None, **kwargs: Any
     ) -> Iterator[AIMessageChunk]:
+        """Seam: a ``config`` given to ``stream`` reaches ``_stream``.
+
+        ``BaseChatModel.stream`` calls ``self._stream(messages, stop=stop, **kwargs)`` without
+        the run manager and without putting ``config`` in the context. ``_stream`` needs two
+        things from it: the ``configurable`` (session options) and the callbacks, to which
+        server-side tool activity and agent events go as custom events of the run
+        (``ActivityReporter`` in ``langchain_lyzr_stream/_turn.py`` configures them from the
+        config as ``stream`` does). The config is placed in the context for the generator's
+        first step, where ``_stream`` starts and reads it, and reset before the first chunk
+        leaves: between chunks the caller's own context is untouched.
+        """
         chunks = super().stream(input, config, **kwargs)
         return chunks if config is None else _started_in_context(config, chunks)
 
     def astream(
         self, input: LanguageModelInput, config: RunnableConfig | None = None, **kwargs: Any
     ) -> AsyncIterator[AIMessageChunk]:
+        """Seam: a ``config`` given to ``astream`` reaches ``_astream``.
+
+        The async form of :meth:`stream`'s seam (``BaseChatModel.astream`` calls ``_astream``
+        without the run manager or the config). ``astream_events(version="v1"/"v2")`` runs
+        through ``astream`` with its own callbacks in the config, so it is served too.
+        """
         chunks = super().astream(input, config, **kwargs)
         return chunks if config is None else _astarted_in_context(config, chunks)
 
-    # stream_events(version="v3") runs _stream lazily, after it has returned, so a config given
-    # to it cannot be placed in the context for the call's start. Its session options are
-    # resolved here instead and passed on as the per-call options they are (v1/v2 call
-    # astream(), which handles the config itself).
     def stream_events(
         self, input: LanguageModelInput, config: RunnableConfig | None = None, **kwargs: Any
     ) -> Any:
+        """Seam: the session options of a ``config`` given to ``stream_events(version="v3")``.
+
+        For v3, ``BaseChatModel.stream_events`` returns a ``ChatModelStream``
+        (``_chat_model_stream_v3``) that calls ``_stream`` later, on its first pump, outside
+        any context this method could set; of ``config`` it uses only the callbacks, tags,
+        metadata and run name (``_stream`` gets the run manager, so callbacks need nothing
+        here). The session options of ``config["configurable"]`` are therefore resolved now
+        and passed on as the per-call keyword arguments they are (a per-call keyword given
+        too still wins). Other versions pass through (``Runnable.stream_events`` goes through
+        ``astream``, see :meth:`astream`).
+        """
         return super().stream_events(input, config, **self._v3_options(config, kwargs))
 
     def astream_events(
         self, input: LanguageModelInput, config: RunnableConfig | None = None, **kwargs: Any
     ) -> Any:
+        """Seam: the async form of :meth:`stream_events`'s (``_achat_model_stream_v3`` starts
+        its producer task on the first read, after this method has returned)."""
         return super().astream_events(input, config, **self._v3_options(config, kwargs))
 
     def _v3_options(
@@ -580,13 +623,20 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
         run_manager: CallbackManagerForLLMRun | AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> bool:
-        """Only ``stream``/``astream`` go through LangChain's chunk-collecting path.
+        """Seam: a streamed ``invoke`` stays on ``_generate``, with its run manager.
 
-        ``invoke``/``generate`` always reach ``_generate``/``_agenerate`` with their run
-        manager; when streaming is wanted (``streaming=True``, a streaming callback handler as
-        in ``astream_events`` or LangGraph's ``messages`` mode) they read the same stream as
-        ``_stream`` (the same token callbacks), and build the answer from the core's result in
-        linear time instead of merging every chunk.
+        ``BaseChatModel._generate_with_cache`` asks ``_should_stream`` whether ``invoke``/
+        ``generate`` should stream (``streaming=True``, or a streaming callback handler, as
+        ``astream_events`` and LangGraph's ``messages`` mode attach); if so it calls
+        ``_stream`` without the run manager and merges every chunk with
+        ``generate_from_stream``, which takes time quadratic in the number of chunks (in one
+        measurement, a streamed ``invoke`` of 50,000 one-word chunks took 7.8 s that way and
+        2.5 s here). Only ``stream``/``astream`` (which pass
+        ``stream=True``) get langchain-core's own answer; ``invoke``/``generate`` always reach
+        ``_generate``/``_agenerate`` with their run manager, which, when streaming is wanted
+        (:meth:`_wants_stream`), read the same stream as ``_stream`` (the same token
+        callbacks, the run's message id) and build the answer from the core's response in
+        linear time.
         """
         if kwargs.get("stream"):
             return super()._should_stream(async_api=async_api, run_manager=run_manager, **kwargs)
