@@ -3,13 +3,13 @@
 A Lyzr agent is an LLM behind a prompt the user wrote in Lyzr Studio: it may answer in prose,
 wrap its JSON in a Markdown fence or in a sentence, or not call the tool it was asked to call.
 These parsers accept every such form and fail with ``OutputParserException`` carrying the
-agent's text when the answer does not fit, never with ``None`` standing for the object.
+agent's text when the answer does not fit, never with ``None`` standing for the object. Where
+the JSON of a text answer is found is the rule both frameworks share,
+:func:`lyzr_stream._adapters.structured.json_in_text`.
 """
 
 from __future__ import annotations
 
-import json
-import re
 from typing import Any
 
 from langchain_core.exceptions import OutputParserException
@@ -19,9 +19,10 @@ from langchain_core.outputs import ChatGeneration, Generation
 from pydantic import BaseModel, ValidationError
 from pydantic.v1 import ValidationError as V1ValidationError
 
-__all__ = ["JsonAnswerParser", "ToolCallParser", "json_in_text"]
+from lyzr_stream._adapters.structured import NoJsonError, json_in_text
 
-_FENCE = re.compile(r"```[A-Za-z0-9_-]*[ \t]*\n?(.*?)```", re.DOTALL)
+__all__ = ["JsonAnswerParser", "ToolCallParser", "answer_json"]
+
 _EXCERPT = 300
 
 
@@ -29,26 +30,15 @@ def _excerpt(text: str) -> str:
     return text if len(text) <= _EXCERPT else text[:_EXCERPT] + "..."
 
 
-def json_in_text(text: str) -> Any:
-    """The JSON value an answer holds: the whole text, a fenced block, or the first JSON object
-    or array within prose. Raises ``OutputParserException`` (with the text) if there is none."""
-    decoder = json.JSONDecoder()
-    stripped = text.strip()
-    candidates = [stripped, *(m.group(1).strip() for m in _FENCE.finditer(text))]
-    for candidate in candidates:
-        try:
-            return json.loads(candidate)
-        except ValueError:
-            continue
-    for start, char in enumerate(text):
-        if char in "{[":
-            try:
-                return decoder.raw_decode(text, start)[0]
-            except ValueError:
-                continue
-    raise OutputParserException(
-        f"the agent's answer holds no JSON: {_excerpt(text)!r}", llm_output=text
-    )
+def answer_json(text: str) -> Any:
+    """The JSON value the answer holds (:func:`~lyzr_stream._adapters.structured.json_in_text`'s
+    rule); ``OutputParserException`` carrying the text when there is none."""
+    try:
+        return json_in_text(text)
+    except NoJsonError:
+        raise OutputParserException(
+            f"the agent's answer holds no JSON: {_excerpt(text)!r}", llm_output=text
+        ) from None
 
 
 def _fit(value: Any, schema: type | None, text: str) -> Any:
@@ -82,7 +72,7 @@ class JsonAnswerParser(BaseGenerationOutputParser[Any]):
 
     def parse_result(self, result: list[Generation], *, partial: bool = False) -> Any:
         text = result[0].text if result else ""
-        return _fit(json_in_text(text), self.schema_model, text)
+        return _fit(answer_json(text), self.schema_model, text)
 
     @property
     def _type(self) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import asdict
 from operator import itemgetter
 from typing import Any, Literal, TypeVar
 
@@ -16,6 +17,7 @@ from langchain_core.callbacks import (
     CallbackManagerForLLMRun,
 )
 from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
+from langchain_core.load.serializable import SerializedConstructor, SerializedNotImplemented
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.messages.utils import count_tokens_approximately
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
@@ -38,12 +40,13 @@ from langchain_lyzr_stream._convert import to_core_messages
 from langchain_lyzr_stream._media import media_of
 from langchain_lyzr_stream._structured import JsonAnswerParser, ToolCallParser
 from langchain_lyzr_stream._turn import ActivityReporter, Turn
-from lyzr_stream import (
-    AgentRequest,
-    ToolSpec,
+from lyzr_stream import ToolSpec
+from lyzr_stream._adapters.conversation import (
+    ModelCall,
+    build_model_call,
+    check_call_kwargs,
+    resolve_call_options,
 )
-from lyzr_stream._adapters.attachments import CallAttachments
-from lyzr_stream._adapters.conversation import check_call_kwargs, prepare_call, resolve_call_options
 from lyzr_stream._adapters.model_fields import (
     LyzrModelFields,
     carries_messages,
@@ -51,6 +54,7 @@ from lyzr_stream._adapters.model_fields import (
 )
 from lyzr_stream._adapters.tokens import approximate_token_count
 from lyzr_stream._errors import InvalidRequestError
+from lyzr_stream._http.limits import DEFAULT_TIMEOUTS, Timeouts
 from lyzr_stream._request import check_json_serialisable
 from lyzr_stream._settings import ENV_API_KEY
 from lyzr_stream.dialects._local_tools import normalize_tool_choice
@@ -104,7 +108,10 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
             Defaults to ``LYZR_API_KEY``; missing is an error at construction.
         base_url: str
             Defaults to ``LYZR_BASE_URL``, else ``https://agent-prod.studio.lyzr.ai``.
-        timeout: float | httpx.Timeout | lyzr_stream.Timeouts
+        timeout: float | httpx.Timeout | lyzr_stream.Timeouts | None
+            The default is ``lyzr_stream.Timeouts()`` (``DEFAULT_TIMEOUTS``: connect 10 s,
+            read 120 s, write 30 s, pool 30 s, no total); ``timeout=None`` means no timeout at
+            all (also per call: ``model.invoke(msg, timeout=None)``).
         max_retries: int
             Retries before any text was delivered (default 2). ``timeout`` and ``max_retries``
             must be numbers: ``True`` or ``"5"`` is an ``InvalidRequestError``.
@@ -327,6 +334,24 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
     def get_lc_namespace(cls) -> list[str]:
         return ["langchain_lyzr_stream", "chat_models"]
 
+    def to_json(self) -> SerializedConstructor | SerializedNotImplemented:
+        """LangChain's form for ``dumpd``/``dumps``, with ``timeout`` in a form ``load`` reads.
+
+        ``Serializable.to_json`` writes every truthy field as it is, and a
+        ``lyzr_stream.Timeouts`` is no JSON (``dumps`` would write it as "not implemented",
+        which ``load`` refuses). The default timeout is left out, as the former default
+        ``None`` was: a loaded model gets the library's defaults of its own version. Any other
+        ``Timeouts`` is written as its parts, a dict the field accepts.
+        """
+        data = super().to_json()
+        if data["type"] == "constructor" and isinstance(self.timeout, Timeouts):
+            kwargs = data["kwargs"]
+            if self.timeout == DEFAULT_TIMEOUTS:
+                kwargs.pop("timeout", None)
+            else:
+                kwargs["timeout"] = asdict(self.timeout)
+        return data
+
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
         params = super()._get_ls_params(stop=stop, **kwargs)
         params["ls_provider"] = "lyzr"
@@ -359,50 +384,93 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
         only (the agent's model, and so its tokenizer, is chosen in Lyzr Studio)."""
         return count_tokens_approximately(messages, tools=list(tools) if tools else None)
 
-    # -- a config passed directly ----------------------------------------------------------------
-    # LCEL and LangGraph run each step inside LangChain's config context, where _generate and
-    # _stream read it (ensure_config()): the chain's configurable, callbacks and tags. A config
-    # handed straight to model.invoke/stream(...) is not put there by langchain-core, so these
-    # four entry points do it, as LCEL would, for the start of the call (when ChatLyzr reads it)
-    # and no longer: between chunks the caller's own context is untouched.
-    # Each is a shell around langchain-core's own method (``stop`` and the other keyword
-    # arguments pass through unchanged); the seam itself is _config_context.
+    # -- the seams langchain-core forces ---------------------------------------------------------
+    # ChatLyzr is built on the documented hooks (_generate, _agenerate, _stream, _astream), which
+    # read the call's config with ensure_config(): langchain_core/runnables/config.py fills it
+    # from the context variable var_child_runnable_config, where LCEL and LangGraph put each
+    # step's config. The public methods below are overridden only where langchain-core does not
+    # hand that config, or the run manager, to the hooks; each says which behaviour it answers.
+    # All of them were checked against langchain-core 1.4.1 (the lowest supported) and the
+    # newest; tests/langchain/test_seams.py tests each one on both (CI runs the two).
+    # Each is a shell around langchain-core's own method: ``stop`` and the other keyword
+    # arguments pass through unchanged.
     def invoke(
         self, input: LanguageModelInput, config: RunnableConfig | None = None, **kwargs: Any
     ) -> AIMessage:
+        """Seam: a ``config`` given to ``invoke`` reaches ``_generate``.
+
+        ``BaseChatModel.invoke`` (langchain_core/language_models/chat_models.py) hands only
+        the config's callbacks, tags, metadata and run name on to ``generate_prompt``; its
+        ``configurable`` (session id, user id, variables, LangGraph's ``thread_id``) never
+        reaches ``_generate``, which reads the config with ``ensure_config()``. So the config
+        is placed in the context (``var_child_runnable_config``) for the call, as LCEL would,
+        and reset after it. ``batch`` calls ``invoke`` per input, so it is served too.
+        """
         with _config_context(config):
             return super().invoke(input, config, **kwargs)
 
     async def ainvoke(
         self, input: LanguageModelInput, config: RunnableConfig | None = None, **kwargs: Any
     ) -> AIMessage:
+        """Seam: a ``config`` given to ``ainvoke`` reaches ``_agenerate``.
+
+        The async form of :meth:`invoke`'s seam: ``BaseChatModel.ainvoke`` hands only the
+        callbacks, tags, metadata and run name to ``agenerate_prompt``. ``abatch`` calls
+        ``ainvoke`` per input.
+        """
         with _config_context(config):
             return await super().ainvoke(input, config, **kwargs)
 
     def stream(
         self, input: LanguageModelInput, config: RunnableConfig | None = None, **kwargs: Any
     ) -> Iterator[AIMessageChunk]:
+        """Seam: a ``config`` given to ``stream`` reaches ``_stream``.
+
+        ``BaseChatModel.stream`` calls ``self._stream(messages, stop=stop, **kwargs)`` without
+        the run manager and without putting ``config`` in the context. ``_stream`` needs two
+        things from it: the ``configurable`` (session options) and the callbacks, to which
+        server-side tool activity and agent events go as custom events of the run
+        (``ActivityReporter`` in ``langchain_lyzr_stream/_turn.py`` configures them from the
+        config as ``stream`` does). The config is placed in the context for the generator's
+        first step, where ``_stream`` starts and reads it, and reset before the first chunk
+        leaves: between chunks the caller's own context is untouched.
+        """
         chunks = super().stream(input, config, **kwargs)
         return chunks if config is None else _started_in_context(config, chunks)
 
     def astream(
         self, input: LanguageModelInput, config: RunnableConfig | None = None, **kwargs: Any
     ) -> AsyncIterator[AIMessageChunk]:
+        """Seam: a ``config`` given to ``astream`` reaches ``_astream``.
+
+        The async form of :meth:`stream`'s seam (``BaseChatModel.astream`` calls ``_astream``
+        without the run manager or the config). ``astream_events(version="v1"/"v2")`` runs
+        through ``astream`` with its own callbacks in the config, so it is served too.
+        """
         chunks = super().astream(input, config, **kwargs)
         return chunks if config is None else _astarted_in_context(config, chunks)
 
-    # stream_events(version="v3") runs _stream lazily, after it has returned, so a config given
-    # to it cannot be placed in the context for the call's start. Its session options are
-    # resolved here instead and passed on as the per-call options they are (v1/v2 call
-    # astream(), which handles the config itself).
     def stream_events(
         self, input: LanguageModelInput, config: RunnableConfig | None = None, **kwargs: Any
     ) -> Any:
+        """Seam: the session options of a ``config`` given to ``stream_events(version="v3")``.
+
+        For v3, ``BaseChatModel.stream_events`` returns a ``ChatModelStream``
+        (``_chat_model_stream_v3``) that calls ``_stream`` later, on its first pump, outside
+        any context this method could set; of ``config`` it uses only the callbacks, tags,
+        metadata and run name (``_stream`` gets the run manager, so callbacks need nothing
+        here). The session options of ``config["configurable"]`` are therefore resolved now
+        and passed on as the per-call keyword arguments they are (a per-call keyword given
+        too still wins). Other versions pass through (``Runnable.stream_events`` goes through
+        ``astream``, see :meth:`astream`).
+        """
         return super().stream_events(input, config, **self._v3_options(config, kwargs))
 
     def astream_events(
         self, input: LanguageModelInput, config: RunnableConfig | None = None, **kwargs: Any
     ) -> Any:
+        """Seam: the async form of :meth:`stream_events`'s (``_achat_model_stream_v3`` starts
+        its producer task on the first read, after this method has returned)."""
         return super().astream_events(input, config, **self._v3_options(config, kwargs))
 
     def _v3_options(
@@ -439,15 +507,16 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
             fallback_session_id=self._session_fallback(configurable),
         )
 
-    def _prepare(
-        self, messages: Sequence[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
-    ) -> tuple[AgentRequest, dict[str, Any], RunnableConfig, CallAttachments]:
-        """The request (files not yet uploaded), policy kwargs, config, and the call's files."""
-        config: RunnableConfig = ensure_config()
+    def _model_call(
+        self, messages: Sequence[BaseMessage], kwargs: dict[str, Any], config: RunnableConfig
+    ) -> ModelCall:
+        """This call's :class:`ModelCall`: the request (files not yet uploaded), the policy
+        kwargs for the client, and the call's files; ``config`` is the call's LangChain config
+        (its ``configurable`` is the middle layer of call options)."""
         accepted = _OPTION_KWARGS | _POLICY_KWARGS | _TOOL_KWARGS | set(_AGENT_KWARGS)
         check_call_kwargs(kwargs, owner="ChatLyzr", accepted=accepted, ignored=_FRAMEWORK_KWARGS)
         configurable: Mapping[str, Any] = config.get("configurable") or {}
-        call = prepare_call(
+        return build_model_call(
             to_core_messages(messages),
             agent_id=self._agent_for(kwargs),
             option_layers=(constructor_options(self), configurable, kwargs),
@@ -460,7 +529,6 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
             carries_messages=carries_messages(self.client),
             media=[media_of(m) for m in messages],
         )
-        return call.request, dict(call.policy), config, call.attachments
 
     # -- tools and structured output --------------------------------------------------------------
     def bind_tools(
@@ -555,13 +623,20 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
         run_manager: CallbackManagerForLLMRun | AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> bool:
-        """Only ``stream``/``astream`` go through LangChain's chunk-collecting path.
+        """Seam: a streamed ``invoke`` stays on ``_generate``, with its run manager.
 
-        ``invoke``/``generate`` always reach ``_generate``/``_agenerate`` with their run
-        manager; when streaming is wanted (``streaming=True``, a streaming callback handler as
-        in ``astream_events`` or LangGraph's ``messages`` mode) they read the same stream as
-        ``_stream`` (the same token callbacks), and build the answer from the core's result in
-        linear time instead of merging every chunk.
+        ``BaseChatModel._generate_with_cache`` asks ``_should_stream`` whether ``invoke``/
+        ``generate`` should stream (``streaming=True``, or a streaming callback handler, as
+        ``astream_events`` and LangGraph's ``messages`` mode attach); if so it calls
+        ``_stream`` without the run manager and merges every chunk with
+        ``generate_from_stream``, which takes time quadratic in the number of chunks (in one
+        measurement, a streamed ``invoke`` of 50,000 one-word chunks took 7.8 s that way and
+        2.5 s here). Only ``stream``/``astream`` (which pass
+        ``stream=True``) get langchain-core's own answer; ``invoke``/``generate`` always reach
+        ``_generate``/``_agenerate`` with their run manager, which, when streaming is wanted
+        (:meth:`_wants_stream`), read the same stream as ``_stream`` (the same token
+        callbacks, the run's message id) and build the answer from the core's response in
+        linear time.
         """
         if kwargs.get("stream"):
             return super()._should_stream(async_api=async_api, run_manager=run_manager, **kwargs)
@@ -583,7 +658,8 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
     ) -> Turn:
         """One call's request and state. The stop rule: a per-call ``stop`` (``[]`` included)
         replaces the instance's; ``None`` inherits it."""
-        request, policy, config, files = self._prepare(messages, stop, kwargs)
+        config = ensure_config()  # the call's config: see "A config passed directly" above
+        call = self._model_call(messages, kwargs, config)
 
         def configure(is_async: bool) -> BaseCallbackManager:
             # The handlers of a stream()/astream() run, configured as langchain-core does.
@@ -600,7 +676,8 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
 
         effective = stop if stop is not None else self.stop
         activity = ActivityReporter(run_manager, configure)
-        return Turn(request, policy, effective, run_manager, activity, files)
+        policy = dict(call.policy)
+        return Turn(call.request, policy, effective, run_manager, activity, call.attachments)
 
     def _generate(
         self,

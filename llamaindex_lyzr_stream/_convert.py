@@ -40,7 +40,7 @@ from lyzr_stream import (
     ChatMessage as CoreMessage,
 )
 from lyzr_stream._adapters.model_fields import message_text, response_fields
-from lyzr_stream._adapters.structured import json_in_text
+from lyzr_stream._adapters.structured import NoJsonError, json_in_text
 from lyzr_stream._events import StreamEvent
 from lyzr_stream.dialects._local_tools import tool_error_content, wire_tool_calls
 
@@ -177,14 +177,15 @@ def activity_dict(activity: ToolActivity) -> dict[str, Any]:
 
 
 def parse_structured(text: str, output_cls: type[Model]) -> Model:
-    """The answer's JSON (alone, fenced, or with prose around it) as ``output_cls``.
+    """The answer's JSON (alone, fenced, or with prose around it: the rule ChatLyzr shares,
+    :func:`~lyzr_stream._adapters.structured.json_in_text`) as ``output_cls``.
 
     Raises ``ValueError`` carrying the agent's answer when it holds no JSON or the JSON does
     not fit the schema.
     """
     try:
         value = json_in_text(text)
-    except ValueError as exc:
+    except NoJsonError as exc:
         raise ValueError(f"structured output for {output_cls.__name__}: {exc}") from None
     try:
         return output_cls.model_validate(value)
@@ -316,58 +317,57 @@ class Accumulator:
 
     def chat(self, event: StreamEvent) -> ChatResponse | None:
         """The streamed chat response for one event, or None when it produces none."""
-        kind = type(event)
-        if kind is TextDelta:
-            delta = self._grow(event.text)  # type: ignore[union-attr]
+        # isinstance narrows the union for the type checker; on the per-token path it costs
+        # what ``type(event) is`` did (an exact class is isinstance's fast case).
+        if isinstance(event, TextDelta):
+            delta = self._grow(event.text)
             if delta is None:
                 return None
             return ChatResponse(message=_message(self._text, self._thinking), delta=delta)
-        if kind is ReasoningDelta:
-            self._thinking += event.text  # type: ignore[union-attr]
+        if isinstance(event, ReasoningDelta):
+            self._thinking += event.text
             held = self._flush()
             return ChatResponse(
                 message=_message(self._text, self._thinking),
                 delta=held,
-                additional_kwargs={"thinking_delta": event.text},  # type: ignore[union-attr]
+                additional_kwargs={"thinking_delta": event.text},
             )
-        if kind is ToolCallRequest:
-            request: ToolCallRequest = event  # type: ignore[assignment]
+        if isinstance(event, ToolCallRequest):
             held = self._flush()
             return ChatResponse(
-                message=_message(self._text, self._thinking, request.calls, request.raw_calls),
+                message=_message(self._text, self._thinking, event.calls, event.raw_calls),
                 delta=held,
             )
-        if kind is ToolActivity:
+        if isinstance(event, ToolActivity):
             held = self._flush()
             return ChatResponse(
                 message=_message(self._text, self._thinking),
                 delta=held,
-                additional_kwargs={"tool_activity": activity_dict(event)},  # type: ignore[arg-type]
+                additional_kwargs={"tool_activity": activity_dict(event)},
             )
         return None
 
     def completion(self, event: StreamEvent) -> CompletionResponse | None:
         """The streamed completion response for one event, or None when it produces none."""
-        kind = type(event)
-        if kind is TextDelta:
-            delta = self._grow(event.text)  # type: ignore[union-attr]
+        if isinstance(event, TextDelta):
+            delta = self._grow(event.text)
             if delta is None:
                 return None
             return CompletionResponse(text=self._text, delta=delta)
-        if kind is ReasoningDelta:
-            self._thinking += event.text  # type: ignore[union-attr]
+        if isinstance(event, ReasoningDelta):
+            self._thinking += event.text
             held = self._flush()
             return CompletionResponse(
                 text=self._text,
                 delta=held,
-                additional_kwargs={"thinking_delta": event.text},  # type: ignore[union-attr]
+                additional_kwargs={"thinking_delta": event.text},
             )
-        if kind is ToolActivity:
+        if isinstance(event, ToolActivity):
             held = self._flush()
             return CompletionResponse(
                 text=self._text,
                 delta=held,
-                additional_kwargs={"tool_activity": activity_dict(event)},  # type: ignore[arg-type]
+                additional_kwargs={"tool_activity": activity_dict(event)},
             )
         return None
 

@@ -24,12 +24,17 @@ _PLACEHOLDER_TITLE = "input_document"
 
 
 def _read(block: ImageBlock | DocumentBlock, what: str) -> bytes:
+    # Typed by assignment: the buffers' read() is Any in some llama-index-core versions and
+    # bytes in others (0.14.5), so a return-site "type: ignore" would be unused on one of them.
+    data: bytes
     try:
         if isinstance(block, ImageBlock):
-            return block.resolve_image(as_base64=False).read()  # type: ignore[no-any-return]
-        return block.resolve_document().read()  # type: ignore[no-any-return]
+            data = block.resolve_image(as_base64=False).read()
+        else:
+            data = block.resolve_document().read()
     except (OSError, ValueError) as exc:
         raise InvalidRequestError(f"{what}: cannot read its data ({exc})") from None
+    return data
 
 
 def _part(block: ImageBlock | DocumentBlock, what: str) -> MediaPart:

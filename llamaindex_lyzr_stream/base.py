@@ -47,19 +47,18 @@ from llamaindex_lyzr_stream.agent_events import to_instrumentation_event
 from llamaindex_lyzr_stream.session import SessionScope, scoped_layers
 from lyzr_stream import (
     AgentEvent,
-    AgentRequest,
     AgentResponse,
     AsyncEventStream,
     EventStream,
     ToolActivity,
     ToolSpec,
 )
-from lyzr_stream._adapters.attachments import CallAttachments
 from lyzr_stream._adapters.conversation import (
     CALL_OPTION_NAMES,
     POLICY_NAMES,
+    ModelCall,
+    build_model_call,
     check_call_kwargs,
-    prepare_call,
     resolve_call_options,
 )
 from lyzr_stream._adapters.model_fields import (
@@ -134,7 +133,11 @@ class LyzrLLM(FunctionCallingLLM, LyzrModelFields):
             the lowest layer of the call options (see Sessions).
         message_mode: ``"auto"`` (default), ``"turn"`` or ``"history"`` (see Messages).
         api_key (``SecretStr``, default ``LYZR_API_KEY``), base_url (``LYZR_BASE_URL``),
-            timeout, max_retries (2), allow_insecure_http, default_headers.
+            max_retries (2), allow_insecure_http, default_headers.
+        timeout: seconds, ``httpx.Timeout`` or ``lyzr_stream.Timeouts``; the default is
+            ``lyzr_stream.Timeouts()`` (``DEFAULT_TIMEOUTS``: connect 10 s, read 120 s, write
+            30 s, pool 30 s, no total); ``timeout=None`` means no timeout at all (also per
+            call: ``llm.chat(msgs, timeout=None)``).
         coalesce: text already received leaves as one response (default True; never waits
             for more); False gives one response per service event.
         context_window, num_output: guides for LlamaIndex's prompt packing.
@@ -275,12 +278,11 @@ class LyzrLLM(FunctionCallingLLM, LyzrModelFields):
         resolve_call_options(options)  # type-check the values now, not at the first call
         return SessionScope(self._scope_owner, options)
 
-    def _prepare(
-        self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]
-    ) -> tuple[AgentRequest, dict[str, Any], CallAttachments]:
-        """The request (files not yet uploaded), policy kwargs, and the call's files."""
+    def _model_call(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> ModelCall:
+        """This call's :class:`ModelCall`: the request (files not yet uploaded), the policy
+        kwargs for the client, and the call's files."""
         check_call_kwargs(kwargs, owner="LyzrLLM", accepted=_ACCEPTED, ignored=_IGNORED_KWARGS)
-        call = prepare_call(
+        return build_model_call(
             to_core_messages(messages),
             agent_id=self.agent_id,
             option_layers=(
@@ -300,7 +302,6 @@ class LyzrLLM(FunctionCallingLLM, LyzrModelFields):
             carries_messages=carries_messages(self.client),
             media=[media_of(m) for m in messages],
         )
-        return call.request, dict(call.policy), call.attachments
 
     # -- tools ------------------------------------------------------------------------------------
     def _prepare_chat_with_tools(
@@ -413,16 +414,17 @@ class LyzrLLM(FunctionCallingLLM, LyzrModelFields):
 
     # -- one-shot --------------------------------------------------------------------------------
     def _chat(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> ChatResponse:
-        request, policy, files = self._prepare(messages, kwargs)
-        request = files.attach(self.client, request)  # uploads now: a failure sends nothing
+        call = self._model_call(messages, kwargs)
+        # The files are uploaded now: a failed upload sends nothing.
+        request = call.attachments.attach(self.client, call.request)
         started = time.monotonic()
-        return self._answered(self.client.chat(request, **policy), started)
+        return self._answered(self.client.chat(request, **call.policy), started)
 
     async def _achat(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> ChatResponse:
-        request, policy, files = self._prepare(messages, kwargs)
-        request = await files.aattach(self.client, request)
+        call = self._model_call(messages, kwargs)
+        request = await call.attachments.aattach(self.client, call.request)
         started = time.monotonic()
-        return self._answered(await self.client.achat(request, **policy), started)
+        return self._answered(await self.client.achat(request, **call.policy), started)
 
     def _answered(self, response: AgentResponse, started: float) -> ChatResponse:
         """A one-shot answer as LlamaIndex's response, its server-side tool activity dispatched."""
@@ -448,7 +450,7 @@ class LyzrLLM(FunctionCallingLLM, LyzrModelFields):
         return chat_to_completion(await self._achat(self._prompt_messages(prompt), kwargs))
 
     # -- streaming -------------------------------------------------------------------------------
-    # The request is prepared when the method is called (so a `with llm.session(...)` around the
+    # The model call is built when the method is called (so a `with llm.session(...)` around the
     # call applies even if the generator is consumed later); the generators only do I/O.
     def _dispatch_activity(self, activity: Sequence[ToolActivity], session_id: str) -> None:
         for item in activity:
@@ -510,16 +512,16 @@ class LyzrLLM(FunctionCallingLLM, LyzrModelFields):
             yield final(acc, events.response(), events.stats.timing())
 
     def _open(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> EventStream:
-        request, policy, files = self._prepare(messages, kwargs)
-        request = files.attach(self.client, request)
-        return self.client.stream(request, **policy)
+        call = self._model_call(messages, kwargs)
+        request = call.attachments.attach(self.client, call.request)
+        return self.client.stream(request, **call.policy)
 
     async def _aopen(
         self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]
     ) -> AsyncEventStream:
-        request, policy, files = self._prepare(messages, kwargs)
-        request = await files.aattach(self.client, request)
-        return self.client.astream(request, **policy)
+        call = self._model_call(messages, kwargs)
+        request = await call.attachments.aattach(self.client, call.request)
+        return self.client.astream(request, **call.policy)
 
     @llm_chat_callback()
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:

@@ -1,7 +1,10 @@
 """Framework-neutral rules shared by ChatLyzr and LyzrLLM: call options and what to send.
 
-Both framework classes build every request with :func:`prepare_call`; this module is the one
-place where the rules below live.
+Both framework classes build every request with :func:`build_model_call`, whose
+:class:`ModelCall` is one framework model call (the :class:`~lyzr_stream.AgentRequest`, the
+per-call policy, the files to upload); this module is the one place where the rules below live.
+(A ``ModelCall`` is the adapters' word; ``LyzrClient.prepare`` and the ``AgentCall`` it builds in
+``lyzr_stream/_client.py`` are what the client then makes of its request.)
 
 **Sessions are explicit state.** A chat model is a function of its input messages. With no
 session id anywhere (constructor, ``configurable``, LangGraph's ``thread_id``,
@@ -52,10 +55,10 @@ __all__ = [
     "POLICY_NAMES",
     "CallOptions",
     "MessageMode",
-    "PreparedCall",
+    "ModelCall",
+    "build_model_call",
     "check_call_kwargs",
     "new_turn_text",
-    "prepare_call",
     "request_fields",
     "resolve_call_options",
     "transcript_text",
@@ -241,17 +244,18 @@ def request_fields(
 
 
 @dataclass(frozen=True, slots=True)
-class PreparedCall:
-    """What a framework model sends: the request (files not yet uploaded), the per-call policy
-    for the client (``timeout`` / ``max_retries`` keyword arguments of
-    ``LyzrClient.stream``/``chat``) and the call's files (uploaded just before sending)."""
+class ModelCall:
+    """One framework model call (a ChatLyzr or LyzrLLM call), as the core client takes it: the
+    request (files not yet uploaded), the per-call policy for the client (``timeout`` /
+    ``max_retries`` keyword arguments of ``LyzrClient.stream``/``chat``) and the call's files
+    (uploaded just before sending)."""
 
     request: AgentRequest
     policy: Mapping[str, Any]
     attachments: CallAttachments
 
 
-def prepare_call(
+def build_model_call(
     messages: Sequence[ChatMessage],
     *,
     agent_id: str,
@@ -264,7 +268,7 @@ def prepare_call(
     policy: Mapping[str, Any] | None = None,
     carries_messages: bool = True,
     media: Sequence[Sequence[MediaPart]] | None = None,
-) -> PreparedCall:
+) -> ModelCall:
     """The one request builder of both framework classes.
 
     ``messages``: the call's transcript, already converted; ``option_layers``: call-option
@@ -298,4 +302,4 @@ def prepare_call(
         fields["response_format"] = response_format
     request = AgentRequest(agent_id=agent_id, **fields, **options.request_fields())
     chosen = {k: v for k, v in (policy or {}).items() if k in POLICY_NAMES}
-    return PreparedCall(request, chosen, CallAttachments(parts))
+    return ModelCall(request, chosen, CallAttachments(parts))

@@ -27,7 +27,7 @@ from pydantic import (
 from .._client import LyzrClient
 from .._errors import InvalidRequestError
 from .._events import AgentEvent
-from .._http.limits import Timeouts
+from .._http.limits import DEFAULT_TIMEOUTS, Timeouts
 from .._request import own_error
 from .._response import AgentResponse
 from ..dialects._sse import DEFAULT_MAX_EVENT_BYTES
@@ -105,8 +105,12 @@ class LyzrModelFields(BaseModel):
         ),
     )
     timeout: float | httpx.Timeout | Timeouts | None = Field(
-        default=None,
-        description="Seconds, httpx.Timeout or lyzr_stream.Timeouts; None: the defaults.",
+        default=DEFAULT_TIMEOUTS,
+        description=(
+            "Seconds, httpx.Timeout or lyzr_stream.Timeouts; None: no timeout at all. The "
+            "default is lyzr_stream.Timeouts() (DEFAULT_TIMEOUTS: connect 10 s, read 120 s, "
+            "write 30 s, pool 30 s, no total)."
+        ),
     )
     max_retries: int = Field(default=2, description="Retries before anything was delivered.")
     coalesce: bool = Field(

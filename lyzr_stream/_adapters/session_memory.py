@@ -23,7 +23,8 @@ __all__ = ["HistoryClientOptions", "aread_memory", "history_client", "read_memor
 
 class HistoryClientOptions(TypedDict, total=False):
     """The client arguments of a history reader, as for ChatLyzr and LyzrLLM (``LYZR_API_KEY``
-    and ``LYZR_BASE_URL`` apply)."""
+    and ``LYZR_BASE_URL`` apply). ``timeout`` left out means the library's defaults
+    (``lyzr_stream.Timeouts()``); ``timeout=None`` means no timeout, as for ``LyzrClient``."""
 
     api_key: str | SecretStr | None
     base_url: str | None

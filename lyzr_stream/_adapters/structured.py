@@ -2,8 +2,11 @@
 answer. No I/O, no framework.
 
 lyzr-adk's ``response_model`` goes out as ``response_format``: the model's raw JSON schema
-(:func:`raw_json_schema`). Whatever the agent writes back is read by :func:`json_in_text`: a
-JSON document alone, inside a Markdown code fence, or with prose around it.
+(:func:`raw_json_schema`). Whatever the agent writes back is read by :func:`json_in_text`, the
+one rule of both frameworks (ChatLyzr's structured-output parsers in
+``langchain_lyzr_stream/_structured.py``, LyzrLLM's ``parse_structured`` in
+``llamaindex_lyzr_stream/_convert.py``): a JSON document alone, inside a Markdown code fence,
+or with prose around it.
 """
 
 from __future__ import annotations
@@ -17,9 +20,14 @@ from pydantic import BaseModel
 
 from .._errors import InvalidRequestError
 
-__all__ = ["json_in_text", "raw_json_schema"]
+__all__ = ["NoJsonError", "json_in_text", "raw_json_schema"]
 
-_FENCE = re.compile(r"```(?:json|JSON)?[ \t]*\n?(.*?)```", re.DOTALL)
+#: A Markdown code fence: three backticks, a language tag or none (letters, digits, "_", "-":
+#: json, JSON, javascript, jsonc), blanks, at most one newline, then the block up to the next
+#: three backticks. A tag holds no brace or bracket, so a block that starts on the fence's own
+#: line (three backticks, "json", then {"a": 1}) is not taken for part of the tag.
+_FENCE = re.compile(r"```[A-Za-z0-9_-]*[ \t]*\n?(.*?)```", re.DOTALL)
+_OPENERS = re.compile(r"[{\[]")
 
 
 def raw_json_schema(response_format: object) -> dict[str, Any]:
@@ -43,21 +51,41 @@ def raw_json_schema(response_format: object) -> dict[str, Any]:
     )
 
 
+class NoJsonError(ValueError):
+    """An answer that holds no JSON value by :func:`json_in_text`'s rule; ``text`` is the whole
+    answer (each framework reports it its own way)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(f"the agent's answer holds no JSON: {text[:2000]!r}")
+        self.text = text
+
+
 def json_in_text(text: str) -> Any:
-    """The JSON value an answer holds: the whole text, a fenced block, or the first object or
-    array with prose around it. Raises ``ValueError`` naming the answer when there is none."""
-    stripped = text.strip()
-    candidates = [stripped, *(m.strip() for m in _FENCE.findall(text))]
+    """The JSON value an agent's answer holds, by one rule for ChatLyzr and LyzrLLM.
+
+    Tried in this order, the first that parses wins:
+
+    1. the whole answer (blanks around it ignored): an answer that is a JSON document is that
+       document, even when a string inside it holds a fence;
+    2. each Markdown code fence in turn, with any language tag or none (json, JSON,
+       javascript, or a bare fence), also with the block on the fence's own line; a fenced
+       block may hold any JSON value;
+    3. the first JSON object or array inside prose: from the first ``{`` or ``[`` at which a
+       whole JSON value can be read ("Sure! {...} hope that helps").
+
+    Raises :class:`NoJsonError` (a ``ValueError``, carrying the text) when none does.
+    """
+    candidates = [text.strip(), *(m.strip() for m in _FENCE.findall(text))]
     for candidate in candidates:
         try:
             return json.loads(candidate)
         except ValueError:
             continue
     decoder = json.JSONDecoder()
-    for match in re.finditer(r"[{\[]", text):
+    for match in _OPENERS.finditer(text):
         try:
             value, _ = decoder.raw_decode(text, match.start())
         except ValueError:
             continue
         return value
-    raise ValueError(f"the agent's answer holds no JSON: {text[:2000]!r}")
+    raise NoJsonError(text)

@@ -9,15 +9,19 @@ process that unpickles and builds a new client there, or fails naming ``LYZR_API
 from __future__ import annotations
 
 import pickle
+import warnings
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from langchain_core.load import dumpd, load
 
 from langchain_lyzr_stream import ChatLyzr
 from llamaindex_lyzr_stream import LyzrLLM
-from lyzr_stream import InvalidRequestError, LyzrClient
+from lyzr_stream import InvalidRequestError, LyzrClient, Timeouts
+from lyzr_stream._adapters import model_fields
 from lyzr_stream._adapters.model_fields import LyzrModelFields
+from lyzr_stream._http.limits import DEFAULT_TIMEOUTS
 from lyzr_stream.emulator import Emulator
 
 #: A key the emulator refuses: a clone that still used it could not answer.
@@ -90,3 +94,87 @@ def test_pickle_rereads_the_key_and_builds_a_new_client(
     monkeypatch.delenv("LYZR_API_KEY")
     with pytest.raises(InvalidRequestError, match="LYZR_API_KEY"):
         pickle.loads(data)
+
+
+# -- timeout: the default is the library's defaults, None is no timeout ----------------------------
+@pytest.fixture
+def client_timeouts(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """The ``timeout`` argument of every client a model builds, in order."""
+    seen: list[Any] = []
+
+    class RecordingClient(LyzrClient):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            seen.append(kwargs.get("timeout", "<not given>"))
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(model_fields, "LyzrClient", RecordingClient)
+    return seen
+
+
+def _round_trips(model: Any) -> list[Any]:
+    """The model after each way a framework user stores it: a pickle, and the framework's own
+    dump (LangChain's ``dumpd``/``load``, LlamaIndex's ``to_dict``/``from_dict``)."""
+    clones = [pickle.loads(pickle.dumps(model))]
+    if isinstance(model, ChatLyzr):
+        data = dumpd(model)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # load() is a LangChain beta
+            clones.append(
+                load(
+                    data,
+                    secrets_from_env=True,
+                    valid_namespaces=["langchain_lyzr_stream"],
+                    allowed_objects=[ChatLyzr],
+                )
+            )
+    else:
+        clones.append(LyzrLLM.from_dict(model.to_dict()))
+        clones.append(LyzrLLM.from_json(model.to_json()))
+    return clones
+
+
+def test_timeout_default_is_the_library_defaults(
+    kind: tuple[type[LyzrModelFields], Callable[[Any], str]],
+    client_timeouts: list[Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cls, _ = kind
+    monkeypatch.setenv("LYZR_API_KEY", "k")
+    model = cls(agent_id="a", base_url="https://example.invalid")
+    assert model.timeout is DEFAULT_TIMEOUTS
+    assert client_timeouts == [DEFAULT_TIMEOUTS]
+    for clone in _round_trips(model):
+        assert clone.timeout == DEFAULT_TIMEOUTS
+    assert client_timeouts[1:] == [DEFAULT_TIMEOUTS] * (len(client_timeouts) - 1)
+
+
+def test_timeout_none_is_passed_on_as_no_timeout(
+    kind: tuple[type[LyzrModelFields], Callable[[Any], str]],
+    client_timeouts: list[Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # LyzrClient(timeout=None) means no timeout; the model hands the user's None on unchanged
+    # (it is not "the defaults" any more), also after a pickle or the framework's own dump.
+    cls, _ = kind
+    monkeypatch.setenv("LYZR_API_KEY", "k")
+    model = cls(agent_id="a", base_url="https://example.invalid", timeout=None)
+    assert model.timeout is None
+    assert client_timeouts == [None]
+    for clone in _round_trips(model):
+        assert clone.timeout is None
+    assert client_timeouts[1:] == [None] * (len(client_timeouts) - 1)
+    assert len(client_timeouts) > 2
+
+
+def test_chatlyzr_dumpd_leaves_the_default_timeout_out_and_writes_others_as_parts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LYZR_API_KEY", "k")
+    assert "timeout" not in dumpd(ChatLyzr(agent_id="a"))["kwargs"]
+    data = dumpd(ChatLyzr(agent_id="a", timeout=Timeouts(read=7.0, total=60.0)))
+    assert data["kwargs"]["timeout"] == {
+        "connect": 10.0, "read": 7.0, "write": 30.0, "pool": 30.0, "first_byte": None,
+        "total": 60.0,
+    }
+    (clone,) = _round_trips(ChatLyzr(agent_id="a", timeout=Timeouts(read=7.0, total=60.0)))[1:]
+    assert clone.timeout == Timeouts(read=7.0, total=60.0)

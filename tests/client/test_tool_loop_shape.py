@@ -1,5 +1,5 @@
 """A lyzr-adk-shaped local-tool loop through the core, recorded by the emulator and checked
-field for field (issue 13): prepare_call builds every round, sync and async."""
+field for field (issue 13): build_model_call builds every round, sync and async."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from lyzr_stream import ChatMessage, LyzrClient, ToolCallRequest, ToolSpec
-from lyzr_stream._adapters.conversation import prepare_call
+from lyzr_stream._adapters.conversation import build_model_call
 from lyzr_stream.dialects._local_tools import tool_error_content
 from lyzr_stream.emulator import Emulator
 
@@ -23,7 +23,7 @@ ADD = ToolSpec(
 
 
 def _round(transcript: list[ChatMessage], session: str | None) -> Any:
-    return prepare_call(
+    return build_model_call(
         transcript, agent_id="tool-caller", option_layers=({"session_id": session},), tools=[ADD]
     ).request
 
@@ -82,14 +82,14 @@ def test_a_tool_loop_is_shaped_like_lyzr_adks(lyzr_emulator: Emulator, no_lyzr_e
 async def test_a_tool_loop_async_with_a_direct_call(lyzr_emulator: Emulator) -> None:
     async with LyzrClient(api_key=lyzr_emulator.api_key, base_url=lyzr_emulator.base_url) as c:
         user = ChatMessage(role="user", content="add(4, 5)")
-        request = prepare_call(
+        request = build_model_call(
             [user], agent_id="tool-caller-direct", option_layers=(), tools=[ADD]
         ).request
         first = await c.achat(request)
         asked = ToolCallRequest(first.tool_calls, raw_calls=first.raw_tool_calls)
         assistant = ChatMessage(role="assistant", content="", tool_calls=asked.raw_calls)
         transcript = [user, assistant, *_results(asked)]
-        request = prepare_call(
+        request = build_model_call(
             transcript, agent_id="tool-caller-direct", option_layers=(), tools=[ADD]
         ).request
         answer = await c.achat(request)

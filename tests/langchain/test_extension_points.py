@@ -1,5 +1,6 @@
 """ChatLyzr on LangChain's documented extension points: one stop rule, one streaming path, the
-run's own id and callbacks, and the config of a direct call read where LCEL puts it."""
+run's own id and callbacks, and the config read where LCEL puts it. The seams ChatLyzr keeps on
+langchain-core's public methods (a config given to them directly) are tested in test_seams.py."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ import pytest
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import LC_ID_PREFIX, AIMessage
 from langchain_core.prompts import ChatPromptTemplate
-from langchain_core.runnables.config import var_child_runnable_config
 
 from langchain_lyzr_stream import ChatLyzr
 from lyzr_stream.emulator import Emulator
@@ -166,58 +166,7 @@ def test_custom_events_in_stream_events_v3(make_model: ModelFactory) -> None:
     assert [name for name, _ in recorder.custom] == ["lyzr_tool_call", "lyzr_tool_result"]
 
 
-@pytest.mark.parametrize(
-    ("configurable", "session"),
-    [({"session_id": "v3-session"}, "v3-session"), ({"thread_id": "v3-thread"}, "v3-thread")],
-)
-async def test_stream_events_v3_reads_a_direct_config(
-    make_model: ModelFactory, lyzr_emulator: Emulator, configurable: Any, session: str
-) -> None:
-    import warnings
-
-    model = make_model(system_prompt_variables={"a": 1})
-    config: Any = {"configurable": configurable}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        sync = model.stream_events("x", config, version="v3")
-        list(sync)
-        stream = await model.astream_events("y", config, version="v3", user_id="kw-user")
-        [e async for e in stream]
-    assert sync.output.text == "You said: x"
-    bodies = [r.json for r in answer_requests(lyzr_emulator)]
-    assert [b["session_id"] for b in bodies] == [session, session]
-    assert bodies[1]["user_id"] == "kw-user"  # per-call kwargs still win
-    assert bodies[0]["system_prompt_variables"] == {"a": 1}
-
-
 # -- the config of a direct call -------------------------------------------------------------------
-def test_a_direct_config_reaches_the_call_and_not_the_callers_context(
-    make_model: ModelFactory, lyzr_emulator: Emulator
-) -> None:
-    model = make_model()
-    config: Any = {"configurable": {"session_id": "direct"}}
-    seen = []
-    for _ in model.stream("a", config=config):
-        seen.append(var_child_runnable_config.get())
-    assert seen and all(c is None for c in seen)
-    assert var_child_runnable_config.get() is None
-    model.invoke("b", config=config)
-    assert var_child_runnable_config.get() is None
-    assert _sessions(lyzr_emulator) == ["direct", "direct"]
-
-
-async def test_a_direct_config_async_leaves_the_task_context_alone(
-    make_model: ModelFactory, lyzr_emulator: Emulator
-) -> None:
-    model = make_model()
-    config: Any = {"configurable": {"session_id": "direct-async"}}
-    async for _ in model.astream("a", config=config):
-        assert var_child_runnable_config.get() is None
-    await model.ainvoke("b", config=config)
-    assert var_child_runnable_config.get() is None
-    assert _sessions(lyzr_emulator) == ["direct-async"] * 2
-
-
 def test_breaking_out_of_a_stream_with_a_config_closes_it(make_model: ModelFactory) -> None:
     from tests.conftest import assert_pool_clean
 

@@ -8,8 +8,8 @@ import pytest
 
 from lyzr_stream import AgentRequest, ChatMessage, InvalidRequestError
 from lyzr_stream._adapters.conversation import (
+    build_model_call,
     new_turn_text,
-    prepare_call,
     request_fields,
     resolve_call_options,
     transcript_text,
@@ -135,8 +135,8 @@ def test_message_only_dialects_get_earlier_turns_as_text() -> None:
     assert turn == {"message": "S\n\nc"}
 
 
-def test_prepare_call_is_stateless_without_a_session() -> None:
-    call = prepare_call(
+def test_build_model_call_is_stateless_without_a_session() -> None:
+    call = build_model_call(
         HISTORY, agent_id="a", option_layers=({"user_id": "u"}, None, {"timeout": 5})
     )
     assert call.request.session_id is None  # the client makes a fresh one per call
@@ -144,14 +144,14 @@ def test_prepare_call_is_stateless_without_a_session() -> None:
     assert call.policy == {}
 
 
-def test_prepare_call_with_session_from_any_layer_or_fallback() -> None:
+def test_build_model_call_with_session_from_any_layer_or_fallback() -> None:
     for layers, fallback in (
         (({"session_id": "s"}, {}, {}), None),
         (({}, {"session_id": "s"}, {}), None),
         (({}, {}, {"session_id": "s"}), None),
         (({}, {}, {}), "s"),
     ):
-        call = prepare_call(
+        call = build_model_call(
             HISTORY,
             agent_id="a",
             option_layers=layers,
