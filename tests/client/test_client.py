@@ -484,6 +484,19 @@ async def test_total_timeout_async(lyzr_emulator: Emulator) -> None:
     await c.aclose()
 
 
+def test_timeout_none_means_no_timeout_on_the_client_and_per_call(lyzr_emulator: Emulator) -> None:
+    slow = {"x-emulator-token-delay": "0.3"}
+    with make_client(lyzr_emulator, default_headers=slow, timeout=Timeouts(read=0.15)) as c:
+        with pytest.raises(APITimeoutError) as info:
+            c.stream(req("long-3")).until_done()
+        assert info.value.kind == "read"
+        # None lifts every limit for this call (httpx's meaning), not "the library defaults".
+        assert c.stream(req("long-3"), timeout=None).until_done().text
+    with make_client(lyzr_emulator, timeout=None) as unlimited:
+        parts = unlimited.settings.timeouts
+        assert (parts.connect, parts.read, parts.write, parts.pool, parts.total) == (None,) * 5
+
+
 @pytest.mark.parametrize(
     ("exc", "in_body", "kind"),
     [
@@ -497,7 +510,8 @@ async def test_total_timeout_async(lyzr_emulator: Emulator) -> None:
 def test_httpx_timeouts_map_to_named_kinds(exc: str, in_body: bool, kind: str) -> None:
     import httpx
 
-    from lyzr_stream._http.send import Deadline, map_transport_error
+    from lyzr_stream._http.errors import map_transport_error
+    from lyzr_stream._http.limits import Deadline
 
     error = map_transport_error(
         getattr(httpx, exc)("boom"), in_body=in_body, deadline=Deadline(None)

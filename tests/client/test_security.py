@@ -244,7 +244,8 @@ def test_transport_error_text_is_scrubbed_of_secrets() -> None:
     # Second line of defence: whatever a transport error quotes, the key and header values go.
     import httpx
 
-    from lyzr_stream._http.send import Deadline, map_transport_error
+    from lyzr_stream._http.errors import map_transport_error
+    from lyzr_stream._http.limits import Deadline
 
     secret = "proxy-credential-4f1e2d"
     exc = httpx.LocalProtocolError(f"Illegal header value b'{FAKE_KEY}\\x00' and {secret!r}")
