@@ -371,31 +371,18 @@ async def ahttp_events(state: StreamState, pools: AsyncPools) -> AsyncGenerator[
                     response = await aopen_response(http, call, deadline)
                     in_body = True
                     parser = state.parser_for(response, deadline)
-                    if coalesce:
-                        reader = ReadAhead(response.aiter_bytes())
-                        while (batch := await reader.next_batch()) is not None:
-                            events = parser.feed(batch)
-                            if events:
-                                for event in state.accept(events):
-                                    yield event
-                                state.raise_failure()
-                                if state.finished:
-                                    if await reader.finish(END_DRAIN_SECONDS):
-                                        await aclose_if_overlong(response)
-                                    return
-                            state.check_deadline(deadline)
-                    else:
-                        chunks = response.aiter_bytes()
-                        async for chunk in chunks:
-                            events = parser.feed(chunk)
-                            if events:
-                                for event in state.accept(events):
-                                    yield event
-                                state.raise_failure()
-                                if state.finished:
-                                    await adrain_after_end(response, chunks)
-                                    return
-                            state.check_deadline(deadline)
+                    batches = _Batches(response, coalesce)
+                    reader = batches.reader
+                    async for batch in batches:
+                        events = parser.feed(batch)
+                        if events:
+                            for event in state.accept(events):
+                                yield event
+                            state.raise_failure()
+                            if state.finished:
+                                await batches.after_end()
+                                return
+                        state.check_deadline(deadline)
                     for event in state.accept(_end_of_body(parser, response)):
                         yield event
                     state.raise_failure()
@@ -418,6 +405,43 @@ async def ahttp_events(state: StreamState, pools: AsyncPools) -> AsyncGenerator[
         stopper = state.stop_due()
         if stopper is not None:
             stopper.astop(pools, state.session_id)
+
+
+class _Batches:
+    """The body in the reads the parser is fed: with coalescing, what piled up since the last
+    read (:class:`ReadAhead`); without, chunk by chunk. A plain async iterator, not a generator:
+    the event loop never finalizes it on its own, apart from the stream that reads it."""
+
+    __slots__ = ("_chunks", "_reader", "_response")
+
+    def __init__(self, response: httpx.Response, coalesce: bool) -> None:
+        self._response = response
+        self._chunks = response.aiter_bytes()
+        self._reader = ReadAhead(self._chunks) if coalesce else None
+
+    @property
+    def reader(self) -> ReadAhead | None:
+        """The read-ahead task's reader, to close with the response (None without one)."""
+        return self._reader
+
+    def __aiter__(self) -> _Batches:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self._reader is None:
+            return await self._chunks.__anext__()
+        batch = await self._reader.next_batch()
+        if batch is None:
+            raise StopAsyncIteration
+        return batch
+
+    async def after_end(self) -> None:
+        """The end marker arrived: what follows it is drained briefly (the connection can then
+        be reused), else the connection is closed."""
+        if self._reader is None:
+            await adrain_after_end(self._response, self._chunks)
+        elif await self._reader.finish(END_DRAIN_SECONDS):
+            await aclose_if_overlong(self._response)
 
 
 async def _close_body(response: httpx.Response | None, reader: ReadAhead | None) -> None:
