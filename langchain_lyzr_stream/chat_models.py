@@ -41,12 +41,7 @@ from langchain_lyzr_stream._media import media_of
 from langchain_lyzr_stream._structured import JsonAnswerParser, ToolCallParser
 from langchain_lyzr_stream._turn import ActivityReporter, Turn
 from lyzr_stream import ToolSpec
-from lyzr_stream._adapters.conversation import (
-    ModelCall,
-    build_model_call,
-    check_call_kwargs,
-    resolve_call_options,
-)
+from lyzr_stream._adapters import conversation
 from lyzr_stream._adapters.model_fields import (
     LyzrModelFields,
     carries_messages,
@@ -500,7 +495,7 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
 
     def _options(self, config: Mapping[str, Any] | None, kwargs: Mapping[str, Any]) -> Any:
         configurable: Mapping[str, Any] = (config or {}).get("configurable") or {}
-        return resolve_call_options(
+        return conversation.resolve_call_options(
             constructor_options(self),
             configurable,
             kwargs,
@@ -509,14 +504,16 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
 
     def _model_call(
         self, messages: Sequence[BaseMessage], kwargs: dict[str, Any], config: RunnableConfig
-    ) -> ModelCall:
+    ) -> conversation.ModelCall:
         """This call's :class:`ModelCall`: the request (files not yet uploaded), the policy
         kwargs for the client, and the call's files; ``config`` is the call's LangChain config
         (its ``configurable`` is the middle layer of call options)."""
         accepted = _OPTION_KWARGS | _POLICY_KWARGS | _TOOL_KWARGS | set(_AGENT_KWARGS)
-        check_call_kwargs(kwargs, owner="ChatLyzr", accepted=accepted, ignored=_FRAMEWORK_KWARGS)
+        conversation.check_call_kwargs(
+            kwargs, owner="ChatLyzr", accepted=accepted, ignored=_FRAMEWORK_KWARGS
+        )
         configurable: Mapping[str, Any] = config.get("configurable") or {}
-        return build_model_call(
+        return conversation.build_model_call(
             to_core_messages(messages),
             agent_id=self._agent_for(kwargs),
             option_layers=(constructor_options(self), configurable, kwargs),

@@ -53,14 +53,7 @@ from lyzr_stream import (
     ToolActivity,
     ToolSpec,
 )
-from lyzr_stream._adapters.conversation import (
-    CALL_OPTION_NAMES,
-    POLICY_NAMES,
-    ModelCall,
-    build_model_call,
-    check_call_kwargs,
-    resolve_call_options,
-)
+from lyzr_stream._adapters import conversation
 from lyzr_stream._adapters.model_fields import (
     LyzrModelFields,
     carries_messages,
@@ -75,7 +68,13 @@ __all__ = ["LyzrLLM", "LyzrToolActivityEvent"]
 
 dispatcher = get_dispatcher(__name__)
 
-_ACCEPTED = (*CALL_OPTION_NAMES, *POLICY_NAMES, "tools", "tool_choice", "response_format")
+_ACCEPTED = (
+    *conversation.CALL_OPTION_NAMES,
+    *conversation.POLICY_NAMES,
+    "tools",
+    "tool_choice",
+    "response_format",
+)
 #: Keyword arguments LlamaIndex components pass to every LLM; they mean nothing to an agent.
 _IGNORED_KWARGS = frozenset({"formatted", "allow_parallel_tool_calls"})
 
@@ -270,25 +269,31 @@ class LyzrLLM(FunctionCallingLLM, LyzrModelFields):
         ``with llm.session(session_id="s1", system_prompt_variables={"name": "Ada"}):``, also
         ``async with``. Accepts the call option names only.
         """
-        unknown = set(options) - set(CALL_OPTION_NAMES)
+        unknown = set(options) - set(conversation.CALL_OPTION_NAMES)
         if unknown:
             raise InvalidRequestError(
-                f"session() got unknown option(s) {sorted(unknown)}; use {list(CALL_OPTION_NAMES)}"
+                f"session() got unknown option(s) {sorted(unknown)}; use "
+                f"{list(conversation.CALL_OPTION_NAMES)}"
             )
-        resolve_call_options(options)  # type-check the values now, not at the first call
+        # The values are type-checked now, not at the first call.
+        conversation.resolve_call_options(options)
         return SessionScope(self._scope_owner, options)
 
-    def _model_call(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> ModelCall:
+    def _model_call(
+        self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]
+    ) -> conversation.ModelCall:
         """This call's :class:`ModelCall`: the request (files not yet uploaded), the policy
         kwargs for the client, and the call's files."""
-        check_call_kwargs(kwargs, owner="LyzrLLM", accepted=_ACCEPTED, ignored=_IGNORED_KWARGS)
-        return build_model_call(
+        conversation.check_call_kwargs(
+            kwargs, owner="LyzrLLM", accepted=_ACCEPTED, ignored=_IGNORED_KWARGS
+        )
+        return conversation.build_model_call(
             to_core_messages(messages),
             agent_id=self.agent_id,
             option_layers=(
                 constructor_options(self),
                 *scoped_layers(self._scope_owner),
-                {k: kwargs.get(k) for k in CALL_OPTION_NAMES},
+                {k: kwargs.get(k) for k in conversation.CALL_OPTION_NAMES},
             ),
             message_mode=self.message_mode,
             tools=[_tool_spec(t) for t in kwargs.get("tools") or ()],

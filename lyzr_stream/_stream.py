@@ -20,7 +20,7 @@ import asyncio
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, TypeVar, overload
 
 import httpx
 
@@ -46,6 +46,8 @@ if TYPE_CHECKING:
     from ._http.pools import AsyncPools
     from ._request import AgentRequest
     from ._settings import ClientSettings
+
+T = TypeVar("T")
 
 __all__ = [
     "AgentCall",
@@ -250,9 +252,16 @@ class StreamState:
         if failure is not None:
             raise failure
 
-    def attempt_failed(self, error: LyzrError) -> None:
+    def retry_delay(self, attempts: Attempts, error: LyzrError) -> float:
+        """The wait before the next attempt after ``error``; raises it, with the text delivered
+        so far, when it is not retried (the retry rule says no, or part of the answer reached
+        the caller)."""
         if not isinstance(error, APITimeoutError):
             self.agent_running = False  # the server ended this attempt itself
+        try:
+            return attempts.delay_after(error, delivered=self.delivered)
+        except LyzrError as final:
+            raise self.final(final) from final.__cause__
 
     def final(self, error: LyzrError) -> LyzrError:
         """``error`` as the stream raises it: with the text delivered so far."""
@@ -298,11 +307,7 @@ def http_events(state: StreamState, http: httpx.Client) -> Generator[StreamEvent
                 yield from _attempt(state, http, attempts.deadline)
                 return
             except LyzrError as error:
-                state.attempt_failed(error)
-                try:
-                    delay = attempts.delay_after(error, delivered=state.delivered)
-                except LyzrError as final:
-                    raise state.final(final) from final.__cause__
+                delay = state.retry_delay(attempts, error)
             time.sleep(delay)
     finally:
         stopper = state.stop_due()
@@ -391,11 +396,7 @@ async def ahttp_events(state: StreamState, pools: AsyncPools) -> AsyncGenerator[
                 except httpx.HTTPError as exc:
                     raise call.map_error(exc, in_body=in_body, deadline=attempts.deadline) from exc
             except LyzrError as error:
-                state.attempt_failed(error)
-                try:
-                    delay = attempts.delay_after(error, delivered=state.delivered)
-                except LyzrError as final:
-                    raise state.final(final) from final.__cause__
+                delay = state.retry_delay(attempts, error)
             finally:
                 pools.release(shard)
                 if response is not None or reader is not None:
@@ -478,36 +479,43 @@ async def _cleanup_fully(response: httpx.Response | None, reader: ReadAhead | No
 
 
 # -- the facades ---------------------------------------------------------------------------------
+class _FromState(Generic[T]):
+    """A read-only attribute of a stream facade: the same attribute of its stream's state."""
+
+    __slots__ = ("_name",)
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+
+    @overload
+    def __get__(self, facade: None, owner: type) -> _FromState[T]: ...
+
+    @overload
+    def __get__(self, facade: _StreamView, owner: type) -> T: ...
+
+    def __get__(self, facade: _StreamView | None, owner: type) -> T | _FromState[T]:
+        if facade is None:
+            return self
+        value: T = getattr(facade._state, self._name)
+        return value
+
+
 class _StreamView:
     """What both facades read from the stream's state."""
 
     __slots__ = ("_state",)
 
+    #: The request as sent (user and session ids filled in).
+    request: _FromState[AgentRequest] = _FromState()
+    session_id: _FromState[str] = _FromState()
+    #: The answer text handed to the caller so far.
+    text: _FromState[str] = _FromState()
+    stats: _FromState[StreamStats] = _FromState()
+    #: The service ended the answer (its end marker arrived).
+    finished: _FromState[bool] = _FromState()
+
     def __init__(self, state: StreamState) -> None:
         self._state = state
-
-    @property
-    def request(self) -> AgentRequest:
-        """The request as sent (user and session ids filled in)."""
-        return self._state.request
-
-    @property
-    def session_id(self) -> str:
-        return self._state.session_id
-
-    @property
-    def text(self) -> str:
-        """The answer text handed to the caller so far."""
-        return self._state.text
-
-    @property
-    def stats(self) -> StreamStats:
-        return self._state.stats
-
-    @property
-    def finished(self) -> bool:
-        """The service ended the answer (its end marker arrived)."""
-        return self._state.finished
 
     def response(self) -> AgentResponse:
         """The turn so far as an :class:`AgentResponse` (complete once the stream ended)."""

@@ -26,46 +26,34 @@ from ._json_events import JsonEventParser, JsonEventsDialect, first_text
 __all__ = ["AISquareDialect", "AISquareStreamParser"]
 
 
-def _token(parser: JsonEventParser, obj: Mapping[str, Any]) -> list[ParsedEvent]:
-    return parser.text(first_text(obj, "token", "content", "delta", "text"))
-
-
-def _metadata(parser: JsonEventParser, obj: Mapping[str, Any]) -> list[ParsedEvent]:
-    payload = obj.get("metadata", obj.get("data"))
-    data = (
-        dict(payload)
-        if isinstance(payload, Mapping)
-        else {k: v for k, v in obj.items() if k != "type"}
-    )
-    message_id = data.get("message_id", data.get("messageId"))
-    if isinstance(message_id, (str, int)):
-        parser.message_id = str(message_id)
-    parser.metadata.update(data)
-    return [Metadata("metadata", data)]
-
-
-def _start(parser: JsonEventParser, obj: Mapping[str, Any]) -> list[ParsedEvent]:
-    return [Metadata("start", {k: v for k, v in obj.items() if k != "type"})]
-
-
-def _complete(parser: JsonEventParser, obj: Mapping[str, Any]) -> list[ParsedEvent]:
-    parser.metadata["complete"] = True
-    return []
-
-
-def _error(parser: JsonEventParser, obj: Mapping[str, Any]) -> list[ParsedEvent]:
-    return parser.agent_failed(first_text(obj, "error", "message", "detail"))
-
-
 class AISquareStreamParser(JsonEventParser):
     protocol = "aisquare"
-    handlers = {
-        "start": _start,
-        "token": _token,
-        "complete": _complete,
-        "metadata": _metadata,
-        "error": _error,
-    }
+
+    def event_start(self, obj: Mapping[str, Any]) -> list[ParsedEvent]:
+        return [Metadata("start", {k: v for k, v in obj.items() if k != "type"})]
+
+    def event_token(self, obj: Mapping[str, Any]) -> list[ParsedEvent]:
+        return self.text(first_text(obj, "token", "content", "delta", "text"))
+
+    def event_complete(self, obj: Mapping[str, Any]) -> list[ParsedEvent]:
+        self.metadata["complete"] = True
+        return []
+
+    def event_metadata(self, obj: Mapping[str, Any]) -> list[ParsedEvent]:
+        payload = obj.get("metadata", obj.get("data"))
+        data = (
+            dict(payload)
+            if isinstance(payload, Mapping)
+            else {k: v for k, v in obj.items() if k != "type"}
+        )
+        message_id = data.get("message_id", data.get("messageId"))
+        if isinstance(message_id, (str, int)):
+            self.message_id = str(message_id)
+        self.metadata.update(data)
+        return [Metadata("metadata", data)]
+
+    def event_error(self, obj: Mapping[str, Any]) -> list[ParsedEvent]:
+        return self.agent_failed(first_text(obj, "error", "message", "detail"))
 
 
 class AISquareDialect(JsonEventsDialect):

@@ -28,50 +28,36 @@ from ._json_events import JsonEventParser, JsonEventsDialect, first_text
 __all__ = ["ChatMessagesDialect", "ChatMessagesStreamParser"]
 
 
-def _start(parser: JsonEventParser, obj: Mapping[str, Any]) -> list[ParsedEvent]:
-    message_id = obj.get("messageId")
-    if isinstance(message_id, str):
-        parser.message_id = message_id
-    return [Metadata("start", {"message_id": message_id})]
-
-
-def _content(parser: JsonEventParser, obj: Mapping[str, Any]) -> list[ParsedEvent]:
-    return parser.text(first_text(obj, "delta", "content", "text"))
-
-
-def _tool_call(parser: JsonEventParser, obj: Mapping[str, Any]) -> list[ParsedEvent]:
-    name = first_text(obj, "toolName", "name")
-    return [ToolActivity("call", name, arguments=obj.get("toolArgs"), raw=dict(obj))]
-
-
-def _tool_result(parser: JsonEventParser, obj: Mapping[str, Any]) -> list[ParsedEvent]:
-    name = first_text(obj, "toolName", "name")
-    return [ToolActivity("result", name, result=obj.get("result"), raw=dict(obj))]
-
-
-def _end(parser: JsonEventParser, obj: Mapping[str, Any]) -> list[ParsedEvent]:
-    message_id = obj.get("messageId")
-    if isinstance(message_id, str):
-        parser.message_id = message_id
-    return parser.end()
-
-
-def _error(parser: JsonEventParser, obj: Mapping[str, Any]) -> list[ParsedEvent]:
-    code = first_text(obj, "error")
-    message = first_text(obj, "message") or code
-    return parser.agent_failed(f"{code}: {message}" if code and code != message else message)
-
-
 class ChatMessagesStreamParser(JsonEventParser):
     protocol = "chat-messages"
-    handlers = {
-        "start": _start,
-        "content": _content,
-        "tool_call": _tool_call,
-        "tool_result": _tool_result,
-        "end": _end,
-        "error": _error,
-    }
+
+    def event_start(self, obj: Mapping[str, Any]) -> list[ParsedEvent]:
+        message_id = obj.get("messageId")
+        if isinstance(message_id, str):
+            self.message_id = message_id
+        return [Metadata("start", {"message_id": message_id})]
+
+    def event_content(self, obj: Mapping[str, Any]) -> list[ParsedEvent]:
+        return self.text(first_text(obj, "delta", "content", "text"))
+
+    def event_tool_call(self, obj: Mapping[str, Any]) -> list[ParsedEvent]:
+        name = first_text(obj, "toolName", "name")
+        return [ToolActivity("call", name, arguments=obj.get("toolArgs"), raw=dict(obj))]
+
+    def event_tool_result(self, obj: Mapping[str, Any]) -> list[ParsedEvent]:
+        name = first_text(obj, "toolName", "name")
+        return [ToolActivity("result", name, result=obj.get("result"), raw=dict(obj))]
+
+    def event_end(self, obj: Mapping[str, Any]) -> list[ParsedEvent]:
+        message_id = obj.get("messageId")
+        if isinstance(message_id, str):
+            self.message_id = message_id
+        return self.end()
+
+    def event_error(self, obj: Mapping[str, Any]) -> list[ParsedEvent]:
+        code = first_text(obj, "error")
+        message = first_text(obj, "message") or code
+        return self.agent_failed(f"{code}: {message}" if code and code != message else message)
 
 
 def _check_uuid(value: str, what: str) -> str:

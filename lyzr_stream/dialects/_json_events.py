@@ -28,16 +28,18 @@ __all__ = ["JsonEventParser", "JsonEventsDialect", "first_text"]
 
 logger = logging.getLogger("lyzr_stream")
 
+Handler = Callable[[Mapping[str, Any]], list[ParsedEvent]]
+
 
 class JsonEventParser:
     """SSE whose every ``data:`` is a JSON object with a ``type`` (AISquare, chat-messages).
 
-    Subclasses map each type to events with ``handlers``; text goes through the ``<think>``
-    splitter; an unknown type is kept as :class:`Metadata` (logged once per type) rather than
-    failing the stream. ``end_types`` finish the stream; without one, the stream was cut.
+    A subclass handles each event type ``t`` in a method ``event_t(obj) -> events``; text goes
+    through the ``<think>`` splitter; an unknown type is kept as :class:`Metadata` (logged once
+    per type) rather than failing the stream. ``end_types`` finish the stream; without one, the
+    stream was cut.
     """
 
-    handlers: dict[str, Callable[[JsonEventParser, Mapping[str, Any]], list[ParsedEvent]]] = {}
     end_types: frozenset[str] = frozenset({"end"})
     protocol: str = "json-events"
     _warned: set[tuple[str, str]] = set()
@@ -130,9 +132,10 @@ class JsonEventParser:
                 break
             kind = obj.get("type")
             kind = kind if isinstance(kind, str) else sse.event
-            handler = self.handlers.get(kind)
+            # Only methods named event_<type> are handlers: a type the service invents finds none.
+            handler: Handler | None = getattr(self, "event_" + kind, None)
             if handler is not None:
-                out.extend(handler(self, obj))
+                out.extend(handler(obj))
             elif kind in self.end_types:
                 out.extend(self.end())
             else:
