@@ -19,7 +19,8 @@ from ._events_channel import (
 )
 from ._http.connections import AsyncClosingContext, ClosingContext, Connections
 from ._http.limits import DEFAULT_TIMEOUTS, NOT_GIVEN, RetryPolicy, TimeoutLike, Timeouts
-from ._http.send import HttpCall, afetch, fetch, injected_proxy
+from ._http.proxies import injected_proxy
+from ._http.send import HttpCall, afetch, fetch
 from ._json import encode_body
 from ._request import AgentRequest
 from ._routes.assets import DEFAULT_MAX_ASSET_BYTES, Asset, FileInput, upload_route
@@ -182,7 +183,7 @@ class LyzrClient(ClosingContext, AsyncClosingContext):
             max_connections=max_connections,
             verify=self.settings.verify,
             trust_env=self.settings.trust_env,
-            proxies=self.settings.proxies,
+            proxy=self.settings.proxy,
             headers={"user-agent": _USER_AGENT},
             http_client=http_client,
             async_http_client=async_http_client,

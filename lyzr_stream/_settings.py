@@ -19,7 +19,7 @@ from pydantic import SecretStr
 
 from ._errors import InvalidRequestError
 from ._http.limits import NOT_GIVEN, RetryPolicy, TimeoutLike, Timeouts
-from ._http.proxies import ProxyConfig
+from ._http.proxies import checked_proxy, proxy_for
 from .dialects import Dialect, get_dialect
 from .dialects._sse import DEFAULT_MAX_EVENT_BYTES
 
@@ -169,7 +169,8 @@ class ClientSettings:
     cookies: Mapping[str, str] = field(default_factory=dict)
     verify: bool = True
     default_headers: Mapping[str, str] = field(default_factory=dict)
-    proxies: ProxyConfig = field(default_factory=ProxyConfig)
+    #: The ``proxy=`` URL, checked; None: the environment's (httpx applies them, ``trust_env``).
+    proxy: str | None = None
     trust_env: bool = True
     stop_on_exit: bool = True
     #: What must never appear in an error message: the key, every default header value and
@@ -216,9 +217,11 @@ class ClientSettings:
         url = base_url or os.environ.get(ENV_BASE_URL) or resolved_dialect.default_base_url
         has_secret = key is not None or bool(cookies)
         checked_url = _check_base_url(url, has_secret, allow_insecure_http)
-        proxies = ProxyConfig.resolve(proxy, trust_env)
-        if has_secret:
-            check_proxy_hop(checked_url, proxies.for_url(checked_url), allow_insecure_http)
+        proxy_url = checked_proxy(proxy)
+        if has_secret and not allow_insecure_http and urlsplit(checked_url).scheme == "http":
+            # Only then can a proxy read the key (check_proxy_hop): ask httpx which it picks.
+            hop = proxy_for(checked_url, proxy_url, trust_env)
+            check_proxy_hop(checked_url, hop, allow_insecure_http)
         headers = _check_headers(default_headers)
         cookie_jar = dict(cookies or {})
         secrets = [key.get_secret_value()] if key is not None else []
@@ -236,7 +239,7 @@ class ClientSettings:
             cookies=cookie_jar,
             verify=verify,
             default_headers=headers,
-            proxies=proxies,
+            proxy=proxy_url,
             trust_env=trust_env,
             stop_on_exit=stop_on_exit,
             secrets=tuple(secrets),

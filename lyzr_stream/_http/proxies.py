@@ -1,94 +1,74 @@
 """Which proxy a request goes through: ``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY``/``NO_PROXY``
-(either case, read as httpx and openai-python read them), or an explicit ``proxy=`` URL.
+(either case) or an explicit ``proxy=`` URL.
 
-The client builds its own transports (sharded pools, socket options), and httpx ignores the
-environment's proxies whenever a transport is given, so the rules are applied here and handed to
-httpx as ``mounts``. ``trust_env=False`` ignores the environment.
+The pools are plain httpx clients given ``proxy=`` and ``trust_env=``, so httpx applies the
+environment's proxies itself, exactly as it does for openai-python; ``trust_env=False`` ignores
+the environment. The plain-http guard needs the proxy before any request is sent: it asks httpx
+which transport a URL would take (:func:`proxy_for`), for the client's own pools as for a
+user-supplied client (:func:`injected_proxy`), so the guard and the request never disagree.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import urllib.request
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TypeVar
 from urllib.parse import urlsplit
+
+import httpx
 
 from .._errors import InvalidRequestError
 
-__all__ = ["ProxyConfig"]
-
-T = TypeVar("T")
+__all__ = ["checked_proxy", "injected_proxy", "proxy_for"]
 
 
-def _with_scheme(url: str) -> str:
-    return url if "://" in url else f"http://{url}"
+def checked_proxy(proxy: str | None) -> str | None:
+    """The ``proxy=`` argument, checked: an http(s):// or socks5:// URL (a bare ``host:port``
+    is an http proxy)."""
+    if proxy is None:
+        return None
+    if not isinstance(proxy, str):
+        raise InvalidRequestError("proxy must be an http(s):// or socks5:// URL")
+    url = proxy if "://" in proxy else f"http://{proxy}"
+    if urlsplit(url).scheme not in ("http", "https", "socks5", "socks5h"):
+        raise InvalidRequestError("proxy must be an http(s):// or socks5:// URL")
+    return url
 
 
-def _is_ip(host: str) -> bool:
+def proxy_for(url: str, proxy: str | None, trust_env: bool) -> str | None:
+    """The proxy the client's own pools send ``url`` through (``proxy`` as :func:`checked_proxy`
+    returns it), or None (direct): read from an httpx client built with the same settings."""
+    if proxy is None and not (trust_env and _environment_has_proxies()):
+        return None  # nothing httpx could pick: skip building a probe client
     try:
-        ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return False
-    return True
+        probe = httpx.Client(proxy=proxy, trust_env=trust_env, verify=False)
+    except ImportError:
+        # A SOCKS proxy without socksio: the pools fail alike when first built, so no request
+        # can be sent; the error comes with the first call, as for any other client.
+        return None
+    with probe:
+        return injected_proxy(probe, url)
 
 
-@dataclass(frozen=True)
-class ProxyConfig:
-    """Proxy URL per scheme (``http``, ``https``, ``all``) and the hosts that bypass them."""
+def _environment_has_proxies() -> bool:
+    """Whether the environment names a proxy where httpx reads it (``urllib``'s
+    ``getproxies``: ``http``, ``https`` and ``all``; ``no`` alone only bypasses)."""
+    found = urllib.request.getproxies()
+    return any(found.get(scheme) for scheme in ("http", "https", "all"))
 
-    by_scheme: dict[str, str] = field(default_factory=dict, repr=False)
-    no_proxy: tuple[str, ...] = ()
-    bypass_all: bool = False
 
-    @classmethod
-    def resolve(cls, proxy: str | None, trust_env: bool) -> ProxyConfig:
-        if proxy is not None:
-            if not isinstance(proxy, str) or urlsplit(_with_scheme(proxy)).scheme not in (
-                "http",
-                "https",
-                "socks5",
-                "socks5h",
-            ):
-                raise InvalidRequestError("proxy must be an http(s):// or socks5:// URL")
-            return cls({"all": _with_scheme(proxy)})
-        if not trust_env:
-            return cls()
-        found = urllib.request.getproxies()
-        by_scheme = {s: _with_scheme(found[s]) for s in ("http", "https", "all") if found.get(s)}
-        hosts = tuple(h.strip().lower() for h in found.get("no", "").split(",") if h.strip())
-        return cls(by_scheme, hosts, "*" in hosts)
+def injected_proxy(client: httpx.Client | httpx.AsyncClient, url: str) -> str | None:
+    """The proxy an httpx client (a user-supplied one, say) would send ``url`` through, or None.
 
-    def __bool__(self) -> bool:
-        return bool(self.by_scheme) and not self.bypass_all
-
-    def for_url(self, url: str) -> str | None:
-        """The proxy a request to ``url`` goes through, or None (direct)."""
-        if not self:
+    Read from httpx/httpcore internals (best effort: None when they changed), so that the
+    plain-http guard also holds for a client built with ``proxy=`` or ``mounts=``.
+    """
+    try:
+        transport = client._transport_for_url(httpx.URL(url))
+        pool = getattr(transport, "_pool", None)
+        proxy = getattr(pool, "_proxy_url", None)
+        if proxy is None:
             return None
-        parts = urlsplit(url)
-        host = (parts.hostname or "").lower()
-        for entry in self.no_proxy:
-            bare = entry.split("://")[-1].lstrip("*").lstrip(".").split(":")[0].strip("[]")
-            if host == bare or (not _is_ip(bare) and host.endswith("." + bare)):
-                return None
-        return self.by_scheme.get(parts.scheme) or self.by_scheme.get("all")
-
-    def mounts(self, make: Callable[[str], T]) -> dict[str, T | None]:
-        """httpx ``mounts``: a proxy transport per scheme, ``None`` (direct) per bypassed host."""
-        if not self:
-            return {}
-        out: dict[str, T | None] = {}
-        for scheme, url in self.by_scheme.items():
-            out[f"{scheme}://"] = make(url)
-        for entry in self.no_proxy:
-            if "://" in entry:
-                out[entry] = None
-            elif _is_ip(entry):
-                out[f"all://{entry if ':' not in entry else f'[{entry}]'}"] = None
-            elif entry == "localhost":
-                out["all://localhost"] = None
-            else:
-                out[f"all://*{entry.lstrip('*').lstrip('.')}"] = None
-        return out
+        host = proxy.host.decode("ascii") if isinstance(proxy.host, bytes) else str(proxy.host)
+        scheme = proxy.scheme.decode("ascii") if isinstance(proxy.scheme, bytes) else proxy.scheme
+        return f"{scheme}://[{host}]" if ":" in host else f"{scheme}://{host}"
+    except Exception:
+        return None

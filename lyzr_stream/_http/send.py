@@ -43,7 +43,6 @@ __all__ = [
     "aopen_response",
     "build_request",
     "fetch",
-    "injected_proxy",
     "logger",
     "open_response",
     "redact_headers",
@@ -233,22 +232,3 @@ def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
         name: value if name.lower() in _SHOWN_HEADERS else "[redacted]"
         for name, value in headers.items()
     }
-
-
-def injected_proxy(client: httpx.Client | httpx.AsyncClient, url: str) -> str | None:
-    """The proxy a user-supplied httpx client would send ``url`` through, or None.
-
-    Read from httpx/httpcore internals (best effort: None when they changed), so that the
-    plain-http guard also holds for a client built with ``proxy=`` or ``mounts=``.
-    """
-    try:
-        transport = client._transport_for_url(httpx.URL(url))
-        pool = getattr(transport, "_pool", None)
-        proxy = getattr(pool, "_proxy_url", None)
-        if proxy is None:
-            return None
-        host = proxy.host.decode("ascii") if isinstance(proxy.host, bytes) else str(proxy.host)
-        scheme = proxy.scheme.decode("ascii") if isinstance(proxy.scheme, bytes) else proxy.scheme
-        return f"{scheme}://{host}"
-    except Exception:
-        return None

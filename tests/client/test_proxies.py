@@ -179,3 +179,18 @@ def test_a_user_supplied_client_with_a_remote_proxy_is_guarded(proxy: ForwardPro
         LyzrClient(api_key="k", base_url="http://127.0.0.1:8080", async_http_client=aremote)
     LyzrClient(api_key="k", base_url="https://agent.example.com", http_client=remote)
     remote.close()
+
+
+def test_the_guard_sees_the_proxy_httpx_picks(
+    proxy: ForwardProxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The guard asks httpx, which applies the environment itself: a NO_PROXY entry for another
+    port does not bypass the proxy, so the key would reach it; a loopback proxy (IPv6 too) is
+    fine."""
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.example.com:3128")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1:9999")
+    with pytest.raises(InvalidRequestError, match="through the proxy"):
+        LyzrClient(api_key="k", base_url="http://127.0.0.1:8080")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1:8080")
+    LyzrClient(api_key="k", base_url="http://127.0.0.1:8080")
+    LyzrClient(api_key="k", base_url="http://127.0.0.1:8080", proxy="http://[::1]:3128")
