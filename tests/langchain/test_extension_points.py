@@ -167,14 +167,6 @@ def test_custom_events_in_stream_events_v3(make_model: ModelFactory) -> None:
 
 
 # -- the config of a direct call -------------------------------------------------------------------
-def test_breaking_out_of_a_stream_with_a_config_closes_it(make_model: ModelFactory) -> None:
-    from tests.conftest import assert_pool_clean
-
-    model = make_model("long-500", default_headers={"x-emulator-token-delay": "0.01"})
-    stream = model.stream("x", config={"configurable": {"session_id": "brk"}})
-    next(stream)
-    stream.close()  # type: ignore[attr-defined]
-    assert_pool_clean(model.client._sync_http())
 
 
 def test_config_inside_langgraph_style_context_is_read(

@@ -143,11 +143,3 @@ async def test_one_shot_results_carry_timing(make_llm: LLMFactory) -> None:
         assert extras["total_time"] >= extras["time_to_first_token"] > 0
 
 
-def test_default_headers_are_secrets(make_llm: LLMFactory) -> None:
-    import pickle
-
-    llm = make_llm(default_headers={"Proxy-Authorization": "Basic SECRET-HEADER-VALUE"})
-    for text in (repr(llm), str(llm), str(llm.to_dict()), llm.to_json(), str(llm.model_dump())):
-        assert "SECRET-HEADER-VALUE" not in text
-    assert b"SECRET-HEADER-VALUE" not in pickle.dumps(llm)
-    assert llm.client.settings.default_headers  # still sent
