@@ -11,7 +11,7 @@ import pytest
 
 from langchain_lyzr_stream import ChatLyzr
 from llamaindex_lyzr_stream import LyzrLLM
-from lyzr_stream import InvalidRequestError, LyzrClient
+from lyzr_stream import LyzrClient
 from lyzr_stream.emulator import Emulator
 from tests.helpers import scale_out_workers as workers
 
@@ -48,19 +48,6 @@ def test_thread_pool_shares_one_model(lyzr_emulator: Emulator) -> None:
     with ThreadPoolExecutor(max_workers=8) as executor:
         texts = list(executor.map(lambda i: model.invoke(f"t{i}").text, range(32)))
     assert texts == [f"You said: t{i}" for i in range(32)]
-
-
-def test_pickle_without_a_key_in_the_environment_fails_clearly(
-    lyzr_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    model = ChatLyzr(
-        agent_id="echo", api_key=lyzr_emulator.api_key, base_url=lyzr_emulator.base_url
-    )
-    data = pickle.dumps(model)
-    assert lyzr_emulator.api_key.encode() not in data
-    monkeypatch.delenv("LYZR_API_KEY", raising=False)
-    with pytest.raises(InvalidRequestError, match="LYZR_API_KEY"):
-        pickle.loads(data).invoke("hi")
 
 
 def test_a_client_is_not_picklable() -> None:

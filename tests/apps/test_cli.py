@@ -5,23 +5,15 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 
 import pexpect
 import pytest
 
 from lyzr_stream.emulator import DEMO_ANSWER, Emulator
+from tests.helpers.cli import CLI, cli_env
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="pseudo-terminals need POSIX")
-
-CLI = [sys.executable, "-m", "lyzr_stream"]
-
-
-def _env(em: Emulator, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LYZR_")}
-    env.update(LYZR_API_KEY=em.api_key, LYZR_BASE_URL=em.base_url, NO_COLOR="1", **extra)
-    return env
 
 
 def _spawn(*args: str, env: dict[str, str] | None = None) -> pexpect.spawn:
@@ -33,7 +25,7 @@ def _spawn(*args: str, env: dict[str, str] | None = None) -> pexpect.spawn:
 def chat(lyzr_emulator: Emulator) -> Iterator[pexpect.spawn]:
     lyzr_emulator.reset()
     child = _spawn(
-        "chat", "--agent-id", "memory", "--session-id", "cli-session", env=_env(lyzr_emulator)
+        "chat", "--agent-id", "memory", "--session-id", "cli-session", env=cli_env(lyzr_emulator)
     )
     child.expect("you> ")
     yield child
@@ -60,7 +52,7 @@ def test_ctrl_c_stops_the_answer_and_keeps_the_session(
     chat.sendline("/exit")  # replaced below: a slow agent needs its own process
     chat.expect(pexpect.EOF)
     child = _spawn(
-        "chat", "--agent-id", "slow", "--session-id", "cli-ctrl-c", env=_env(lyzr_emulator)
+        "chat", "--agent-id", "slow", "--session-id", "cli-ctrl-c", env=cli_env(lyzr_emulator)
     )
     try:
         child.expect("you> ")
@@ -85,7 +77,7 @@ def test_ctrl_c_stops_the_answer_and_keeps_the_session(
 
 
 def test_reasoning_and_server_tools_are_shown(lyzr_emulator: Emulator) -> None:
-    child = _spawn("chat", "--agent-id", "reasoning", env=_env(lyzr_emulator))
+    child = _spawn("chat", "--agent-id", "reasoning", env=cli_env(lyzr_emulator))
     try:
         child.expect("you> ")
         child.sendline("why?")
@@ -97,7 +89,7 @@ def test_reasoning_and_server_tools_are_shown(lyzr_emulator: Emulator) -> None:
     finally:
         child.close(force=True)
     chat_messages = _spawn(
-        "chat", "--agent-id", "tools", "--dialect", "chat-messages", env=_env(lyzr_emulator)
+        "chat", "--agent-id", "tools", "--dialect", "chat-messages", env=cli_env(lyzr_emulator)
     )
     try:
         chat_messages.expect("you> ")
@@ -110,7 +102,7 @@ def test_reasoning_and_server_tools_are_shown(lyzr_emulator: Emulator) -> None:
 
 
 def test_key_prompt_does_not_echo(lyzr_emulator: Emulator) -> None:
-    env = _env(lyzr_emulator)
+    env = cli_env(lyzr_emulator)
     del env["LYZR_API_KEY"]
     child = _spawn("chat", "--agent-id", "echo", env=env)
     try:
@@ -129,7 +121,7 @@ def test_key_prompt_does_not_echo(lyzr_emulator: Emulator) -> None:
 def test_ask_prints_the_answer(lyzr_emulator: Emulator) -> None:
     done = subprocess.run(
         [*CLI, "ask", "--agent-id", "echo", "hello there"],
-        env=_env(lyzr_emulator),
+        env=cli_env(lyzr_emulator),
         capture_output=True,
         text=True,
         timeout=30,
@@ -141,7 +133,7 @@ def test_ask_prints_the_answer(lyzr_emulator: Emulator) -> None:
 def test_ask_json_and_stdin(lyzr_emulator: Emulator) -> None:
     done = subprocess.run(
         [*CLI, "ask", "--agent-id", "vars", "--var", "name=Ada", "--json", "-"],
-        env=_env(lyzr_emulator),
+        env=cli_env(lyzr_emulator),
         input="who am I?",
         capture_output=True,
         text=True,
@@ -156,7 +148,7 @@ def test_ask_json_and_stdin(lyzr_emulator: Emulator) -> None:
 def test_ask_errors_go_to_stderr_with_exit_code(lyzr_emulator: Emulator) -> None:
     done = subprocess.run(
         [*CLI, "ask", "--agent-id", "no-such-agent", "hi"],
-        env=_env(lyzr_emulator),
+        env=cli_env(lyzr_emulator),
         capture_output=True,
         text=True,
         timeout=30,
@@ -165,7 +157,7 @@ def test_ask_errors_go_to_stderr_with_exit_code(lyzr_emulator: Emulator) -> None
     assert done.stdout == ""
     assert "NotFoundError" in done.stderr
     usage = subprocess.run(
-        [*CLI, "ask", "hi"], env=_env(lyzr_emulator), capture_output=True, text=True, timeout=30
+        [*CLI, "ask", "hi"], env=cli_env(lyzr_emulator), capture_output=True, text=True, timeout=30
     )
     assert usage.returncode == 2 and "--agent-id" in usage.stderr
 
@@ -213,7 +205,7 @@ def test_chat_events_shows_server_tools_and_progress_as_they_happen(
 ) -> None:
     from lyzr_stream.emulator.agent_events import events_url_of
 
-    env = _env(lyzr_emulator, LYZR_EVENTS_URL=events_url_of(lyzr_emulator.base_url))
+    env = cli_env(lyzr_emulator, LYZR_EVENTS_URL=events_url_of(lyzr_emulator.base_url))
     child = _spawn("chat", "--agent-id", "server-tools-5", "--events", env=env)
     try:
         child.expect("you> ")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pexpect
@@ -12,18 +11,12 @@ import pytest
 
 from lyzr_stream import AgentRequest, LyzrClient
 from lyzr_stream.emulator import Emulator
+from tests.helpers.cli import CLI, cli_env
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="pseudo-terminals need POSIX")
 
-CLI = [sys.executable, "-m", "lyzr_stream"]
 PDF = b"%PDF-1.4\n%cli\ntrailer\n<<>>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x03" * 20
-
-
-def _env(em: Emulator) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LYZR_")}
-    env.update(LYZR_API_KEY=em.api_key, LYZR_BASE_URL=em.base_url, NO_COLOR="1")
-    return env
 
 
 def test_chat_file_goes_with_the_next_message(lyzr_emulator: Emulator, tmp_path: Path) -> None:
@@ -34,7 +27,7 @@ def test_chat_file_goes_with_the_next_message(lyzr_emulator: Emulator, tmp_path:
     child = pexpect.spawn(
         CLI[0],
         [*CLI[1:], "chat", "--agent-id", "assets", "--file", str(report)],
-        env=_env(lyzr_emulator),
+        env=cli_env(lyzr_emulator),
         encoding="utf-8",
         timeout=20,
     )
@@ -67,7 +60,7 @@ def test_sessions_and_history_commands(lyzr_emulator: Emulator) -> None:
     with LyzrClient(api_key=lyzr_emulator.api_key, base_url=lyzr_emulator.base_url) as client:
         for text in ("my name is Ada", "who am I?"):
             client.chat(AgentRequest(agent_id="memory", message=text, session_id="cli-mem-1"))
-    env = _env(lyzr_emulator)
+    env = cli_env(lyzr_emulator)
     listed = subprocess.run(
         [*CLI, "sessions", "--agent-id", "memory"], env=env, capture_output=True, text=True
     )

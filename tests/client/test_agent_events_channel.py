@@ -6,7 +6,6 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -27,6 +26,7 @@ from lyzr_stream.emulator import Emulator
 from lyzr_stream.emulator.agent_events import events_url_of, hub_of
 from lyzr_stream.emulator.event_agents import SERVER_TOOLS_ANSWER, SERVER_TOOLS_STEPS
 from tests.conftest import FAKE_KEY, assert_async_pools_clean
+from tests.helpers.clients import text_of
 
 AGENT = "server-tools-5"  # 5 ms between the agent's steps
 GRACE = 0.8
@@ -45,10 +45,6 @@ def events_client(em: Emulator, **kw: Any) -> LyzrClient:
 
 def req(session_id: str | None = None, agent: str = AGENT, message: str = "lyzr") -> AgentRequest:
     return AgentRequest(agent_id=agent, message=message, session_id=session_id)
-
-
-def text_of(events: list[Any]) -> str:
-    return "".join(e.text for e in events if isinstance(e, TextDelta))
 
 
 def expected_channel_events(em: Emulator, session_id: str) -> list[Any]:
@@ -204,12 +200,6 @@ async def test_async_leaving_early_closes_socket_and_response(em: Emulator) -> N
 
 
 # -- secrets and configuration ---------------------------------------------------------------
-@pytest.fixture(scope="module")
-def keyed_emulator() -> Iterator[Emulator]:
-    with Emulator(api_key=FAKE_KEY) as emulator:
-        yield emulator
-
-
 def test_the_key_never_reaches_logs_or_reprs(
     keyed_emulator: Emulator, caplog: pytest.LogCaptureFixture
 ) -> None:

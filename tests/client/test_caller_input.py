@@ -14,18 +14,15 @@ from typing import Any
 import httpx
 import pytest
 
-from lyzr_stream import AgentRequest, InvalidRequestError, LyzrClient, Timeouts
+from lyzr_stream import AgentRequest, InvalidRequestError, Timeouts
 from lyzr_stream.emulator import Emulator
-
-
-def _client(em: Emulator, **kw: Any) -> LyzrClient:
-    return LyzrClient(api_key=em.api_key, base_url=em.base_url, **kw)
+from tests.helpers.clients import make_client
 
 
 @pytest.mark.parametrize("value", [math.inf, -math.inf, math.nan, 10**400, 1e300, 0, -1, True, "5"])
 def test_bad_timeouts_are_refused_at_construction(lyzr_emulator: Emulator, value: Any) -> None:
     with pytest.raises(InvalidRequestError, match="timeout"):
-        _client(lyzr_emulator, timeout=value)
+        make_client(lyzr_emulator, timeout=value)
 
 
 @pytest.mark.parametrize("part", ["connect", "read", "write", "pool", "first_byte", "total"])
@@ -40,7 +37,7 @@ def test_bad_per_call_timeouts_are_refused_before_sending(
     lyzr_emulator: Emulator, value: Any
 ) -> None:
     lyzr_emulator.reset()
-    with _client(lyzr_emulator) as client:
+    with make_client(lyzr_emulator) as client:
         request = AgentRequest(agent_id="echo", message="hi")
         with pytest.raises(InvalidRequestError, match="timeout"):
             client.chat(request, timeout=value)
@@ -51,7 +48,7 @@ def test_bad_per_call_timeouts_are_refused_before_sending(
 
 def test_the_largest_timeouts_still_work(lyzr_emulator: Emulator) -> None:
     big = Timeouts(connect=3e7, read=3e7, write=3e7, pool=3e7, total=3e7)
-    with _client(lyzr_emulator, timeout=big) as client:
+    with make_client(lyzr_emulator, timeout=big) as client:
         assert client.chat(AgentRequest(agent_id="echo", message="hi")).text == "You said: hi"
         assert client.stream(AgentRequest(agent_id="echo", message="hi")).until_done().text
 
@@ -59,21 +56,24 @@ def test_the_largest_timeouts_still_work(lyzr_emulator: Emulator) -> None:
 @pytest.mark.parametrize("value", [0, -1, True, "2", 1.5, 10**9])
 def test_bad_max_connections(lyzr_emulator: Emulator, value: Any) -> None:
     with pytest.raises(InvalidRequestError, match="max_connections"):
-        _client(lyzr_emulator, max_connections=value)
+        make_client(lyzr_emulator, max_connections=value)
 
 
 @pytest.mark.parametrize("value", [True, "2", -1, 1.5])
 def test_bad_max_retries(lyzr_emulator: Emulator, value: Any) -> None:
     with pytest.raises(InvalidRequestError, match="max_retries"):
-        _client(lyzr_emulator, max_retries=value)
-    with _client(lyzr_emulator) as client, pytest.raises(InvalidRequestError, match="max_retries"):
+        make_client(lyzr_emulator, max_retries=value)
+    with (
+        make_client(lyzr_emulator) as client,
+        pytest.raises(InvalidRequestError, match="max_retries"),
+    ):
         client.chat(AgentRequest(agent_id="echo", message="hi"), max_retries=value)
 
 
 def test_nested_mapping_proxies_are_sent_as_objects(lyzr_emulator: Emulator) -> None:
     lyzr_emulator.reset()
     variables = MappingProxyType({"outer": MappingProxyType({"inner": "x"}), "list": ("a", "b")})
-    with _client(lyzr_emulator) as client:
+    with make_client(lyzr_emulator) as client:
         request = AgentRequest(
             agent_id="echo", message="hi", session_id="mp", system_prompt_variables=variables
         )
@@ -84,7 +84,7 @@ def test_nested_mapping_proxies_are_sent_as_objects(lyzr_emulator: Emulator) -> 
 
 
 def test_unsendable_values_are_a_typed_error(lyzr_emulator: Emulator) -> None:
-    with _client(lyzr_emulator) as client:
+    with make_client(lyzr_emulator) as client:
         try:
             request = AgentRequest(
                 agent_id="echo", message="hi", filter_variables={"when": object()}
@@ -99,7 +99,7 @@ def test_unsendable_values_are_a_typed_error(lyzr_emulator: Emulator) -> None:
 def test_lone_surrogates_are_refused_before_sending(lyzr_emulator: Emulator, field: str) -> None:
     lyzr_emulator.reset()
     values = {"message": "hi", "session_id": "s1", field: "bad \ud800 text"}
-    with _client(lyzr_emulator) as client:
+    with make_client(lyzr_emulator) as client:
         for call in ("chat", "stream"):
             with pytest.raises(InvalidRequestError, match="Unicode"):
                 request = AgentRequest(agent_id="echo", **values)

@@ -11,7 +11,7 @@ import pytest
 
 from lyzr_stream import LyzrClient, Timeouts
 from lyzr_stream.emulator import Emulator
-from tests.client.test_dialects_end_to_end import client_for, request
+from tests.helpers.dialects import client_for, request
 
 WITH_END_EVENTS = ["lyzr-v2-sse", "aisquare", "chat-messages"]
 

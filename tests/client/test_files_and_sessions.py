@@ -4,7 +4,6 @@ emulator (sent on the one request path: same retries, errors and refusals as a c
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import pytest
 
@@ -21,13 +20,6 @@ from lyzr_stream.emulator.assets import AssetStore
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 PDF = b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n"
-
-
-@pytest.fixture
-def client(lyzr_emulator: Emulator) -> Iterator[LyzrClient]:
-    lyzr_emulator.reset()
-    with LyzrClient(api_key=lyzr_emulator.api_key, base_url=lyzr_emulator.base_url) as c:
-        yield c
 
 
 def test_upload_then_the_agent_reads_the_assets(

@@ -21,9 +21,10 @@ import pytest
 
 from langchain_lyzr_stream import ChatLyzr
 from llamaindex_lyzr_stream import LyzrLLM
-from lyzr_stream import AgentRequest, LyzrClient, TextDelta
+from lyzr_stream import AgentRequest, TextDelta
 from lyzr_stream.emulator import Emulator
 from tests.conftest import assert_async_pools_clean, pool_connections
+from tests.helpers.clients import make_client
 
 pytestmark = [
     pytest.mark.filterwarnings("error::ResourceWarning"),
@@ -45,12 +46,8 @@ def _fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 
 
-def _client(em: Emulator, **kw: object) -> LyzrClient:
-    return LyzrClient(api_key=em.api_key, base_url=em.base_url, **kw)  # type: ignore[arg-type]
-
-
 def test_asyncio_run_many_times_with_one_client(lyzr_emulator: Emulator) -> None:
-    client = _client(lyzr_emulator)
+    client = make_client(lyzr_emulator)
     request = AgentRequest(agent_id="echo", message="hi", session_id="runs")
 
     async def one() -> str:
@@ -111,7 +108,7 @@ async def test_cancellation_storm_leaks_nothing(lyzr_emulator: Emulator) -> None
     gc.collect()
     fds = _fds()  # before the client opened anything (the emulator's sockets count too)
     tasks = len(asyncio.all_tasks())
-    client = _client(
+    client = make_client(
         lyzr_emulator,
         max_connections=64,
         stop_on_exit=False,
@@ -157,7 +154,7 @@ async def test_cancellation_storm_leaks_nothing(lyzr_emulator: Emulator) -> None
 async def test_abandoned_async_for_is_finalized_quietly(
     lyzr_emulator: Emulator, caplog: pytest.LogCaptureFixture
 ) -> None:
-    client = _client(
+    client = make_client(
         lyzr_emulator, stop_on_exit=False, default_headers={"x-emulator-token-delay": "0.01"}
     )
     loop = asyncio.get_running_loop()

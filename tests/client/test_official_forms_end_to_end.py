@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -24,19 +23,12 @@ from lyzr_stream import (
     Metadata,
     ReasoningDelta,
     StreamEnd,
-    TextDelta,
 )
 from lyzr_stream.emulator import Emulator
 from lyzr_stream.emulator.agents import ARTIFACT_FILE
+from tests.helpers.clients import text_of
 
 JSON_FORM = {"x-emulator-format": "json"}
-
-
-@pytest.fixture
-def client(lyzr_emulator: Emulator) -> Iterator[LyzrClient]:
-    lyzr_emulator.reset()
-    with LyzrClient(api_key=lyzr_emulator.api_key, base_url=lyzr_emulator.base_url) as c:
-        yield c
 
 
 def with_headers(client: LyzrClient, headers: dict[str, str] | None) -> LyzrClient:
@@ -73,10 +65,6 @@ def stream_async(
 
 STREAMERS = [stream_sync, stream_async]
 FORMS = [{}, JSON_FORM]
-
-
-def text_of(events: list[Any]) -> str:
-    return "".join(e.text for e in events if isinstance(e, TextDelta))
 
 
 # -- core ---------------------------------------------------------------------------------------

@@ -26,7 +26,8 @@ from lyzr_stream import (
 )
 from lyzr_stream import _telemetry as telemetry
 from lyzr_stream.emulator import Emulator
-from tests.client.test_dialects_end_to_end import SETUPS, setup
+from tests.helpers.clients import make_client
+from tests.helpers.dialects import SETUPS, setup
 
 otel_sdk = pytest.importorskip("opentelemetry.sdk", reason="the otel extra is not installed")
 
@@ -93,10 +94,6 @@ def otel() -> Iterator[Recorded]:
         _set_globals(None, None)
 
 
-def _client(em: Emulator, **kwargs: Any) -> LyzrClient:
-    return LyzrClient(api_key=em.api_key, base_url=em.base_url, **kwargs)
-
-
 def _request(agent: str = "echo", **kwargs: Any) -> AgentRequest:
     return AgentRequest(agent_id=agent, message=kwargs.pop("message", "hello"), **kwargs)
 
@@ -115,7 +112,7 @@ def _check_invocation(span: ReadableSpan, em: Emulator, *, session: str, provide
 
 # -- streams and one-shot calls, sync and async ---------------------------------------------------
 def test_stream_span_and_streaming_metrics(otel: Recorded, lyzr_emulator: Emulator) -> None:
-    with _client(lyzr_emulator, coalesce=False) as client:
+    with make_client(lyzr_emulator, coalesce=False) as client:
         stream = client.stream(_request("long-5", session_id="otel-s1"))
         events = list(stream)
     span = otel.invocation()
@@ -134,7 +131,7 @@ def test_stream_span_and_streaming_metrics(otel: Recorded, lyzr_emulator: Emulat
 
 
 async def test_async_stream_span(otel: Recorded, lyzr_emulator: Emulator) -> None:
-    async with _client(lyzr_emulator) as client:
+    async with make_client(lyzr_emulator) as client:
         text = (await client.astream(_request(session_id="otel-a1")).until_done()).text
     assert text == "You said: hello"
     _check_invocation(otel.invocation(), lyzr_emulator, session="otel-a1", provider="lyzr")
@@ -142,14 +139,14 @@ async def test_async_stream_span(otel: Recorded, lyzr_emulator: Emulator) -> Non
 
 def test_json_form_carries_the_message_id(otel: Recorded, lyzr_emulator: Emulator) -> None:
     headers = {"x-emulator-format": "json"}
-    with _client(lyzr_emulator, default_headers=headers) as client:
+    with make_client(lyzr_emulator, default_headers=headers) as client:
         response = client.stream(_request(session_id="otel-j1")).until_done()
     assert response.message_id
     assert (otel.invocation().attributes or {})["gen_ai.response.id"] == response.message_id
 
 
 def test_one_shot_span_has_no_streaming_metrics(otel: Recorded, lyzr_emulator: Emulator) -> None:
-    with _client(lyzr_emulator) as client:
+    with make_client(lyzr_emulator) as client:
         response = client.chat(_request(session_id="otel-c1"))
     span = otel.invocation()
     _check_invocation(span, lyzr_emulator, session="otel-c1", provider="lyzr")
@@ -159,7 +156,7 @@ def test_one_shot_span_has_no_streaming_metrics(otel: Recorded, lyzr_emulator: E
 
 
 async def test_async_one_shot_span(otel: Recorded, lyzr_emulator: Emulator) -> None:
-    async with _client(lyzr_emulator) as client:
+    async with make_client(lyzr_emulator) as client:
         await client.achat(_request(session_id="otel-c2"))
     _check_invocation(otel.invocation(), lyzr_emulator, session="otel-c2", provider="lyzr")
 
@@ -169,7 +166,7 @@ def test_a_500_sets_error_type_and_records_each_retry(
     otel: Recorded, lyzr_emulator: Emulator
 ) -> None:
     headers = {"x-emulator-fault": "status:500"}
-    with _client(lyzr_emulator, default_headers=headers, max_retries=1) as client:
+    with make_client(lyzr_emulator, default_headers=headers, max_retries=1) as client:
         with pytest.raises(InternalServerError):
             client.chat(_request(session_id="otel-f1"))
     span = otel.invocation()
@@ -185,7 +182,7 @@ def test_a_stream_cut_midway_records_the_partial_text(
     otel: Recorded, lyzr_emulator: Emulator
 ) -> None:
     headers = {"x-emulator-fault": "drop-after:3"}
-    with _client(lyzr_emulator, default_headers=headers, max_retries=0) as client:
+    with make_client(lyzr_emulator, default_headers=headers, max_retries=0) as client:
         with pytest.raises(StreamInterruptedError) as caught:
             list(client.stream(_request("long-20", session_id="otel-f2")))
     attrs = otel.invocation().attributes or {}
@@ -195,7 +192,7 @@ def test_a_stream_cut_midway_records_the_partial_text(
 
 
 def test_early_exit_is_marked(otel: Recorded, lyzr_emulator: Emulator) -> None:
-    with _client(lyzr_emulator, coalesce=False) as client:
+    with make_client(lyzr_emulator, coalesce=False) as client:
         with client.stream(_request("long-50", session_id="otel-e1")) as stream:
             first = next(iter(stream))
     assert isinstance(first, TextDelta)
@@ -345,7 +342,7 @@ def test_the_span_nests_under_the_current_context(
 def test_content_is_recorded_only_on_opt_in(
     otel: Recorded, lyzr_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with _client(lyzr_emulator) as client:
+    with make_client(lyzr_emulator) as client:
         client.stream(_request(message="secret question")).until_done()
         attrs = otel.invocation().attributes or {}
         assert "gen_ai.input.messages" not in attrs and "gen_ai.output.messages" not in attrs
@@ -401,7 +398,7 @@ async def test_lyzr_llm_surfaces(otel: Recorded, lyzr_emulator: Emulator) -> Non
 def test_nothing_is_recorded_without_a_provider(lyzr_emulator: Emulator) -> None:
     _set_globals(None, None)
     assert telemetry._instruments() is None
-    with _client(lyzr_emulator) as client:
+    with make_client(lyzr_emulator) as client:
         stream = client.stream(_request())
         assert iter(stream).__name__ == "http_events"  # the HTTP source itself: not wrapped
         stream.until_done()

@@ -18,8 +18,7 @@ from langgraph.graph.message import add_messages
 from lyzr_stream.emulator import Emulator
 from tests.helpers import activity_dialect  # noqa: F401  (registers the "test-activity" dialect)
 
-from .conftest import ModelFactory
-from .test_chat_lyzr import TokenRecorder
+from .conftest import ModelFactory, TokenRecorder
 
 
 def test_lcel_chain_streams(make_model: ModelFactory, lyzr_emulator: Emulator) -> None:

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import warnings
 from typing import Any
-from uuid import UUID
 
 import pytest
-from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.language_models import chat_models as lc_chat_models
 from langchain_core.messages import LC_ID_PREFIX
 from langchain_core.runnables.config import var_child_runnable_config
@@ -22,27 +20,7 @@ from langchain_core.runnables.config import var_child_runnable_config
 from lyzr_stream.emulator import Emulator
 from tests.helpers import activity_dialect  # noqa: F401  (registers the "test-activity" dialect)
 
-from .conftest import ModelFactory, answer_requests
-
-
-class Recorder(BaseCallbackHandler):
-    """The run ids LangChain starts, the token callbacks, and custom events with their run."""
-
-    def __init__(self) -> None:
-        self.started: list[UUID] = []
-        self.tokens: list[tuple[str, Any]] = []
-        self.custom: list[tuple[str, UUID]] = []
-
-    def on_chat_model_start(
-        self, serialized: Any, messages: Any, *, run_id: UUID, **_: Any
-    ) -> None:
-        self.started.append(run_id)
-
-    def on_llm_new_token(self, token: str, *, chunk: Any = None, **_: Any) -> None:
-        self.tokens.append((token, chunk))
-
-    def on_custom_event(self, name: str, data: Any, *, run_id: UUID, **_: Any) -> None:
-        self.custom.append((name, run_id))
+from .conftest import ModelFactory, RunRecorder, answer_requests
 
 
 def _bodies(em: Emulator) -> list[dict[str, Any]]:
@@ -84,7 +62,7 @@ def test_stream(make_model: ModelFactory, lyzr_emulator: Emulator) -> None:
     run manager nor the config; the config's session options reach the request and its
     callbacks get the server-side tool activity as custom events of the stream's run, while
     between chunks the caller's context stays its own."""
-    recorder = Recorder()
+    recorder = RunRecorder()
     model = make_model(dialect="test-activity")
     contexts = []
     for _ in model.stream("a", config=_config("seam-stream", callbacks=[recorder])):
@@ -100,7 +78,7 @@ def test_stream(make_model: ModelFactory, lyzr_emulator: Emulator) -> None:
 async def test_astream(make_model: ModelFactory, lyzr_emulator: Emulator) -> None:
     """Seam ``ChatLyzr.astream``: as ``stream``'s, for ``astream`` (``BaseChatModel.astream``
     calls ``_astream`` with neither the run manager nor the config)."""
-    recorder = Recorder()
+    recorder = RunRecorder()
     model = make_model(dialect="test-activity")
     contexts = []
     async for _ in model.astream("a", config=_config("seam-astream", callbacks=[recorder])):
@@ -162,7 +140,7 @@ async def test_should_stream(
         raise AssertionError("a streamed invoke merged its chunks (generate_from_stream)")
 
     monkeypatch.setattr(lc_chat_models, "generate_from_stream", merged)
-    recorder = Recorder()
+    recorder = RunRecorder()
     model = make_model("long-300", streaming=True, coalesce=False)
     config: Any = {"callbacks": [recorder]}
     message = await model.ainvoke("x", config) if use_async else model.invoke("x", config)

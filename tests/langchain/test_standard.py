@@ -5,7 +5,7 @@ What ChatLyzr declares (honestly):
   through Lyzr local tools and ``response_format``: the integration suite runs them against the
   emulator's ``tool-caller`` agent;
 - no image, audio, video or PDF inputs declared: images and PDFs do work (uploaded as Lyzr
-  assets, see test_files_and_history.py), but the standard image and PDF tests download their
+  assets, see test_attachments.py), but the standard image and PDF tests download their
   samples from the internet, and the emulator cannot describe an image's contents;
 - no usage metadata: the service does not report token counts;
 - ``test_serdes`` is an expected failure: see its reason (our own round-trip test replaces it);
@@ -56,7 +56,7 @@ class TestChatLyzrUnit(ChatModelUnitTests):
     @pytest.mark.xfail(
         reason="langchain-core 1.8's load(allowed_objects='all') admits only classes listed in "
         "langchain_core.load.mapping, so no third-party class can pass; the round trip with "
-        "allowed_objects=[ChatLyzr] is tested in test_chat_lyzr.py",
+        "allowed_objects=[ChatLyzr] is tested in test_serialization.py",
         strict=True,
     )
     def test_serdes(self, *args: Any, **kwargs: Any) -> None:

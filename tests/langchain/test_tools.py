@@ -10,18 +10,11 @@ from typing import Any
 import pytest
 from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, ToolMessage
 from langchain_core.tools import tool
-from pydantic import BaseModel, Field
 
 from lyzr_stream import InvalidRequestError
 from lyzr_stream.emulator import Emulator
-
-from .conftest import ModelFactory
-
-
-@tool
-def add(a: int, b: int) -> int:
-    """Add two integers."""
-    return a + b
+from tests.helpers.bodies import local_tools
+from tests.langchain.conftest import ModelFactory, Person, add, answer_requests
 
 
 @tool
@@ -34,13 +27,6 @@ def now() -> str:
 def get_weather(city: str) -> str:
     """The weather in a city."""
     return f"sunny in {city}"
-
-
-class Person(BaseModel):
-    """A person."""
-
-    name: str = Field(description="the person's name")
-    age: int = Field(description="the person's age in years")
 
 
 def multiply(x: float, y: float) -> float:
@@ -63,10 +49,6 @@ def _run_tools(message: AIMessage) -> list[ToolMessage]:
     return [registry[call["name"]].invoke(call) for call in message.tool_calls]
 
 
-def _local_tools(body: dict[str, Any]) -> dict[str, Any]:
-    return next(f for f in body["features"] if f["type"] == "local_tools")["config"]
-
-
 # -- what goes out ---------------------------------------------------------------------------------
 def test_bind_tools_accepts_every_tool_form_and_sends_them(
     make_model: ModelFactory, lyzr_emulator: Emulator
@@ -74,7 +56,7 @@ def test_bind_tools_accepts_every_tool_form_and_sends_them(
     model = make_model("tool-caller").bind_tools([add, Person, multiply, _DICT_TOOL])
     model.invoke("nothing to call here")
     body = lyzr_emulator.requests[-1].json
-    tools = _local_tools(body)["tools"]
+    tools = local_tools(body)["tools"]
     assert [t["name"] for t in tools] == ["add", "Person", "multiply", "lookup"]
     add_params = tools[0]["parameters"]
     assert add_params["properties"]["a"]["type"] == "integer"
@@ -181,6 +163,7 @@ def test_direct_calls_without_the_proxy(make_model: ModelFactory) -> None:
     assert answer.text == "Using the tool results: add returned 15."
 
 
+# -- failed and unknown tools ----------------------------------------------------------------------
 def test_tool_errors_go_back_as_tool_messages(
     make_model: ModelFactory, lyzr_emulator: Emulator
 ) -> None:
@@ -197,6 +180,24 @@ def test_tool_errors_go_back_as_tool_messages(
     assert answer.text == "Using the tool results: add returned Error: the calculator is offline."
     sent = lyzr_emulator.requests[-1].json["messages"][-1]
     assert sent["role"] == "tool" and sent["tool_call_id"] == first.tool_calls[0]["id"]
+
+
+def test_tool_error_status_goes_back_as_error_content(
+    make_model: ModelFactory, lyzr_emulator: Emulator
+) -> None:
+    model = make_model("tool-caller").bind_tools([add])
+    first = model.invoke("add(1, 2)")
+    call_id = first.tool_calls[0]["id"]
+    for content, sent in (
+        ("the calculator is offline", "Error: the calculator is offline"),
+        ("Error: already prefixed", "Error: already prefixed"),
+    ):
+        failed = ToolMessage(content, tool_call_id=call_id, name="add", status="error")
+        model.invoke([HumanMessage("add(1, 2)"), first, failed])
+        assert answer_requests(lyzr_emulator)[-1].json["messages"][-1]["content"] == sent
+    ok = ToolMessage("3", tool_call_id=call_id, name="add")
+    model.invoke([HumanMessage("add(1, 2)"), first, ok])
+    assert answer_requests(lyzr_emulator)[-1].json["messages"][-1]["content"] == "3"
 
 
 @pytest.mark.parametrize("mode", ["invoke", "stream"])
@@ -216,12 +217,32 @@ async def test_an_unknown_tool_comes_back_async(make_model: ModelFactory) -> Non
     assert [c["name"] for c in message.tool_calls] == ["not_a_bound_tool"]
 
 
+@pytest.mark.parametrize("streaming", [False, True])
+def test_create_agent_answers_an_unknown_tool_itself(
+    make_model: ModelFactory, lyzr_emulator: Emulator, streaming: bool
+) -> None:
+    from langchain.agents import create_agent
+
+    model = make_model("tool-caller-unknown", **({"streaming": True} if streaming else {}))
+    agent = create_agent(model, tools=[add])
+    result = agent.invoke({"messages": [HumanMessage("add(1, 2)")]})
+    kinds = [type(m).__name__ for m in result["messages"]]
+    assert kinds == ["HumanMessage", "AIMessage", "ToolMessage", "AIMessage"]
+    call, error = result["messages"][1], result["messages"][2]
+    assert call.tool_calls[0]["name"] == "not_a_bound_tool"
+    assert error.status == "error" and "not_a_bound_tool" in error.text
+    # The error went back to the agent as lyzr-adk sends one, and the agent answered.
+    sent = answer_requests(lyzr_emulator)[-1].json["messages"][-1]
+    assert sent["role"] == "tool" and sent["content"].startswith("Error: ")
+    assert result["messages"][-1].text.startswith("Using the tool results:")
+
+
 # -- tool_choice -----------------------------------------------------------------------------------
 def test_tool_choice_forces_and_forbids(make_model: ModelFactory, lyzr_emulator: Emulator) -> None:
     base = make_model("tool-caller")
     forced = base.bind_tools([add, now], tool_choice="now").invoke("hello")
     assert [c["name"] for c in forced.tool_calls] == ["now"]
-    assert _local_tools(lyzr_emulator.requests[-1].json)["tool_choice"] == "now"
+    assert local_tools(lyzr_emulator.requests[-1].json)["tool_choice"] == "now"
 
     anything = base.bind_tools([add, now], tool_choice="any").invoke("hello")
     assert len(anything.tool_calls) == 1
@@ -232,67 +253,6 @@ def test_tool_choice_forces_and_forbids(make_model: ModelFactory, lyzr_emulator:
 
     as_dict = base.bind_tools([add], tool_choice={"type": "function", "function": {"name": "add"}})
     assert as_dict.invoke("hi").tool_calls[0]["name"] == "add"
-
-
-# -- structured output -----------------------------------------------------------------------------
-@pytest.mark.parametrize("method", ["function_calling", "json_schema"])
-def test_structured_output(make_model: ModelFactory, lyzr_emulator: Emulator, method: str) -> None:
-    model = make_model("tool-caller").with_structured_output(Person, method=method)  # type: ignore[arg-type]
-    person = model.invoke("Tell me about 'Ada'")
-    assert isinstance(person, Person)
-    body = lyzr_emulator.requests[-1].json
-    if method == "json_schema":
-        # lyzr-adk's form: the model's own JSON schema, not OpenAI's json_schema wrapper.
-        assert body["response_format"] == Person.model_json_schema()
-    else:
-        assert _local_tools(body)["tools"][0]["name"] == "Person"
-        assert person.name == "Ada"
-
-
-@pytest.mark.parametrize("method", ["function_calling", "json_schema", "json_mode"])
-async def test_structured_output_include_raw(make_model: ModelFactory, method: str) -> None:
-    schema: Any = (
-        Person
-        if method != "json_mode"
-        else {
-            "title": "Joke",
-            "type": "object",
-            "properties": {"setup": {"type": "string"}, "punchline": {"type": "string"}},
-        }
-    )
-    model = make_model("tool-caller").with_structured_output(
-        schema,
-        method=method,
-        include_raw=True,  # type: ignore[arg-type]
-    )
-    out = await model.ainvoke("A joke with 'setup' and 'punchline' keys")
-    assert isinstance(out["raw"], AIMessage)
-    assert out["parsing_error"] is None
-    if method == "json_mode":
-        assert set(out["parsed"]) == {"setup", "punchline"}
-    else:
-        assert isinstance(out["parsed"], Person)
-
-
-def test_structured_output_reports_parsing_errors_with_include_raw(
-    make_model: ModelFactory,
-) -> None:
-    class Strict(BaseModel):
-        count: int
-
-    # json_mode returns an object without "count": the parser fails, include_raw keeps it.
-    model = make_model("tool-caller").with_structured_output(
-        Strict, method="json_mode", include_raw=True
-    )
-    out = model.invoke("no keys here")
-    assert out["parsed"] is None
-    assert out["parsing_error"] is not None
-    assert "answer" in out["raw"].text
-
-
-def test_structured_output_rejects_unknown_method(make_model: ModelFactory) -> None:
-    with pytest.raises(InvalidRequestError, match="method"):
-        make_model().with_structured_output(Person, method="xml")  # type: ignore[arg-type]
 
 
 # -- agents ----------------------------------------------------------------------------------------

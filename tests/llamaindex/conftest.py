@@ -1,4 +1,4 @@
-"""Fixtures: LyzrLLM instances pointed at the session's emulator; an event recorder."""
+"""Fixtures: LyzrLLM instances pointed at the session's emulator; an event recorder; a user turn."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from llama_index.core.base.llms.types import ChatMessage, MessageRole
 from llama_index.core.instrumentation import get_dispatcher  # type: ignore[attr-defined]
 from llama_index.core.instrumentation.event_handlers import BaseEventHandler
 from llama_index.core.instrumentation.events import BaseEvent
@@ -50,3 +51,7 @@ def recorder() -> Iterator[EventRecorder]:
         yield handler
     finally:
         root.event_handlers.remove(handler)
+
+
+def user(text: str) -> ChatMessage:
+    return ChatMessage(role=MessageRole.USER, content=text)

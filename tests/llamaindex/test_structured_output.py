@@ -1,7 +1,8 @@
-"""Structured output per request in LlamaIndex (issue 13): the raw JSON schema as
-``response_format`` (lyzr-adk's ``response_model``), the answer's JSON parsed into the schema."""
+"""Structured output in LlamaIndex: the schema as a tool or as response_format, the JSON parsed."""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 from llama_index.core.base.llms.types import ChatMessage, MessageRole
@@ -12,8 +13,7 @@ from llamaindex_lyzr_stream._convert import parse_structured
 from lyzr_stream import InvalidRequestError
 from lyzr_stream._adapters.structured import json_in_text, raw_json_schema
 from lyzr_stream.emulator import Emulator
-
-from .conftest import LLMFactory
+from tests.llamaindex.conftest import LLMFactory
 
 
 class Invoice(BaseModel):
@@ -26,6 +26,66 @@ class Invoice(BaseModel):
 PROMPT = PromptTemplate("Make an invoice for '{name}'")
 
 
+# -- the schema as a local tool ----------------------------------------------------------------
+def test_structured_predict(make_llm: LLMFactory) -> None:
+    llm = make_llm("tool-caller")
+    invoice = llm.structured_predict(
+        Invoice, PromptTemplate("Make an invoice for '{name}'"), name="ACME"
+    )
+    assert invoice == Invoice(customer="ACME", total=1.5)
+
+
+async def test_astructured_predict(make_llm: LLMFactory) -> None:
+    llm = make_llm("tool-caller")
+    invoice = await llm.astructured_predict(
+        Invoice, PromptTemplate("Make an invoice for '{name}'"), name="Initech"
+    )
+    assert invoice.customer == "Initech"
+
+
+def test_stream_structured_predict_fills_the_object(make_llm: LLMFactory) -> None:
+    # LlamaIndex's streaming program reads additional_kwargs["tool_calls"] (issue 14 item 3).
+    llm = make_llm("tool-caller")
+    outputs = list(llm.stream_structured_predict(Invoice, PROMPT, name="ACME"))
+    assert outputs and outputs[-1] == Invoice(customer="ACME", total=1.5)
+
+
+async def test_astream_structured_predict_fills_the_object(make_llm: LLMFactory) -> None:
+    llm = make_llm("tool-caller")
+    stream = await llm.astream_structured_predict(Invoice, PROMPT, name="Initech")
+    outputs = [o async for o in stream]
+    assert outputs and outputs[-1] == Invoice(customer="Initech", total=1.5)
+
+
+def test_structured_llm_stream_chat(make_llm: LLMFactory) -> None:
+    structured = make_llm("tool-caller").as_structured_llm(Invoice)
+    question = [ChatMessage(role=MessageRole.USER, content="Make an invoice for 'ACME'")]
+    responses = list(structured.stream_chat(question))
+    assert responses[-1].raw == Invoice(customer="ACME", total=1.5)
+    assert json.loads(responses[-1].message.content or "") == {"customer": "ACME", "total": 1.5}
+
+
+async def test_structured_llm_astream_chat(make_llm: LLMFactory) -> None:
+    structured = make_llm("tool-caller").as_structured_llm(Invoice)
+    question = [ChatMessage(role=MessageRole.USER, content="Make an invoice for 'Umbrella'")]
+    responses = [r async for r in await structured.astream_chat(question)]
+    assert responses[-1].raw == Invoice(customer="Umbrella", total=1.5)
+
+
+def test_structured_output_without_a_tool_call_is_a_clear_error(make_llm: LLMFactory) -> None:
+    llm = make_llm("echo")  # answers in text, never calls the tool
+    with pytest.raises(ValueError, match="You said: Make an invoice for 'ACME'"):
+        llm.structured_predict(Invoice, PROMPT, name="ACME")
+
+
+async def test_async_structured_output_without_a_tool_call_is_a_clear_error(
+    make_llm: LLMFactory,
+) -> None:
+    with pytest.raises(ValueError, match="You said: Make an invoice for 'ACME'"):
+        await make_llm("echo").astructured_predict(Invoice, PROMPT, name="ACME")
+
+
+# -- the raw JSON schema as response_format (lyzr-adk's response_model) ------------------------
 def test_structured_predict_sends_the_raw_schema(
     make_llm: LLMFactory, lyzr_emulator: Emulator
 ) -> None:
@@ -58,18 +118,6 @@ def test_response_format_per_call(make_llm: LLMFactory, lyzr_emulator: Emulator)
     assert bodies[1]["response_format"] == {"type": "object"}  # unwrapped, as lyzr-adk sends
     with pytest.raises(InvalidRequestError, match="response_format"):
         llm.chat(question, response_format="json")
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        '{"customer": "ACME", "total": 2}',
-        'Here it is:\n```json\n{"customer": "ACME", "total": 2}\n```\nAnything else?',
-        'Sure! {"customer": "ACME", "total": 2} -- hope that helps.',
-    ],
-)
-def test_json_alone_fenced_or_in_prose_is_parsed(text: str) -> None:
-    assert parse_structured(text, Invoice) == Invoice(customer="ACME", total=2)
 
 
 def test_an_answer_without_json_is_a_clear_error() -> None:

@@ -14,10 +14,10 @@ from llama_index.core.agent.workflow import (
 )
 from llama_index.core.base.llms.types import ChatMessage, MessageRole, ToolCallBlock
 from llama_index.core.tools import FunctionTool
-from pydantic import BaseModel
 
 from lyzr_stream import InvalidRequestError
 from lyzr_stream.emulator import Emulator
+from tests.helpers.bodies import local_tools
 
 from .conftest import LLMFactory
 
@@ -57,10 +57,6 @@ def _tool_results(llm: Any, response: Any) -> list[ChatMessage]:
     return out
 
 
-def _local_tools(body: dict[str, Any]) -> dict[str, Any]:
-    return next(f for f in body["features"] if f["type"] == "local_tools")["config"]
-
-
 def test_chat_with_tools_round_trip(make_llm: LLMFactory, lyzr_emulator: Emulator) -> None:
     llm = make_llm("tool-caller", session_id="li-tools")
     history = [ChatMessage(role=MessageRole.USER, content="add(2, 3) and now()")]
@@ -76,7 +72,7 @@ def test_chat_with_tools_round_trip(make_llm: LLMFactory, lyzr_emulator: Emulato
 
     bodies = [r.json for r in lyzr_emulator.requests]
     assert [b["session_id"] for b in bodies] == ["li-tools", "li-tools"]
-    assert [t["name"] for t in _local_tools(bodies[0])["tools"]] == ["add", "now"]
+    assert [t["name"] for t in local_tools(bodies[0])["tools"]] == ["add", "now"]
     # lyzr-adk's tool loop, field for field: messages instead of message, the assistant message
     # in the proxy form the server used, results named local_tool.
     assert "message" not in bodies[0] and "message" not in bodies[1]
@@ -194,7 +190,7 @@ def test_tool_required_and_tool_choice(make_llm: LLMFactory, lyzr_emulator: Emul
     llm = make_llm("tool-caller")
     forced = llm.chat_with_tools([ADD, NOW], user_msg="hello", tool_required=True)
     assert len(llm.get_tool_calls_from_response(forced)) == 1
-    assert _local_tools(lyzr_emulator.requests[-1].json)["tool_choice"] == "any"
+    assert local_tools(lyzr_emulator.requests[-1].json)["tool_choice"] == "any"
     named = llm.chat_with_tools([ADD, NOW], user_msg="hello", tool_choice="now")
     assert [c.tool_name for c in llm.get_tool_calls_from_response(named)] == ["now"]
     with pytest.raises(InvalidRequestError, match="tool_choice"):
@@ -244,86 +240,6 @@ def test_tool_errors_go_back_as_tool_messages(make_llm: LLMFactory) -> None:
     )
     answer = llm.chat_with_tools([ADD], chat_history=[*history, first.message, error])
     assert answer.message.content == "Using the tool results: add returned Error: overflow."
-
-
-class Invoice(BaseModel):
-    """An invoice."""
-
-    customer: str
-    total: float
-
-
-def test_structured_predict(make_llm: LLMFactory) -> None:
-    from llama_index.core.prompts import PromptTemplate
-
-    llm = make_llm("tool-caller")
-    invoice = llm.structured_predict(
-        Invoice, PromptTemplate("Make an invoice for '{name}'"), name="ACME"
-    )
-    assert invoice == Invoice(customer="ACME", total=1.5)
-
-
-async def test_astructured_predict(make_llm: LLMFactory) -> None:
-    from llama_index.core.prompts import PromptTemplate
-
-    llm = make_llm("tool-caller")
-    invoice = await llm.astructured_predict(
-        Invoice, PromptTemplate("Make an invoice for '{name}'"), name="Initech"
-    )
-    assert invoice.customer == "Initech"
-
-
-PROMPT = "Make an invoice for '{name}'"
-
-
-def test_stream_structured_predict_fills_the_object(make_llm: LLMFactory) -> None:
-    # LlamaIndex's streaming program reads additional_kwargs["tool_calls"] (issue 14 item 3).
-    from llama_index.core.prompts import PromptTemplate
-
-    llm = make_llm("tool-caller")
-    outputs = list(llm.stream_structured_predict(Invoice, PromptTemplate(PROMPT), name="ACME"))
-    assert outputs and outputs[-1] == Invoice(customer="ACME", total=1.5)
-
-
-async def test_astream_structured_predict_fills_the_object(make_llm: LLMFactory) -> None:
-    from llama_index.core.prompts import PromptTemplate
-
-    llm = make_llm("tool-caller")
-    stream = await llm.astream_structured_predict(Invoice, PromptTemplate(PROMPT), name="Initech")
-    outputs = [o async for o in stream]
-    assert outputs and outputs[-1] == Invoice(customer="Initech", total=1.5)
-
-
-def test_structured_llm_stream_chat(make_llm: LLMFactory) -> None:
-    structured = make_llm("tool-caller").as_structured_llm(Invoice)
-    question = [ChatMessage(role=MessageRole.USER, content="Make an invoice for 'ACME'")]
-    responses = list(structured.stream_chat(question))
-    assert responses[-1].raw == Invoice(customer="ACME", total=1.5)
-    assert json.loads(responses[-1].message.content or "") == {"customer": "ACME", "total": 1.5}
-
-
-async def test_structured_llm_astream_chat(make_llm: LLMFactory) -> None:
-    structured = make_llm("tool-caller").as_structured_llm(Invoice)
-    question = [ChatMessage(role=MessageRole.USER, content="Make an invoice for 'Umbrella'")]
-    responses = [r async for r in await structured.astream_chat(question)]
-    assert responses[-1].raw == Invoice(customer="Umbrella", total=1.5)
-
-
-def test_structured_output_without_a_tool_call_is_a_clear_error(make_llm: LLMFactory) -> None:
-    from llama_index.core.prompts import PromptTemplate
-
-    llm = make_llm("echo")  # answers in text, never calls the tool
-    with pytest.raises(ValueError, match="You said: Make an invoice for 'ACME'"):
-        llm.structured_predict(Invoice, PromptTemplate(PROMPT), name="ACME")
-
-
-async def test_async_structured_output_without_a_tool_call_is_a_clear_error(
-    make_llm: LLMFactory,
-) -> None:
-    from llama_index.core.prompts import PromptTemplate
-
-    with pytest.raises(ValueError, match="You said: Make an invoice for 'ACME'"):
-        await make_llm("echo").astructured_predict(Invoice, PromptTemplate(PROMPT), name="ACME")
 
 
 async def test_function_agent_streams_and_runs_a_local_tool(make_llm: LLMFactory) -> None:

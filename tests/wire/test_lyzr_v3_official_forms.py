@@ -13,35 +13,15 @@ from hypothesis import strategies as st
 
 from lyzr_stream import AgentRequest
 from lyzr_stream._errors import AgentError, APIResponseValidationError, StreamInterruptedError
-from lyzr_stream._events import (
-    Metadata,
-    ReasoningDelta,
-    StreamEnd,
-    TextDelta,
-    ToolActivity,
-)
+from lyzr_stream._events import Metadata, ReasoningDelta, StreamEnd, ToolActivity
 from lyzr_stream._response import AgentResponse, ResponseBuilder
 from lyzr_stream.dialects._base import StreamFailure
-from lyzr_stream.dialects._lyzr_v3 import LyzrV3Dialect, LyzrV3StreamParser
+from lyzr_stream.dialects._lyzr_v3 import LyzrV3Dialect
 from lyzr_stream.dialects._parsers import JsonBodyParser, UnexpectedContentParser
+from tests.helpers.wire import parse, sse, texts
 
 DIALECT = LyzrV3Dialect()
 FILES = [{"name": "r.pdf", "file_url": "https://x.invalid/r.pdf", "format_type": "pdf"}]
-
-
-def parse(data: bytes, cuts: list[int] | None = None, *, coalesce: bool = False) -> list[Any]:
-    parser = LyzrV3StreamParser(1 << 20, coalesce=coalesce)
-    out: list[Any] = []
-    start = 0
-    for cut in sorted(set(cuts or [])):
-        out += parser.feed(data[start:cut])
-        start = cut
-    out += parser.feed(data[start:])
-    return out + parser.finish()
-
-
-def sse(*payloads: str) -> bytes:
-    return b"".join(f"data: {p}\n\n".encode() for p in payloads)
 
 
 def build(events: list[Any]) -> AgentResponse:
@@ -50,10 +30,6 @@ def build(events: list[Any]) -> AgentResponse:
         if not isinstance(event, StreamFailure):
             builder.add(event)
     return builder.build(agent_id="a", session_id="s", user_id="u")
-
-
-def texts(events: list[Any]) -> str:
-    return "".join(e.text for e in events if isinstance(e, TextDelta))
 
 
 def reasoning(events: list[Any]) -> str:

@@ -10,11 +10,7 @@ from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from lyzr_stream import AgentRequest, ChatMessage, ToolSpec
-from lyzr_stream._errors import (
-    AgentError,
-    APIResponseValidationError,
-    StreamInterruptedError,
-)
+from lyzr_stream._errors import AgentError, APIResponseValidationError, StreamInterruptedError
 from lyzr_stream._events import (
     Metadata,
     ReasoningDelta,
@@ -26,28 +22,10 @@ from lyzr_stream._events import (
 from lyzr_stream.dialects._base import Credentials, StreamFailure
 from lyzr_stream.dialects._lyzr_v3 import LyzrV3Dialect, LyzrV3StreamParser
 from lyzr_stream.dialects._parsers import JsonBodyParser, UnexpectedContentParser
+from tests.helpers.wire import parse, sse, texts
 
 DIALECT = LyzrV3Dialect()
 CREDS = Credentials(SecretStr("k-123"))
-
-
-def parse(data: bytes, cuts: list[int] | None = None, *, coalesce: bool = False) -> list[object]:
-    parser = LyzrV3StreamParser(1 << 20, coalesce=coalesce)
-    out: list[object] = []
-    start = 0
-    for cut in sorted(set(cuts or [])):
-        out += parser.feed(data[start:cut])
-        start = cut
-    out += parser.feed(data[start:])
-    return out + parser.finish()
-
-
-def texts(events: list[object]) -> str:
-    return "".join(e.text for e in events if isinstance(e, TextDelta))
-
-
-def sse(*payloads: str) -> bytes:
-    return b"".join(f"data: {p}\n\n".encode() for p in payloads)
 
 
 def request(**kw: object) -> AgentRequest:

@@ -25,19 +25,14 @@ from lyzr_stream.dialects._json_events import JsonEventParser
 from lyzr_stream.dialects._lyzr_v2 import LyzrV2Dialect
 from lyzr_stream.dialects._lyzr_v3 import LyzrV3StreamParser
 from lyzr_stream.dialects._parsers import RawTextParser, UnexpectedContentParser
+from tests.helpers.wire import in_pieces
 
 KEY = Credentials(SecretStr("k-xyz"))
 CHAT_ID = "550e8400-e29b-41d4-a716-446655440000"
 
 
 def run(parser: StreamParser, data: bytes, cuts: list[int] | None = None) -> list[object]:
-    out: list[object] = []
-    start = 0
-    for cut in sorted({c for c in cuts or [] if c <= len(data)}):
-        out += parser.feed(data[start:cut])
-        start = cut
-    out += parser.feed(data[start:])
-    return out + parser.finish()
+    return in_pieces(parser, data, [c for c in cuts or [] if c <= len(data)])
 
 
 def text(events: list[object]) -> str:

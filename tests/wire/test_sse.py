@@ -8,17 +8,11 @@ from hypothesis import strategies as st
 
 from lyzr_stream._errors import APIResponseValidationError
 from lyzr_stream.dialects._sse import ServerSentEvent, SSEDecoder
+from tests.helpers.wire import in_pieces
 
 
 def decode(data: bytes, cuts: list[int] | None = None) -> list[ServerSentEvent]:
-    decoder = SSEDecoder()
-    out: list[ServerSentEvent] = []
-    start = 0
-    for cut in sorted(set(cuts or [])):
-        out += decoder.feed(data[start:cut])
-        start = cut
-    out += decoder.feed(data[start:])
-    return out + decoder.finish()
+    return in_pieces(SSEDecoder(), data, cuts)
 
 
 def test_single_data_line_events() -> None:

@@ -1,8 +1,4 @@
-"""Early exit: Ctrl-C (a real SIGINT) while blocked on the socket, and task cancellation.
-
-Whichever surface is streaming, the HTTP response is closed at once and the pool is left clean
-and usable.
-"""
+"""Early exit (break, close, Ctrl-C, cancel) closes the response at once; the pool stays usable."""
 
 from __future__ import annotations
 
@@ -21,10 +17,66 @@ from llamaindex_lyzr_stream import LyzrLLM
 from lyzr_stream import AgentRequest, LyzrClient, TextDelta
 from lyzr_stream.emulator import Emulator
 from tests.conftest import assert_async_pools_clean, assert_pool_clean
+from tests.helpers.clients import chat_lyzr, lyzr_llm, make_client, req
 
 SLOW = {"x-emulator-token-delay": "0.05"}
 
-pytestmark = pytest.mark.skipif(
+
+# -- break and close --------------------------------------------------------------------------
+def test_break_closes_the_response(lyzr_emulator: Emulator) -> None:
+    headers = {"x-emulator-token-delay": "0.01"}
+    with make_client(lyzr_emulator, default_headers=headers) as c:
+        with c.stream(req("long-500")) as stream:
+            for event in stream:
+                if isinstance(event, TextDelta):
+                    break
+        assert_pool_clean(c._sync_http())
+        # The pool still works afterwards.
+        assert c.chat(req()).text == "You said: hello world"
+
+
+def test_generator_close_without_context_manager(lyzr_emulator: Emulator) -> None:
+    with make_client(lyzr_emulator, default_headers={"x-emulator-token-delay": "0.01"}) as c:
+        stream = c.stream(req("long-500"))
+        next(iter(stream))
+        stream.close()
+        assert_pool_clean(c._sync_http())
+
+
+async def test_async_break_with_context_manager(lyzr_emulator: Emulator) -> None:
+    client = make_client(lyzr_emulator, default_headers={"x-emulator-token-delay": "0.01"})
+    async with client.astream(req("long-500")) as stream:
+        async for _ in stream:
+            break
+    assert_async_pools_clean(client)
+    await client.aclose()
+
+
+def test_chatlyzr_break_closes_the_connection(lyzr_emulator: Emulator) -> None:
+    model = chat_lyzr(lyzr_emulator, "long-500", default_headers={"x-emulator-token-delay": "0.01"})
+    for _ in model.stream("x"):
+        break
+    assert_pool_clean(model.client._sync_http())
+    assert model.invoke("again", model="echo").content == "You said: again"
+
+
+def test_breaking_out_of_a_stream_with_a_config_closes_it(lyzr_emulator: Emulator) -> None:
+    model = chat_lyzr(lyzr_emulator, "long-500", default_headers={"x-emulator-token-delay": "0.01"})
+    stream = model.stream("x", config={"configurable": {"session_id": "brk"}})
+    next(stream)
+    stream.close()  # type: ignore[attr-defined]
+    assert_pool_clean(model.client._sync_http())
+
+
+def test_lyzrllm_break_closes_the_connection(lyzr_emulator: Emulator) -> None:
+    llm = lyzr_llm(lyzr_emulator, "long-500", default_headers={"x-emulator-token-delay": "0.01"})
+    for _ in llm.stream_complete("x"):
+        break
+    assert_pool_clean(llm.client._sync_http())
+
+
+# -- Ctrl-C (a real SIGINT) while blocked on the socket ----------------------------------------
+SIGINT_TO_MAIN_THREAD = pytest.mark.skipif(
     threading.current_thread() is not threading.main_thread() or os.name != "posix",
     reason="SIGINT is delivered to the main thread on POSIX",
 )
@@ -49,6 +101,7 @@ def _surfaces(em: Emulator) -> dict[str, tuple[LyzrClient, Callable[[], Iterator
     }
 
 
+@SIGINT_TO_MAIN_THREAD
 @pytest.mark.parametrize("surface", ["core", "langchain", "llamaindex"])
 def test_ctrl_c_while_waiting_for_the_next_token(lyzr_emulator: Emulator, surface: str) -> None:
     client, stream = _surfaces(lyzr_emulator)[surface]
@@ -72,6 +125,26 @@ def test_ctrl_c_while_waiting_for_the_next_token(lyzr_emulator: Emulator, surfac
     # The client is still usable afterwards.
     request = AgentRequest(agent_id="echo", message="again")
     assert client.stream(request).until_done().text == "You said: again"
+
+
+# -- task cancellation ------------------------------------------------------------------------
+async def test_cancelled_task_closes_the_response(lyzr_emulator: Emulator) -> None:
+    headers = {"x-emulator-token-delay": "0.01"}
+    client = make_client(lyzr_emulator, default_headers=headers)
+    started = asyncio.Event()
+
+    async def consume() -> None:
+        async with client.astream(req("long-500")) as stream:
+            async for _ in stream:
+                started.set()
+
+    task = asyncio.create_task(consume())
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert_async_pools_clean(client)
+    await client.aclose()
 
 
 async def _astream(surface: str, em: Emulator) -> tuple[LyzrClient, AsyncIterator[str]]:

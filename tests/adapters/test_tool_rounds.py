@@ -1,5 +1,4 @@
-"""A lyzr-adk-shaped local-tool loop through the core, recorded by the emulator and checked
-field for field (issue 13): build_model_call builds every round, sync and async."""
+"""Tool rounds: build_model_call shapes each round of a local-tool loop as lyzr-adk does."""
 
 from __future__ import annotations
 

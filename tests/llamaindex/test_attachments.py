@@ -1,5 +1,4 @@
-"""LyzrLLM with ImageBlock / DocumentBlock (uploaded as Lyzr assets) and the session memory as
-ChatMessages, over sockets against the emulator's upload, session and ``assets`` agent routes."""
+"""Message blocks: images and documents sent as Lyzr assets, other blocks refused before sending."""
 
 from __future__ import annotations
 
@@ -15,17 +14,18 @@ from llama_index.core.base.llms.types import (
     MessageRole,
     TextBlock,
 )
-from llama_index.core.chat_engine import SimpleChatEngine
 from llama_index.core.tools import FunctionTool
 
-from llamaindex_lyzr_stream import aread_session_history, read_session_history
-from lyzr_stream import InvalidRequestError, LyzrClient
+from lyzr_stream import InvalidRequestError
 from lyzr_stream._routes.assets import AssetUploadError
 from lyzr_stream.emulator import Emulator
 from lyzr_stream.emulator.assets import AssetStore
+from tests.helpers.bodies import agent_bodies
 from tests.llamaindex.conftest import LLMFactory
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x02" * 40
+
+
 PDF = b"%PDF-1.4\n%li-test\ntrailer\n<<>>\n%%EOF\n"
 
 
@@ -38,10 +38,6 @@ def image_and_pdf(text: str = "What is in these?", pdf_title: str = "q3.pdf") ->
             DocumentBlock(data=PDF, title=pdf_title),
         ],
     )
-
-
-def agent_bodies(em: Emulator) -> list[dict[str, Any]]:
-    return [r.json for r in em.requests if r.path.startswith("/v3/inference/")]
 
 
 def assert_received_both(text: str, body: dict[str, Any], em: Emulator) -> None:
@@ -121,6 +117,17 @@ def test_remote_url_refused_before_sending(make_llm: LLMFactory, lyzr_emulator: 
     assert lyzr_emulator.requests == []
 
 
+def test_non_text_blocks_are_refused(make_llm: LLMFactory) -> None:
+    from llama_index.core.base.llms.types import AudioBlock, TextBlock
+
+    message = ChatMessage(
+        role=MessageRole.USER,
+        blocks=[TextBlock(text="look"), AudioBlock(audio=b"RIFF0000WAVE", format="wav")],
+    )
+    with pytest.raises(InvalidRequestError, match="'audio' block"):
+        make_llm().chat([message])
+
+
 def test_history_mode_and_tool_rounds_carry_the_files(
     make_llm: LLMFactory, lyzr_emulator: Emulator
 ) -> None:
@@ -146,50 +153,3 @@ def test_history_mode_and_tool_rounds_carry_the_files(
     assert second.message.content == "Using the tool results: page_count returned 12."
     bodies = agent_bodies(lyzr_emulator)
     assert len(bodies) == 3 and all(len(b["assets"]) == 2 for b in bodies)
-
-
-def test_session_history_as_chat_messages_and_chat_engine(
-    make_llm: LLMFactory, lyzr_emulator: Emulator
-) -> None:
-    llm = make_llm("memory", session_id="li-history-1")
-    first = llm.chat([ChatMessage(role=MessageRole.USER, content="I like tea")])
-    second = llm.chat([ChatMessage(role=MessageRole.USER, content="What do I like?")])
-    history = read_session_history("li-history-1", client=llm.client)
-    assert [(m.role, m.content) for m in history] == [
-        (MessageRole.USER, "I like tea"),
-        (MessageRole.ASSISTANT, first.message.content),
-        (MessageRole.USER, "What do I like?"),
-        (MessageRole.ASSISTANT, second.message.content),
-    ]
-    scoped = read_session_history(
-        "li-history-1",
-        agent_id="memory",
-        api_key=lyzr_emulator.api_key,
-        base_url=lyzr_emulator.base_url,
-    )
-    assert [m.content for m in scoped] == [m.content for m in history]
-
-    engine = SimpleChatEngine.from_defaults(llm=llm, chat_history=history)
-    reply = engine.chat("And what else?")
-    assert str(reply) == "Earlier you said: I like tea | What do I like?"
-    assert agent_bodies(lyzr_emulator)[-1]["message"] == "And what else?"  # only the new turn
-    assert len(engine.chat_history) == 6
-
-    llm.client.delete_session("li-history-1")
-    assert read_session_history("li-history-1", client=llm.client) == []
-
-
-async def test_async_read(make_llm: LLMFactory) -> None:
-    llm = make_llm("echo", session_id="li-history-2")
-    await llm.achat([ChatMessage(role=MessageRole.USER, content="one")])
-    history = await aread_session_history("li-history-2", client=llm.client)
-    assert [m.content for m in history] == ["one", "You said: one"]
-
-
-def test_unknown_session_reads_as_empty(lyzr_emulator: Emulator) -> None:
-    client = LyzrClient(
-        api_key=lyzr_emulator.api_key,
-        base_url=lyzr_emulator.base_url,
-        default_headers={"x-emulator-fault": "status:404"},
-    )
-    assert read_session_history("never-used", client=client) == []

@@ -1,32 +1,25 @@
-"""The API key never gets out: every channel a key could leak through, with a recognisable key.
-
-Channels: repr/str, log lines (every logger, DEBUG), exceptions and their tracebacks, LangChain
-``dumpd``/``dumps``, LlamaIndex ``to_dict``/``to_json``, pickles, the runs a LangSmith-style
-tracer records. Also: no redirects followed with the key, TLS verification on by default, plain
-http to a remote host refused, path parameters encoded.
-"""
+"""The key and header values never get out: every channel, on LyzrClient, ChatLyzr and LyzrLLM."""
 
 from __future__ import annotations
 
 import json
 import logging
 import pickle
-import ssl
 import traceback
 from collections.abc import Iterator
 from typing import Any
+from uuid import UUID
 
 import pytest
+from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.load import dumpd, dumps
 from langchain_core.tracers.base import BaseTracer
 from langchain_core.tracers.schemas import Run
-from pydantic import SecretStr
 
 from langchain_lyzr_stream import ChatLyzr
 from llamaindex_lyzr_stream import LyzrLLM
 from lyzr_stream import (
     AgentRequest,
-    APIStatusError,
     AuthenticationError,
     InvalidRequestError,
     LyzrClient,
@@ -35,13 +28,9 @@ from lyzr_stream import (
 from lyzr_stream._http.send import redact_headers
 from lyzr_stream.emulator import Emulator
 from tests.conftest import FAKE_KEY
-
-
-@pytest.fixture(scope="module")
-def keyed_emulator() -> Iterator[Emulator]:
-    """An emulator whose accepted key is the recognisable fake key."""
-    with Emulator(api_key=FAKE_KEY) as em:
-        yield em
+from tests.helpers.clients import lyzr_llm
+from tests.helpers.secrets import assert_clean
+from tests.langchain.conftest import answer_requests
 
 
 def _all_surfaces(em: Emulator) -> list[Any]:
@@ -53,17 +42,12 @@ def _all_surfaces(em: Emulator) -> list[Any]:
     ]
 
 
-def _assert_clean(text: str | bytes, channel: str) -> None:
-    needle: str | bytes = FAKE_KEY.encode() if isinstance(text, bytes) else FAKE_KEY
-    assert needle not in text, f"the API key leaked through {channel}"  # type: ignore[operator]
-
-
 def test_repr_and_str(keyed_emulator: Emulator) -> None:
     for surface in _all_surfaces(keyed_emulator):
-        _assert_clean(repr(surface), f"repr({type(surface).__name__})")
-        _assert_clean(str(surface), f"str({type(surface).__name__})")
+        assert_clean(repr(surface), f"repr({type(surface).__name__})")
+        assert_clean(str(surface), f"str({type(surface).__name__})")
     client = LyzrClient(api_key=FAKE_KEY, base_url=keyed_emulator.base_url)
-    _assert_clean(repr(client.settings), "repr(settings)")
+    assert_clean(repr(client.settings), "repr(settings)")
 
 
 def test_log_lines_at_debug_level(
@@ -79,7 +63,7 @@ def test_log_lines_at_debug_level(
         wrong.invoke("hi")
     assert any("lyzr_stream" in r.name for r in caplog.records), "nothing was logged"
     assert "[redacted]" in caplog.text, "the request log line lost its redacted headers"
-    _assert_clean(caplog.text, "log records")
+    assert_clean(caplog.text, "log records")
 
 
 def test_redaction_rule() -> None:
@@ -91,7 +75,7 @@ def test_redaction_rule() -> None:
         "content-type": "application/json",
     }
     redacted = redact_headers(headers)
-    _assert_clean(json.dumps(redacted), "redact_headers")
+    assert_clean(json.dumps(redacted), "redact_headers")
     assert redacted["content-type"] == "application/json"
 
 
@@ -111,29 +95,29 @@ def test_exceptions_and_tracebacks(keyed_emulator: Emulator) -> None:
     for error in errors:
         text = "".join(traceback.format_exception(error))
         for channel in (str(error), repr(error), text, str(error.body)):
-            _assert_clean(channel, "an exception")
-        _assert_clean(pickle.dumps(error), "a pickled exception")
+            assert_clean(channel, "an exception")
+        assert_clean(pickle.dumps(error), "a pickled exception")
 
 
 def test_langchain_serialization(keyed_emulator: Emulator) -> None:
     model = ChatLyzr(agent_id="echo", api_key=FAKE_KEY, base_url=keyed_emulator.base_url)
-    _assert_clean(dumps(model), "dumps")
-    _assert_clean(json.dumps(dumpd(model)), "dumpd")
-    _assert_clean(model.model_dump_json(), "model_dump_json")
-    _assert_clean(json.dumps(model.model_dump(), default=str), "model_dump")
+    assert_clean(dumps(model), "dumps")
+    assert_clean(json.dumps(dumpd(model)), "dumpd")
+    assert_clean(model.model_dump_json(), "model_dump_json")
+    assert_clean(json.dumps(model.model_dump(), default=str), "model_dump")
     assert "LYZR_API_KEY" in dumps(model), "the secret should be referenced by its env name"
 
 
 def test_llamaindex_serialization(keyed_emulator: Emulator) -> None:
     llm = LyzrLLM(agent_id="echo", api_key=FAKE_KEY, base_url=keyed_emulator.base_url)
-    _assert_clean(llm.to_json(), "to_json")
-    _assert_clean(json.dumps(llm.to_dict(), default=str), "to_dict")
-    _assert_clean(llm.model_dump_json(), "model_dump_json")
+    assert_clean(llm.to_json(), "to_json")
+    assert_clean(json.dumps(llm.to_dict(), default=str), "to_dict")
+    assert_clean(llm.model_dump_json(), "model_dump_json")
 
 
 def test_pickles(keyed_emulator: Emulator) -> None:
     for surface in _all_surfaces(keyed_emulator)[1:]:
-        _assert_clean(pickle.dumps(surface), f"pickle({type(surface).__name__})")
+        assert_clean(pickle.dumps(surface), f"pickle({type(surface).__name__})")
 
 
 class _Recorder(BaseTracer):
@@ -163,65 +147,35 @@ def test_traced_runs(keyed_emulator: Emulator) -> None:
     runs = [r for root in recorder.runs for r in _flatten(root)]
     assert len(runs) >= 4
     for run in runs:
-        _assert_clean(run.model_dump_json(), f"the traced run {run.name}")
+        assert_clean(run.model_dump_json(), f"the traced run {run.name}")
     llm_runs = [r for r in runs if r.run_type == "llm"]
     assert llm_runs and all(r.serialized for r in llm_runs), "the tracer saw no serialized model"
 
 
-# -- transport rules -------------------------------------------------------------------------------
-def test_redirects_are_not_followed(keyed_emulator: Emulator) -> None:
-    keyed_emulator.reset()
-    client = LyzrClient(
-        api_key=FAKE_KEY,
-        base_url=keyed_emulator.base_url,
-        default_headers={"x-emulator-fault": "redirect:307"},
-    )
-    for call in (client.chat, lambda r: client.stream(r).until_done()):
-        with pytest.raises(APIStatusError, match="redirect") as info:
-            call(AgentRequest(agent_id="echo", message="hi"))
-        assert info.value.status_code == 307
-    assert len(keyed_emulator.requests) == 2, "a redirect was followed"
-
-
-def test_tls_verification_is_on_by_default() -> None:
-    client = LyzrClient(api_key=FAKE_KEY)
-    pool = client._sync_http()._transport._pool  # type: ignore[attr-defined]
-    context: ssl.SSLContext = pool._ssl_context
-    assert context.verify_mode == ssl.CERT_REQUIRED
-    assert context.check_hostname
-
-
-def test_plain_http_to_a_remote_host_is_refused_everywhere() -> None:
-    for build in (
-        lambda: LyzrClient(api_key=FAKE_KEY, base_url="http://agents.example.com"),
-        lambda: ChatLyzr(agent_id="a", api_key=FAKE_KEY, base_url="http://agents.example.com"),
-        lambda: LyzrLLM(agent_id="a", api_key=FAKE_KEY, base_url="http://agents.example.com"),
+def test_chatlyzr_key_never_leaks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LYZR_API_KEY", raising=False)
+    model = ChatLyzr(agent_id="a1", api_key=FAKE_KEY, session_id="s")
+    for text in (
+        repr(model),
+        str(model),
+        dumps(model),
+        str(dumpd(model)),
+        str(model._get_invocation_params()),
+        str(model.client.settings),
     ):
-        with pytest.raises(InvalidRequestError, match="allow_insecure_http") as info:
-            build()
-        _assert_clean(str(info.value), "the refusal message")
-    opted_in = LyzrClient(
-        api_key=FAKE_KEY, base_url="http://agents.example.com", allow_insecure_http=True
-    )
-    assert opted_in.settings.base_url == "http://agents.example.com"
+        assert FAKE_KEY not in text
+    assert FAKE_KEY.encode() not in pickle.dumps(model)
 
 
-def test_path_parameters_are_encoded(keyed_emulator: Emulator) -> None:
-    from lyzr_stream.dialects import get_dialect
-    from lyzr_stream.dialects._base import Credentials
-
-    dialect = get_dialect("aisquare")
-    with pytest.raises(InvalidRequestError, match="integer"):
-        dialect.validate(AgentRequest(agent_id="m", message="hi", session_id="1/../../admin"))
-    http = dialect.stream_request(
-        AgentRequest(agent_id="m", message="hi", session_id="42", user_id="u"),
-        Credentials(api_key=SecretStr(FAKE_KEY)),
-    )
-    assert http.path.endswith("/42/")
-    _assert_clean(repr(http), "repr(HttpRequest)")
-    chat = get_dialect("chat-messages")
-    with pytest.raises(InvalidRequestError, match="UUID"):
-        chat.validate(AgentRequest(agent_id="m", message="hi", session_id="../admin", user_id="u"))
+def test_lyzrllm_key_never_leaks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LYZR_API_KEY", raising=False)
+    llm = LyzrLLM(agent_id="a", api_key=FAKE_KEY)
+    texts = [repr(llm), str(llm), llm.to_json(), str(llm.to_dict())]
+    if hasattr(llm, "to_payload"):  # the instrumentation payload of newer llama-index-core
+        texts.append(str(llm.to_payload()))
+    for text in texts:
+        assert FAKE_KEY not in text
+    assert FAKE_KEY.encode() not in pickle.dumps(llm)
 
 
 # -- keys with characters a header cannot carry (issue 19, item 5) -------------------------------
@@ -236,7 +190,7 @@ def test_a_key_with_control_or_non_ascii_characters_is_refused_without_echo(bad:
     ):
         with pytest.raises(InvalidRequestError, match="control or non-ASCII") as info:
             make()
-        _assert_clean(str(info.value), "the key-character error")
+        assert_clean(str(info.value), "the key-character error")
         assert bad not in str(info.value) and repr(bad) not in str(info.value)
 
 
@@ -251,12 +205,12 @@ def test_transport_error_text_is_scrubbed_of_secrets() -> None:
     exc = httpx.LocalProtocolError(f"Illegal header value b'{FAKE_KEY}\\x00' and {secret!r}")
     secrets = (FAKE_KEY, secret)
     error = map_transport_error(exc, in_body=False, deadline=Deadline(None), secrets=secrets)
-    _assert_clean(str(error), "a transport error")
+    assert_clean(str(error), "a transport error")
     assert secret not in str(error)
     assert isinstance(error, InvalidRequestError), "a request that cannot be sent is not retried"
 
 
-# -- default_headers values are secrets (issue 19, item 7: the core side) ------------------------
+# -- default_headers values are secrets (issue 19, item 7) ---------------------------------------
 PROXY_SECRET = "Basic cHJveHktdXNlcjpwcm94eS1wYXNzd29yZA=="
 
 
@@ -277,3 +231,59 @@ def test_default_header_values_stay_out_of_repr_logs_and_errors(
         LyzrClient(api_key=FAKE_KEY, default_headers={"X-Bad": PROXY_SECRET + "\n"})
     assert PROXY_SECRET not in str(info.value)
     client.close()
+
+
+HEADER_SECRET = "Basic cHJveHktdXNlcjpTRUNSRVQtaGVhZGVyLXZhbHVl-DO-NOT-LEAK"
+
+
+class SerializedRecorder(BaseCallbackHandler):
+    def __init__(self) -> None:
+        self.serialized: list[Any] = []
+
+    def on_chat_model_start(
+        self, serialized: Any, messages: Any, *, run_id: UUID, **kwargs: Any
+    ) -> None:
+        self.serialized.append((serialized, kwargs))
+
+
+def test_chatlyzr_default_header_values_never_leak(
+    lyzr_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LYZR_API_KEY", lyzr_emulator.api_key)
+    model = ChatLyzr(
+        agent_id="echo",
+        base_url=lyzr_emulator.base_url,
+        default_headers={"Proxy-Authorization": HEADER_SECRET},
+    )
+    recorder = SerializedRecorder()
+    assert model.invoke("hi", config={"callbacks": [recorder]}).text == "You said: hi"
+    list(model.stream("hi", config={"callbacks": [recorder]}))
+    # The header was sent...
+    assert answer_requests(lyzr_emulator)[-1].headers.get("proxy-authorization") == HEADER_SECRET
+    # ...and shows up nowhere a model is displayed, dumped, pickled or traced.
+    for channel, text in {
+        "repr": repr(model),
+        "str": str(model),
+        "model_dump": str(model.model_dump()),
+        "model_dump_json": model.model_dump_json(),
+        "dumps": dumps(model),
+        "dumpd": str(dumpd(model)),
+        "invocation params": str(model._get_invocation_params()),
+        "callbacks' serialized": str(recorder.serialized),
+    }.items():
+        assert HEADER_SECRET not in text, f"a header value leaked through {channel}"
+    assert HEADER_SECRET.encode() not in pickle.dumps(model)
+    clone = pickle.loads(pickle.dumps(model))
+    assert clone.default_headers == {}
+    assert clone.invoke("again").text == "You said: again"
+
+
+def test_lyzrllm_default_headers_are_secrets(lyzr_emulator: Emulator) -> None:
+    import pickle
+
+    headers = {"Proxy-Authorization": "Basic SECRET-HEADER-VALUE"}
+    llm = lyzr_llm(lyzr_emulator, default_headers=headers)
+    for text in (repr(llm), str(llm), str(llm.to_dict()), llm.to_json(), str(llm.model_dump())):
+        assert "SECRET-HEADER-VALUE" not in text
+    assert b"SECRET-HEADER-VALUE" not in pickle.dumps(llm)
+    assert llm.client.settings.default_headers  # still sent

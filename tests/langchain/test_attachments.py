@@ -1,5 +1,4 @@
-"""ChatLyzr with images and files (uploaded as Lyzr assets) and LyzrChatMessageHistory, over
-sockets against the emulator's upload, session and ``assets`` agent routes."""
+"""Message content: text blocks joined, images and files sent as assets, other blocks refused."""
 
 from __future__ import annotations
 
@@ -8,20 +7,24 @@ from typing import Any
 
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
-from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
-from langchain_core.runnables.history import RunnableWithMessageHistory
 from langchain_core.tools import tool
 
-from langchain_lyzr_stream import ChatLyzr, LyzrChatMessageHistory
-from lyzr_stream import InvalidRequestError, LyzrClient, NotFoundError
+from lyzr_stream import InvalidRequestError, LyzrClient
 from lyzr_stream._routes.assets import AssetUploadError
 from lyzr_stream.emulator import Emulator
 from lyzr_stream.emulator.assets import AssetStore
+from tests.helpers.bodies import agent_bodies
 from tests.langchain.conftest import ModelFactory
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x01" * 40
+
+
 PDF = b"%PDF-1.4\n%lc-test\ntrailer\n<<>>\n%%EOF\n"
+
+
 B64_PNG = base64.b64encode(PNG).decode()
+
+
 DATA_PDF = "data:application/pdf;base64," + base64.b64encode(PDF).decode()
 
 
@@ -33,10 +36,6 @@ def image_and_pdf(text: str = "What is in these?") -> HumanMessage:
             {"type": "file", "url": DATA_PDF, "mime_type": "application/pdf", "filename": "q3.pdf"},
         ]
     )
-
-
-def agent_bodies(em: Emulator) -> list[dict[str, Any]]:
-    return [r.json for r in em.requests if r.path.startswith("/v3/inference/")]
 
 
 def uploads(em: Emulator) -> list[tuple[str, str, int]]:
@@ -51,6 +50,11 @@ def assert_received_both(text: str, body: dict[str, Any], em: Emulator) -> None:
     # Stateless by default: the transcript goes as messages (with a session, as message).
     sent = body["message"] if "message" in body else body["messages"][-1]["content"]
     assert sent == "What is in these?"
+
+
+def test_text_blocks_are_joined(make_model: ModelFactory) -> None:
+    message = HumanMessage(content=[{"type": "text", "text": "a"}, {"type": "text", "text": "b"}])
+    assert make_model().invoke([message]).content == "You said: ab"
 
 
 def test_invoke_sends_an_image_and_a_pdf_as_assets(
@@ -118,6 +122,20 @@ def test_failing_upload_names_the_file_and_calls_no_agent(
     with pytest.raises(AssetUploadError, match=r"'fail-contract\.pdf'"):
         list(make_model("assets").stream([message]))
     assert agent_bodies(lyzr_emulator) == []
+
+
+def test_non_text_blocks_are_refused_before_sending(
+    make_model: ModelFactory, lyzr_emulator: Emulator
+) -> None:
+    image = HumanMessage(
+        content=[
+            {"type": "text", "text": "look"},
+            {"type": "audio", "base64": "AAAA", "mime_type": "audio/wav"},
+        ]
+    )
+    with pytest.raises(InvalidRequestError, match="'audio' content block"):
+        make_model().invoke([image])
+    assert lyzr_emulator.requests == []
 
 
 @pytest.mark.parametrize(
@@ -197,82 +215,3 @@ def test_tool_rounds_in_a_session_carry_the_current_turns_files(
     # Both rounds send the current turn's loop (from the question) and so its two files.
     assert [m["role"] for m in bodies[1]["messages"]] == ["user", "assistant", "tool"]
     assert [len(b["assets"]) for b in bodies] == [2, 2]
-
-
-# -- LyzrChatMessageHistory ------------------------------------------------------------------
-def history_for(em: Emulator, session_id: str, **kw: Any) -> LyzrChatMessageHistory:
-    return LyzrChatMessageHistory(session_id, api_key=em.api_key, base_url=em.base_url, **kw)
-
-
-@pytest.mark.filterwarnings("ignore::langchain_core._api.deprecation.LangChainDeprecationWarning")
-def test_runnable_with_message_history_reads_the_agents_memory(
-    make_model: ModelFactory, lyzr_emulator: Emulator
-) -> None:
-    prompt = ChatPromptTemplate.from_messages(
-        [MessagesPlaceholder("history"), ("human", "{question}")]
-    )
-    chain = RunnableWithMessageHistory(
-        prompt | make_model("memory"),
-        lambda session_id: history_for(lyzr_emulator, session_id, agent_id="memory"),
-        input_messages_key="question",
-        history_messages_key="history",
-    )
-    config: Any = {"configurable": {"session_id": "lc-history-1"}}
-    first = chain.invoke({"question": "I like tea"}, config=config)
-    second = chain.invoke({"question": "What do I like?"}, config=config)
-    assert second.text == "Earlier you said: I like tea"
-    history = history_for(lyzr_emulator, "lc-history-1")
-    said = [(type(m).__name__, m.content) for m in history.messages]
-    assert said == [
-        ("HumanMessage", "I like tea"),
-        ("AIMessage", first.text),
-        ("HumanMessage", "What do I like?"),
-        ("AIMessage", second.text),
-    ]
-    # Turn mode: the second request carried only the new question, not the history again.
-    assert agent_bodies(lyzr_emulator)[1]["message"] == "What do I like?"
-    client = history.client
-    assert "lc-history-1" in [s.session_id for s in client.list_sessions("memory")]
-    history.clear()
-    assert history.messages == []
-    assert "lc-history-1" not in [s.session_id for s in client.list_sessions("memory")]
-
-
-async def test_async_history_and_adding_is_a_no_op(
-    make_model: ModelFactory, lyzr_emulator: Emulator
-) -> None:
-    model = make_model("echo", session_id="lc-history-2")
-    await model.ainvoke("one")
-    history = history_for(lyzr_emulator, "lc-history-2", agent_id="echo")
-    history.add_messages([HumanMessage("never stored")])
-    await history.aadd_messages([HumanMessage("never stored")])
-    messages = await history.aget_messages()
-    assert [m.content for m in messages] == ["one", "You said: one"]
-    await history.aclear()
-    assert await history.aget_messages() == []
-
-
-def test_an_unknown_session_reads_as_empty(lyzr_emulator: Emulator) -> None:
-    history = LyzrChatMessageHistory(
-        "never-used",
-        api_key=lyzr_emulator.api_key,
-        base_url=lyzr_emulator.base_url,
-        default_headers={"x-emulator-fault": "status:404"},
-    )
-    assert history.messages == []
-    history.clear()  # nothing to delete: no error
-    with pytest.raises(NotFoundError):
-        history.client.session_history("never-used")
-
-
-def test_history_arguments_checked(lyzr_emulator: Emulator, no_lyzr_env: None) -> None:
-    with pytest.raises(InvalidRequestError, match="session_id"):
-        history_for(lyzr_emulator, " ")
-    with pytest.raises(InvalidRequestError, match="API key"):
-        LyzrChatMessageHistory("s", base_url=lyzr_emulator.base_url)
-    history = history_for(lyzr_emulator, "s")
-    assert lyzr_emulator.api_key not in repr(history)
-    em = lyzr_emulator
-    model = ChatLyzr(agent_id="echo", api_key=em.api_key, base_url=em.base_url)
-    shared = LyzrChatMessageHistory("s", client=model.client)
-    assert shared.messages == []

@@ -1,12 +1,10 @@
-"""Input validation (before anything is sent) and the shared conversation rules."""
+"""The conversation rules: option layers, the new turn, message or messages, the model call."""
 
 from __future__ import annotations
 
-import math
-
 import pytest
 
-from lyzr_stream import AgentRequest, ChatMessage, InvalidRequestError
+from lyzr_stream import ChatMessage, InvalidRequestError
 from lyzr_stream._adapters.conversation import (
     build_model_call,
     new_turn_text,
@@ -14,49 +12,6 @@ from lyzr_stream._adapters.conversation import (
     resolve_call_options,
     transcript_text,
 )
-from lyzr_stream._http.limits import Timeouts
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "pattern"),
-    [
-        ({"agent_id": "", "message": "x"}, "agent_id"),
-        ({"agent_id": "  ", "message": "x"}, "agent_id"),
-        ({"agent_id": "a", "message": ""}, "message must be a non-empty string"),
-        ({"agent_id": "a", "message": 5}, "message"),
-        (
-            {"agent_id": "a", "message": "x", "system_prompt_variables": {"k": object()}},
-            "system_prompt_variables",
-        ),
-        (
-            {"agent_id": "a", "message": "x", "filter_variables": {"k": math.nan}},
-            "filter_variables",
-        ),
-        ({"agent_id": "a", "message": "x", "session_id": " "}, "session_id"),
-        ({"agent_id": "a", "message": "x", "unknown": 1}, "unknown"),
-    ],
-)
-def test_bad_requests_are_rejected_with_a_named_field(
-    kwargs: dict[str, object], pattern: str
-) -> None:
-    with pytest.raises(InvalidRequestError, match=pattern):
-        AgentRequest(**kwargs)
-
-
-def test_invalid_request_error_is_a_value_error() -> None:
-    with pytest.raises(ValueError):
-        AgentRequest(agent_id="", message="x")
-
-
-def test_messages_allow_an_empty_message() -> None:
-    req = AgentRequest(agent_id="a", messages=[ChatMessage(role="user", content="x")])
-    assert req.message == ""
-
-
-@pytest.mark.parametrize("bad", [-1, 0, math.nan, "10"])
-def test_bad_timeouts_are_rejected(bad: object) -> None:
-    with pytest.raises(InvalidRequestError, match="timeout"):
-        Timeouts.coerce(bad)  # type: ignore[arg-type]
 
 
 def test_resolve_call_options_priority_and_merge() -> None:
@@ -161,42 +116,3 @@ def test_build_model_call_with_session_from_any_layer_or_fallback() -> None:
         assert call.request.session_id == "s"
         assert call.request.message == "S\n\nc" and call.request.messages is None
         assert call.policy == {"timeout": 5, "max_retries": 0}
-
-
-def test_agent_request_takes_message_or_messages_never_both() -> None:
-    with pytest.raises(InvalidRequestError, match="not both"):
-        AgentRequest(agent_id="a", message="x", messages=[m("user", "x")])
-    with pytest.raises(InvalidRequestError, match="message must be a non-empty string"):
-        AgentRequest(agent_id="a", messages=[])
-
-
-# -- client-side stop sequences ----------------------------------------------------------------
-from hypothesis import given  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-from lyzr_stream._adapters.stop_sequences import StopFilter, cut_at_stop  # noqa: E402
-
-
-def test_cut_at_stop() -> None:
-    assert cut_at_stop("hello you there", ["you", "xx"]) == ("hello ", True)
-    assert cut_at_stop("hello", ["you"]) == ("hello", False)
-    assert cut_at_stop("hello", []) == ("hello", False)
-
-
-def test_stop_filter_holds_only_a_possible_prefix() -> None:
-    f = StopFilter(["STOP"])
-    assert f.feed("abc ST") == "abc "
-    assert f.feed("x") == "STx"
-    assert f.feed(" ST") == " "
-    assert f.feed("OP rest") == ""
-    assert f.stopped
-    assert f.feed("more") == ""
-
-
-@given(st.text(alphabet="abS TOP", max_size=40), st.lists(st.integers(0, 40), max_size=6))
-def test_stop_filter_any_fragmentation_equals_whole_cut(text: str, cuts: list[int]) -> None:
-    points = sorted({c % (len(text) + 1) for c in cuts})
-    pieces = [text[a:b] for a, b in zip([0, *points], [*points, len(text)], strict=True)]
-    f = StopFilter(["STOP", "TT"])
-    out = "".join(f.feed(p) for p in pieces) + f.finish()
-    assert out == cut_at_stop(text, ["STOP", "TT"])[0]

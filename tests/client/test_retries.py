@@ -1,9 +1,11 @@
-"""The retry rule, on its own: which errors retry, how long to wait, Retry-After and its cap."""
+"""The retry rule: which failures retry, the waits, Retry-After; one prepared call resent."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from typing import Any
 
 import pytest
 
@@ -12,13 +14,17 @@ from lyzr_stream import (
     APIConnectionError,
     APIResponseValidationError,
     APITimeoutError,
+    BadRequestError,
     InternalServerError,
     InvalidRequestError,
 )
 from lyzr_stream._errors import parse_retry_after, status_error
 from lyzr_stream._http.limits import RETRY_STATUSES, Attempts, Deadline, RetryPolicy
+from lyzr_stream.emulator import Emulator
+from tests.helpers.clients import make_client, req
 
 
+# -- the rule on its own (no I/O) ---------------------------------------------------------------
 def _status(code: int, retry_after: str | None = None) -> object:
     headers = {"retry-after": retry_after} if retry_after is not None else {}
     return status_error(code, headers, {})
@@ -119,3 +125,53 @@ def test_one_retry_rule_for_every_send_loop() -> None:
     with pytest.raises(APITimeoutError) as info:
         late.begin()
     assert info.value.kind == "total" and info.value.__cause__ is failure
+
+
+# -- over sockets ------------------------------------------------------------------------------
+@pytest.mark.parametrize("mode", ["stream", "chat"])
+def test_retries_then_succeeds(lyzr_emulator: Emulator, mode: str) -> None:
+    lyzr_emulator.reset()
+    headers = {"x-emulator-fault": "fail-first:2:503"}
+    with make_client(lyzr_emulator, default_headers=headers, max_retries=2) as c:
+        request = req(session_id=f"retry-{mode}")
+        if mode == "stream":
+            stream = c.stream(request)
+            assert stream.until_done().text == "You said: hello world"
+            assert stream.stats.attempts == 3
+        else:
+            assert c.chat(request).text == "You said: hello world"
+    assert len(lyzr_emulator.requests) == 3
+
+
+@pytest.mark.parametrize("mode", ["stream", "astream", "chat", "achat"])
+def test_every_attempt_sends_the_one_prepared_call(lyzr_emulator: Emulator, mode: str) -> None:
+    """The call is prepared once: retries resend the same body, with the same session id that
+    was generated for a request that had none."""
+    lyzr_emulator.reset()
+    headers = {"x-emulator-fault": "fail-first:2:503"}
+    with make_client(lyzr_emulator, default_headers=headers, max_retries=2) as c:
+        if mode == "stream":
+            answer = c.stream(req()).until_done()
+        elif mode == "chat":
+            answer = c.chat(req())
+        else:
+
+            async def run() -> Any:
+                if mode == "astream":
+                    return await c.astream(req()).until_done()
+                return await c.achat(req())
+
+            answer = asyncio.run(run())
+    bodies = [r.json for r in lyzr_emulator.requests]
+    assert len(bodies) == 3
+    assert bodies[0] == bodies[1] == bodies[2]
+    assert bodies[0]["session_id"] == answer.session_id
+    assert answer.session_id.startswith("echo-")
+
+
+def test_no_retry_on_400(lyzr_emulator: Emulator) -> None:
+    lyzr_emulator.reset()
+    with make_client(lyzr_emulator, default_headers={"x-emulator-fault": "status:400"}) as c:
+        with pytest.raises(BadRequestError):
+            c.chat(req())
+    assert len(lyzr_emulator.requests) == 1
