@@ -1,4 +1,4 @@
-"""The v3 dialect on bytes, for the forms the official clients accept (PROTOCOLS.md, "What the
+"""The v3 dialect on bytes, for the forms the official clients accept (docs/wire.md, "What the
 official clients do"): tags anywhere, artifacts blocks, \\&, unknown JSON events, one-shot
 server tool calls, content types, and the odd text of hostile servers (issue 19, item 9)."""
 
