@@ -109,7 +109,13 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
             all (also per call: ``model.invoke(msg, timeout=None)``).
         max_retries: int
             Retries before any text was delivered (default 2). ``timeout`` and ``max_retries``
-            must be numbers: ``True`` or ``"5"`` is an ``InvalidRequestError``.
+            must be numbers: ``True`` or ``"5"`` is an ``InvalidRequestError``. An agent run
+            is re-sent only when it provably did not start (the connection was never made;
+            429 or 503 with ``Retry-After``): a run writes memory, calls tools and spends
+            credits. The error of a run that may have happened has ``may_have_run=True``.
+        retry_unsafe: bool
+            Retry agent runs after a 500, 502, 504 or a timeout too (default False): the
+            agent may then run twice.
         default_headers: dict[str, str]
             Extra headers (a proxy credential, say). Their values are secrets: not in the
             repr, ``model_dump``, ``dumpd``/``dumps``, traced runs or pickles (an unpickled or

@@ -132,7 +132,9 @@ class LyzrLLM(FunctionCallingLLM, LyzrModelFields):
             the lowest layer of the call options (see Sessions).
         message_mode: ``"auto"`` (default), ``"turn"`` or ``"history"`` (see Messages).
         api_key (``SecretStr``, default ``LYZR_API_KEY``), base_url (``LYZR_BASE_URL``),
-            max_retries (2), allow_insecure_http, default_headers.
+            max_retries (2; an agent run is re-sent only when it provably did not start),
+            retry_unsafe (False: True retries runs after a 500, 502, 504 or timeout too, so
+            the agent may run twice), allow_insecure_http, default_headers.
         timeout: seconds, ``httpx.Timeout`` or ``lyzr_stream.Timeouts``; the default is
             ``lyzr_stream.Timeouts()`` (``DEFAULT_TIMEOUTS``: connect 10 s, read 120 s, write
             30 s, pool 30 s, no total); ``timeout=None`` means no timeout at all (also per

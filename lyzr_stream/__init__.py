@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ im
     from ._client import LyzrClient as LyzrClient
     from ._client import new_session_id as new_session_id
     from ._errors import AgentError as AgentError
+    from ._errors import AgentFailedError as AgentFailedError
     from ._errors import APIConnectionError as APIConnectionError
     from ._errors import APIResponseValidationError as APIResponseValidationError
     from ._errors import APIStatusError as APIStatusError
@@ -70,9 +71,9 @@ _LAZY_MODULES: dict[str, tuple[str, ...]] = {
     "_client": ("LyzrClient", "new_session_id"),
     "dialects": ("Dialect", "available_dialects", "get_dialect", "register_dialect"),
     "_errors": (
-        "AgentError", "APIConnectionError", "APIResponseValidationError", "APIStatusError",
-        "APITimeoutError", "AuthenticationError", "BadRequestError", "ConflictError",
-        "InternalServerError", "InvalidRequestError", "LyzrError", "NotFoundError",
+        "AgentError", "AgentFailedError", "APIConnectionError", "APIResponseValidationError",
+        "APIStatusError", "APITimeoutError", "AuthenticationError", "BadRequestError",
+        "ConflictError", "InternalServerError", "InvalidRequestError", "LyzrError", "NotFoundError",
         "PermissionDeniedError", "RateLimitError", "StreamInterruptedError",
         "UnprocessableEntityError",
     ),

@@ -146,7 +146,7 @@ class AgentStopper:
 
     def _send(self, session_id: str, call: HttpCall) -> None:
         try:
-            fetch(self._sync_http(), call)
+            fetch(self._sync_http(), call, len)
             _sent(session_id)
         except Exception as exc:
             _failed(session_id, exc)
@@ -177,7 +177,7 @@ class AgentStopper:
 
         async def send() -> None:
             try:
-                await afetch(pools.aside(), call)
+                await afetch(pools.aside(), call, len)
                 _sent(session_id)
             except Exception as exc:
                 _failed(session_id, exc)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 import httpx
 
 from ._agent_stop import STOP_MAX_BODY, STOP_RETRY, STOP_TIMEOUTS, AgentStopper
-from ._errors import InvalidRequestError
+from ._errors import APITimeoutError, InvalidRequestError, redact_url
 from ._events_channel import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_GRACE,
@@ -84,7 +84,13 @@ class LyzrClient(ClosingContext, AsyncClosingContext):
             ``auth_header``), so configuration stays plain data.
         timeout: seconds, ``httpx.Timeout`` or :class:`Timeouts` (connect, first_byte, read
             between chunks, total); ``None``: no timeout. Default: ``Timeouts()``.
-        max_retries: retries before anything was delivered (default 2).
+        max_retries: retries before anything was delivered (default 2). A stream or a one-shot
+            chat runs the agent, and is retried only when it provably started no run (the
+            connection was never made; 429 or 503 with ``Retry-After``); other calls (history,
+            sessions, uploads, stop) are idempotent and retried on any transient failure.
+        retry_unsafe: retry agent runs like idempotent calls (after a 500, 502, 504 or a
+            timeout too), at the risk of running the agent, its tools and its memory writes
+            twice and paying for both. Off by default.
         coalesce: merge text deltas that arrive in the same network read (default True).
         max_event_bytes: cap on a single stream event and on a whole one-shot answer (default
             8 MiB).
@@ -127,6 +133,7 @@ class LyzrClient(ClosingContext, AsyncClosingContext):
         dialect_options: dict[str, Any] | None = None,
         timeout: TimeoutLike = DEFAULT_TIMEOUTS,
         max_retries: int = 2,
+        retry_unsafe: bool = False,
         coalesce: bool = True,
         max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
         cookies: Mapping[str, str] | None = None,
@@ -161,6 +168,7 @@ class LyzrClient(ClosingContext, AsyncClosingContext):
             dialect_options=dialect_options,
             timeout=timeout,
             max_retries=max_retries,
+            retry_unsafe=retry_unsafe,
             coalesce=coalesce,
             max_event_bytes=max_event_bytes,
             cookies=cookies,
@@ -202,6 +210,7 @@ class LyzrClient(ClosingContext, AsyncClosingContext):
             events_url,
             dialect=self.settings.dialect,
             allow_insecure_http=allow_insecure_http,
+            secrets=self.settings.secrets,
             connect_timeout=events_connect_timeout,
             grace=events_grace,
         )
@@ -209,7 +218,7 @@ class LyzrClient(ClosingContext, AsyncClosingContext):
 
     def __repr__(self) -> str:
         s = self.settings
-        return f"LyzrClient(base_url={s.base_url!r}, dialect={s.dialect.name!r})"
+        return f"LyzrClient(base_url={redact_url(s.base_url)!r}, dialect={s.dialect.name!r})"
 
     # -- preparing a call ----------------------------------------------------------------------
     def new_session_id(self, agent_id: str) -> str:
@@ -242,9 +251,12 @@ class LyzrClient(ClosingContext, AsyncClosingContext):
         timeouts: Timeouts,
         retry: RetryPolicy,
         max_body: int | None = None,
+        *,
+        runs_agent: bool = False,
     ) -> HttpCall:
         """``request`` ready to send on the one request path: ``default_headers`` added (the
-        request's own headers, auth and content type, win), its body encoded once."""
+        request's own headers, auth and content type, win), its body encoded once.
+        ``runs_agent``: the call starts an agent run (retried only when it provably did not)."""
         settings = self.settings
         if settings.default_headers:
             request = replace(request, headers={**settings.default_headers, **request.headers})
@@ -263,6 +275,7 @@ class LyzrClient(ClosingContext, AsyncClosingContext):
             max_body=settings.max_event_bytes if max_body is None else max_body,
             secrets=settings.secrets,
             on_retry=note_retry,
+            runs_agent=runs_agent,
         )
 
     def _agent_call(
@@ -278,7 +291,7 @@ class LyzrClient(ClosingContext, AsyncClosingContext):
         try:
             http_request = build(request, self._credentials)
             timeouts, retry = self.settings.call_limits(timeout, max_retries)
-            http = self._http_call(http_request, timeouts, retry)
+            http = self._http_call(http_request, timeouts, retry, runs_agent=True)
         except UnicodeEncodeError:
             # Text that cannot be encoded is the caller's error, not a raw UnicodeEncodeError
             # from deep inside the URL or JSON encoder.
@@ -344,11 +357,17 @@ class LyzrClient(ClosingContext, AsyncClosingContext):
             with self.stream(request, timeout=timeout, max_retries=max_retries) as events:
                 return events.until_done()
         call = self._agent_call(request, self.settings.dialect.chat_request, timeout, max_retries)
-        if call.stopper is not None:
-            call.stopper.settle(call.session_id)
+        stopper = call.stopper
+        if stopper is not None:
+            stopper.settle(call.session_id)
         with traced_call(call.settings, call.request) as span:
-            body = fetch(self._connections.sync(), call.http)
-            return _chat_result(body, call, span)
+            try:
+                return fetch(self._connections.sync(), call.http, _chat_parser(call, span))
+            except APITimeoutError as error:
+                # The agent may still be running: ask it to stop (best effort) before raising.
+                if stopper is not None and error.request_sent:
+                    stopper.stop(call.session_id)
+                raise
 
     async def achat(
         self,
@@ -362,11 +381,17 @@ class LyzrClient(ClosingContext, AsyncClosingContext):
             async with self.astream(request, timeout=timeout, max_retries=max_retries) as events:
                 return await events.until_done()
         call = self._agent_call(request, self.settings.dialect.chat_request, timeout, max_retries)
-        if call.stopper is not None:
-            await call.stopper.asettle(call.session_id)
+        stopper = call.stopper
+        if stopper is not None:
+            await stopper.asettle(call.session_id)
+        pools = self._async_pools()
         with traced_call(call.settings, call.request) as span:
-            body = await afetch(self._async_pools(), call.http)
-            return _chat_result(body, call, span)
+            try:
+                return await afetch(pools, call.http, _chat_parser(call, span))
+            except APITimeoutError as error:
+                if stopper is not None and error.request_sent:
+                    stopper.astop(pools, call.session_id)
+                raise
 
     # -- the service's other routes ------------------------------------------------------------
     def _route_call(
@@ -390,11 +415,11 @@ class LyzrClient(ClosingContext, AsyncClosingContext):
 
     def _send(self, route: Route[T], timeout: TimeoutLike, max_retries: int | None) -> T:
         call = self._route_call(route, timeout, max_retries)
-        return route.parse(fetch(self._connections.sync(), call))
+        return fetch(self._connections.sync(), call, route.parse)
 
     async def _asend(self, route: Route[T], timeout: TimeoutLike, max_retries: int | None) -> T:
         call = self._route_call(route, timeout, max_retries)
-        return route.parse(await afetch(self._async_pools(), call))
+        return await afetch(self._async_pools(), call, route.parse)
 
     def _upload_route(
         self, files: Sequence[FileInput] | FileInput, max_bytes: int | None
@@ -570,7 +595,12 @@ class _ChatSpan(Protocol):
     def response(self, response: AgentResponse, /) -> None: ...
 
 
-def _chat_result(body: bytes, call: AgentCall, span: _ChatSpan) -> AgentResponse:
-    response = call.settings.dialect.parse_chat(body, call.request)
-    span.response(response)
-    return response
+def _chat_parser(call: AgentCall, span: _ChatSpan) -> Callable[[bytes], AgentResponse]:
+    """How a one-shot answer body becomes the response (reported to the call's span)."""
+
+    def parse(body: bytes) -> AgentResponse:
+        response = call.settings.dialect.parse_chat(body, call.request)
+        span.response(response)
+        return response
+
+    return parse

@@ -11,8 +11,10 @@ are never formatted into a message, and response excerpts are cut short and scru
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote, quote_plus, urlsplit, urlunsplit
 
 __all__ = [
     "APIConnectionError",
@@ -20,6 +22,7 @@ __all__ = [
     "APIStatusError",
     "APITimeoutError",
     "AgentError",
+    "AgentFailedError",
     "AuthenticationError",
     "BadRequestError",
     "ConflictError",
@@ -33,6 +36,8 @@ __all__ = [
     "UnprocessableEntityError",
     "check_extra",
     "parse_retry_after",
+    "redact_url",
+    "redacted",
     "scrub",
     "status_error",
 ]
@@ -44,14 +49,67 @@ _MIN_SCRUBBED = 6
 
 
 def scrub(text: str, secrets: tuple[str, ...]) -> str:
-    """``text`` with every secret (and its ``repr``/bytes form) replaced by ``[redacted]``: the
-    one scrubber for every message that may quote a secret."""
+    """``text`` with every secret replaced by ``[redacted]``: the one scrubber for every message,
+    log line and span that may quote a secret. Each secret is looked for as it is, as ``repr``
+    and bytes ``repr`` print it, and percent-encoded as a URL carries it."""
     for secret in secrets:
         if len(secret) < _MIN_SCRUBBED:
             continue
-        for form in (secret, repr(secret)[1:-1], repr(secret.encode("utf-8", "replace"))[2:-1]):
-            text = text.replace(form, "[redacted]")
+        forms = {
+            secret,
+            repr(secret)[1:-1],
+            repr(secret.encode("utf-8", "replace"))[2:-1],
+            quote(secret, safe=""),
+            quote_plus(secret, safe=""),
+        }
+        for form in forms:
+            if form in text:
+                text = text.replace(form, "[redacted]")
     return text
+
+
+def _scrubbed_value(value: object, secrets: tuple[str, ...]) -> object:
+    """A decoded body (JSON or text) with ``secrets`` scrubbed from every string in it."""
+    if isinstance(value, str):
+        return scrub(value, secrets)
+    if isinstance(value, dict):
+        return {
+            scrub(k, secrets) if isinstance(k, str) else k: _scrubbed_value(v, secrets)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_scrubbed_value(v, secrets) for v in value]
+    return value
+
+
+def redacted(error: LyzrError, secrets: tuple[str, ...]) -> LyzrError:
+    """``error`` with ``secrets`` scrubbed from its message, ``args``, and what it quotes of the
+    service's answer (``body``, ``headers``, ``body_excerpt``): a service may echo the key back
+    (``403 denied for key sk-...``). Applied once, where a call's error leaves the HTTP layer
+    (:class:`lyzr_stream._http.limits.Attempts`). ``partial_text`` is the answer and is kept."""
+    if not secrets:
+        return error
+    error.message = scrub(error.message, secrets)
+    error.args = tuple(scrub(a, secrets) if isinstance(a, str) else a for a in error.args)
+    if isinstance(error, APIStatusError):
+        error.body = _scrubbed_value(error.body, secrets)
+        error.headers = {k: scrub(v, secrets) for k, v in error.headers.items()}
+    elif isinstance(error, APIResponseValidationError):
+        error.body_excerpt = scrub(error.body_excerpt, secrets)
+    return error
+
+
+def redact_url(url: str) -> str:
+    """``url`` fit for a message or a repr: its user info and query (where credentials ride)
+    replaced by ``[redacted]``."""
+    try:
+        parts = urlsplit(url)
+        host = parts.netloc.rpartition("@")[2]
+    except ValueError:
+        return "[a URL that could not be parsed]"
+    netloc = f"[redacted]@{host}" if "@" in parts.netloc else host
+    query = "[redacted]" if parts.query else ""
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 def excerpt(data: bytes | str, limit: int = EXCERPT_CHARS) -> str:
@@ -66,14 +124,25 @@ def excerpt(data: bytes | str, limit: int = EXCERPT_CHARS) -> str:
 
 
 class LyzrError(Exception):
-    """Base class of every error this package raises on purpose."""
+    """Base class of every error this package raises on purpose.
+
+    ``may_have_run`` is True when the call started an agent run that may have happened (the
+    request reached the service), but the call failed and was not retried: the agent may have
+    written its memory, called its tools and spent credits (README, "Errors and retries").
+    """
 
     partial_text: str
+    may_have_run: bool = False
 
     def __init__(self, message: str, *, partial_text: str = "") -> None:
         super().__init__(message)
         self.message = message
         self.partial_text = partial_text
+
+    def _amend(self, note: str) -> None:
+        """Add ``note`` to the message (and ``args``, so ``str()`` shows it)."""
+        self.message = f"{self.message} ({note})"
+        self.args = (self.message, *self.args[1:])
 
 
 class InvalidRequestError(LyzrError, ValueError):
@@ -84,14 +153,25 @@ class InvalidRequestError(LyzrError, ValueError):
 
 
 class APIConnectionError(LyzrError):
-    """The service could not be reached, or the connection broke while reading."""
+    """The service could not be reached, or the connection broke while reading.
+
+    ``request_sent`` is False when the request provably never reached the service (the
+    connection was never established, or no pooled connection was free): only then is a call
+    that runs an agent retried.
+    """
+
+    def __init__(self, message: str, *, partial_text: str = "", request_sent: bool = True) -> None:
+        super().__init__(message, partial_text=partial_text)
+        self.request_sent = request_sent
 
 
 class APITimeoutError(APIConnectionError):
     """A timeout fired. ``kind`` names which one: connect, first_byte, read, write, pool, total."""
 
-    def __init__(self, message: str, *, kind: str, partial_text: str = "") -> None:
-        super().__init__(message, partial_text=partial_text)
+    def __init__(
+        self, message: str, *, kind: str, partial_text: str = "", request_sent: bool = True
+    ) -> None:
+        super().__init__(message, partial_text=partial_text, request_sent=request_sent)
         self.kind = kind
 
 
@@ -169,8 +249,22 @@ class InternalServerError(APIStatusError):
     """5xx: the service failed."""
 
 
+class AgentFailedError(AgentError, InternalServerError):
+    """HTTP 500 from a route that runs the agent: the agent failed (crashed) before it answered.
+
+    Both an :class:`AgentError`, like a failure the stream route reports inside its answer (so
+    ``except AgentError`` catches an agent crash on the one-shot and the stream route alike), and
+    an :class:`InternalServerError` (a 5xx). Never retried: the agent may have run.
+    """
+
+
+#: A ``Retry-After`` further away than this (a year) is no hint at all: it is ignored.
+MAX_RETRY_AFTER_HINT = 365 * 24 * 3600.0
+
+
 def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP date); None if absent/bad."""
+    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP date); None when absent,
+    unreadable, or absurd (not finite, or more than a year away: ``year 99999``)."""
     if not value:
         return None
     value = value.strip()
@@ -182,12 +276,14 @@ def parse_retry_after(value: str | None) -> float | None:
 
         try:
             when = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=UTC)
+            seconds = (when - datetime.now(UTC)).total_seconds()
+        except (TypeError, ValueError, OverflowError):
             return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - datetime.now(UTC)).total_seconds()
-    return max(0.0, seconds) if seconds == seconds else None  # NaN guard
+    if not math.isfinite(seconds) or seconds > MAX_RETRY_AFTER_HINT:
+        return None
+    return max(0.0, seconds)
 
 
 _STATUS_CLASSES: dict[int, type[APIStatusError]] = {
@@ -237,17 +333,29 @@ def status_error(
     *,
     partial_text: str = "",
     secrets: tuple[str, ...] = (),
+    runs_agent: bool = False,
 ) -> APIStatusError:
     """The typed error of an error status: one place for the status code rule (which class,
     what to check). ``body`` is the decoded body; the message quotes its detail with
-    ``secrets`` scrubbed from it (a service may echo a header back)."""
+    ``secrets`` scrubbed from it (a service may echo a header back). ``runs_agent``: the route
+    runs the agent, where a 500 is the agent's failure (:class:`AgentFailedError`)."""
     cls = _STATUS_CLASSES.get(status_code)
     if cls is None:
-        cls = InternalServerError if status_code >= 500 else APIStatusError
-    hint = _HINTS.get(status_code, "the service failed; retry later" if status_code >= 500 else "")
+        if status_code == 500 and runs_agent:
+            cls = AgentFailedError
+        else:
+            cls = InternalServerError if status_code >= 500 else APIStatusError
+    if cls is AgentFailedError:
+        hint = "the agent failed while running"
+    else:
+        hint = _HINTS.get(
+            status_code, "the service failed; retry later" if status_code >= 500 else ""
+        )
     message = f"HTTP {status_code}: {_detail(body)}" + (f" ({hint})" if hint else "")
     if secrets:
         message = scrub(message, secrets)
+        body = _scrubbed_value(body, secrets)
+        headers = {k: scrub(v, secrets) for k, v in headers.items()}
     kwargs: dict[str, Any] = {
         "status_code": status_code,
         "body": body,

@@ -30,13 +30,13 @@ import time
 from collections.abc import AsyncGenerator, Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, urlencode
 
 from pydantic import SecretStr
 
 from ._errors import InvalidRequestError
 from ._events import StreamEnd, StreamEvent
-from ._settings import is_loopback_host
+from ._settings import check_url
 from .dialects._agent_event_wire import AgentEventDecoder, ChannelEvent
 
 if TYPE_CHECKING:
@@ -123,20 +123,6 @@ def _env_enabled() -> bool:
     return os.environ.get(ENV_AGENT_EVENTS, "").strip().lower() in _TRUE
 
 
-def _check_url(url: str, allow_insecure_http: bool) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("ws", "wss") or not parts.hostname:
-        raise InvalidRequestError(f"events_url must be a ws:// or wss:// URL with a host: {url!r}")
-    if parts.query or parts.fragment:
-        raise InvalidRequestError(f"events_url must not carry a query or fragment: {url!r}")
-    if parts.scheme == "ws" and not allow_insecure_http and not is_loopback_host(parts.hostname):
-        raise InvalidRequestError(
-            f"refusing to send the API key over plain ws:// to {parts.hostname}; use wss://, or "
-            "pass allow_insecure_http=True if this network is trusted"
-        )
-    return url.rstrip("/")
-
-
 def _require_websockets() -> None:
     try:
         import websockets  # noqa: F401
@@ -163,6 +149,7 @@ class AgentEventsSettings:
         *,
         dialect: Dialect,
         allow_insecure_http: bool = False,
+        secrets: tuple[str, ...] = (),
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         grace: float = DEFAULT_GRACE,
     ) -> AgentEventsSettings | None:
@@ -196,7 +183,15 @@ class AgentEventsSettings:
                 )
         _require_websockets()
         chosen = url or os.environ.get(ENV_EVENTS_URL) or DEFAULT_EVENTS_URL
-        return cls(_check_url(chosen, allow_insecure_http), float(connect_timeout), float(grace))
+        checked = check_url(
+            "events_url",
+            chosen,
+            schemes=("ws", "wss"),
+            has_secret=True,
+            allow_insecure_http=allow_insecure_http,
+            secrets=secrets,
+        )
+        return cls(checked, float(connect_timeout), float(grace))
 
     def endpoint(self, session_id: str, api_key: SecretStr | None) -> str:
         """The socket URL of a session, key included (never logged or shown)."""

@@ -13,11 +13,11 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from pydantic import SecretStr
 
-from ._errors import InvalidRequestError
+from ._errors import InvalidRequestError, redact_url
 from ._http.limits import NOT_GIVEN, RetryPolicy, TimeoutLike, Timeouts
 from ._http.proxies import checked_proxy, proxy_for
 from .dialects import Dialect, get_dialect
@@ -30,6 +30,7 @@ __all__ = [
     "ENV_USER_ID",
     "ClientSettings",
     "check_proxy_hop",
+    "check_url",
     "is_loopback_host",
     "resolve_api_key",
 ]
@@ -90,25 +91,56 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
-def _check_base_url(url: str, has_secret: bool, allow_insecure_http: bool) -> str:
+def check_url(
+    name: str,
+    url: str,
+    *,
+    schemes: tuple[str, str],
+    has_secret: bool,
+    allow_insecure_http: bool,
+    secrets: tuple[str, ...] = (),
+) -> str:
+    """The one check of a service URL (``base_url``, ``events_url``): one of ``schemes`` (the
+    secure one second) with a host, no query or fragment, no credential in it (a URL is shown
+    in logs, reprs and errors: the key goes in ``api_key``), and the secure scheme when
+    credentials go to a host that is not loopback. A message never prints the URL's user info
+    or query (:func:`~lyzr_stream._errors.redact_url`)."""
     if not isinstance(url, str):
-        raise InvalidRequestError(f"base_url must be a string, got {type(url).__name__}")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidRequestError(f"base_url must be an http(s) URL with a host, got {url!r}")
+        raise InvalidRequestError(f"{name} must be a string, got {type(url).__name__}")
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        raise InvalidRequestError(f"{name} is not a valid URL ({redact_url(url)})") from None
+    plain, secure = schemes
+    decoded = unquote(url)
+    if any(len(s) >= 6 and (s in url or s in decoded) for s in secrets):
+        raise InvalidRequestError(
+            f"{name} contains the API key (or a default_headers or cookie value); pass the key "
+            "as api_key, never inside a URL (the URL is not shown here)"
+        )
+    shown = redact_url(url)
+    if parts.scheme not in schemes or not host:
+        raise InvalidRequestError(
+            f"{name} must be a {plain}:// or {secure}:// URL with a host, got {shown!r}"
+        )
     if parts.query or parts.fragment:
-        raise InvalidRequestError(f"base_url must not carry a query or fragment: {url!r}")
-    if (
-        parts.scheme == "http"
-        and has_secret
-        and not allow_insecure_http
-        and not is_loopback_host(parts.hostname)
+        raise InvalidRequestError(f"{name} must not carry a query or fragment: {shown!r}")
+    if parts.scheme == plain and has_secret and not allow_insecure_http and not is_loopback_host(
+        host
     ):
         raise InvalidRequestError(
-            f"refusing to send credentials over plain http to {parts.hostname}; use https, or "
+            f"refusing to send credentials over plain {plain}:// to {host}; use {secure}://, or "
             "pass allow_insecure_http=True if this network is trusted"
         )
     return url.rstrip("/")
+
+
+def url_secrets(url: str) -> list[str]:
+    """The credentials a URL carries in its user info (httpx sends them as basic auth):
+    secrets like the key, never shown."""
+    parts = urlsplit(url)
+    return [unquote(v) for v in (parts.password, parts.username) if v]
 
 
 def check_proxy_hop(base_url: str, proxy_url: str | None, allow_insecure_http: bool) -> None:
@@ -188,6 +220,7 @@ class ClientSettings:
         dialect_options: dict[str, Any] | None,
         timeout: TimeoutLike,
         max_retries: int,
+        retry_unsafe: bool,
         coalesce: bool,
         max_event_bytes: int,
         cookies: Mapping[str, str] | None,
@@ -211,29 +244,40 @@ class ClientSettings:
             ("allow_insecure_http", allow_insecure_http),
             ("trust_env", trust_env),
             ("stop_on_exit", stop_on_exit),
+            ("retry_unsafe", retry_unsafe),
         ):
             if not isinstance(flag, bool):
                 raise InvalidRequestError(f"{name} must be True or False, got {flag!r}")
         url = base_url or os.environ.get(ENV_BASE_URL) or resolved_dialect.default_base_url
         has_secret = key is not None or bool(cookies)
-        checked_url = _check_base_url(url, has_secret, allow_insecure_http)
-        proxy_url = checked_proxy(proxy)
-        if has_secret and not allow_insecure_http and urlsplit(checked_url).scheme == "http":
-            # Only then can a proxy read the key (check_proxy_hop): ask httpx which it picks.
-            hop = proxy_for(checked_url, proxy_url, trust_env)
-            check_proxy_hop(checked_url, hop, allow_insecure_http)
         headers = _check_headers(default_headers)
         cookie_jar = dict(cookies or {})
         secrets = [key.get_secret_value()] if key is not None else []
         secrets.extend(headers.values())
         secrets.extend(cookie_jar.values())
+        checked_url = check_url(
+            "base_url",
+            url,
+            schemes=("http", "https"),
+            has_secret=has_secret,
+            allow_insecure_http=allow_insecure_http,
+            secrets=tuple(secrets),
+        )
+        secrets.extend(url_secrets(checked_url))
+        proxy_url = checked_proxy(proxy)
+        if proxy_url is not None:
+            secrets.extend(url_secrets(proxy_url))
+        if has_secret and not allow_insecure_http and urlsplit(checked_url).scheme == "http":
+            # Only then can a proxy read the key (check_proxy_hop): ask httpx which it picks.
+            hop = proxy_for(checked_url, proxy_url, trust_env)
+            check_proxy_hop(checked_url, hop, allow_insecure_http)
         return cls(
             api_key=key,
             base_url=checked_url,
             user_id=resolve_user_id(user_id),
             dialect=resolved_dialect,
             timeouts=Timeouts.coerce(timeout),
-            retry=RetryPolicy(max_retries=max_retries),
+            retry=RetryPolicy(max_retries=max_retries, retry_unsafe=retry_unsafe),
             coalesce=coalesce,
             max_event_bytes=max_event_bytes,
             cookies=cookie_jar,
@@ -250,12 +294,14 @@ class ClientSettings:
     ) -> tuple[Timeouts, RetryPolicy]:
         """One call's timeouts and retry policy: the client's, unless the call gives its own."""
         timeouts = self.timeouts if timeout is NOT_GIVEN else Timeouts.coerce(timeout)
-        retry = self.retry if max_retries is None else RetryPolicy(max_retries)
+        retry = self.retry
+        if max_retries is not None:
+            retry = RetryPolicy(max_retries, retry_unsafe=retry.retry_unsafe)
         return timeouts, retry
 
     def __repr__(self) -> str:
         # The dataclass repr would print the SecretStr as '**********' anyway; keep it short.
         return (
-            f"ClientSettings(base_url={self.base_url!r}, dialect={self.dialect.name!r}, "
-            f"user_id={self.user_id!r})"
+            f"ClientSettings(base_url={redact_url(self.base_url)!r}, "
+            f"dialect={self.dialect.name!r}, user_id={self.user_id!r})"
         )

@@ -25,7 +25,7 @@ from pydantic import (
 )
 
 from .._client import LyzrClient
-from .._errors import InvalidRequestError
+from .._errors import InvalidRequestError, redact_url
 from .._events import AgentEvent
 from .._http.limits import DEFAULT_TIMEOUTS, Timeouts
 from .._request import own_error
@@ -112,7 +112,16 @@ class LyzrModelFields(BaseModel):
             "write 30 s, pool 30 s, no total)."
         ),
     )
-    max_retries: int = Field(default=2, description="Retries before anything was delivered.")
+    max_retries: int = Field(
+        default=2,
+        description="Retries before anything was delivered; an agent run only when it provably "
+        "did not start (connect error; 429 or 503 with Retry-After).",
+    )
+    retry_unsafe: bool = Field(
+        default=False,
+        description="Retry agent runs after a 500, 502, 504 or timeout too (the agent may then "
+        "run twice: its tools, memory writes and credits).",
+    )
     coalesce: bool = Field(
         default=True, description="Text already received leaves as one chunk (never waits)."
     )
@@ -130,6 +139,13 @@ class LyzrModelFields(BaseModel):
     events_url: str | None = Field(
         default=None, description="Events channel ws(s):// URL (LYZR_EVENTS_URL)."
     )
+
+    def __repr_args__(self) -> Iterable[tuple[str | None, Any]]:
+        """The pydantic repr's fields, with a URL's user info and query shown as [redacted]."""
+        for name, value in super().__repr_args__():
+            if name in ("base_url", "events_url") and isinstance(value, str):
+                value = redact_url(value)
+            yield name, value
 
     # -- the client lifecycle ----------------------------------------------------------------------
     @model_validator(mode="after")
@@ -153,6 +169,7 @@ class LyzrModelFields(BaseModel):
             dialect_options=self.dialect_options or None,
             timeout=self.timeout,
             max_retries=self.max_retries,
+            retry_unsafe=self.retry_unsafe,
             coalesce=self.coalesce,
             max_event_bytes=self.max_event_bytes,
             allow_insecure_http=self.allow_insecure_http,

@@ -51,12 +51,12 @@ def map_transport_error(
     quote a header value (h11's "Illegal header value b'...'").
     """
     if isinstance(exc, httpx.TimeoutException):
-        if deadline.expired():
-            return timeout_error("total")
         kind = _TIMEOUT_KINDS.get(type(exc))
         if kind is None:
             kind = "read" if in_body else "first_byte"
-        return timeout_error(kind)
+        error = timeout_error("total" if deadline.expired() else kind)
+        error.request_sent = kind not in ("connect", "pool")
+        return error
     detail = scrub(str(exc) or type(exc).__name__, secrets)
     if isinstance(exc, (httpx.LocalProtocolError, httpx.UnsupportedProtocol)) and not in_body:
         # The request itself could not be sent as it is: retrying cannot help.
@@ -66,7 +66,10 @@ def map_transport_error(
             f"the connection broke while the stream was being read ({detail})"
         )
     host = exc.request.url.host if _has_request(exc) else "the service"
-    return APIConnectionError(f"could not reach {host}: {detail}")
+    # Only a failure to connect proves the request never left; a connection that broke after
+    # it (RemoteProtocolError: "server disconnected without sending a response") may have run.
+    sent = not isinstance(exc, (httpx.ConnectError, httpx.ProxyError))
+    return APIConnectionError(f"could not reach {host}: {detail}", request_sent=sent)
 
 
 def _has_request(exc: httpx.HTTPError) -> bool:

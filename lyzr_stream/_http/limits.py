@@ -17,17 +17,20 @@ from typing import Any, Final
 import httpx
 
 from .._errors import (
+    AgentError,
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
     InvalidRequestError,
     LyzrError,
     parse_retry_after,
+    redacted,
 )
 
 __all__ = [
     "DEFAULT_TIMEOUTS",
     "MAX_TIMEOUT",
+    "MAY_HAVE_RUN",
     "NOT_GIVEN",
     "NO_TIMEOUTS",
     "RETRY_STATUSES",
@@ -164,17 +167,34 @@ _TIMEOUT_ADVICE = {
 }
 
 
+#: Timeouts that fire before the request left: it never reached the service.
+_UNSENT_TIMEOUTS = frozenset({"connect", "pool"})
+
+
 def timeout_error(kind: str, partial_text: str = "") -> APITimeoutError:
     """The :class:`APITimeoutError` of one timeout ``kind``, with what to check."""
     return APITimeoutError(
-        f"{kind} timeout: {_TIMEOUT_ADVICE[kind]}", kind=kind, partial_text=partial_text
+        f"{kind} timeout: {_TIMEOUT_ADVICE[kind]}",
+        kind=kind,
+        partial_text=partial_text,
+        request_sent=kind not in _UNSENT_TIMEOUTS,
     )
 
 
-#: Statuses retried whatever their headers. 429 is retried only with ``Retry-After``.
+#: Statuses an idempotent call retries whatever their headers. 429 is retried only with
+#: ``Retry-After``.
 RETRY_STATUSES = frozenset({408, 409, 500, 502, 503, 504})
 #: Timeouts that fire before any response byte arrived; the others are mid-body.
 _EARLY_TIMEOUTS = frozenset({"connect", "pool", "write", "first_byte"})
+#: What the note on a final error of an agent run says (README, "Errors and retries").
+MAY_HAVE_RUN = (
+    "not retried: the request reached the service, so the agent may have run (an agent run "
+    "is never repeated automatically; see retry_unsafe)"
+)
+
+
+def _has_retry_after(error: APIStatusError) -> bool:
+    return parse_retry_after(error.headers.get("retry-after")) is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,11 +202,23 @@ class RetryPolicy:
     """When to retry and how long to wait: exponential backoff with full jitter, ``Retry-After``
     honoured up to ``max_retry_after``.
 
-    Retried: connection errors, timeouts before the response starts, and the statuses 408, 409,
-    500, 502, 503, 504; 429 only when it carries ``Retry-After`` (Lyzr answers 429 when the
-    account's credits are exhausted, and retrying that only burns the caller's time). Never
-    retried: 400, 401, 403, 404, 422, agent errors, malformed responses, and anything at all
-    once part of a stream has been handed to the caller (the error then carries
+    A call that runs an agent (a stream or a one-shot chat) is re-sent only when it provably
+    did not start a run: the connection was never established (connect error, DNS failure, a
+    connect or pool timeout), or the service answered 429 or 503 with ``Retry-After`` (the
+    request was not taken). A 500, 502 or 504, a timeout or a broken connection after the
+    request went out is raised with ``may_have_run=True``: an agent run writes the agent's
+    memory, may call tools with real effects and spends credits, and no official Lyzr client
+    repeats it.
+
+    Idempotent calls (history, listing, sessions, uploads, stop) are retried on connection
+    errors, timeouts before the response starts, and the statuses 408, 409, 500, 502, 503, 504;
+    429 only with ``Retry-After`` (Lyzr answers 429 when the account's credits are exhausted).
+
+    ``retry_unsafe=True`` applies the idempotent rule to agent runs too, at the risk of running
+    the agent more than once (the rule for every call before; see CHANGELOG).
+
+    Never retried: 400, 401, 403, 404, 422, agent errors, malformed responses, and anything at
+    all once part of a stream has been handed to the caller (the error then carries
     ``partial_text``; retrying would repeat text the caller already has).
     """
 
@@ -194,6 +226,7 @@ class RetryPolicy:
     initial_delay: float = 0.5
     max_delay: float = 8.0
     max_retry_after: float = 60.0
+    retry_unsafe: bool = False
 
     def __post_init__(self) -> None:
         if (
@@ -204,21 +237,43 @@ class RetryPolicy:
             raise InvalidRequestError(
                 f"max_retries must be a non-negative integer, got {self.max_retries!r}"
             )
+        if not isinstance(self.retry_unsafe, bool):
+            raise InvalidRequestError(
+                f"retry_unsafe must be True or False, got {self.retry_unsafe!r}"
+            )
 
     @staticmethod
     def is_retryable(error: LyzrError) -> bool:
+        """Whether an idempotent call is retried after ``error``."""
         if isinstance(error, APITimeoutError):
             return error.kind in _EARLY_TIMEOUTS
         if isinstance(error, APIStatusError):
             if error.status_code == 429:
-                return parse_retry_after(error.headers.get("retry-after")) is not None
+                return _has_retry_after(error)
             return error.status_code in RETRY_STATUSES
         # Reached only while nothing has been handed to the caller (Attempts checks that).
         return isinstance(error, APIConnectionError)
 
-    def delay(self, attempt: int, error: LyzrError) -> float | None:
+    @staticmethod
+    def run_not_started(error: LyzrError) -> bool:
+        """Whether ``error`` proves that a call that runs an agent did not start a run."""
+        if isinstance(error, APITimeoutError) and error.kind == "total":
+            return False  # the call's time is up, whatever it was doing
+        if isinstance(error, APIConnectionError):
+            return not error.request_sent
+        if isinstance(error, APIStatusError):
+            return error.status_code in (429, 503) and _has_retry_after(error)
+        return False
+
+    def retries(self, error: LyzrError, *, runs_agent: bool = False) -> bool:
+        """Whether the rule retries after ``error`` (the attempt count aside)."""
+        if runs_agent and not self.retry_unsafe:
+            return self.run_not_started(error)
+        return self.is_retryable(error)
+
+    def delay(self, attempt: int, error: LyzrError, *, runs_agent: bool = False) -> float | None:
         """Seconds to wait before retry number ``attempt`` (1-based), or None: do not retry."""
-        if attempt > self.max_retries or not self.is_retryable(error):
+        if attempt > self.max_retries or not self.retries(error, runs_agent=runs_agent):
             return None
         if isinstance(error, APIStatusError):
             retry_after = parse_retry_after(error.headers.get("retry-after"))
@@ -234,21 +289,40 @@ RetryHook = Callable[[int, LyzrError, float], None]
 
 
 class Attempts:
-    """The one retry rule of one call, for every send loop (stream or not, sync or async).
+    """The one retry rule of one call, for every send loop (stream or not, sync or async), and
+    the one place a call's error leaves the HTTP layer.
 
     The loop calls :meth:`begin` before each attempt and, when an attempt failed with a
     :class:`LyzrError`, :meth:`delay_after` for the wait before the next: it raises the error
     when it is not retried (the policy says no, or part of the answer was already delivered). A
     wait never overshoots the total deadline: it is cut at the time left, and the next
-    :meth:`begin` then raises ``APITimeoutError(kind="total")``.
+    :meth:`begin` then raises ``APITimeoutError(kind="total")``. Every error raised here, and
+    every error of reading the answer afterwards (:meth:`final`), has the call's secrets
+    scrubbed from it and, for an agent run that may have happened, says so (``may_have_run``).
     """
 
-    __slots__ = ("_failed", "_on_retry", "_policy", "_then_raise", "deadline", "number")
+    __slots__ = (
+        "_failed",
+        "_on_retry",
+        "_policy",
+        "_runs_agent",
+        "_secrets",
+        "_then_raise",
+        "deadline",
+        "number",
+    )
 
     def __init__(
-        self, policy: RetryPolicy, deadline: Deadline, on_retry: RetryHook | None = None
+        self,
+        policy: RetryPolicy,
+        deadline: Deadline,
+        on_retry: RetryHook | None = None,
+        *,
+        runs_agent: bool = False,
+        secrets: tuple[str, ...] = (),
     ) -> None:
         self._policy, self.deadline, self._on_retry = policy, deadline, on_retry
+        self._runs_agent, self._secrets = runs_agent, secrets
         #: How many attempts have begun.
         self.number = 0
         self._failed: LyzrError | None = None
@@ -257,18 +331,36 @@ class Attempts:
     def begin(self) -> None:
         """Before each attempt: raise the total timeout if the last wait used it up."""
         if self._then_raise is not None:
-            raise self._then_raise from self._failed
+            raise self.final(self._then_raise) from self._failed
         self.number += 1
+
+    def final(self, error: LyzrError, *, delivered: bool = False) -> LyzrError:
+        """``error`` as the call raises it: scrubbed of the call's secrets; for an agent run
+        that reached the service, marked ``may_have_run`` (and, when only that kept it from
+        being retried, saying so in its message)."""
+        error = redacted(error, self._secrets)
+        if self._runs_agent and not error.may_have_run and _may_have_run(error):
+            error.may_have_run = True
+            if not delivered and not self._policy.retry_unsafe and self._policy.is_retryable(error):
+                error._amend(MAY_HAVE_RUN)
+        return error
 
     def delay_after(self, error: LyzrError, *, delivered: bool = False) -> float:
         """The wait before the next attempt; raises ``error`` when it is not retried
         (``delivered``: part of the answer already reached the caller)."""
-        delay = None if delivered else self._policy.delay(self.number, error)
+        delay = (
+            None
+            if delivered
+            else self._policy.delay(self.number, error, runs_agent=self._runs_agent)
+        )
         if delay is None:
-            raise error
+            raise self.final(error, delivered=delivered)
         remaining = self.deadline.remaining()
         if remaining is not None and delay >= remaining:
-            self._failed, self._then_raise = error, timeout_error("total")
+            total = timeout_error("total")
+            # Every attempt so far failed before a run could start, unless runs are retried.
+            total.request_sent = not self._runs_agent or self._policy.retry_unsafe
+            self._failed, self._then_raise = error, total
             return remaining
         self._failed = error
         if self._on_retry is not None:
@@ -280,3 +372,15 @@ class Attempts:
             delay,
         )
         return delay
+
+
+def _may_have_run(error: LyzrError) -> bool:
+    """Whether a failed agent call may have run the agent: the request reached the service and
+    the answer did not say it was refused (a 4xx refusal runs nothing)."""
+    if isinstance(error, AgentError):
+        return True  # the agent ran and reported its failure
+    if isinstance(error, APIConnectionError):
+        return error.request_sent
+    if isinstance(error, APIStatusError):
+        return error.status_code >= 500 and not RetryPolicy.run_not_started(error)
+    return False

@@ -15,10 +15,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import aclosing, closing, contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import httpx
 
@@ -50,6 +50,8 @@ __all__ = [
 
 logger = logging.getLogger("lyzr_stream")
 
+T = TypeVar("T")
+
 
 @dataclass(frozen=True, slots=True)
 class HttpCall:
@@ -69,10 +71,19 @@ class HttpCall:
     secrets: tuple[str, ...] = field(default=(), repr=False)
     #: Told of each retry (the client's tracing).
     on_retry: RetryHook | None = field(default=None, repr=False, compare=False)
+    #: The call runs an agent (a stream or a one-shot chat): it is re-sent only when it
+    #: provably started no run (:class:`~.limits.RetryPolicy`).
+    runs_agent: bool = False
 
     def attempts(self) -> Attempts:
         """The retry rule of one sending of this call; its total deadline starts now."""
-        return Attempts(self.retry, Deadline(self.timeouts.total), self.on_retry)
+        return Attempts(
+            self.retry,
+            Deadline(self.timeouts.total),
+            self.on_retry,
+            runs_agent=self.runs_agent,
+            secrets=self.secrets,
+        )
 
     def map_error(self, exc: httpx.HTTPError, *, in_body: bool, deadline: Deadline) -> LyzrError:
         return map_transport_error(exc, in_body=in_body, deadline=deadline, secrets=self.secrets)
@@ -103,7 +114,9 @@ def build_request(
 def _refused(response: httpx.Response, body: bytes, call: HttpCall) -> LyzrError:
     headers = response.headers
     decoded = decode_error_body(body, headers.get("content-type", ""))
-    return status_error(response.status_code, headers, decoded, secrets=call.secrets)
+    return status_error(
+        response.status_code, headers, decoded, secrets=call.secrets, runs_agent=call.runs_agent
+    )
 
 
 @contextmanager
@@ -177,20 +190,25 @@ async def _aread_once(http: httpx.AsyncClient, call: HttpCall, deadline: Deadlin
     return _whole(body, call)
 
 
-def fetch(http: httpx.Client, call: HttpCall) -> bytes:
-    """The whole answer body of ``call``, retried as its policy says (the one non-streamed send
-    loop: one-shot chats, files, sessions, stops)."""
+def fetch(http: httpx.Client, call: HttpCall, parse: Callable[[bytes], T]) -> T:
+    """``parse`` of the whole answer body of ``call``, retried as its policy says (the one
+    non-streamed send loop: one-shot chats, files, sessions, stops). An error of reading or
+    parsing the answer leaves through :meth:`~.limits.Attempts.final` (secrets scrubbed)."""
     attempts = call.attempts()
     while True:
         attempts.begin()
         try:
-            return _read_once(http, call, attempts.deadline)
+            body = _read_once(http, call, attempts.deadline)
         except LyzrError as error:
             delay = attempts.delay_after(error)
+        else:
+            return _parsed(body, parse, attempts)
         time.sleep(delay)
 
 
-async def afetch(http: httpx.AsyncClient | AsyncPools, call: HttpCall) -> bytes:
+async def afetch(
+    http: httpx.AsyncClient | AsyncPools, call: HttpCall, parse: Callable[[bytes], T]
+) -> T:
     """Async form of :func:`fetch`, through one client or through the least busy shard of
     ``pools`` (a shard is held per attempt)."""
     attempts = call.attempts()
@@ -202,13 +220,22 @@ async def afetch(http: httpx.AsyncClient | AsyncPools, call: HttpCall) -> bytes:
             pools = http
             client, shard = pools.acquire()
         try:
-            return await _aread_once(client, call, attempts.deadline)
+            body = await _aread_once(client, call, attempts.deadline)
         except LyzrError as error:
             delay = attempts.delay_after(error)
+        else:
+            return _parsed(body, parse, attempts)
         finally:
             if pools is not None:
                 pools.release(shard)
         await asyncio.sleep(delay)
+
+
+def _parsed(body: bytes, parse: Callable[[bytes], T], attempts: Attempts) -> T:
+    try:
+        return parse(body)
+    except LyzrError as error:
+        raise attempts.final(error) from error.__cause__
 
 
 #: Headers whose values are shown in DEBUG logs; every other value (the key, cookies, and any

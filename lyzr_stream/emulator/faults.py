@@ -9,8 +9,9 @@ Specs (one per request):
 - ``drop-after:<k>``: send ``k`` events, then cut the connection (no end of body).
 - ``stall-after:<k>:<s>``: send ``k`` events, pause ``s`` seconds, then go on.
 - ``no-done``: a complete, clean body without ``[DONE]``.
-- ``fail-first:<k>[:<code>]``: the first ``k`` requests with this spec and session id answer
-  ``code`` (default 503); later ones succeed.
+- ``fail-first:<k>[:<code>[:retry-after=<s>]]``: the first ``k`` requests with this spec and
+  session id answer ``code`` (default 503), with ``Retry-After: <s>`` when given; later ones
+  succeed.
 - ``malformed-json``: one event with invalid JSON after the first fragment.
 - ``oversize:<bytes>``: one data line of that many bytes after the first fragment.
 - ``empty-200``: status 200, ``text/event-stream``, empty body.
@@ -64,6 +65,16 @@ def _seconds(value: str, spec: str) -> float:
     return seconds
 
 
+def _retry_after(args: list[str], spec: str) -> str | None:
+    """The value of an optional ``retry-after=<s>`` argument (any text: a client must cope)."""
+    if not args:
+        return None
+    name, _, value = ":".join(args).partition("=")
+    if name != "retry-after" or not value:
+        raise FaultSpecError(f"expected retry-after=<s> in fault {spec!r}")
+    return value
+
+
 def parse_fault(spec: str | None) -> Fault | None:
     """The fault named by a header value, or None. Raises FaultSpecError for a bad spec."""
     if not spec:
@@ -71,12 +82,7 @@ def parse_fault(spec: str | None) -> Fault | None:
     spec = spec.strip()
     kind, *args = spec.split(":")
     if kind == "status" and args:
-        retry_after = None
-        if len(args) > 1:
-            name, _, value = args[1].partition("=")
-            if name != "retry-after" or not value:
-                raise FaultSpecError(f"expected retry-after=<s> in fault {spec!r}")
-            retry_after = value
+        retry_after = _retry_after(args[1:], spec)
         return Fault("status", status=_int(args[0], spec), retry_after=retry_after, spec=spec)
     if kind == "redirect" and len(args) == 1 and args[0] in ("301", "302", "303", "307", "308"):
         return Fault("redirect", status=int(args[0]), spec=spec)
@@ -90,9 +96,13 @@ def parse_fault(spec: str | None) -> Fault | None:
         return Fault(
             "stall-after", count=_int(args[0], spec), seconds=_seconds(args[1], spec), spec=spec
         )
-    if kind == "fail-first" and len(args) in (1, 2):
-        status = _int(args[1], spec) if len(args) == 2 else 503
-        return Fault("fail-first", count=_int(args[0], spec), status=status, spec=spec)
+    if kind == "fail-first" and len(args) in (1, 2, 3):
+        status = _int(args[1], spec) if len(args) >= 2 else 503
+        retry_after = _retry_after(args[2:], spec)
+        return Fault(
+            "fail-first", count=_int(args[0], spec), status=status, retry_after=retry_after,
+            spec=spec,
+        )
     if kind in ("done-then-hold", "done-then-keepalive") and len(args) == 1:
         return Fault(kind, seconds=_seconds(args[0], spec), spec=spec)
     if kind == "oversize" and len(args) == 1:

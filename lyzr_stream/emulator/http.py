@@ -148,6 +148,7 @@ async def early_fault_response(
             return JSONResponse(
                 {"detail": f"Injected {fault.status} (attempt {attempt})"},
                 status_code=fault.status,
+                headers={"retry-after": fault.retry_after} if fault.retry_after else None,
             )
         return None
     if fault.kind == "redirect":

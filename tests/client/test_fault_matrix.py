@@ -54,9 +54,15 @@ class Case:
     options: dict[str, Any] = field(default_factory=dict)
 
 
+#: An agent run is re-sent only when it provably started none (``retry_unsafe`` opts out).
+UNSAFE = {"retry_unsafe": True}
+
 CASES = [
-    Case("reset-then-ok", "reset-first:1", where="front", attempts=1),
-    Case("close-then-ok", "close-first:1", where="front", attempts=1),
+    # A connection reset or closed after the request went out may have started a run: raised.
+    Case("reset-first", "reset-first:1", APIConnectionError, where="front", attempts=0),
+    Case("close-first", "close-first:1", APIConnectionError, where="front", attempts=0),
+    Case("reset-then-ok-unsafe", "reset-first:1", where="front", attempts=1, options=UNSAFE),
+    Case("close-then-ok-unsafe", "close-first:1", where="front", attempts=1, options=UNSAFE),
     Case("reset-always", "reset", APIConnectionError, where="front", attempts=0),
     Case("refused", None, APIConnectionError, where="refusing"),
     Case("slow-headers-ok", "delay-headers:0.2", attempts=1),
@@ -65,8 +71,16 @@ CASES = [
         "delay-headers:2",
         APITimeoutError,
         timeout_kind="first_byte",
-        attempts=3,
+        attempts=1,
         options={"timeout": Timeouts(first_byte=0.3, read=5)},
+    ),
+    Case(
+        "slow-headers-timeout-unsafe",
+        "delay-headers:2",
+        APITimeoutError,
+        timeout_kind="first_byte",
+        attempts=3,
+        options={"timeout": Timeouts(first_byte=0.3, read=5), **UNSAFE},
     ),
     Case("drop-after-2", "drop-after:2", StreamInterruptedError, FIRST_TWO, attempts=1),
     Case(
@@ -78,14 +92,21 @@ CASES = [
         attempts=1,
         options={"timeout": Timeouts(read=0.3)},
     ),
-    Case("status-503", "status:503", InternalServerError, attempts=3),
+    *(
+        Case(f"status-{code}", f"status:{code}", InternalServerError, attempts=1)
+        for code in (500, 502, 503, 504)
+    ),
+    Case("status-500-unsafe", "status:500", InternalServerError, attempts=3, options=UNSAFE),
+    Case("status-503-retry-after", "status:503:retry-after=0", InternalServerError, attempts=3),
     Case("status-429-retry-after", "status:429:retry-after=0", RateLimitError, attempts=3),
-    Case("fail-first-2", "fail-first:2:503", attempts=3),
+    Case("fail-first-2", "fail-first:2:503:retry-after=0", attempts=3),
+    Case("fail-first-2-no-retry-after", "fail-first:2:503", InternalServerError, attempts=1),
+    Case("fail-first-2-500-unsafe", "fail-first:2:500", attempts=3, options=UNSAFE),
     # 429 without Retry-After (Lyzr: credits exhausted) is one attempt; with it, retried.
     Case("fail-first-429", "fail-first:1:429", RateLimitError, attempts=1),
     Case("status-429-no-retry-after", "status:429", RateLimitError, attempts=1),
     Case("status-400-no-retry", "status:400", BadRequestError, attempts=1),
-    Case("html-502", "html:502", InternalServerError, attempts=3),
+    Case("html-502", "html:502", InternalServerError, attempts=1),
     Case("malformed-json", "malformed-json", APIResponseValidationError, FIRST, attempts=1),
     Case(
         "oversize-event",
@@ -115,10 +136,13 @@ CASES = [
         for fault in ("done-then-hold:30", "done-then-reset", "done-then-keepalive:30")
     ),
     # Huge and dripped error bodies: read capped and within the total timeout.
-    Case("huge-error-50MB", "huge-error:50", InternalServerError, where="hostile", attempts=3),
+    Case(
+        "huge-error-50MB", "huge-error:50", InternalServerError, where="hostile", attempts=3,
+        options=UNSAFE,
+    ),
     Case(
         "huge-text-error-300MB", "huge-text-error:300", InternalServerError, where="hostile",
-        attempts=3,
+        attempts=1,
     ),
     Case(
         "dripped-error-total",
@@ -137,8 +161,8 @@ def fast_retries(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Keep the retry decisions, shorten the waits (the matrix tests outcomes, not backoff)."""
     decide = RetryPolicy.delay
 
-    def delay(self: RetryPolicy, attempt: int, error: LyzrError) -> float | None:
-        return None if decide(self, attempt, error) is None else 0.01
+    def delay(self: RetryPolicy, attempt: int, error: LyzrError, **kw: Any) -> float | None:
+        return None if decide(self, attempt, error, **kw) is None else 0.01
 
     monkeypatch.setattr(RetryPolicy, "delay", delay)
     yield

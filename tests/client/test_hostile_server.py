@@ -93,8 +93,9 @@ def test_total_bounds_a_dripped_one_shot_body(lyzr_emulator: Emulator, fault: st
         started = time.monotonic()
         with pytest.raises(APITimeoutError) as info:
             client.chat(AgentRequest(agent_id="echo", message="hi"))
+        elapsed = time.monotonic() - started  # closing waits for the stop request, bounded
     assert info.value.kind == "total"
-    assert time.monotonic() - started < 3, "the dripped body was read to its end"
+    assert elapsed < 3, "the dripped body was read to its end"
 
 
 @pytest.mark.parametrize("surface", ["langchain", "llamaindex"])
@@ -130,7 +131,7 @@ def test_retry_after_wait_never_overshoots_total(lyzr_emulator: Emulator, mode: 
                 client.chat(request)
             else:
                 asyncio.run(client.achat(request))
-    elapsed = time.monotonic() - started
+        elapsed = time.monotonic() - started
     assert info.value.kind == "total"
     assert 0.8 < elapsed < 2.5, f"total=1 fired after {elapsed:.2f} s"
 
@@ -138,7 +139,7 @@ def test_retry_after_wait_never_overshoots_total(lyzr_emulator: Emulator, mode: 
 def test_each_retry_gets_only_the_time_left(
     lyzr_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(RetryPolicy, "delay", lambda self, attempt, error: 0.01)
+    monkeypatch.setattr(RetryPolicy, "delay", lambda self, attempt, error, **kw: 0.01)
     headers = {"x-emulator-fault": "delay-headers:3"}
     with LyzrClient(
         api_key=lyzr_emulator.api_key,
@@ -146,6 +147,7 @@ def test_each_retry_gets_only_the_time_left(
         default_headers=headers,
         timeout=Timeouts(first_byte=0.6, total=1.0),
         max_retries=5,
+        retry_unsafe=True,  # first-byte timeouts of an agent run are retried only then
     ) as client:
         started = time.monotonic()
         with pytest.raises(APITimeoutError) as info:

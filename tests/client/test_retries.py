@@ -131,7 +131,7 @@ def test_one_retry_rule_for_every_send_loop() -> None:
 @pytest.mark.parametrize("mode", ["stream", "chat"])
 def test_retries_then_succeeds(lyzr_emulator: Emulator, mode: str) -> None:
     lyzr_emulator.reset()
-    headers = {"x-emulator-fault": "fail-first:2:503"}
+    headers = {"x-emulator-fault": "fail-first:2:503:retry-after=0"}
     with make_client(lyzr_emulator, default_headers=headers, max_retries=2) as c:
         request = req(session_id=f"retry-{mode}")
         if mode == "stream":
@@ -148,7 +148,7 @@ def test_every_attempt_sends_the_one_prepared_call(lyzr_emulator: Emulator, mode
     """The call is prepared once: retries resend the same body, with the same session id that
     was generated for a request that had none."""
     lyzr_emulator.reset()
-    headers = {"x-emulator-fault": "fail-first:2:503"}
+    headers = {"x-emulator-fault": "fail-first:2:503:retry-after=0"}
     with make_client(lyzr_emulator, default_headers=headers, max_retries=2) as c:
         if mode == "stream":
             answer = c.stream(req()).until_done()

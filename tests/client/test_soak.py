@@ -34,7 +34,7 @@ TOKENS = 200
 EXPECTED = "".join(long_answer_tokens(TOKENS))
 FAULTS = [
     "drop-after:50",
-    "fail-first:1:503",
+    "fail-first:1:503:retry-after=0",
     "status:503",
     "status:429",
     "malformed-json",
@@ -127,7 +127,9 @@ def test_soak(soak_emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
         RetryPolicy,
         "delay",
-        lambda self, attempt, error: None if decide(self, attempt, error) is None else 0.05,
+        lambda self, attempt, error, **kw: (
+            None if decide(self, attempt, error, **kw) is None else 0.05
+        ),
     )
     rng = random.Random(7)
     plan = [rng.choice(FAULTS) if rng.random() < 0.05 else None for _ in range(STREAMS)]

@@ -166,16 +166,18 @@ def test_a_500_sets_error_type_and_records_each_retry(
     otel: Recorded, lyzr_emulator: Emulator
 ) -> None:
     headers = {"x-emulator-fault": "status:500"}
-    with make_client(lyzr_emulator, default_headers=headers, max_retries=1) as client:
+    # A 500 of an agent run is retried only with retry_unsafe (the agent may have run).
+    unsafe = {"max_retries": 1, "retry_unsafe": True}
+    with make_client(lyzr_emulator, default_headers=headers, **unsafe) as client:
         with pytest.raises(InternalServerError):
             client.chat(_request(session_id="otel-f1"))
     span = otel.invocation()
-    assert (span.attributes or {})["error.type"] == "InternalServerError"
+    assert (span.attributes or {})["error.type"] == "AgentFailedError"
     assert span.status.status_code == trace.StatusCode.ERROR
     retries = [e for e in span.events if e.name == "lyzr.retry"]
     assert len(retries) == 1 and (retries[0].attributes or {})["lyzr.attempt"] == 1
     duration = otel.points("gen_ai.client.operation.duration")
-    assert duration[0].attributes["error.type"] == "InternalServerError"
+    assert duration[0].attributes["error.type"] == "AgentFailedError"
 
 
 def test_a_stream_cut_midway_records_the_partial_text(
