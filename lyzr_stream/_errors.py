@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 __all__ = [
     "APIConnectionError",
@@ -44,12 +45,19 @@ _MIN_SCRUBBED = 6
 
 
 def scrub(text: str, secrets: tuple[str, ...]) -> str:
-    """``text`` with every secret (and its ``repr``/bytes form) replaced by ``[redacted]``: the
-    one scrubber for every message that may quote a secret."""
+    """``text`` with every secret (and its ``repr``/bytes form, and its percent-encoded form as
+    in a URL's query) replaced by ``[redacted]``: the one scrubber for every message that may
+    quote a secret."""
     for secret in secrets:
         if len(secret) < _MIN_SCRUBBED:
             continue
-        for form in (secret, repr(secret)[1:-1], repr(secret.encode("utf-8", "replace"))[2:-1]):
+        for form in (
+            secret,
+            repr(secret)[1:-1],
+            repr(secret.encode("utf-8", "replace"))[2:-1],
+            quote(secret, safe=""),
+            quote_plus(secret, safe=""),
+        ):
             text = text.replace(form, "[redacted]")
     return text
 
