@@ -13,6 +13,7 @@ from ._errors import APITimeoutError, InvalidRequestError, redact_url
 from ._events_channel import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_GRACE,
+    DEFAULT_QUEUE_SIZE,
     AgentEventsSettings,
     merged_async_events,
     merged_events,
@@ -112,6 +113,10 @@ class LyzrClient(ClosingContext, AsyncClosingContext):
             ``wss://metrics.studio.lyzr.ai``.
         events_connect_timeout: the most the channel may delay a stream's request (seconds).
         events_grace: how long the channel stays open for late events after the answer.
+        events_queue_size: how many agent events may wait for a slow caller (default 1000);
+            beyond, the oldest are dropped, counted in the final ``StreamEnd``'s metadata and
+            ``AgentResponse.metadata`` as ``agent_events_dropped``. Answer events never wait
+            behind agent events and are never dropped.
 
     Files and sessions (dialects whose service has them, ``Dialect.has_files`` and
     ``Dialect.has_sessions``: Lyzr v3): :meth:`upload_assets`, :meth:`session_history`,
@@ -147,6 +152,7 @@ class LyzrClient(ClosingContext, AsyncClosingContext):
         events_url: str | None = None,
         events_connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         events_grace: float = DEFAULT_GRACE,
+        events_queue_size: int = DEFAULT_QUEUE_SIZE,
         trust_env: bool = True,
         proxy: str | None = None,
         stop_on_exit: bool = True,
@@ -213,6 +219,7 @@ class LyzrClient(ClosingContext, AsyncClosingContext):
             secrets=self.settings.secrets,
             connect_timeout=events_connect_timeout,
             grace=events_grace,
+            queue_size=events_queue_size,
         )
         self._closed = False
 

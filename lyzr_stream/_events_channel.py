@@ -4,7 +4,7 @@ Off unless asked for (``agent_events=True`` or ``LYZR_AGENT_EVENTS=1``), Lyzr v3
 turn: the socket ``{events_url}/ws/{session_id}?x-api-key=...`` is opened just before the stream
 request (the service does not replay events to late subscribers), waiting at most
 ``connect_timeout`` for it; its messages (decoded by :mod:`lyzr_stream.dialects._agent_event_wire`)
-are delivered in the order they arrive, interleaved with the answer's events; after the answer's
+are delivered in their order, interleaved with the answer's events; after the answer's
 last text the socket stays open ``grace`` seconds for late events, which come before the final
 :class:`StreamEnd`, then it is closed.
 
@@ -12,10 +12,15 @@ The answer never depends on this channel: a refused, failing, slow or garbled so
 most ``connect_timeout`` before the request is sent, is logged once per client (the key
 redacted), and the answer streams on without it.
 
-How the two sources meet: the answer's own event iterator runs in a pump (a thread for the sync
-stream, a task for the async one) and the socket in a reader (likewise); both feed one queue,
-which the caller's iterator reads. So a tool call the agent reports while the answer is still
-silent reaches the caller at once, in the sync API too.
+How the two sources meet: the answer's iterator runs in a pump (a thread for the sync stream, a
+task for the async one) feeding the answer's queue; the socket's reader (likewise) feeds a queue
+of at most ``queue_size`` agent events (default 1000; when full the oldest is dropped, and the
+final :class:`StreamEnd`'s metadata and the response's count the drops as
+``agent_events_dropped``). The caller's iterator takes an agent event only when no answer event
+waits. Bounds, however many agent events arrive: an answer event waits at most for the caller to
+finish the event in hand; :class:`StreamEnd` follows the answer's last event within ``grace``
+plus ``queue_size`` of the caller's per-event time (about 2 s by default at 1 ms per event).
+Answer events are never dropped.
 """
 
 from __future__ import annotations
@@ -27,14 +32,15 @@ import os
 import queue
 import threading
 import time
-from collections.abc import AsyncGenerator, Callable, Generator, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections import deque
+from collections.abc import AsyncGenerator, Callable, Generator, Sequence
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
 from pydantic import SecretStr
 
-from ._errors import InvalidRequestError
+from ._errors import InvalidRequestError, scrub
 from ._events import StreamEnd, StreamEvent
 from ._settings import check_url
 from .dialects._agent_event_wire import AgentEventDecoder, ChannelEvent
@@ -47,6 +53,8 @@ __all__ = [
     "DEFAULT_CONNECT_TIMEOUT",
     "DEFAULT_EVENTS_URL",
     "DEFAULT_GRACE",
+    "DEFAULT_QUEUE_SIZE",
+    "DROPPED_KEY",
     "ENV_AGENT_EVENTS",
     "ENV_EVENTS_URL",
     "AgentEventsSettings",
@@ -61,6 +69,11 @@ DEFAULT_EVENTS_URL = "wss://metrics.studio.lyzr.ai"
 DEFAULT_CONNECT_TIMEOUT = 0.5
 #: How long the channel stays open for late events after the answer (seconds).
 DEFAULT_GRACE = 1.0
+#: How many agent events may wait for the caller; beyond, the oldest are dropped and counted.
+DEFAULT_QUEUE_SIZE = 1000
+#: The metadata key (final ``StreamEnd``, ``AgentResponse.metadata``) counting dropped events.
+DROPPED_KEY = "agent_events_dropped"
+_MAX_QUEUE_SIZE = 1_000_000
 _TRUE = frozenset({"1", "true", "yes", "on"})
 #: A socket still connecting when the answer started may join late, within this bound.
 _OPEN_LIMIT = 10.0
@@ -74,15 +87,16 @@ _wire_logger = logging.getLogger("lyzr_stream._events_channel.wire")
 _wire_logger.setLevel(logging.CRITICAL + 1)
 _wire_logger.propagate = False
 
-# What the socket's reader and the answer's pump put in the shared queue: the answer's events
+# What the answer's pump and the socket's reader put in the answer's queue: the answer's events
 # as they are (the per-token path: nothing wrapped, nothing to unpack), anything else as a _Note.
-_AGENT, _END, _ERROR, _DONE, _CLOSED = range(5)
+# Agent events themselves wait in their own bounded queue (_AgentQueue).
+_WAKE, _END, _ERROR, _DONE, _CLOSED = range(5)
 
 
 class _Note:
-    """A queue item that is not one of the answer's events: a batch of agent events (``_AGENT``),
-    the answer's final :class:`StreamEnd` (``_END``, held back for late agent events), the
-    answer's failure (``_ERROR``), its iterator's end (``_DONE``), the socket's end
+    """An answer queue item that is not one of the answer's events: agent events are waiting
+    (``_WAKE``), the answer's final :class:`StreamEnd` (``_END``, held back for late agent
+    events), the answer's failure (``_ERROR``), its iterator's end (``_DONE``), the socket's end
     (``_CLOSED``)."""
 
     __slots__ = ("kind", "payload")
@@ -94,6 +108,7 @@ class _Note:
 _Item = StreamEvent | _Note
 _CLOSED_NOTE = _Note(_CLOSED)
 _DONE_NOTE = _Note(_DONE)
+_WAKE_NOTE = _Note(_WAKE)
 
 
 class _Notices:
@@ -110,13 +125,12 @@ class _Notices:
         logger.log(level, "lyzr_stream: agent events unavailable (%s); the answer goes on", what)
 
 
-def _describe(exc: BaseException, secret: str | None) -> str:
-    """An exception as one line for the log, without the key (URLs can appear in messages)."""
+def _describe(exc: BaseException, secrets: tuple[str, ...]) -> str:
+    """An exception as one line for the log, without the client's secrets (URLs, the key in
+    their query, can appear in messages)."""
     status = getattr(getattr(exc, "response", None), "status_code", None)
     text = f"HTTP {status}" if isinstance(status, int) else f"{type(exc).__name__}: {exc}"
-    if secret:
-        text = text.replace(secret, "***").replace(quote(secret, safe=""), "***")
-    return text[:300]
+    return scrub(text, secrets)[:300]
 
 
 def _env_enabled() -> bool:
@@ -134,11 +148,13 @@ def _require_websockets() -> None:
 
 @dataclass(frozen=True, slots=True)
 class AgentEventsSettings:
-    """Where and how the events channel connects (resolved once per client)."""
+    """Where and how the events channel connects (resolved once per client). ``queue_size``:
+    how many agent events may wait for a slow caller (the oldest beyond are dropped)."""
 
     url: str = DEFAULT_EVENTS_URL
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
     grace: float = DEFAULT_GRACE
+    queue_size: int = DEFAULT_QUEUE_SIZE
     notices: _Notices = field(default_factory=_Notices, repr=False, compare=False)
 
     @classmethod
@@ -152,6 +168,7 @@ class AgentEventsSettings:
         secrets: tuple[str, ...] = (),
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         grace: float = DEFAULT_GRACE,
+        queue_size: int = DEFAULT_QUEUE_SIZE,
     ) -> AgentEventsSettings | None:
         """The settings, or None when the channel is off.
 
@@ -181,6 +198,15 @@ class AgentEventsSettings:
                 raise InvalidRequestError(
                     f"agent events {name} must be a number of seconds up to 60, got {value!r}"
                 )
+        if (
+            isinstance(queue_size, bool)
+            or not isinstance(queue_size, int)
+            or not 1 <= queue_size <= _MAX_QUEUE_SIZE
+        ):
+            raise InvalidRequestError(
+                f"agent events queue_size must be an integer from 1 to {_MAX_QUEUE_SIZE}, "
+                f"got {queue_size!r}"
+            )
         _require_websockets()
         chosen = url or os.environ.get(ENV_EVENTS_URL) or DEFAULT_EVENTS_URL
         checked = check_url(
@@ -191,7 +217,7 @@ class AgentEventsSettings:
             allow_insecure_http=allow_insecure_http,
             secrets=secrets,
         )
-        return cls(checked, float(connect_timeout), float(grace))
+        return cls(checked, float(connect_timeout), float(grace), queue_size)
 
     def endpoint(self, session_id: str, api_key: SecretStr | None) -> str:
         """The socket URL of a session, key included (never logged or shown)."""
@@ -211,21 +237,74 @@ def _connect_options() -> dict[str, Any]:
     }
 
 
-#: The socket's URL (the key in its query) and the key alone (to redact it from log lines).
-_Endpoint = tuple[str, str | None]
+#: The socket's URL (the key in its query) and the client's secrets (to scrub from log lines).
+_Endpoint = tuple[str, tuple[str, ...]]
 
 
-#: How an item goes into the shared queue (``put`` of the sync queue, ``put_nowait`` of the async).
+#: How an item goes into the answer's queue (``put`` of the sync queue, ``put_nowait`` of the
+#: async one).
 _Put = Callable[[Any], Any]
+
+
+class _AgentQueue:
+    """The agent events waiting for the caller: at most ``size``, the oldest dropped (and
+    counted) when more arrive. The reader pushes, the caller's iterator pops; the answer's queue
+    gets one ``_WAKE`` note when events wait and the caller may be blocked on it. Once sealed
+    (the grace period is over), new events are ignored: only those already waiting are
+    delivered."""
+
+    __slots__ = ("_events", "_lock", "_signalled", "_wake", "dropped", "sealed", "size")
+
+    def __init__(self, size: int, wake: _Put) -> None:
+        self._events: deque[ChannelEvent] = deque()
+        self._lock = threading.Lock()  # the sync reader pushes from its own thread
+        self.sealed = False
+        self._signalled = False
+        self._wake = wake
+        self.dropped = 0
+        self.size = size
+
+    def __len__(self) -> int:
+        return len(self._events)
+
+    def push(self, events: Sequence[ChannelEvent]) -> None:
+        with self._lock:
+            if self.sealed:
+                return
+            waiting = self._events
+            waiting.extend(events)
+            for _ in range(len(waiting) - self.size):
+                waiting.popleft()
+                self.dropped += 1
+            if self._signalled:
+                return
+            self._signalled = True
+        self._wake(_WAKE_NOTE)
+
+    def pop(self) -> ChannelEvent | None:
+        """The oldest waiting event; None when none waits (a later push wakes the caller)."""
+        if not self._signalled and not self._events:
+            return None  # the answer's per-event path while no agent event waits: no lock
+        with self._lock:
+            if self._events:
+                return self._events.popleft()
+            self._signalled = False
+            return None
+
+    def seal(self) -> None:
+        with self._lock:
+            self.sealed = True
 
 
 class _Reader:
     """The socket's side: decoding, reporting trouble, and the state the merge reads. The sync
     and async readers add only the I/O (a thread, a task), started by their ``start()``."""
 
-    def __init__(self, settings: AgentEventsSettings, endpoint: _Endpoint, put: _Put) -> None:
-        self._settings, self._put = settings, put
-        self._url, self._secret = endpoint
+    def __init__(
+        self, settings: AgentEventsSettings, endpoint: _Endpoint, agent: _AgentQueue, put: _Put
+    ) -> None:
+        self._settings, self._agent, self._put = settings, agent, put
+        self._url, self._secrets = endpoint
         self.connected = False
         self.finished = False
         self._closing = False
@@ -239,21 +318,25 @@ class _Reader:
         self._settle()
         return AgentEventDecoder()
 
-    def _received(self, decoder: AgentEventDecoder, message: str | bytes) -> None:
+    def _received(self, decoder: AgentEventDecoder, message: str | bytes) -> bool:
+        """Decode and queue one message; False: the queue is sealed, stop reading."""
+        if self._agent.sealed:
+            return False
         try:
             events = decoder.decode(message)
         except Exception:  # a decoder bug must not cost the answer
             logger.debug("lyzr_stream: an agent event could not be decoded", exc_info=True)
-            return
+            return True
         if events:
-            self._put(_Note(_AGENT, events))
+            self._agent.push(events)
+        return True
 
     def _failed(self, exc: Exception) -> None:
         from websockets.exceptions import ConnectionClosed
 
         # The answer must not suffer from anything here: reported (once per client), no more.
         if not isinstance(exc, ConnectionClosed) and not self._closing:
-            self._settings.notices.report(_describe(exc, self._secret))
+            self._settings.notices.report(_describe(exc, self._secrets))
 
     def _ended(self) -> None:
         self.finished = True
@@ -262,58 +345,59 @@ class _Reader:
 
 
 class _Merge:
-    """The caller's side of the queue, driven by the sync and the async iterator alike: what each
-    item that is not an answer event means, and how long late agent events are waited for."""
+    """The caller's side, driven by the sync and the async iterator alike: what each answer
+    queue item that is not an answer event means, how long late agent events are waited for,
+    and the final :class:`StreamEnd` with the drop count."""
 
-    __slots__ = ("_late_until", "_reader", "_record", "_settings", "end")
+    __slots__ = ("_agent", "_late_until", "_reader", "_settings", "end", "record")
 
     def __init__(
         self,
         record: Callable[[StreamEvent], None],
         settings: AgentEventsSettings,
         reader: _Reader,
+        agent: _AgentQueue,
     ) -> None:
-        self._record, self._settings, self._reader = record, settings, reader
+        self.record, self._settings, self._reader, self._agent = record, settings, reader, agent
         self._late_until = 0.0
         self.end: StreamEnd | None = None
 
     def connect_timed_out(self) -> None:
         self._settings.notices.report(f"no connection within {self._settings.connect_timeout:g}s")
 
-    def take(self, note: _Note) -> Iterator[StreamEvent] | None:
-        """The events ``note`` delivers now (recorded in the answer); None: the answer is over."""
+    def take(self, note: _Note) -> bool:
+        """Whether the answer goes on after ``note`` (False: it is over)."""
         kind = note.kind
-        if kind == _AGENT:
-            return self._recorded(note.payload)
         if kind == _END:
             self.end = note.payload
-            return None
+            return False
         if kind == _ERROR:
             raise note.payload
-        return None if kind == _DONE else iter(())
-
-    def _recorded(self, events: Sequence[ChannelEvent]) -> Iterator[StreamEvent]:
-        # One by one: an event the caller never took (it left the loop) is not in the answer.
-        for event in events:
-            self._record(event)
-            yield event
+        return kind != _DONE  # _WAKE and _CLOSED: go on
 
     def answer_over(self) -> None:
         """The grace period for late agent events starts now."""
         self._late_until = time.monotonic() + self._settings.grace
 
     def late_wait(self) -> float | None:
-        """How long to wait for the next late item; None: take only what is already queued (no
-        socket, a socket that ended, or the grace period over)."""
+        """How long to wait for late agent events; None: the grace period is over (or there is
+        no socket to wait for): the agent queue is sealed, what waits in it is still delivered."""
         remaining = self._late_until - time.monotonic()
         reader = self._reader
-        return remaining if reader.connected and not reader.finished and remaining > 0 else None
+        if reader.connected and not reader.finished and remaining > 0:
+            return remaining
+        self._agent.seal()
+        return None
 
-    def late(self, item: _Item) -> Iterator[StreamEvent]:
-        """A late item's events: agent events only (the answer has ended)."""
-        if isinstance(item, _Note) and item.kind == _AGENT:
-            return self._recorded(item.payload)
-        return iter(())
+    def final_end(self) -> StreamEnd | None:
+        """The answer's :class:`StreamEnd` with the drop count in its metadata (recorded in the
+        answer too: recording it again merges the same metadata, plus the count)."""
+        if self.end is None:
+            return None
+        metadata = {**self.end.metadata, DROPPED_KEY: self._agent.dropped}
+        end = replace(self.end, metadata=metadata)
+        self.record(end)
+        return end
 
 
 def _pumped(event: StreamEvent) -> _Item:
@@ -323,13 +407,12 @@ def _pumped(event: StreamEvent) -> _Item:
 def _endpoint(
     settings: AgentEventsSettings, state: StreamState, api_key: SecretStr | None
 ) -> _Endpoint:
-    url = settings.endpoint(state.session_id, api_key)
-    return url, (api_key.get_secret_value() if api_key is not None else None)
+    return settings.endpoint(state.session_id, api_key), state.call.settings.secrets
 
 
 # -- sync ----------------------------------------------------------------------------------------
 class _SyncReader(_Reader):
-    """The socket, read on a daemon thread; its events go to the shared queue."""
+    """The socket, read on a daemon thread; its events go to the agent queue."""
 
     _ws: Any = None
 
@@ -352,7 +435,8 @@ class _SyncReader(_Reader):
                     return
                 decoder = self._opened()
                 for message in ws:
-                    self._received(decoder, message)
+                    if not self._received(decoder, message):
+                        break  # sealed: the socket closes here, on this thread
         except Exception as exc:
             self._failed(exc)
         finally:
@@ -367,7 +451,7 @@ class _SyncReader(_Reader):
 
 
 class _SyncPump:
-    """Runs the answer's own iterator on a thread, feeding the shared queue."""
+    """Runs the answer's own iterator on a thread, feeding the answer's queue."""
 
     def __init__(self, inner: Generator[StreamEvent, None, None], put: _Put) -> None:
         self._inner, self._put = inner, put
@@ -404,33 +488,42 @@ def _merged_sync(
     endpoint: _Endpoint,
 ) -> Generator[StreamEvent, None, None]:
     sink: queue.SimpleQueue[_Item] = queue.SimpleQueue()
-    reader = _SyncReader(settings, endpoint, sink.put)
-    merge = _Merge(record, settings, reader)
+    agent = _AgentQueue(settings.queue_size, sink.put)
+    reader = _SyncReader(settings, endpoint, agent, sink.put)
+    merge = _Merge(record, settings, reader, agent)
     reader.start()
     if not reader.settled.wait(settings.connect_timeout):
         merge.connect_timed_out()
     pump = _SyncPump(inner, sink.put)
     pump.start()
-    get = sink.get
+    get, empty, pop = sink.get, sink.empty, agent.pop
     try:
         while True:
+            # The answer's events first; an agent event only when none waits.
+            if empty() and (event := pop()) is not None:
+                record(event)
+                yield event
+                continue
             item = get()
             if not isinstance(item, _Note):
                 yield item
-            elif (events := merge.take(item)) is None:
+            elif not merge.take(item):
                 break
-            else:
-                yield from events
         merge.answer_over()
-        while True:
-            wait = merge.late_wait()
-            try:
-                item = get(wait is not None, wait)
-            except queue.Empty:
-                break
-            yield from merge.late(item)
-        if merge.end is not None:
-            yield merge.end
+        while (wait := merge.late_wait()) is not None:
+            if (event := pop()) is None:
+                try:
+                    get(True, wait)  # a _WAKE, or the socket's end
+                except queue.Empty:
+                    break
+            else:
+                record(event)
+                yield event
+        while (event := pop()) is not None:  # sealed: what waits, no more
+            record(event)
+            yield event
+        if (end := merge.final_end()) is not None:
+            yield end
     finally:
         pump.stop()
         reader.close()
@@ -443,13 +536,14 @@ def merged_events(
     api_key: SecretStr | None,
 ) -> Generator[StreamEvent, None, None]:
     """``events`` (the answer's) with the session's agent events merged in, each recorded in
-    ``state``'s answer when it reaches the caller."""
+    ``state``'s answer when it reaches the caller; the final :class:`StreamEnd`'s metadata
+    counts the agent events dropped for a slow caller (``agent_events_dropped``)."""
     return _merged_sync(state.record, events, settings, _endpoint(settings, state, api_key))
 
 
 # -- async ---------------------------------------------------------------------------------------
 class _AsyncReader(_Reader):
-    """The socket, read by a task of the running loop; its events go to the shared queue."""
+    """The socket, read by a task of the running loop; its events go to the agent queue."""
 
     def start(self) -> None:
         self.settled = asyncio.Event()
@@ -465,7 +559,8 @@ class _AsyncReader(_Reader):
             async with connect(self._url, **_connect_options()) as ws:
                 decoder = self._opened()
                 async for message in ws:
-                    self._received(decoder, message)
+                    if not self._received(decoder, message):
+                        break
         except Exception as exc:
             self._failed(exc)
         finally:
@@ -497,37 +592,44 @@ async def _merged_async(
     endpoint: _Endpoint,
 ) -> AsyncGenerator[StreamEvent, None]:
     sink: asyncio.Queue[_Item] = asyncio.Queue()
-    reader = _AsyncReader(settings, endpoint, sink.put_nowait)
-    merge = _Merge(record, settings, reader)
+    agent = _AgentQueue(settings.queue_size, sink.put_nowait)
+    reader = _AsyncReader(settings, endpoint, agent, sink.put_nowait)
+    merge = _Merge(record, settings, reader, agent)
     reader.start()
     try:
         await asyncio.wait_for(reader.settled.wait(), settings.connect_timeout)
     except TimeoutError:
         merge.connect_timed_out()
     pump = asyncio.get_running_loop().create_task(_pump(inner, sink.put_nowait))
-    get = sink.get
+    get, empty, pop = sink.get, sink.empty, agent.pop
     try:
         while True:
+            # The answer's events first; an agent event only when none waits.
+            if empty() and (event := pop()) is not None:
+                record(event)
+                yield event
+                continue
             item = await get()
             if not isinstance(item, _Note):
                 yield item
-            elif (events := merge.take(item)) is None:
+            elif not merge.take(item):
                 break
-            else:
-                for event in events:
-                    yield event
         # Late events: inline, not a nested generator (one generator to finalize if abandoned).
         merge.answer_over()
-        while True:
-            wait = merge.late_wait()
-            try:
-                item = sink.get_nowait() if wait is None else await asyncio.wait_for(get(), wait)
-            except (TimeoutError, asyncio.QueueEmpty):
-                break
-            for event in merge.late(item):
+        while (wait := merge.late_wait()) is not None:
+            if (event := pop()) is None:
+                try:
+                    await asyncio.wait_for(get(), wait)  # a _WAKE, or the socket's end
+                except TimeoutError:
+                    break
+            else:
+                record(event)
                 yield event
-        if merge.end is not None:
-            yield merge.end
+        while (event := pop()) is not None:  # sealed: what waits, no more
+            record(event)
+            yield event
+        if (end := merge.final_end()) is not None:
+            yield end
     finally:
         if not pump.done():
             pump.cancel()

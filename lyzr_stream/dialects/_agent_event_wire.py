@@ -14,19 +14,21 @@ to deliver:
 
 A message repeating a ``log_id`` already seen is an update of that entry: unchanged, it is
 dropped; changed, it is delivered as ``AgentEvent(update=True)`` (or as the tool's result when
-it brings the result of a call reported before). Nothing here raises on bad input: the answer
-must never fail because of this channel.
+it brings the result of a call reported before). Only the latest 4096 entries and thoughts are
+remembered (a flood must not grow memory): a repeat of an older one is delivered as new.
+Nothing here raises on bad input: the answer must never fail because of this channel.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any, Literal
 
 from .._events import AgentEvent, ReasoningDelta, ToolActivity
 from .._json import NOT_JSON, decode_or_text
 
-__all__ = ["AgentEventDecoder", "ChannelEvent"]
+__all__ = ["MAX_REMEMBERED", "AgentEventDecoder", "ChannelEvent"]
 
 ChannelEvent = ToolActivity | ReasoningDelta | AgentEvent
 
@@ -34,6 +36,8 @@ _KEEPALIVE = frozenset({"ping", "pong", "keepalive", "keep-alive", "heartbeat"})
 _CALL_TYPES = frozenset({"tool_call_prepare"})
 _RESULT_TYPES = frozenset({"tool_response", "tool_output", "coroutine_tool_response"})
 _REASONING_TYPES = frozenset({"thinking", "thinking_log"})
+#: How many ``log_id`` entries and thoughts a decoder remembers (the oldest are forgotten).
+MAX_REMEMBERED = 4096
 _PHASES: dict[str, Literal["call", "result"]] = {
     **dict.fromkeys(_CALL_TYPES, "call"),
     **dict.fromkeys(_RESULT_TYPES, "result"),
@@ -94,6 +98,12 @@ def parse_message(message: str | bytes) -> dict[str, Any] | None:
     return payload
 
 
+def _forget_oldest(remembered: OrderedDict[str, Any]) -> None:
+    # OrderedDict: dropping the first key of a plain dict gets slower the more were dropped.
+    if len(remembered) > MAX_REMEMBERED:
+        remembered.popitem(last=False)
+
+
 class _Entry:
     """What was delivered for one ``log_id``: the last payload, and the tool phases reported."""
 
@@ -110,8 +120,8 @@ class AgentEventDecoder:
     __slots__ = ("_entries", "_thoughts")
 
     def __init__(self) -> None:
-        self._entries: dict[str, _Entry] = {}
-        self._thoughts: set[str] = set()
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._thoughts: OrderedDict[str, None] = OrderedDict()
 
     def decode(self, message: str | bytes) -> list[ChannelEvent]:
         """The events one message brings (often none)."""
@@ -133,6 +143,7 @@ class AgentEventDecoder:
         if log_id is not None:
             if entry is None:
                 entry = self._entries[log_id] = _Entry(payload)
+                _forget_oldest(self._entries)
             entry.payload = payload
 
         out: list[ChannelEvent] = []
@@ -140,7 +151,8 @@ class AgentEventDecoder:
         if thought is None and event_type in _REASONING_TYPES:
             thought = _text(payload.get("message"))
         if thought is not None and thought not in self._thoughts:
-            self._thoughts.add(thought)
+            self._thoughts[thought] = None
+            _forget_oldest(self._thoughts)
             out.append(ReasoningDelta(thought if thought.endswith("\n") else thought + "\n"))
         if event_type in _REASONING_TYPES:
             return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sys
@@ -21,12 +22,14 @@ from lyzr_stream import (
     TextDelta,
     ToolActivity,
 )
+from lyzr_stream._events_channel import DEFAULT_QUEUE_SIZE, DROPPED_KEY
 from lyzr_stream.dialects._agent_event_wire import AgentEventDecoder
 from lyzr_stream.emulator import Emulator
 from lyzr_stream.emulator.agent_events import events_url_of, hub_of
 from lyzr_stream.emulator.event_agents import SERVER_TOOLS_ANSWER, SERVER_TOOLS_STEPS
 from tests.conftest import FAKE_KEY, assert_async_pools_clean
 from tests.helpers.clients import text_of
+from tests.helpers.event_flood import FLOOD_ANSWER, FloodServer
 
 AGENT = "server-tools-5"  # 5 ms between the agent's steps
 GRACE = 0.8
@@ -199,6 +202,147 @@ async def test_async_leaving_early_closes_socket_and_response(em: Emulator) -> N
         assert_async_pools_clean(client)
 
 
+# -- a flood never holds back the answer (issue 25, item 7) --------------------------------------
+FLOOD_GRACE = 0.5
+#: The answer's events wait for the caller's event in hand at most (1 ms here); the rest is a
+#: loaded machine's slack. Before the fix a 100,000-event flood held the answer back ~110 s.
+TEXT_BOUND = 0.5
+#: The caller's time per event under the flood (1 ms asleep, then its turn for the interpreter
+#: lock against the socket's reader thread, whose switch interval is 5 ms).
+PER_EVENT_WORST = 0.005
+
+
+class _Watch:
+    """What the stream's agent queue went through (installed by :func:`watch_agent_queue`)."""
+
+    def __init__(self) -> None:
+        self.queue: Any = None
+        self.peak = 0
+        self.sealed_at: float | None = None
+        self.after_seal = 0
+        self.when_queued: tuple[int, Any] | None = None
+
+
+def watch_agent_queue(monkeypatch: pytest.MonkeyPatch) -> _Watch:
+    from lyzr_stream import _events_channel
+
+    watch = _Watch()
+
+    class Watched(_events_channel._AgentQueue):
+        def __init__(self, *args: Any) -> None:
+            super().__init__(*args)
+            watch.queue = self
+
+        def push(self, events: Any) -> None:
+            super().push(events)
+            watch.peak = max(watch.peak, len(self))
+            if watch.when_queued is not None and len(self) >= watch.when_queued[0]:
+                watch.when_queued[1]()
+
+        def seal(self) -> None:
+            super().seal()
+            watch.sealed_at = watch.sealed_at or time.monotonic()
+
+        def pop(self) -> Any:
+            event = super().pop()
+            if event is not None and self.sealed:
+                watch.after_seal += 1
+            return event
+
+    monkeypatch.setattr(_events_channel, "_AgentQueue", Watched)
+    return watch
+
+
+def flood_client(server: FloodServer, **kw: Any) -> LyzrClient:
+    return LyzrClient(
+        api_key=FAKE_KEY,
+        base_url=server.url,
+        agent_events=True,
+        events_url=server.events_url,
+        events_grace=FLOOD_GRACE,
+        max_retries=0,
+        **kw,
+    )
+
+
+def test_a_flood_with_a_slow_caller_gets_the_whole_answer_in_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    watch = watch_agent_queue(monkeypatch)
+    texts: list[str] = []
+    iterations: list[int] = []
+    end: StreamEnd | None = None
+    last_text_at = end_at = 0.0
+    with FloodServer(100_000) as server, flood_client(server) as client:
+        with client.stream(req(agent="flood")) as stream:
+            for event in stream:
+                now = time.monotonic()
+                if isinstance(event, TextDelta):
+                    texts.append(event.text)
+                    last_text_at = now
+                elif isinstance(event, AgentEvent):
+                    iterations.append(event.raw["iteration"])
+                elif isinstance(event, StreamEnd):
+                    end, end_at = event, now
+                finished = server.finished_at(stream.session_id)
+                if finished is not None and "".join(texts) != FLOOD_ANSWER:
+                    assert now - finished <= TEXT_BOUND, "the answer is held back by the flood"
+                time.sleep(0.001)  # a slow callback
+        finished = server.finished_at(stream.session_id)
+    assert finished is not None and end is not None
+    assert "".join(texts) == FLOOD_ANSWER
+    assert last_text_at - finished <= TEXT_BOUND
+    # Bounded: the queue filled up and never held more; the oldest went, counted.
+    assert watch.peak == DEFAULT_QUEUE_SIZE
+    dropped = end.metadata[DROPPED_KEY]
+    assert dropped > 0 and stream.response().metadata[DROPPED_KEY] == dropped
+    assert iterations == sorted(set(iterations)), "agent events keep their order"
+    assert dropped == iterations[-1] + 1 - len(iterations), "each one delivered or counted"
+    # The grace period ends on time though the flood goes on; then only what waited, no more.
+    assert watch.sealed_at is not None and watch.sealed_at - finished <= FLOOD_GRACE + TEXT_BOUND
+    assert watch.after_seal <= DEFAULT_QUEUE_SIZE
+    assert end_at - finished <= FLOOD_GRACE + DEFAULT_QUEUE_SIZE * PER_EVENT_WORST + TEXT_BOUND
+
+
+async def test_answer_events_do_not_wait_behind_queued_agent_events(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    watch = watch_agent_queue(monkeypatch)
+    texts: list[str] = []
+    first_text_at = 0.0
+    waiting_then = 0
+    with FloodServer(20_000, hold_answer=True) as server:
+        # A queue large enough for the whole flood: nothing dropped, thousands waiting.
+        async with flood_client(server, events_queue_size=50_000) as client:
+            stream = client.astream(req(agent="flood"))
+            watch.when_queued = (15_000, lambda: server.release(stream.session_id))
+            async with stream:
+                async for event in stream:
+                    now = time.monotonic()
+                    if isinstance(event, TextDelta):
+                        if not texts:
+                            first_text_at, waiting_then = now, len(watch.queue)
+                        texts.append(event.text)
+                        if "".join(texts) == FLOOD_ANSWER:
+                            break
+                    first_token_at = stream.stats.first_token_at
+                    if first_token_at is not None and not texts:
+                        assert now - first_token_at <= TEXT_BOUND, "the text waits behind events"
+                    await asyncio.sleep(0.001)  # a slow callback
+    first_token_at = stream.stats.first_token_at
+    assert first_token_at is not None and first_text_at - first_token_at <= TEXT_BOUND
+    assert waiting_then >= 10_000, "the text overtook thousands of waiting agent events"
+    assert "".join(texts) == FLOOD_ANSWER
+
+
+def test_events_queue_size_is_checked() -> None:
+    assert settings_of(agent_events=True).queue_size == DEFAULT_QUEUE_SIZE == 1000
+    assert settings_of(agent_events=True, events_queue_size=5).queue_size == 5
+    for bad in (0, -1, 1.5, True, 10**7):
+        with pytest.raises(InvalidRequestError, match="queue_size"):
+            settings_of(agent_events=True, events_queue_size=bad)
+
+
 # -- secrets and configuration ---------------------------------------------------------------
 def test_the_key_never_reaches_logs_or_reprs(
     keyed_emulator: Emulator, caplog: pytest.LogCaptureFixture
@@ -295,35 +439,40 @@ class _Recording:
 
 def test_the_merge_rules() -> None:
     from lyzr_stream._events_channel import (
-        _AGENT,
         _CLOSED,
         _DONE,
         _END,
         _ERROR,
+        _WAKE,
+        DROPPED_KEY,
         AgentEventsSettings,
+        _AgentQueue,
         _Merge,
         _Note,
     )
 
     both = _Recording()
-    merge = _Merge(both, AgentEventsSettings(grace=0.2), both)  # type: ignore[arg-type]
-    first, second = AgentEvent("a"), AgentEvent("b")
-    batch = merge.take(_Note(_AGENT, [first, second]))
-    assert batch is not None and next(batch) is first
-    assert both.added == [first], "recorded as delivered: an event never taken is not kept"
-    assert list(batch) == [second] and both.added == [first, second]
-    assert list(merge.take(_Note(_CLOSED)) or ["over?"]) == []  # the socket's end: go on
+    woken: list[Any] = []
+    agent = _AgentQueue(2, woken.append)
+    merge = _Merge(both, AgentEventsSettings(grace=0.2), both, agent)  # type: ignore[arg-type]
+    assert merge.take(_Note(_WAKE)) and merge.take(_Note(_CLOSED))  # agent events wait: go on
     with pytest.raises(AgentError, match="bad"):
         merge.take(_Note(_ERROR, AgentError("bad")))
-    end = StreamEnd("m1")
-    assert merge.take(_Note(_END, end)) is None and merge.end is end  # held for late events
-    assert merge.take(_Note(_DONE)) is None
+    end = StreamEnd("m1", metadata={"k": 1})
+    assert not merge.take(_Note(_END, end)) and merge.end is end  # held for late events
+    assert not merge.take(_Note(_DONE))
+    # The agent queue: bounded, the oldest dropped and counted; one wake-up until drained.
+    a, b, c = AgentEvent("a"), AgentEvent("b"), AgentEvent("c")
+    agent.push([a])
+    agent.push([b, c])
+    assert len(woken) == 1 and len(agent) == 2 and agent.dropped == 1
+    assert [agent.pop(), agent.pop(), agent.pop()] == [b, c, None]
+    agent.push([a])
+    assert len(woken) == 2, "drained, so the next push wakes the caller again"
     # Late events: waited for while the socket is open and the grace period lasts.
     merge.answer_over()
     wait = merge.late_wait()
     assert wait is not None and 0 < wait <= 0.2
-    assert list(merge.late(_Note(_AGENT, [first]))) == [first]
-    assert list(merge.late(TextDelta("after the end"))) == list(merge.late(_Note(_DONE))) == []
     both.finished = True
     assert merge.late_wait() is None  # the socket ended: only what is queued
     both.finished, both.connected = False, False
@@ -331,3 +480,9 @@ def test_the_merge_rules() -> None:
     both.connected = True
     time.sleep(0.25)
     assert merge.late_wait() is None  # the grace period is over
+    agent.push([b])
+    assert [agent.pop(), agent.pop()] == [a, None], "sealed: what waited, nothing newer"
+    final = merge.final_end()
+    assert final is not None and final.message_id == "m1"
+    assert final.metadata == {"k": 1, DROPPED_KEY: 1}
+    assert both.added == [final], "the count is recorded in the answer"

@@ -210,6 +210,18 @@ def test_transport_error_text_is_scrubbed_of_secrets() -> None:
     assert isinstance(error, InvalidRequestError), "a request that cannot be sent is not retried"
 
 
+def test_the_scrubber_takes_the_url_encoded_form_too() -> None:
+    # The events channel puts the key in its URL's query: a log line may quote it encoded.
+    from urllib.parse import quote, urlencode
+
+    from lyzr_stream._errors import scrub
+
+    key = "sk/key+with spaces=="
+    text = f"ws://h/ws/s?{urlencode({'x-api-key': key})} and /ws/{quote(key, safe='')} and {key}"
+    expected = "ws://h/ws/s?x-api-key=[redacted] and /ws/[redacted] and [redacted]"
+    assert scrub(text, (key,)) == expected
+
+
 # -- default_headers values are secrets (issue 19, item 7) ---------------------------------------
 PROXY_SECRET = "Basic cHJveHktdXNlcjpwcm94eS1wYXNzd29yZA=="
 

@@ -8,7 +8,11 @@ from typing import Any
 import pytest
 
 from lyzr_stream import AgentEvent, ReasoningDelta, ToolActivity
-from lyzr_stream.dialects._agent_event_wire import AgentEventDecoder, parse_message
+from lyzr_stream.dialects._agent_event_wire import (
+    MAX_REMEMBERED,
+    AgentEventDecoder,
+    parse_message,
+)
 
 # Recorded shapes, as the Studio web client and lyzr-kit read them.
 TOOL_CALL = {
@@ -148,6 +152,20 @@ def test_log_id_repeats_are_updates_not_duplicates() -> None:
     done = {**start, "status": "completed"}
     events = decode(start, start, done, done)
     assert [(e.status, e.update) for e in events] == [("in_progress", False), ("completed", True)]
+
+
+def test_a_flood_of_entries_and_thoughts_is_remembered_within_a_bound() -> None:
+    decoder = AgentEventDecoder()
+    first = {"event_type": "step", "log_id": "e0", "thinking": "thought 0"}
+    decoder.decode(json.dumps(first))
+    for i in range(1, MAX_REMEMBERED + 1):  # one more entry and thought than remembered
+        decoder.decode(json.dumps({"event_type": "step", "log_id": f"e{i}", "thinking": f"t{i}"}))
+    recent = {"event_type": "step", "log_id": f"e{MAX_REMEMBERED}", "status": "done"}
+    assert [e.update for e in decoder.decode(json.dumps(recent))] == [True]
+    # The oldest was forgotten: its repeat is new again (its thought too), never a crash.
+    again = decoder.decode(json.dumps({**first, "status": "done"}))
+    assert [type(e).__name__ for e in again] == ["ReasoningDelta", "AgentEvent"]
+    assert again[1].update is False
 
 
 def test_a_tool_entry_updated_with_its_result() -> None:
