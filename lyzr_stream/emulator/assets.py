@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from starlette.datastructures import UploadFile
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -163,7 +163,10 @@ async def upload(request: Request) -> Response:
         return early
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         return JSONResponse({"detail": "Expected multipart/form-data"}, status_code=422)
-    form = await request.form()
+    try:
+        form = await request.form()
+    except ClientDisconnect:  # the client gave up mid-body (a file it refused to finish)
+        return Response(status_code=499)
     parts = form.getlist("files")
     if not parts or not all(isinstance(p, UploadFile) for p in parts):
         return JSONResponse(

@@ -16,6 +16,7 @@ from typing import TypeVar
 import pytest
 
 from lyzr_stream import APIResponseValidationError, InvalidRequestError, LyzrClient
+from lyzr_stream._http.limits import NOT_GIVEN
 from lyzr_stream.emulator import Emulator
 from lyzr_stream.emulator.assets import AssetStore
 
@@ -175,3 +176,29 @@ def test_names_are_reduced_to_their_last_component_and_nul_refused(
     with pytest.raises(InvalidRequestError, match="NUL character"):
         client.upload_assets(str(tmp_path / "a\0.pdf"))
     assert len(_uploads(lyzr_emulator)) == 1
+
+
+def test_a_file_changed_after_its_check_ends_the_request_without_retry(
+    client: LyzrClient, lyzr_emulator: Emulator, tmp_path: Path
+) -> None:
+    path = tmp_path / "draft.pdf"
+    path.write_bytes(PDF)
+    route = client._upload_route(path, None)  # checked now, sent below
+    path.write_bytes(PDF + b"% edited\n")
+    with pytest.raises(InvalidRequestError, match=r"draft\.pdf'.*changed after it was checked"):
+        client._send(route, NOT_GIVEN, None)
+
+    async def sent_async() -> None:
+        route = client._upload_route(path, None)
+        path.write_bytes(PDF)
+        with pytest.raises(InvalidRequestError, match="changed after it was checked"):
+            await client._asend(route, NOT_GIVEN, None)
+
+    asyncio.run(sent_async())
+    # The client hung up mid-request: the emulator may record it a moment after the raise.
+    deadline = time.monotonic() + 2
+    while len(_uploads(lyzr_emulator)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.2)
+    assert len(_uploads(lyzr_emulator)) == 2  # one attempt each: the caller's error, not retried
+    assert AssetStore.of(lyzr_emulator.app).uploads == []
