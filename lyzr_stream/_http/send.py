@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import aclosing, closing, contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, TypeVar
 import httpx
 
 from .._errors import APIResponseValidationError, LyzrError, excerpt, status_error
+from .._files import StreamedBody
 from .body import (
     ERROR_BODY_LIMIT,
     aclose_if_overlong,
@@ -56,13 +57,15 @@ T = TypeVar("T")
 @dataclass(frozen=True, slots=True)
 class HttpCall:
     """One HTTP call, ready to send: what every attempt sends and what bounds it. Frozen, so a
-    retry sends exactly what the first attempt sent."""
+    retry sends exactly what the first attempt sent (a streamed body's files are read again, and
+    refused if they changed)."""
 
     request: HttpRequest
     #: ``request.path`` made absolute.
     url: str
-    #: The body, encoded once for every attempt.
-    content: bytes = field(repr=False)
+    #: The body: bytes encoded once for every attempt, or a :class:`StreamedBody` (an upload)
+    #: that each attempt reads again from its files, in chunks.
+    content: bytes | StreamedBody = field(repr=False)
     timeouts: Timeouts
     retry: RetryPolicy
     #: The largest answer body :func:`fetch` reads; a larger one is an error.
@@ -96,11 +99,20 @@ def build_request(
     gets only the time that is left)."""
     remaining = None if deadline is None else deadline.remaining()
     request = call.request
+    headers = dict(request.headers)
+    content = call.content
+    body: bytes | Iterator[bytes] | AsyncIterator[bytes] | None
+    if isinstance(content, StreamedBody):
+        # A fresh reading per attempt; its length is known, so no chunked encoding.
+        headers["content-length"] = str(content.length)
+        body = content.achunks() if isinstance(http, httpx.AsyncClient) else content.chunks()
+    else:
+        body = content or None
     built = http.build_request(
         request.method,
         call.url,
-        content=call.content or None,
-        headers=dict(request.headers),
+        content=body,
+        headers=headers,
         cookies=dict(request.cookies) or None,
         timeout=call.timeouts.to_httpx(remaining),
     )

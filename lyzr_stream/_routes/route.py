@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from .._files import StreamedBody
 from ..dialects._base import Dialect, HttpRequest
 
 __all__ = ["FILES", "SESSIONS", "Route", "Service"]
@@ -62,10 +63,10 @@ class Route(Generic[T]):
         cls,
         service: Service,
         path: str,
-        body: tuple[bytes, str],
+        body: tuple[bytes | StreamedBody, str],
         parse: Callable[[bytes], T],
     ) -> Route[T]:
-        """``body``: the encoded content and its content type (a multipart upload)."""
+        """``body``: the content (encoded, or streamed from files) and its content type."""
         content, content_type = body
         headers = {**_ACCEPT_JSON, "content-type": content_type}
         return cls(service, HttpRequest("POST", path, headers, content=content), parse)

@@ -21,6 +21,7 @@ from .._events import StreamEvent
 if TYPE_CHECKING:  # annotations only: the contract loads without pydantic's model machinery
     from pydantic import SecretStr
 
+    from .._files import StreamedBody
     from .._request import AgentRequest
     from .._response import AgentResponse
 
@@ -66,9 +67,11 @@ class HttpRequest:
     one request type of the package: dialects build the agent calls with it, the routes (files,
     sessions) and the stop request too.
 
-    The body is ``json`` (encoded by the client), or ``content`` already encoded (a multipart
-    upload), or neither (a ``GET``). ``headers`` and ``cookies`` may hold the credential: they
-    are left out of the repr, and the client logs headers only with their values masked.
+    The body is ``json`` (encoded by the client), or ``content`` already encoded, or a
+    :class:`~lyzr_stream._files.StreamedBody` that each attempt reads again (a multipart upload:
+    its files are never read whole), or neither (a ``GET``). ``headers`` and ``cookies`` may
+    hold the credential: they are left out of the repr, and the client logs headers only with
+    their values masked.
     """
 
     method: str
@@ -76,7 +79,7 @@ class HttpRequest:
     headers: Mapping[str, str] = field(repr=False)
     json: Mapping[str, Any] | None = None
     cookies: Mapping[str, str] = field(default_factory=dict, repr=False)
-    content: bytes | None = field(default=None, repr=False)
+    content: bytes | StreamedBody | None = field(default=None, repr=False)
 
 
 class StreamParser(Protocol):

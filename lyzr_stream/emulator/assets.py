@@ -4,9 +4,11 @@ Multipart, one ``files`` part per file (parsed by Starlette, which needs ``pytho
 Each file gets its own result: ``success: true`` with a fresh ``asset_id``, or ``success: false``
 with an ``error`` when the type is not one Lyzr takes, the file is empty, or its name starts with
 ``fail`` (a file named to fail, for tests). The ``x-emulator-fault`` header's status, ``html``
-and ``fail-first`` faults apply as on the chat routes. Every upload is kept in the app's
-:class:`AssetStore` (``AssetStore.of(emulator.app).uploads``), and the v3 routes describe a
-request's ``assets`` ids from it, so the ``assets`` agent can say which files it received.
+and ``fail-first`` faults apply as on the chat routes; ``extra-result`` adds a result for a file
+that was not sent. Files are hashed as they arrive, never held whole. Every upload is kept in
+the app's :class:`AssetStore` (``AssetStore.of(emulator.app).uploads``), and the v3 routes
+describe a request's ``assets`` ids from it, so the ``assets`` agent can say which files it
+received.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from starlette.datastructures import UploadFile
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -109,39 +111,50 @@ async def injected_fault(request: Request, key: str) -> Response | None:
         return exc.response
 
 
-def _refusal(name: str, mime: str, data: bytes) -> str | None:
+def _refusal(name: str, mime: str, size: int) -> str | None:
     if name.lower().startswith("fail"):
         return "could not process the file"
     if mime not in ALLOWED_MIME_TYPES:
         return f"unsupported file type {mime or '(none)'}"
-    if not data:
+    if not size:
         return "the file is empty"
     return None
 
 
-async def _store_one(store: AssetStore, part: UploadFile) -> dict[str, Any]:
-    data = await part.read()
-    name = part.filename or "file"
-    mime = canonical_mime_type(part.content_type or "")
-    error = _refusal(name, mime, data)
-    asset_id = None if error else uuid.uuid4().hex
-    store.add(StoredAsset(name, mime, len(data), hashlib.sha256(data).hexdigest(), asset_id, error))
-    if error is not None:
-        return {"success": False, "file_name": name, "error": error}
-    kind = "image" if mime.startswith("image/") else "document"
+async def _size_and_hash(part: UploadFile) -> tuple[int, str]:
+    digest, size = hashlib.sha256(), 0
+    while chunk := await part.read(64 * 1024):
+        digest.update(chunk)
+        size += len(chunk)
+    return size, digest.hexdigest()
+
+
+def _success(asset_id: str, name: str, mime: str, size: int) -> dict[str, Any]:
     return {
         "success": True,
         "asset_id": asset_id,
         "file_name": name,
-        "type": kind,
-        "file_size": len(data),
+        "type": "image" if mime.startswith("image/") else "document",
+        "file_size": size,
         "url": f"https://assets.emulator.invalid/{asset_id}/{name}",
         "mime_type": mime,
     }
 
 
+async def _store_one(store: AssetStore, part: UploadFile) -> dict[str, Any]:
+    size, sha256 = await _size_and_hash(part)
+    name = part.filename or "file"
+    mime = canonical_mime_type(part.content_type or "")
+    error = _refusal(name, mime, size)
+    asset_id = None if error else uuid.uuid4().hex
+    store.add(StoredAsset(name, mime, size, sha256, asset_id, error))
+    if error is not None or asset_id is None:
+        return {"success": False, "file_name": name, "error": error}
+    return _success(asset_id, name, mime, size)
+
+
 async def upload(request: Request) -> Response:
-    await record(request)
+    await record(request, read_body=False)  # multipart: parsed as it streams in
     refused = check_api_key(request)
     if refused is not None:
         return refused
@@ -150,7 +163,10 @@ async def upload(request: Request) -> Response:
         return early
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         return JSONResponse({"detail": "Expected multipart/form-data"}, status_code=422)
-    form = await request.form()
+    try:
+        form = await request.form()
+    except ClientDisconnect:  # the client gave up mid-body (a file it refused to finish)
+        return Response(status_code=499)
     parts = form.getlist("files")
     if not parts or not all(isinstance(p, UploadFile) for p in parts):
         return JSONResponse(
@@ -160,6 +176,9 @@ async def upload(request: Request) -> Response:
     store = AssetStore.of(request.app)
     results = [await _store_one(store, p) for p in parts if isinstance(p, UploadFile)]
     await form.close()
+    fault = fault_of(request)
+    if fault is not None and fault.kind == "extra-result":
+        results.append(_success(uuid.uuid4().hex, "never-sent.pdf", "application/pdf", 1))
     return JSONResponse({"results": results})
 
 

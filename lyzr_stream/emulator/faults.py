@@ -20,6 +20,8 @@ Specs (one per request):
   before the body ends (a proxy holding the connection).
 - ``done-then-keepalive:<s>``: the answer and its end marker, then a ``: keepalive`` comment
   every 50 ms for ``s`` seconds.
+- ``extra-result``: the upload route answers one result more than the files it received (an
+  answer that does not match the request).
 
 Connection faults (``reset``, ``reset-first:<k>``, ``close-first:<k>``) need the raw socket,
 which ASGI does not expose: the TCP front at ``Emulator.front_url`` acts on them (see
@@ -111,6 +113,7 @@ def parse_fault(spec: str | None) -> Fault | None:
         kind in ("reset-first", "close-first") and len(args) == 1 and args[0].isdigit()
     ):
         return None  # a connection fault: the TCP front's business, not the app's
-    if kind in ("no-done", "malformed-json", "empty-200", "wrong-content-type") and not args:
+    no_args = ("no-done", "malformed-json", "empty-200", "wrong-content-type", "extra-result")
+    if kind in no_args and not args:
         return Fault(kind, spec=spec)
     raise FaultSpecError(f"unknown fault {spec!r}")

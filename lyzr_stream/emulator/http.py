@@ -69,9 +69,10 @@ def state_of(request: Request) -> EmulatorState:
     return state
 
 
-async def record(request: Request) -> Any:
-    """Record the request and return its JSON body (or None when it is not JSON)."""
-    raw = await request.body()
+async def record(request: Request, *, read_body: bool = True) -> Any:
+    """Record the request and return its JSON body (or None when it is not JSON; with
+    ``read_body=False`` the body is left unread, for a route that streams it)."""
+    raw = await request.body() if read_body else b""
     try:
         body = json.loads(raw) if raw else None
     except ValueError:

@@ -68,3 +68,12 @@ def test_same_bytes_are_one_upload_and_ids_pass_through() -> None:
     assert attachments.asset_ids == ("existing",)
     with pytest.raises(InvalidRequestError):
         MediaPart()
+
+
+def test_a_part_name_is_reduced_to_its_last_component_and_nul_refused() -> None:
+    named = CallAttachments([MediaPart(PDF, "application/pdf", name="../../home/ada/cv.pdf")])
+    assert [f.name for f in named.files] == ["cv.pdf"]
+    windows = CallAttachments([MediaPart(PNG, "image/png", name="C:\\Users\\ada\\me.png")])
+    assert [f.name for f in windows.files] == ["me.png"]
+    with pytest.raises(InvalidRequestError, match="NUL character"):
+        CallAttachments([MediaPart(PDF, "application/pdf", name="cv\0.pdf")])

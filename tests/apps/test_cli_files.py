@@ -24,6 +24,8 @@ def test_chat_file_goes_with_the_next_message(lyzr_emulator: Emulator, tmp_path:
     report.write_bytes(PDF)
     photo.write_bytes(PNG)
     bad.write_text("x")
+    fifo = tmp_path / "pipe.pdf"
+    os.mkfifo(fifo)
     child = pexpect.spawn(
         CLI[0],
         [*CLI[1:], "chat", "--agent-id", "assets", "--file", str(report)],
@@ -48,6 +50,10 @@ def test_chat_file_goes_with_the_next_message(lyzr_emulator: Emulator, tmp_path:
         child.sendline(f"/file {bad}")
         child.sendline("this one?")
         child.expect(r"error: InvalidRequestError: cannot upload 'notes\.txt'.*\(not sent\)")
+        child.expect("you> ")
+        child.sendline(f"/file {fifo}")  # a named pipe: refused at once, never waited on
+        child.sendline("and now?")
+        child.expect(r"InvalidRequestError: cannot upload '.*pipe\.pdf': it is a pipe", timeout=5)
         child.expect("you> ")
         child.sendeof()
         child.expect(pexpect.EOF)

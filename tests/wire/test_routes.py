@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -12,13 +13,16 @@ import pytest
 from pydantic import SecretStr
 
 from lyzr_stream import APIResponseValidationError, InvalidRequestError
+from lyzr_stream._files import FilePart, StreamedBody
 from lyzr_stream._routes.assets import (
     AssetUploadError,
+    DiskFile,
     UploadFile,
     check_upload,
     multipart_body,
     parse_upload_response,
     to_upload_file,
+    upload_name,
     upload_route,
 )
 from lyzr_stream._routes.sessions import (
@@ -35,10 +39,21 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 PDF = b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n"
 
 
+def _sent(body: StreamedBody) -> bytes:
+    """What one attempt sends (files read in chunks)."""
+    sent = b"".join(body.chunks())
+    assert len(sent) == body.length
+    return sent
+
+
 def test_inputs_become_upload_files(tmp_path: Path) -> None:
     path = tmp_path / "report.pdf"
     path.write_bytes(PDF)
-    assert to_upload_file(path) == UploadFile("report.pdf", PDF, "application/pdf")
+    on_disk = to_upload_file(path)
+    assert isinstance(on_disk, DiskFile)  # checked, not read: streamed when sent
+    assert (on_disk.name, on_disk.size) == ("report.pdf", len(PDF))
+    assert on_disk.mime_type == "application/pdf"
+    assert b"".join(on_disk.source.chunks()) == PDF
     assert to_upload_file(str(path)).mime_type == "application/pdf"
     assert to_upload_file(("a.PNG", PNG)).mime_type == "image/png"
     assert to_upload_file(("scan", PNG, "image/jpg")).mime_type == "image/jpeg"
@@ -63,6 +78,85 @@ def test_bad_inputs_are_refused(value: Any, message: str) -> None:
         to_upload_file(value)
 
 
+@pytest.mark.parametrize(
+    ("given", "sent"),
+    [
+        ("report.pdf", "report.pdf"),
+        ("/home/ada/private/report.pdf", "report.pdf"),
+        ("../../etc/report.pdf", "report.pdf"),
+        ("C:\\Users\\ada\\report.pdf", "report.pdf"),
+        ("..\\report.pdf", "report.pdf"),
+    ],
+)
+def test_file_names_are_reduced_to_their_last_component(given: str, sent: str) -> None:
+    assert upload_name(given) == sent
+    assert to_upload_file((given, PDF)).name == sent
+    assert UploadFile(given, PDF, "application/pdf").name == sent
+    assert to_upload_file(("x.pdf", PDF), name=given).name == sent
+    named = io.BytesIO(PDF)
+    named.name = given
+    assert to_upload_file(named).name == sent
+
+
+@pytest.mark.parametrize("name", ["a\0.pdf", "dir/\0/a.pdf", "folder/", "..", ""])
+def test_a_nul_or_no_file_name_is_refused(name: str) -> None:
+    with pytest.raises(InvalidRequestError, match=r"NUL character|needs a file name"):
+        to_upload_file((name, PDF))
+    with pytest.raises(InvalidRequestError, match=r"NUL character|needs a file name"):
+        UploadFile(name, PDF, "application/pdf")
+
+
+def test_a_path_with_a_nul_is_refused_before_any_io() -> None:
+    with pytest.raises(InvalidRequestError, match=r"'/tmp/a\\x00\.pdf'.*NUL character"):
+        to_upload_file("/tmp/a\0.pdf")
+
+
+def test_a_file_changed_after_its_check_is_refused_when_sent(tmp_path: Path) -> None:
+    path = tmp_path / "a.pdf"
+    path.write_bytes(PDF)
+    part = FilePart.check(str(path))
+    assert b"".join(part.chunks()) == PDF
+    path.write_bytes(PDF + b"more")
+    with pytest.raises(InvalidRequestError, match=r"a\.pdf'.*changed after it was checked"):
+        b"".join(part.chunks())
+    path.write_bytes(b"x" * (200 * 1024))
+    big = FilePart.check(str(path))
+    chunks = big.chunks()
+    next(chunks)
+    path.write_bytes(b"short")  # truncated while it is read
+    with pytest.raises(InvalidRequestError, match="changed after it was checked"):
+        list(chunks)
+
+
+def test_file_objects_are_read_capped_and_pipes_refused(tmp_path: Path) -> None:
+    class Endless:
+        name = "endless.pdf"
+        asked: list[int] = []
+
+        def read(self, size: int = -1) -> bytes:
+            self.asked.append(size)
+            return b"x" * size
+
+    endless = Endless()
+    with pytest.raises(InvalidRequestError, match=r"'endless\.pdf': more than 100 bytes"):
+        to_upload_file(endless, max_bytes=100)  # type: ignore[arg-type]
+    assert endless.asked == [101]
+    big = tmp_path / "big.pdf"
+    with big.open("wb") as out:
+        out.truncate(1000)
+    with big.open("rb") as opened:
+        with pytest.raises(InvalidRequestError, match="1000 bytes is over the 100-byte cap"):
+            to_upload_file(opened, max_bytes=100)
+        assert opened.tell() == 0  # refused by its size, not read
+        opened.seek(950)
+        assert to_upload_file(opened, max_bytes=100).size == 50  # what is left to read
+    read_end, write_end = os.pipe()
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        with pytest.raises(InvalidRequestError, match=r"'p\.pdf': it is a pipe \(FIFO\), not a"):
+            to_upload_file(pipe, name="p.pdf")
+
+
 def test_types_sizes_and_emptiness_checked_before_sending() -> None:
     check_upload([UploadFile("a.png", PNG, "image/png")], 1000)
     with pytest.raises(InvalidRequestError, match=r"'a\.gif' \(image/gif\).*PDF, DOCX"):
@@ -77,14 +171,19 @@ def test_types_sizes_and_emptiness_checked_before_sending() -> None:
         check_upload([], 10)
 
 
-def test_multipart_body_has_one_files_part_per_file() -> None:
+def test_multipart_body_has_one_files_part_per_file(tmp_path: Path) -> None:
+    (tmp_path / "c.pdf").write_bytes(PDF)
     files = [
         UploadFile('q"uote.pdf', PDF, "application/pdf"),
+        to_upload_file(tmp_path / "c.pdf"),
         UploadFile("b.png", PNG, "image/png"),
     ]
-    body, content_type = multipart_body(files, boundary="BOUNDARY")
+    streamed, content_type = multipart_body(files, boundary="BOUNDARY")
+    body = _sent(streamed)
+    assert _sent(streamed) == body  # each attempt reads the same bytes again
     assert content_type == "multipart/form-data; boundary=BOUNDARY"
-    assert body.count(b'name="files"') == 2
+    assert b'filename="c.pdf"\r\nContent-Type: application/pdf\r\n\r\n' + PDF + b"\r\n--" in body
+    assert body.count(b'name="files"') == 3
     assert b'filename="q%22uote.pdf"' in body
     assert b"Content-Type: image/png\r\n\r\n" + PNG + b"\r\n--BOUNDARY--\r\n" in body
     assert body.startswith(b"--BOUNDARY\r\n")
@@ -103,6 +202,8 @@ def test_upload_answer_parsed_and_failures_named() -> None:
     assert [f.name for f in info.value.failures] == ["b.png"]
     with pytest.raises(AssetUploadError, match=r"'b\.png': the service returned no result"):
         parse_upload_response(json.dumps({"results": [ok]}).encode(), files)
+    with pytest.raises(APIResponseValidationError, match=r"2 results for 1 file\(s\) sent"):
+        parse_upload_response(json.dumps({"results": [ok, ok]}).encode(), files[:1])
     with pytest.raises(APIResponseValidationError, match="no 'results'"):
         parse_upload_response(b'{"detail": "x"}', files)
     with pytest.raises(APIResponseValidationError, match="not valid JSON"):
@@ -163,7 +264,8 @@ def test_the_upload_route_checks_first_and_names_files_in_its_answer() -> None:
     request = route.request
     assert (request.method, request.path) == ("POST", "/v3/assets/upload")
     assert request.headers["content-type"].startswith("multipart/form-data")
-    assert request.content is not None and request.content.count(b'name="files"') == 1
+    assert isinstance(request.content, StreamedBody)
+    assert _sent(request.content).count(b'name="files"') == 1
     with pytest.raises(AssetUploadError, match=r"'a\.pdf': too big"):
         route.parse(b'{"results": [{"success": false, "error": "too big"}]}')
     with pytest.raises(InvalidRequestError, match="over the 8-byte cap"):
