@@ -25,20 +25,32 @@ What is recorded, per the conventions for invoking an agent (development status,
   ``gen_ai.client.operation.time_to_first_chunk`` and
   ``gen_ai.client.operation.time_per_output_chunk`` (s, streams only).
 - message content only when ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true``
-  (the conventions' opt-in): ``gen_ai.input.messages`` and ``gen_ai.output.messages``.
+  (the conventions' opt-in): ``gen_ai.input.messages`` and ``gen_ai.output.messages``. Without
+  it, a failed span's status description is the error type and HTTP status only
+  (``RateLimitError (HTTP 429)``): an error message may quote the prompt or the answer; with
+  it, the message follows, scrubbed like every other string.
+
+Two rules hold for everything recorded, through one wrapper (:class:`_Span`, with
+:func:`_guarded` for metrics): every string (attributes, event attributes, status, span names)
+is scrubbed of the client's secrets (``ClientSettings.secrets``, by :func:`~._errors.scrub`), and
+an OpenTelemetry SDK that raises (a span processor at start or end, an exporter, a metric
+reader) never fails the call: the call goes on, its telemetry may be incomplete, and the first
+such failure is logged once at WARNING by its type (its message might quote an attribute).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
-from collections.abc import AsyncGenerator, Generator, Iterator
+from collections.abc import AsyncGenerator, Callable, Generator, Iterator
 from contextlib import aclosing, closing, contextmanager
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from ._errors import APIStatusError, scrub
 from ._events import StreamEnd, StreamEvent, TextDelta, ToolActivity
 
 if TYPE_CHECKING:
@@ -56,6 +68,10 @@ __all__ = [
 
 CAPTURE_CONTENT_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 _INSTRUMENTATION = "lyzr_stream"
+#: A status description quotes at most this much (with content capture on).
+_STATUS_CHARS = 200
+
+logger = logging.getLogger("lyzr_stream")
 
 _api: Any = None  # the opentelemetry modules once imported; False when not installed
 
@@ -101,7 +117,8 @@ _cache: dict[tuple[int, int], _Instruments] = {}
 
 
 def _instruments() -> _Instruments | None:
-    """None unless opentelemetry is installed and a tracer or meter provider was set."""
+    """None unless opentelemetry is installed and a tracer or meter provider was set (or the
+    providers fail to give a tracer and instruments: the call then goes on untraced)."""
     api = _otel()
     if not api:
         return None
@@ -113,8 +130,91 @@ def _instruments() -> _Instruments | None:
     key = (id(tracer_provider), id(meter_provider))
     found = _cache.get(key)
     if found is None:
-        found = _cache[key] = _Instruments(trace, metrics)
+        found = _guarded("setting up the tracer and meter", _Instruments, trace, metrics)
+        if found is None:
+            return None
+        _cache[key] = found
     return found
+
+
+# -- the guard between a call and the SDK ---------------------------------------------------------
+_reported = False
+
+
+def _guarded(stage: str, operation: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``operation(*args, **kwargs)``, or None when it raises: the one guard between a call and
+    the OpenTelemetry SDK, whose span processors, exporters and metric readers are the
+    application's code. A failure there never fails the call; the first one is logged once."""
+    try:
+        return operation(*args, **kwargs)
+    except Exception as error:
+        _report(stage, error)
+        return None
+
+
+def _report(stage: str, error: Exception) -> None:
+    global _reported
+    if _reported:
+        return
+    _reported = True
+    # By type only: the message of an exporter's error may quote an attribute or a header.
+    logger.warning(
+        "OpenTelemetry raised %s while %s; the call went on and its telemetry may be "
+        "incomplete (further telemetry failures are not logged)",
+        type(error).__name__,
+        stage,
+    )
+
+
+def _clean(value: Any, secrets: tuple[str, ...]) -> Any:
+    """An attribute value with the secrets scrubbed from its strings."""
+    if not secrets:
+        return value
+    if isinstance(value, str):
+        return scrub(value, secrets)
+    if isinstance(value, (list, tuple)):
+        return [scrub(v, secrets) if isinstance(v, str) else v for v in value]
+    return value
+
+
+class _Span:
+    """A span this module records, written only through here: each operation behind the
+    guard, every string scrubbed of the client's ``secrets``. A span whose start failed is the
+    API's invalid span (nothing is recorded; what nests under it still runs)."""
+
+    __slots__ = ("_secrets", "span")
+
+    def __init__(self, tracer: Any, name: str, secrets: tuple[str, ...], **kwargs: Any) -> None:
+        self._secrets = secrets
+        attributes = kwargs.get("attributes")
+        if attributes:
+            kwargs["attributes"] = {k: _clean(v, secrets) for k, v in attributes.items()}
+        span = _guarded("starting a span", tracer.start_span, _clean(name, secrets), **kwargs)
+        self.span = span if span is not None else _otel()[0].INVALID_SPAN
+
+    def set(self, name: str, value: Any) -> None:
+        _guarded(
+            "setting a span attribute", self.span.set_attribute, name, _clean(value, self._secrets)
+        )
+
+    def error(self, description: str) -> None:
+        trace = _otel()[0]
+        status = trace.Status(trace.StatusCode.ERROR, _clean(description, self._secrets))
+        _guarded("setting a span status", self.span.set_status, status)
+
+    def end(self) -> None:
+        _guarded("ending a span", self.span.end)
+
+
+def _status_description(error: BaseException, secrets: tuple[str, ...]) -> str:
+    """The error type and HTTP status; the (scrubbed) message only with content capture on:
+    a service's error message may echo the prompt, an agent's error the answer."""
+    head = type(error).__name__
+    if isinstance(error, APIStatusError):
+        head = f"{head} (HTTP {error.status_code})"
+    if not _capture_content():
+        return head
+    return f"{head}: {scrub(str(error), secrets)}"[:_STATUS_CHARS]
 
 
 def _is_default(provider: Any) -> bool:
@@ -138,6 +238,7 @@ class _Call:
         "_last_chunk",
         "_metric_attrs",
         "_open_tools",
+        "_secrets",
         "_started",
         "_text_length",
         "_texts",
@@ -156,6 +257,7 @@ class _Call:
     ) -> None:
         self._api = _otel()
         self._instruments = instruments
+        self._secrets = settings.secrets
         self.streaming = streaming
         url = urlsplit(settings.base_url)
         provider = settings.dialect.provider
@@ -172,8 +274,12 @@ class _Call:
         if _capture_content():
             self._attrs["gen_ai.input.messages"] = _input_messages(request)
         trace = self._api[0]
-        self.span = instruments.tracer.start_span(
-            "invoke_agent", kind=trace.SpanKind.CLIENT, attributes=self._attrs
+        self.span = _Span(
+            instruments.tracer,
+            "invoke_agent",
+            self._secrets,
+            kind=trace.SpanKind.CLIENT,
+            attributes=self._attrs,
         )
         self._started = time.monotonic()
         self._chunks = 0
@@ -184,7 +290,7 @@ class _Call:
         self._open_tools: list[tuple[str, Any]] = []
 
     def context(self) -> Any:
-        return self._api[0].set_span_in_context(self.span)
+        return self._api[0].set_span_in_context(self.span.span)
 
     @contextmanager
     def current(self) -> Iterator[None]:
@@ -220,9 +326,19 @@ class _Call:
             now = time.monotonic()
             if self._ttfc is None:
                 self._ttfc = now - self._started
-                self._instruments.ttfc.record(self._ttfc, self._metric_attrs)
+                _guarded(
+                    "recording a metric",
+                    self._instruments.ttfc.record,
+                    self._ttfc,
+                    self._metric_attrs,
+                )
             else:
-                self._instruments.per_chunk.record(now - self._last_chunk, self._metric_attrs)
+                _guarded(
+                    "recording a metric",
+                    self._instruments.per_chunk.record,
+                    now - self._last_chunk,
+                    self._metric_attrs,
+                )
             self._last_chunk = now
             self._chunks += 1
             self._text_length += len(event.text)
@@ -232,14 +348,16 @@ class _Call:
             self._tool(event)
         elif isinstance(event, StreamEnd):
             if event.message_id:
-                self.span.set_attribute("gen_ai.response.id", event.message_id)
-            self.span.set_attribute("gen_ai.response.finish_reasons", [event.finish_reason])
+                self.span.set("gen_ai.response.id", event.message_id)
+            self.span.set("gen_ai.response.finish_reasons", [event.finish_reason])
 
     def _tool(self, activity: ToolActivity) -> None:
         trace = self._api[0]
         if activity.phase == "call":
-            span = self._instruments.tracer.start_span(
+            span = _Span(
+                self._instruments.tracer,
                 f"execute_tool {activity.name}",
+                self._secrets,
                 context=self.context(),
                 kind=trace.SpanKind.INTERNAL,
                 attributes={
@@ -256,18 +374,20 @@ class _Call:
                 span.end()
                 return
         # A result without its call (the call came before tracing saw the stream): one span.
-        self._instruments.tracer.start_span(
+        _Span(
+            self._instruments.tracer,
             f"execute_tool {activity.name}",
+            self._secrets,
             context=self.context(),
             attributes={"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": activity.name},
         ).end()
 
     def response(self, response: AgentResponse) -> None:
         """A whole one-shot answer."""
-        self.span.set_attribute("gen_ai.conversation.id", response.session_id)
+        self.span.set("gen_ai.conversation.id", response.session_id)
         if response.message_id:
-            self.span.set_attribute("gen_ai.response.id", response.message_id)
-        self.span.set_attribute("gen_ai.response.finish_reasons", [response.finish_reason])
+            self.span.set("gen_ai.response.id", response.message_id)
+        self.span.set("gen_ai.response.finish_reasons", [response.finish_reason])
         for activity in response.tool_activity:
             self._tool(activity)
         if self._texts is not None:
@@ -281,23 +401,24 @@ class _Call:
         self._open_tools.clear()
         attrs = self._metric_attrs
         if self.streaming:
-            span.set_attribute("lyzr.output_chunks", self._chunks)
+            span.set("lyzr.output_chunks", self._chunks)
             if self._ttfc is not None:
-                span.set_attribute("lyzr.time_to_first_chunk", self._ttfc)
+                span.set("lyzr.time_to_first_chunk", self._ttfc)
         if early_exit:
-            span.set_attribute("lyzr.early_exit", True)
+            span.set("lyzr.early_exit", True)
         if error is not None or early_exit:
-            span.set_attribute("lyzr.partial_text.length", self._text_length)
+            span.set("lyzr.partial_text.length", self._text_length)
         if error is not None:
             kind = type(error).__name__
             attrs = {**attrs, "error.type": kind}
-            span.set_attribute("error.type", kind)
-            span.set_status(self._api[0].Status(self._api[0].StatusCode.ERROR, str(error)[:200]))
+            span.set("error.type", kind)
+            span.error(_status_description(error, self._secrets))
         if self._texts is not None:
             part = {"type": "text", "content": "".join(self._texts)}
             output = [{"role": "assistant", "parts": [part]}]
-            span.set_attribute("gen_ai.output.messages", json.dumps(output))
-        self._instruments.duration.record(time.monotonic() - self._started, attrs)
+            span.set("gen_ai.output.messages", json.dumps(output))
+        elapsed = time.monotonic() - self._started
+        _guarded("recording a metric", self._instruments.duration.record, elapsed, attrs)
         span.end()
 
 
@@ -414,10 +535,13 @@ def note_retry(attempt: int, error: BaseException, delay: float) -> None:
     """A retry, as an event on the current span (the invocation's, while it is traced). The
     client hands this to the HTTP layer, which reports each retry upward through it."""
     api = _api
-    if not api:
-        return
-    span = api[0].get_current_span()
-    if span.is_recording():
+    if api:
+        _guarded("adding a span event", _add_retry, api[0], attempt, error, delay)
+
+
+def _add_retry(trace: Any, attempt: int, error: BaseException, delay: float) -> None:
+    span = trace.get_current_span()
+    if span.is_recording():  # the attributes are numbers and a type name: nothing to scrub
         span.add_event(
             "lyzr.retry",
             {"lyzr.attempt": attempt, "error.type": type(error).__name__, "lyzr.delay": delay},

@@ -6,6 +6,7 @@
     lyzr-stream history SESSION_ID [--agent-id ID]
     lyzr-stream emulator [--port 8080]
     lyzr-stream playground [--agent-id ID] [--framework langchain|llamaindex] [--emulator]
+                           [--host ADDR --allow-remote HOST[,HOST...]]
 
 The key comes from ``LYZR_API_KEY``, or from a prompt that does not echo (never from the command
 line, where it would land in the shell history). ``--emulator`` starts the embedded emulator and
@@ -22,7 +23,9 @@ message; inside a chat, ``/file PATH`` attaches a file to the next message. ``se
 agent's sessions; ``history`` prints one session's memory.
 
 ``playground`` serves a page on loopback (port 8000) that streams answers through ``ChatLyzr``
-or ``LyzrLLM`` (see :mod:`lyzr_stream.playground`).
+or ``LyzrLLM`` (see :mod:`lyzr_stream.playground`). A non-loopback ``--host`` needs
+``--allow-remote`` with the host names the page is reached by: requests naming any other host
+are refused (no DNS rebinding), whatever the bind address.
 
 ``ask`` prints the answer text to stdout (``--json``: the whole result); errors go to stderr
 with exit code 1 (2 for bad arguments).
@@ -134,12 +137,23 @@ def _playground_parser(commands: argparse._SubParsersAction[argparse.ArgumentPar
         action="store_true",
         help="show the agent's events channel on the timeline (Lyzr v3; extra: events)",
     )
-    play.add_argument("--host", default="127.0.0.1", help="address to serve on (loopback)")
+    play.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to serve on (default: 127.0.0.1; another needs --allow-remote)",
+    )
     play.add_argument("--port", type=int, default=8000)
     play.add_argument(
         "--allow-remote",
-        action="store_true",
-        help="serve on a non-loopback --host: anyone who reaches it uses your key",
+        action="append",
+        default=[],
+        metavar="HOST[,HOST...]",
+        help=(
+            "host names or IP addresses the page may be reached by besides loopback, "
+            "comma-separated or repeated (e.g. myhost.lan,192.168.1.5); needed to serve on a "
+            "non-loopback --host. Requests naming any other host are still refused (the Host "
+            "check is never off: no DNS rebinding). Anyone who reaches it uses your key"
+        ),
     )
 
 
@@ -359,11 +373,19 @@ def _playground(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
 
     try:
         from ..playground import LOOPBACK, ModelSettings, PlaygroundConfig, create_app, serve
+        from .playground.app import allowed_host_names
     except ImportError as error:
         sys.stderr.write(f"lyzr-stream: {error}\n")
         return 1
     if args.host not in LOOPBACK and not args.allow_remote:
-        parser.error(f"--host {args.host} is not loopback: add --allow-remote if you mean it")
+        parser.error(
+            f"--host {args.host} is not loopback: add --allow-remote HOST[,HOST...] naming the "
+            "hosts the page is reached by, if you mean it"
+        )
+    try:
+        allowed_hosts = allowed_host_names(args.allow_remote)
+    except LyzrError as error:
+        parser.error(f"--allow-remote: {error}")
     with contextlib.ExitStack() as stack:
         api_key, base_url, events_url = None, args.base_url, None
         agents: tuple[str, ...] = ()
@@ -395,7 +417,7 @@ def _playground(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
             models=settings,
             agent_suggestions=agents,
             emulator=args.emulator,
-            allow_remote=args.allow_remote,
+            allowed_hosts=allowed_hosts,
         )
         try:
             app = create_app(config)

@@ -11,6 +11,7 @@ tool calls land in their places, Stop ends a long answer early, and agent text h
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
@@ -25,9 +26,11 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from lyzr_stream._apps.playground.app import STATIC
+from lyzr_stream import InvalidRequestError
+from lyzr_stream._apps.playground.app import MAX_BODY_BYTES, STATIC, allowed_host_names
 from lyzr_stream.emulator import Emulator
 from lyzr_stream.emulator.agent_events import events_url_of
+from lyzr_stream.emulator.agents import long_answer_tokens
 from lyzr_stream.emulator.playground_agents import MARKUP_ANSWER, SHOWCASE_ANSWER
 from lyzr_stream.playground import (
     ModelSettings,
@@ -290,6 +293,141 @@ def test_other_sites_cannot_drive_the_agent(playground: PlaygroundServer) -> Non
     assert same.status_code == 200
 
 
+def test_an_allow_list_names_the_remote_hosts_and_never_turns_the_check_off(
+    emulator: Emulator,
+) -> None:
+    config = replace(_config(emulator), allowed_hosts=("Playground.Test", "192.168.7.7"))
+    with PlaygroundServer(create_app(config)) as server:
+        port = server.port
+
+        def status(host: str) -> int:
+            return httpx.get(server.url + "api/config", headers={"host": host}).status_code
+
+        assert status(f"playground.test:{port}") == 200
+        assert status(f"192.168.7.7:{port}") == 200
+        assert status(f"127.0.0.1:{port}") == 200  # loopback names stay accepted
+        refused = httpx.get(server.url + "api/config", headers={"host": f"evil.example:{port}"})
+        assert refused.status_code == 403 and "--allow-remote" in refused.json()["error"]
+        # A rebound page names its own host in the Host header: it cannot drive the agent.
+        body = {"message": "hi"}
+        rebound = httpx.post(
+            server.url + "api/stream", json=body, headers={"host": f"rebind.evil.example:{port}"}
+        )
+        assert rebound.status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("values", "names"),
+    [
+        (["a.example,B.example.", " [::1] "], ("a.example", "b.example", "[::1]")),
+        (["fe80::1", "10.0.0.1", "a.example"], ("[fe80::1]", "10.0.0.1", "a.example")),
+    ],
+)
+def test_allowed_host_names_are_normalised(values: list[str], names: tuple[str, ...]) -> None:
+    assert allowed_host_names(values) == names
+
+
+@pytest.mark.parametrize("value", ["*", "*.example.com", "host:8000", "http://host", "a,,b", ""])
+def test_allowed_hosts_never_hold_a_wildcard_a_port_or_a_url(value: str) -> None:
+    with pytest.raises(InvalidRequestError):
+        allowed_host_names([value])
+
+
+@pytest.mark.parametrize("path", ["api/session", "api/stream"])
+def test_deeply_nested_json_is_a_400_not_a_500(playground: PlaygroundServer, path: str) -> None:
+    deep = b"[" * 200_000 + b"]" * 200_000  # 400 kB: under the size cap, far over the depth
+    for body in (deep, b'{"message": ' + b"[" * 200_000):
+        response = httpx.post(
+            playground.url + path, content=body, headers={"content-type": "application/json"}
+        )
+        assert response.status_code == 400, response.text
+        assert "nests deeper than" in response.json()["error"]
+    # The server is fine afterwards.
+    assert httpx.post(playground.url + "api/session", json={}).status_code == 200
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_a_body_over_the_cap_is_a_413(playground: PlaygroundServer, chunked: bool) -> None:
+    big = b'{"message": "' + b"x" * MAX_BODY_BYTES + b'"}'
+    content: Any = iter([big[i : i + 65536] for i in range(0, len(big), 65536)]) if chunked else big
+    response = httpx.post(
+        playground.url + "api/stream",
+        content=content,
+        headers={"content-type": "application/json"},
+        timeout=30,
+    )
+    assert response.status_code == 413
+    assert f"larger than {MAX_BODY_BYTES} bytes" in response.json()["error"]
+
+
+def test_not_json_and_not_an_object_are_named(playground: PlaygroundServer) -> None:
+    for body, words in ((b"{nope", "not valid JSON"), (b"[1]", "must be a JSON object")):
+        response = httpx.post(
+            playground.url + "api/stream",
+            content=body,
+            headers={"content-type": "application/json"},
+        )
+        assert response.status_code == 400 and words in response.json()["error"]
+
+
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_evicted_models_are_closed(emulator: Emulator) -> None:
+    # 60 agent ids through the API with the garbage collector off: the models pushed out of
+    # the cache (8) must be closed by the playground, not left for a collection to find.
+    # Before the fix this run grew by 2 descriptors per evicted model (its pooled connection
+    # and the emulator's end of it; 300 ids: +464); now by the cached models' connections.
+    with PlaygroundServer(create_app(_config(emulator))) as server:
+        models = server.app.state.playground.backend._models
+        gc.disable()
+        try:
+            before = _open_fds()
+            with httpx.Client(timeout=30) as http:
+                for index in range(60):
+                    body = {"agent_id": f"echo-{index}", "message": "hi"}
+                    response = http.post(server.url + "api/stream", json=body)
+                    assert response.status_code == 200 and '"done"' in response.text
+            wait_for(lambda: not models._closing, 10, "the evicted models to be closed")
+            grown = _open_fds() - before
+        finally:
+            gc.enable()
+        assert len(models) == 8
+        assert grown <= 2 * 8 + 4, f"{grown} descriptors opened for 60 agent ids"
+
+
+def test_a_model_evicted_mid_answer_is_closed_after_it(emulator: Emulator) -> None:
+    slow = {"x-emulator-token-delay": "0.005"}
+    with PlaygroundServer(create_app(_config(emulator, **slow))) as server:
+        models = server.app.state.playground.backend._models
+        body = {"agent_id": "long-200", "message": "go"}
+        with httpx.stream("POST", server.url + "api/stream", json=body, timeout=30) as response:
+            lines = (json.loads(line[6:]) for line in response.iter_lines() if line)
+            events = [next(lines), next(lines)]
+            for index in range(12):  # pushes long-200's model out while it streams
+                agent = {"agent_id": f"echo-{index}"}
+                assert httpx.post(server.url + "api/session", json=agent).status_code == 200
+            events += list(lines)
+        assert events[-1]["type"] == "done", events[-1]
+        assert _text(events) == "".join(long_answer_tokens(200))
+        wait_for(lambda: not models._in_use and not models._closing, 5, "the closing")
+
+
+def test_messages_are_scrubbed_of_every_secret(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The key from the environment (not in the settings) and a header value: the one scrubber,
+    # with the client's secrets.
+    monkeypatch.setenv("LYZR_API_KEY", emulator.api_key)
+    settings = ModelSettings(
+        base_url=emulator.base_url, default_headers={"x-proxy": "hdr-secret-1"}
+    )
+    state = create_app(PlaygroundConfig("echo", settings)).state.playground
+    said = state.redact(f"denied for {emulator.api_key} via hdr-secret-1")
+    assert said == "denied for [redacted] via [redacted]"
+
+
 def test_the_key_is_in_no_byte_served(emulator: Emulator, playground: PlaygroundServer) -> None:
     served = [
         httpx.get(playground.url + path).content
@@ -337,10 +475,11 @@ def test_cli_serves_the_page_and_refuses_a_remote_host() -> None:
     refused = subprocess.run(
         [*command, "--host", "0.0.0.0"], env=env, capture_output=True, text=True, timeout=60
     )
-    assert refused.returncode == 2 and "--allow-remote" in refused.stderr
+    assert refused.returncode == 2 and "--allow-remote HOST[,HOST...]" in refused.stderr
     port = _free_port()
+    allowed = ["--allow-remote", "playground.test"]
     server = subprocess.Popen(
-        [*command, "--dialect", "chat-messages", "--port", str(port)],
+        [*command, "--dialect", "chat-messages", "--port", str(port), *allowed],
         env=env,
         stdout=subprocess.PIPE,
         text=True,
@@ -351,9 +490,42 @@ def test_cli_serves_the_page_and_refuses_a_remote_host() -> None:
         config = wait_for(lambda: _get_json(f"http://127.0.0.1:{port}/api/config"), 30, "serve")
         assert config["dialect"] == "chat-messages" and config["emulator"] is True
         assert {"showcase", "markup", "tools", "reasoning"} <= set(config["agents"])
+        url = f"http://127.0.0.1:{port}/api/config"
+        assert httpx.get(url, headers={"host": f"playground.test:{port}"}).status_code == 200
+        assert httpx.get(url, headers={"host": f"evil.example:{port}"}).status_code == 403
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [
+        (["--host", "0.0.0.0"], "--allow-remote HOST[,HOST...]"),
+        (["--host", "0.0.0.0", "--allow-remote"], "expected one argument"),
+        (["--host", "0.0.0.0", "--allow-remote", "*"], "wildcard"),
+        (["--allow-remote", "host:8000"], "without a port"),
+    ],
+)
+def test_cli_allow_remote_needs_explicit_hosts(
+    extra: list[str], words: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from lyzr_stream._apps.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["playground", "--emulator", *extra])
+    assert exited.value.code == 2
+    assert words in capsys.readouterr().err
+
+
+def test_cli_help_documents_the_allow_list(capsys: pytest.CaptureFixture[str]) -> None:
+    from lyzr_stream._apps.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["playground", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "--allow-remote HOST[,HOST...]" in help_text
+    assert "the Host check is never off" in help_text
 
 
 def _free_port() -> int:
@@ -460,7 +632,6 @@ def _page_on_chat_messages(driver: Any, emulator: Emulator) -> None:
         assert error.startswith("AgentError: ") and "Agent crashed midway" in error
         assert "14 characters received before it are kept" in error
         assert _answer(driver) == "Partial answer"
-
 
 
 def _page_on_lyzr_v3(driver: Any, emulator: Emulator) -> None:

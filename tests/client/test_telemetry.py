@@ -4,9 +4,13 @@ exporters, for every dialect and every surface (core sync/async, ChatLyzr, LyzrL
 from __future__ import annotations
 
 import asyncio
+import http.server
 import json
+import logging
 import subprocess
 import sys
+import threading
+import uuid
 from collections.abc import AsyncGenerator, Generator, Iterator
 from contextlib import closing
 from dataclasses import dataclass
@@ -17,15 +21,21 @@ import pytest
 from langchain_lyzr_stream import ChatLyzr
 from llamaindex_lyzr_stream import LyzrLLM
 from lyzr_stream import (
+    AgentError,
     AgentRequest,
+    APIStatusError,
+    APITimeoutError,
     InternalServerError,
     LyzrClient,
+    RateLimitError,
     StreamEnd,
     StreamInterruptedError,
     TextDelta,
 )
 from lyzr_stream import _telemetry as telemetry
 from lyzr_stream.emulator import Emulator
+from lyzr_stream.emulator.agents import AGENTS, AgentCall, Answer
+from tests.conftest import FAKE_KEY
 from tests.helpers.clients import make_client
 from tests.helpers.dialects import SETUPS, setup
 
@@ -35,8 +45,12 @@ from opentelemetry import metrics, trace  # noqa: E402
 from opentelemetry.metrics import _internal as metrics_internal  # noqa: E402
 from opentelemetry.sdk.metrics import MeterProvider  # noqa: E402
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader  # noqa: E402
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider  # noqa: E402
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: E402
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider  # noqa: E402
+from opentelemetry.sdk.trace.export import (  # noqa: E402
+    SimpleSpanProcessor,
+    SpanExporter,
+    SpanExportResult,
+)
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import (  # noqa: E402
     InMemorySpanExporter,
 )
@@ -327,9 +341,7 @@ def test_server_side_tools_become_execute_tool_child_spans(
         assert span.name == f"execute_tool {attrs['gen_ai.tool.name']}"
 
 
-def test_the_span_nests_under_the_current_context(
-    otel: Recorded, lyzr_emulator: Emulator
-) -> None:
+def test_the_span_nests_under_the_current_context(otel: Recorded, lyzr_emulator: Emulator) -> None:
     tracer = otel.tracer_provider.get_tracer("app")
     model = ChatLyzr(
         agent_id="echo", api_key=lyzr_emulator.api_key, base_url=lyzr_emulator.base_url
@@ -424,3 +436,285 @@ def test_without_opentelemetry_installed_calls_work() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.splitlines() == ["You said: x", "You said: y", "False"]
+
+
+# -- what a span may say: no prompt, no answer, no secret -----------------------------------------
+PROMPT = "my card is 4111-1111-1111-1111, what is my balance?"
+HEADER_SECRET = "proxy-credential-0123456789"
+
+
+class _EchoingService(http.server.BaseHTTPRequestHandler):
+    """A service that refuses every request with a detail quoting the prompt and the key."""
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["content-length"])))
+        status = 429 if body.get("agent_id") == "limited" else 400
+        detail = f"cannot answer {body.get('message')!r} for key {self.headers['x-api-key']}"
+        payload = json.dumps({"detail": detail}).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def echoing_service() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _EchoingService)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def leaky_agent(monkeypatch: pytest.MonkeyPatch) -> str:
+    """An emulator agent that answers a little, then fails quoting the prompt and its answer."""
+
+    def leaky(call: AgentCall) -> Answer:
+        return Answer(
+            ("Your balance", " is 1,234.56"), error=f"lost {call.message!r} after 1,234.56"
+        )
+
+    monkeypatch.setitem(AGENTS, "otel-leaky", leaky)
+    return "otel-leaky"
+
+
+def _strings(span: ReadableSpan) -> list[str]:
+    """Every string a span carries: name, attributes, events, status."""
+    out = [span.name, span.status.description or ""]
+    values = [*(span.attributes or {}).values()]
+    for event in span.events:
+        out.append(event.name)
+        values.extend((event.attributes or {}).values())
+    for value in values:
+        out.extend(str(v) for v in (value if isinstance(value, tuple) else (value,)))
+    return out
+
+
+def _assert_says_nothing_of(spans: list[ReadableSpan], *needles: str) -> None:
+    assert spans
+    for span in spans:
+        for text in _strings(span):
+            for needle in needles:
+                assert needle not in text, f"{needle!r} in {span.name}: {text!r}"
+
+
+@pytest.mark.parametrize(
+    ("agent", "description"),
+    [("refused", "BadRequestError (HTTP 400)"), ("limited", "RateLimitError (HTTP 429)")],
+)
+def test_a_status_error_describes_type_and_status_only(
+    otel: Recorded, echoing_service: str, agent: str, description: str
+) -> None:
+    client = LyzrClient(api_key=FAKE_KEY, base_url=echoing_service, max_retries=0)
+    with client, pytest.raises(APIStatusError) as caught:
+        client.chat(_request(agent, message=PROMPT))
+    assert "4111" in str(caught.value)  # the service did echo the prompt
+    span = otel.invocation()
+    assert span.status.status_code == trace.StatusCode.ERROR
+    assert span.status.description == description
+    _assert_says_nothing_of(otel.spans(), "4111", FAKE_KEY)
+
+
+def test_an_agent_error_describes_its_type_only(
+    otel: Recorded, lyzr_emulator: Emulator, leaky_agent: str
+) -> None:
+    with make_client(lyzr_emulator) as client, pytest.raises(AgentError) as caught:
+        client.stream(_request(leaky_agent, message=PROMPT)).until_done()
+    assert "4111" in str(caught.value) and caught.value.partial_text
+    span = otel.invocation()
+    assert span.status.description == "AgentError"
+    assert (span.attributes or {})["lyzr.partial_text.length"] == len(caught.value.partial_text)
+    _assert_says_nothing_of(otel.spans(), "4111", "1,234.56")
+
+
+def test_a_timeout_describes_its_type_only(otel: Recorded, lyzr_emulator: Emulator) -> None:
+    headers = {"x-emulator-fault": "delay-headers:2"}
+    client = make_client(lyzr_emulator, default_headers=headers, timeout=0.3, max_retries=0)
+    with client, pytest.raises(APITimeoutError):
+        list(client.stream(_request(message=PROMPT)))
+    assert otel.invocation().status.description == "APITimeoutError"
+
+
+def test_with_content_capture_the_message_is_kept_and_the_secrets_scrubbed(
+    otel: Recorded, echoing_service: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(telemetry.CAPTURE_CONTENT_ENV, "true")
+    # The caller pasted both secrets into the prompt; the service quotes it, and the key.
+    message = f"{PROMPT} key {FAKE_KEY} header {HEADER_SECRET}"
+    client = LyzrClient(
+        api_key=FAKE_KEY,
+        base_url=echoing_service,
+        max_retries=0,
+        default_headers={"x-proxy-auth": HEADER_SECRET},
+    )
+    with client, pytest.raises(APIStatusError):
+        client.chat(_request("refused", message=message))
+    span = otel.invocation()
+    description = span.status.description or ""
+    assert description.startswith("BadRequestError (HTTP 400): HTTP 400: cannot answer")
+    assert "4111" in description and "[redacted]" in description
+    assert "4111" in str((span.attributes or {})["gen_ai.input.messages"])
+    _assert_says_nothing_of(otel.spans(), FAKE_KEY, HEADER_SECRET)
+
+
+def test_no_secret_in_any_span_of_a_traced_stream(
+    otel: Recorded, lyzr_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Content on, a prompt holding the secrets, tool spans, retries and a failure: the span
+    # attributes (server.address included), events, names and status carry neither secret.
+    monkeypatch.setenv(telemetry.CAPTURE_CONTENT_ENV, "true")
+    message = f"{lyzr_emulator.api_key} {HEADER_SECRET}"
+    headers = {"x-proxy-auth": HEADER_SECRET}
+    with make_client(lyzr_emulator, default_headers=headers, dialect="chat-messages") as client:
+        request = AgentRequest(agent_id="tools", message=message, session_id=str(uuid.uuid4()))
+        assert client.stream(request).until_done().text
+    retried = {**headers, "x-emulator-fault": "status:429:retry-after=0"}
+    with make_client(lyzr_emulator, default_headers=retried, max_retries=1) as client:
+        with pytest.raises(RateLimitError):
+            list(client.stream(_request(message=message)))
+    spans = otel.spans()
+    assert {s.name for s in spans} >= {"invoke_agent", "execute_tool search"}
+    first, failed = otel.spans("invoke_agent")
+    attrs = first.attributes or {}
+    assert attrs["server.address"] == "127.0.0.1" and "url.full" not in attrs
+    assert [e.name for e in failed.events] == ["lyzr.retry"]
+    _assert_says_nothing_of(spans, lyzr_emulator.api_key, HEADER_SECRET)
+
+
+# -- an SDK that raises never fails the call -----------------------------------------------------
+class _RaisingProcessor(SpanProcessor):
+    """The application's processor, broken: ``on_start`` and/or ``on_end`` raise."""
+
+    def __init__(self, at: str) -> None:
+        self.at = at
+
+    def on_start(self, span: Any, parent_context: Any = None) -> None:
+        if self.at in ("start", "both"):
+            raise RuntimeError(f"processor broken at start, key {FAKE_KEY}")
+
+    def on_end(self, span: ReadableSpan) -> None:
+        if self.at in ("end", "both"):
+            raise RuntimeError(f"processor broken at end, key {FAKE_KEY}")
+
+
+class _RaisingExporter(SpanExporter):
+    def export(self, spans: Any) -> SpanExportResult:
+        raise RuntimeError(f"exporter broken, key {FAKE_KEY}")
+
+
+class _Raising:
+    """A span, tracer, meter or histogram whose every method raises (but the few a provider
+    needs to hand one out)."""
+
+    def __getattr__(self, name: str) -> Any:
+        def broken(*args: Any, **kwargs: Any) -> Any:
+            raise RuntimeError(f"{name} broken, key {FAKE_KEY}")
+
+        return broken
+
+
+class _RaisingTracer(_Raising):
+    def start_span(self, *args: Any, **kwargs: Any) -> Any:
+        return _Raising()
+
+
+class _RaisingMeter(_Raising):
+    def create_histogram(self, *args: Any, **kwargs: Any) -> Any:
+        return _Raising()
+
+
+class _RaisingProviders:
+    """A tracer and a meter provider whose spans and histograms raise on every operation."""
+
+    def get_tracer(self, *args: Any, **kwargs: Any) -> Any:
+        return _RaisingTracer()
+
+    def get_meter(self, *args: Any, **kwargs: Any) -> Any:
+        return _RaisingMeter()
+
+
+def _call(mode: str, client: LyzrClient, request: AgentRequest) -> str:
+    if mode == "stream":
+        return "".join(e.text for e in client.stream(request) if isinstance(e, TextDelta))
+    if mode == "chat":
+        return client.chat(request).text
+
+    async def run() -> str:
+        async with client:
+            if mode == "astream":
+                stream = client.astream(request)
+                return "".join([e.text async for e in stream if isinstance(e, TextDelta)])
+            return (await client.achat(request)).text
+
+    return asyncio.run(run())
+
+
+@pytest.fixture
+def telemetry_log(caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setattr(telemetry, "_reported", False)
+    caplog.set_level(logging.WARNING, logger="lyzr_stream")
+    return caplog
+
+
+def _assert_logged_once(caplog: pytest.LogCaptureFixture) -> None:
+    records = [r for r in caplog.records if "OpenTelemetry raised" in r.getMessage()]
+    assert len(records) == 1, [r.getMessage() for r in records]
+    assert records[0].levelno == logging.WARNING
+    assert FAKE_KEY not in caplog.text and "broken" not in caplog.text
+
+
+MODES_ALL = ["stream", "astream", "chat", "achat"]
+
+
+@pytest.mark.parametrize("at", ["start", "end", "both"])
+@pytest.mark.parametrize("mode", MODES_ALL)
+def test_a_raising_span_processor_never_fails_the_call(
+    otel: Recorded, lyzr_emulator: Emulator, telemetry_log: Any, mode: str, at: str
+) -> None:
+    otel.tracer_provider.add_span_processor(_RaisingProcessor(at))  # after the exporter's
+    client = make_client(lyzr_emulator, default_headers={"x-proxy-auth": HEADER_SECRET})
+    with client:
+        text = _call(mode, client, _request("echo", message="still here"))
+    assert text == "You said: still here"
+    _assert_logged_once(telemetry_log)
+    if at == "end":  # started and ended: the exporter before the broken processor has it
+        assert (otel.invocation().attributes or {})["gen_ai.agent.id"] == "echo"
+
+
+@pytest.mark.parametrize("mode", MODES_ALL)
+def test_a_raising_exporter_never_fails_the_call(
+    otel: Recorded, lyzr_emulator: Emulator, mode: str
+) -> None:
+    otel.tracer_provider.add_span_processor(SimpleSpanProcessor(_RaisingExporter()))
+    with make_client(lyzr_emulator) as client:
+        assert _call(mode, client, _request("echo", message="x")) == "You said: x"
+    assert len(otel.spans("invoke_agent")) == 1
+
+
+@pytest.mark.parametrize("mode", MODES_ALL)
+def test_spans_and_metrics_that_raise_everywhere_never_fail_the_call(
+    lyzr_emulator: Emulator, telemetry_log: Any, mode: str
+) -> None:
+    # Attributes, tool spans, events (a retry), status, end, every metric: each raises. The
+    # call's own outcome is untouched: its answer, or its own error.
+    providers = _RaisingProviders()
+    _set_globals(providers, providers)
+    try:
+        with make_client(lyzr_emulator, dialect="chat-messages") as client:
+            request = AgentRequest(agent_id="tools", message="lyzr", session_id=str(uuid.uuid4()))
+            assert _call(mode, client, request) == "Found 2 results for lyzr."
+        retried = {"x-emulator-fault": "status:429:retry-after=0"}  # a retry event, then failure
+        with make_client(lyzr_emulator, default_headers=retried, max_retries=1) as client:
+            with pytest.raises(RateLimitError):
+                _call(mode, client, _request())
+    finally:
+        _set_globals(None, None)
+    _assert_logged_once(telemetry_log)

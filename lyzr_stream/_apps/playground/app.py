@@ -4,20 +4,24 @@ Routes: ``GET /`` (the page), ``GET /static/playground.js`` and ``.css``, ``GET 
 ``POST /api/session`` (a new session id, or a typed one checked), ``POST /api/stream`` (one
 answer as Server-Sent Events, see :func:`turn_events` for the event types).
 
-The API key stays in this process: it is in the models, never in a response. Agent text is
-untrusted: the page only ever sets it as text, and every response carries a Content Security
-Policy that allows no inline script. A page on another site cannot drive the agent through a
-visitor's browser: requests must name a loopback ``Host`` (no DNS rebinding), POSTs must be
-``application/json`` (no simple cross-site form posts) and carry no foreign ``Origin``.
+The API key stays in this process: it is in the models, never in a response (error messages
+are scrubbed of the client's secrets by the one scrubber). Agent text is untrusted: the page
+only ever sets it as text, and every response carries a Content Security Policy that allows no
+inline script. A page on another site cannot drive the agent through a visitor's browser:
+requests must name a loopback ``Host`` or one of the configured ``allowed_hosts`` (no DNS
+rebinding: the check is never off), POSTs must be ``application/json`` (no simple cross-site
+form posts) and carry no foreign ``Origin``. Request bodies are capped (:data:`MAX_BODY_BYTES`)
+and decoded by the core's one JSON step, with its depth limit: too large is a 413, too deep or
+not JSON a 400.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import itertools
-import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,12 +32,20 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ..._errors import InvalidRequestError, LyzrError
+from ..._errors import APIResponseValidationError, InvalidRequestError, LyzrError, scrub
+from ..._json import decode
 from ..._version import __version__
 from .backends import Activity, Backend, Delta, Final, ModelSettings, Turn, backend_for
 from .sse import EventStreamResponse
 
-__all__ = ["PlaygroundConfig", "RunRecord", "create_app", "turn_events"]
+__all__ = [
+    "MAX_BODY_BYTES",
+    "PlaygroundConfig",
+    "RunRecord",
+    "allowed_host_names",
+    "create_app",
+    "turn_events",
+]
 
 STATIC = Path(__file__).resolve().parent / "static"
 _ASSETS = {"playground.js": "text/javascript", "playground.css": "text/css"}
@@ -56,6 +68,8 @@ _SERVER_STOPPED = {
 }
 _MAX_MESSAGE_CHARS = 100_000
 _MAX_VARIABLES = 100
+#: The largest request body the API reads (a question is at most 100,000 characters).
+MAX_BODY_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -67,8 +81,10 @@ class PlaygroundConfig:
     #: Agent ids offered in the page's agent field (the emulator's, with ``--emulator``).
     agent_suggestions: tuple[str, ...] = ()
     emulator: bool = False
-    #: Serve requests for any Host (only with a non-loopback bind address, on purpose).
-    allow_remote: bool = False
+    #: Host names (or IP addresses) requests may name besides the loopback ones: the names the
+    #: page is reached by when served on a non-loopback address (``--allow-remote``). The
+    #: ``Host`` check is never off; see :func:`allowed_host_names`.
+    allowed_hosts: tuple[str, ...] = ()
 
 
 @dataclass
@@ -87,6 +103,8 @@ class RunRecord:
 class PlaygroundState:
     config: PlaygroundConfig
     backend: Backend
+    #: The models' secrets (``ClientSettings.secrets``: the key, every header value).
+    secrets: tuple[str, ...] = ()
     runs: list[RunRecord] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     #: Set when the server shuts down (made in the server's event loop, on first use).
@@ -121,10 +139,8 @@ class PlaygroundState:
         return record
 
     def redact(self, text: str) -> str:
-        """Belt and braces: the package never puts the key in a message; this makes sure."""
-        key = self.config.models.api_key
-        secret = key.get_secret_value() if key is not None else ""
-        return text.replace(secret, "***") if len(secret) >= 4 else text
+        """Belt and braces: the package never puts a secret in a message; this makes sure."""
+        return scrub(text, self.secrets)
 
 
 async def turn_events(
@@ -215,11 +231,33 @@ def _bad_request(message: str, status: int = 400) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
+class _BodyTooLarge(InvalidRequestError):
+    """A request body over :data:`MAX_BODY_BYTES` (answered 413)."""
+
+
+def _refused(state: PlaygroundState, error: LyzrError) -> JSONResponse:
+    status = 413 if isinstance(error, _BodyTooLarge) else 400
+    return _bad_request(state.redact(str(error)), status)
+
+
 async def _json_body(request: Request) -> dict[str, Any]:
+    """The body as a JSON object: read up to :data:`MAX_BODY_BYTES`, decoded by the core's one
+    JSON step (its depth limit turns deep nesting into a typed error, not a RecursionError)."""
+    too_large = f"the request body is larger than {MAX_BODY_BYTES} bytes"
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise _BodyTooLarge(too_large)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise _BodyTooLarge(too_large)
+        chunks.append(chunk)
     try:
-        body = json.loads(await request.body())
-    except ValueError as exc:
-        raise InvalidRequestError("the request body is not JSON") from exc
+        body = decode(b"".join(chunks), what="the request body")
+    except APIResponseValidationError as error:
+        raise InvalidRequestError(error.message) from None
     if not isinstance(body, dict):
         raise InvalidRequestError("the request body must be a JSON object")
     return body
@@ -255,9 +293,10 @@ def create_app(config: PlaygroundConfig, backend: Backend | None = None) -> Star
     option fails here (``InvalidRequestError``), not at the first question."""
     if not config.agent_id:
         raise InvalidRequestError("the playground needs an agent id")
+    hosts = allowed_host_names(config.allowed_hosts)
     backend = backend if backend is not None else backend_for(config.models)
     backend.new_session_id(config.agent_id)
-    state = PlaygroundState(config, backend)
+    state = PlaygroundState(config, backend, backend.secrets(config.agent_id))
 
     async def page(request: Request) -> Response:
         return Response((STATIC / "index.html").read_bytes(), media_type="text/html")
@@ -291,7 +330,7 @@ def create_app(config: PlaygroundConfig, backend: Backend | None = None) -> Star
                 return JSONResponse({"session_id": wanted})
             return JSONResponse({"session_id": backend.new_session_id(agent_id)})
         except LyzrError as error:
-            return _bad_request(state.redact(str(error)))
+            return _refused(state, error)
 
     async def api_stream(request: Request) -> Response:
         try:
@@ -302,7 +341,7 @@ def create_app(config: PlaygroundConfig, backend: Backend | None = None) -> Star
             variables = _variables(body)
             session_id = session_id or backend.new_session_id(agent_id)
         except LyzrError as error:
-            return _bad_request(state.redact(str(error)))
+            return _refused(state, error)
         if state.shutting_down:
             return _bad_request("the playground server is stopping", 503)
         turn = Turn(agent_id, message, session_id, variables)
@@ -321,21 +360,54 @@ def create_app(config: PlaygroundConfig, backend: Backend | None = None) -> Star
         ]
     )
     app.state.playground = state
-    app.add_middleware(_Guard, allow_remote=config.allow_remote)
+    app.add_middleware(_Guard, allowed_hosts=hosts)
     return app
+
+
+def allowed_host_names(values: Iterable[str]) -> tuple[str, ...]:
+    """Host names from ``values`` (each may list several, comma-separated), checked and
+    normalised (lower case, IPv6 in brackets): what a request's ``Host`` may name besides
+    loopback. A wildcard, a port, a scheme or a path is refused (``InvalidRequestError``): the
+    list names hosts, it never turns the check off."""
+    if isinstance(values, str):
+        values = (values,)
+    names: list[str] = []
+    for value in values:
+        for item in value.split(","):
+            name = item.strip().lower().rstrip(".")
+            if not name:
+                raise InvalidRequestError(f"an allowed host is empty in {value!r}")
+            if name.startswith("[") and name.endswith("]"):
+                name = name[1:-1]
+            try:
+                address = ipaddress.ip_address(name)
+            except ValueError:
+                if not all(part and _HOST_CHARS.issuperset(part) for part in name.split(".")):
+                    raise InvalidRequestError(
+                        f"allowed hosts are host names or IP addresses without a port or a "
+                        f"wildcard, not {item.strip()!r}"
+                    ) from None
+            else:
+                name = f"[{address}]" if address.version == 6 else str(address)
+            if name not in names:
+                names.append(name)
+    return tuple(names)
+
+
+_HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_")
 
 
 ASGIApp = Callable[[MutableMapping[str, Any], Any, Any], Awaitable[None]]
 
 
 class _Guard:
-    """Loopback ``Host`` only, JSON-only POSTs without a foreign ``Origin``, and the security
-    headers on every response. Plain ASGI (no ``BaseHTTPMiddleware``): streaming and
-    disconnect messages pass through untouched."""
+    """A loopback ``Host`` or an allowed one only, JSON-only POSTs without a foreign
+    ``Origin``, and the security headers on every response. Plain ASGI (no
+    ``BaseHTTPMiddleware``): streaming and disconnect messages pass through untouched."""
 
-    def __init__(self, app: ASGIApp, allow_remote: bool = False) -> None:
+    def __init__(self, app: ASGIApp, allowed_hosts: Iterable[str] = ()) -> None:
         self.app = app
-        self.allow_remote = allow_remote
+        self.hosts = _LOOPBACK_HOSTS | frozenset(allowed_hosts)
 
     async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -358,8 +430,12 @@ class _Guard:
 
     def _refusal(self, scope: Mapping[str, Any], headers: Mapping[str, str]) -> Response | None:
         host = headers.get("host", "")
-        if not self.allow_remote and _hostname(host) not in _LOOPBACK_HOSTS:
-            return _bad_request("this playground answers on loopback addresses only", 403)
+        if _hostname(host).lower().rstrip(".") not in self.hosts:
+            return _bad_request(
+                "this playground answers only requests naming a loopback host or one of the "
+                "hosts it was started with (--allow-remote)",
+                403,
+            )
         if scope["method"] == "POST":
             content_type = headers.get("content-type", "").split(";")[0].strip().lower()
             if content_type != "application/json":

@@ -10,8 +10,11 @@ events ``lyzr_tool_call`` / ``lyzr_tool_result``), LlamaIndex's streamed respons
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections import OrderedDict
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -30,6 +33,8 @@ __all__ = [
 ]
 
 FRAMEWORKS = ("langchain", "llamaindex")
+
+logger = logging.getLogger("lyzr_stream")
 
 #: LangChain custom events of ChatLyzr, and their timeline kinds (others keep their name).
 _LANGCHAIN_ACTIVITY = {
@@ -115,17 +120,31 @@ class Backend(Protocol):
 
     def check_session_id(self, agent_id: str, session_id: str) -> None: ...
 
+    def secrets(self, agent_id: str) -> tuple[str, ...]: ...
+
     def pieces(self, turn: Turn) -> AsyncGenerator[Piece, None]: ...
 
 
 class _Models:
-    """One model per agent id (the page can switch agents), the most recent few kept."""
+    """One model per agent id (the page can switch agents), the most recent ``keep`` kept.
 
-    def __init__(self, settings: ModelSettings, build: Any, keep: int = 8) -> None:
+    A model pushed out is closed (its client's HTTP pools and their sockets) as soon as no
+    answer streams through it: an answer holds its model with :meth:`using`, and the last one
+    to leave closes a model that was pushed out meanwhile. Closing is a task on the running
+    loop (the async pools belong to it), or a plain close outside one."""
+
+    def __init__(self, settings: ModelSettings, build: Callable[..., Any], keep: int = 8) -> None:
         self._settings = settings
         self._build = build
         self._keep = keep
         self._models: OrderedDict[str, Any] = OrderedDict()
+        #: Answers streaming through each model (by ``id``), while there are any.
+        self._in_use: dict[int, int] = {}
+        #: Closings under way (held until done: the loop keeps only weak references to tasks).
+        self._closing: set[asyncio.Task[None]] = set()
+
+    def __len__(self) -> int:
+        return len(self._models)
 
     def get(self, agent_id: str) -> Any:
         model = self._models.pop(agent_id, None)
@@ -133,8 +152,48 @@ class _Models:
             model = self._build(**self._settings.model_kwargs(agent_id))
         self._models[agent_id] = model
         while len(self._models) > self._keep:
-            self._models.popitem(last=False)
+            _, evicted = self._models.popitem(last=False)
+            if id(evicted) not in self._in_use:
+                self._close(evicted)
         return model
+
+    @contextlib.asynccontextmanager
+    async def using(self, agent_id: str) -> AsyncIterator[Any]:
+        """The model of ``agent_id``, kept open until the block ends."""
+        model = self.get(agent_id)
+        key = id(model)
+        self._in_use[key] = self._in_use.get(key, 0) + 1
+        try:
+            yield model
+        finally:
+            left = self._in_use.pop(key) - 1
+            if left:
+                self._in_use[key] = left
+            elif self._models.get(agent_id) is not model:  # pushed out while in use
+                self._close(model)
+
+    def _close(self, model: Any) -> None:
+        client = model.client
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            client.close()
+            return
+        task = loop.create_task(_aclose(client))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    async def closed(self) -> None:
+        """Wait for the closings under way (tests, shutdown)."""
+        while self._closing:
+            await asyncio.wait(set(self._closing))
+
+
+async def _aclose(client: Any) -> None:
+    try:
+        await client.aclose()
+    except Exception as error:  # closing is best effort: the model is gone either way
+        logger.warning("closing an evicted playground model failed: %s", type(error).__name__)
 
 
 class _BackendBase:
@@ -157,19 +216,24 @@ class _BackendBase:
         client = self._models.get(agent_id).client
         client.prepare(AgentRequest(agent_id=agent_id, message="-", session_id=session_id))
 
+    def secrets(self, agent_id: str) -> tuple[str, ...]:
+        """What no response may carry: the client's secrets (the key, every header value)."""
+        secrets: tuple[str, ...] = self._models.get(agent_id).client.settings.secrets
+        return secrets
+
 
 class LangChainBackend(_BackendBase):
     framework = "langchain"
 
     async def pieces(self, turn: Turn) -> AsyncGenerator[Piece, None]:
-        model = self._models.get(turn.agent_id)
-        events = model.astream_events(turn.message, version="v2", **turn.call_options())
-        try:
-            async for event in events:
-                for piece in _langchain_pieces(event):
-                    yield piece
-        finally:
-            await events.aclose()
+        async with self._models.using(turn.agent_id) as model:
+            events = model.astream_events(turn.message, version="v2", **turn.call_options())
+            try:
+                async for event in events:
+                    for piece in _langchain_pieces(event):
+                        yield piece
+            finally:
+                await events.aclose()
 
 
 def _langchain_pieces(event: Mapping[str, Any]) -> list[Piece]:
@@ -211,24 +275,25 @@ class LlamaIndexBackend(_BackendBase):
     async def pieces(self, turn: Turn) -> AsyncGenerator[Piece, None]:
         from llama_index.core.llms import ChatMessage
 
-        model = self._models.get(turn.agent_id)
         # LyzrLLM dispatches agent events on the instrumentation bus, synchronously and in
         # stream order: those seen before a response come before its pieces.
         pending = self._agent_events.open(turn.session_id)
         try:
-            responses = await model.astream_chat(
-                [ChatMessage(role="user", content=turn.message)], **turn.call_options()
-            )
-            try:
-                async for response in responses:
+            async with self._models.using(turn.agent_id) as model:
+                responses = await model.astream_chat(
+                    [ChatMessage(role="user", content=turn.message)], **turn.call_options()
+                )
+                try:
+                    async for response in responses:
+                        while pending:
+                            yield pending.pop(0)
+                        extras = response.additional_kwargs
+                        for piece in _llamaindex_pieces(response.delta, extras):
+                            yield piece
                     while pending:
                         yield pending.pop(0)
-                    for piece in _llamaindex_pieces(response.delta, response.additional_kwargs):
-                        yield piece
-                while pending:
-                    yield pending.pop(0)
-            finally:
-                await responses.aclose()
+                finally:
+                    await responses.aclose()
         finally:
             self._agent_events.close(turn.session_id)
 
