@@ -1,7 +1,8 @@
 """Typed errors, partial text, retries and timeouts, shown with the emulator's fault injection.
 
 Every error is a ``lyzr_stream.LyzrError`` carrying ``partial_text`` (what had already reached
-you). Retries happen only before anything was delivered, so they never repeat text.
+you). Retries happen only before anything was delivered, so they never repeat text, and an
+agent run is re-sent only when it provably did not start (here: 503 with Retry-After).
 
     python examples/error_handling.py
 """
@@ -43,8 +44,10 @@ def main() -> list[str]:
             lines.append(f"interrupted; partial_text={error.partial_text!r}")
             assert error.partial_text == "".join(received)
 
-        # 2. Two 503s, then success: retried (nothing had been delivered yet).
-        stream = client("fail-first:2:503").stream(question.model_copy(update={"session_id": "r"}))
+        # 2. Two 503s with Retry-After (the service did not take the request), then success:
+        #    retried. A 500, or a 503 without Retry-After, would not be: the agent may have run.
+        retried = client("fail-first:2:503:retry-after=0")
+        stream = retried.stream(question.model_copy(update={"session_id": "r"}))
         lines.append(f"after retries: {stream.until_done().text!r} ({stream.stats.attempts} tries)")
 
         # 3. The stream goes quiet: the idle (read) timeout names itself.
