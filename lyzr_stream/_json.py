@@ -135,7 +135,10 @@ def _load(data: str | bytes, what: str, max_bytes: int | None, shallow: bool) ->
     # so the walk is paid only by documents that could fail it.
     if not shallow and _bracket_count(data) > MAX_DEPTH and _too_deep(value):
         raise _too_deep_error(data, what)
-    if may_hold_surrogate_escape(data):
+    # The backslash test inline: on the per-token path most events hold no escape at all.
+    if ("\\" in data if isinstance(data, str) else b"\\" in data) and may_hold_surrogate_escape(
+        data
+    ):
         value = without_lone_surrogates(value)
     return value
 
