@@ -2,18 +2,27 @@
 request bodies.
 
 Every JSON document the service sends (stream events, one-shot answers, error bodies, route
-answers, agent events) is decoded by :func:`decode` or :func:`decode_or_text`, so that a huge or
-absurdly nested document is one typed error (:class:`APIResponseValidationError`) everywhere,
-never a ``RecursionError`` or a ``MemoryError`` from deep inside a parser.
+answers, agent events) is decoded by :func:`decode` or :func:`decode_or_text`, so that:
+
+- a huge or absurdly nested document is one typed error (:class:`APIResponseValidationError`)
+  everywhere, never a ``RecursionError`` or a ``MemoryError`` from deep inside a parser;
+- "not JSON" and "JSON over the limits" are told apart by one rule: nesting is measured on what
+  the parser read as JSON before its first syntax error, so a payload that opens more than
+  :data:`MAX_DEPTH` levels is over the limits, valid or not (``"[" * 200000``, a cut
+  ``{"a": {"a": ...``); below that, a payload that is not valid JSON is text (``NOT_JSON``);
+- no decoded string holds a lone surrogate (:mod:`lyzr_stream._text`).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
+from itertools import accumulate
 from typing import Any, Final
 
 from ._errors import APIResponseValidationError, InvalidRequestError, excerpt
+from ._text import may_hold_surrogate_escape, without_lone_surrogates
 
 __all__ = ["MAX_DEPTH", "NOT_JSON", "decode", "decode_or_text", "encode_body"]
 
@@ -57,6 +66,30 @@ def _bracket_count(data: str | bytes) -> int:
     return data.count("[") + data.count("{")
 
 
+#: A JSON string (an unterminated one runs to the end), and a bracket.
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?', re.DOTALL)
+_BRACKETS = re.compile(r"[\[\]{}]")
+_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+
+
+def _nesting(text: str) -> int:
+    """The deepest nesting of the brackets outside strings in ``text`` (C-speed passes)."""
+    steps = map(_STEP.__getitem__, _BRACKETS.findall(_STRING.sub("", text)))
+    return max(accumulate(steps), default=0)
+
+
+def _read_too_deep(data: str | bytes, error: ValueError) -> bool:
+    """Whether what the parser read as JSON before ``error`` already nests deeper than
+    :data:`MAX_DEPTH` (then the payload is JSON over the limits, not text)."""
+    if _bracket_count(data) <= MAX_DEPTH:
+        return False
+    if isinstance(data, bytes):
+        data = data.decode(json.detect_encoding(data), "replace")
+    position = getattr(error, "pos", None)
+    read = data if position is None else data[:position]
+    return _bracket_count(read) > MAX_DEPTH and _nesting(read) > MAX_DEPTH
+
+
 def _too_deep_error(data: str | bytes, what: str) -> APIResponseValidationError:
     return APIResponseValidationError(
         f"{what} nests deeper than {MAX_DEPTH} levels", body_excerpt=excerpt(data[:200])
@@ -94,12 +127,19 @@ def _load(data: str | bytes, what: str, max_bytes: int | None, shallow: bool) ->
         value = json.loads(data)
     except RecursionError:
         raise _too_deep_error(data, what) from None
-    except ValueError:
+    except ValueError as error:
+        if _read_too_deep(data, error):
+            raise _too_deep_error(data, what) from None
         return NOT_JSON
     # Only a document with more brackets than the limit can be too deep: the count is C-fast,
     # so the walk is paid only by documents that could fail it.
     if not shallow and _bracket_count(data) > MAX_DEPTH and _too_deep(value):
         raise _too_deep_error(data, what)
+    # The backslash test inline: on the per-token path most events hold no escape at all.
+    if ("\\" in data if isinstance(data, str) else b"\\" in data) and may_hold_surrogate_escape(
+        data
+    ):
+        value = without_lone_surrogates(value)
     return value
 
 

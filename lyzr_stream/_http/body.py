@@ -5,10 +5,12 @@ an answer's end marker (drained briefly so the connection can be reused, or clos
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import select
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -31,6 +33,8 @@ logger = logging.getLogger("lyzr_stream")
 
 #: At most this much of an error response body is read (an HTML error page can be large).
 ERROR_BODY_LIMIT = 64 * 1024
+#: The shortest wait given to a socket read at the deadline (zero would mean non-blocking).
+_MIN_READ_WAIT = 0.001
 
 
 def set_body_read_timeout(response: httpx.Response, seconds: float | None) -> None:
@@ -45,21 +49,59 @@ def set_body_read_timeout(response: httpx.Response, seconds: float | None) -> No
 
 
 def read_capped(response: httpx.Response, limit: int, deadline: Deadline) -> bytes:
-    """At most ``limit`` bytes of a body, within the total deadline (the rest is not read)."""
+    """At most ``limit`` bytes of a body, within the total deadline as a whole: checked between
+    reads, and each socket read waits at most the time left (the rest is not read)."""
     capped = _CappedBody(response, limit, deadline)
-    for chunk in response.iter_bytes():
-        if capped.full_after(chunk):
-            break
+    try:
+        with _reads_within(response, deadline):
+            for chunk in response.iter_bytes():
+                if capped.full_after(chunk):
+                    break
+    except httpx.TimeoutException:
+        if deadline.expired():
+            raise timeout_error("total") from None
+        raise
     return capped.body()
 
 
 async def aread_capped(response: httpx.Response, limit: int, deadline: Deadline) -> bytes:
-    """Async form of :func:`read_capped`."""
+    """Async form of :func:`read_capped` (a read still pending at the deadline is cancelled)."""
     capped = _CappedBody(response, limit, deadline)
-    async for chunk in response.aiter_bytes():
-        if capped.full_after(chunk):
-            break
+    try:
+        async with asyncio.timeout(deadline.remaining()):
+            async for chunk in response.aiter_bytes():
+                if capped.full_after(chunk):
+                    break
+    except TimeoutError:
+        raise timeout_error("total") from None
     return capped.body()
+
+
+@contextmanager
+def _reads_within(response: httpx.Response, deadline: Deadline) -> Iterator[None]:
+    """Within: each socket read of ``response``'s body waits at most the time left before
+    ``deadline``. httpcore takes the read timeout once, when the body starts, so a body that
+    drips and then stalls would otherwise overrun the deadline by up to that timeout.
+
+    Only for an HTTP/1.1 connection, whose network stream serves this one response; the
+    stream's own ``read`` is back in place on exit (the connection may be reused)."""
+    stream: Any = response.extensions.get("network_stream")
+    read = getattr(stream, "read", None)
+    if deadline.remaining() is None or read is None or _http11_connection(response) is None:
+        yield
+        return
+
+    def read_within(max_bytes: int, timeout: float | None = None) -> bytes:
+        left = max(deadline.remaining() or 0.0, _MIN_READ_WAIT)
+        data: bytes = read(max_bytes, left if timeout is None else min(timeout, left))
+        return data
+
+    stream.read = read_within
+    try:
+        yield
+    finally:
+        with contextlib.suppress(AttributeError):
+            del stream.read
 
 
 class _CappedBody:

@@ -16,21 +16,28 @@ A message repeating a ``log_id`` already seen is an update of that entry: unchan
 dropped; changed, it is delivered as ``AgentEvent(update=True)`` (or as the tool's result when
 it brings the result of a call reported before). Only the latest 4096 entries and thoughts are
 remembered (a flood must not grow memory): a repeat of an older one is delivered as new.
-Nothing here raises on bad input: the answer must never fail because of this channel.
+Nothing here raises on bad input: the answer must never fail because of this channel. A message
+over the JSON limits (nested deeper than ``MAX_DEPTH``, in the message or in a JSON string
+field) is dropped and logged at DEBUG with its typed error; strings come out without lone
+surrogates (both by :mod:`lyzr_stream._json`).
 """
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any, Literal
 
+from .._errors import APIResponseValidationError
 from .._events import AgentEvent, ReasoningDelta, ToolActivity
 from .._json import NOT_JSON, decode_or_text
 
 __all__ = ["MAX_REMEMBERED", "AgentEventDecoder", "ChannelEvent"]
 
 ChannelEvent = ToolActivity | ReasoningDelta | AgentEvent
+
+logger = logging.getLogger("lyzr_stream")
 
 _KEEPALIVE = frozenset({"ping", "pong", "keepalive", "keep-alive", "heartbeat"})
 _CALL_TYPES = frozenset({"tool_call_prepare"})
@@ -80,7 +87,8 @@ def _result(payload: Mapping[str, Any]) -> Any:
 
 
 def parse_message(message: str | bytes) -> dict[str, Any] | None:
-    """The message as a JSON object, or None for keep-alives, non-JSON lines and other data."""
+    """The message as a JSON object, or None for keep-alives, non-JSON lines and other data;
+    over the JSON limits: :class:`APIResponseValidationError`."""
     if isinstance(message, bytes):
         try:
             message = message.decode("utf-8")
@@ -124,11 +132,14 @@ class AgentEventDecoder:
         self._thoughts: OrderedDict[str, None] = OrderedDict()
 
     def decode(self, message: str | bytes) -> list[ChannelEvent]:
-        """The events one message brings (often none)."""
-        payload = parse_message(message)
-        if payload is None:
+        """The events one message brings (often none; none for a message over the JSON
+        limits, which is logged)."""
+        try:
+            payload = parse_message(message)
+            return [] if payload is None else self.map(payload)
+        except APIResponseValidationError as exc:
+            logger.debug("lyzr_stream: an agent event was dropped (%s)", exc)
             return []
-        return self.map(payload)
 
     def map(self, payload: Mapping[str, Any]) -> list[ChannelEvent]:
         """The events of one decoded message."""

@@ -22,7 +22,6 @@ from ._base import (
 from ._parsers import UnexpectedContentParser, media_type
 from ._sse import ServerSentEvent, SSEDecoder
 from ._tags import TagSplitter
-from ._unescape import replace_lone_surrogates
 
 __all__ = ["JsonEventParser", "JsonEventsDialect", "first_text"]
 
@@ -56,7 +55,6 @@ class JsonEventParser:
         """Answer text through the tag splitter (``<think>``/``<artifacts>`` anywhere)."""
         if not text:
             return []
-        text = replace_lone_surrogates(text)
         if self._think.passthrough and "<" not in text:
             return [TextDelta(text)]
         return list(self._think.feed(text))

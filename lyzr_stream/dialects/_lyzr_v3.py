@@ -17,10 +17,11 @@ The answer text of every form, and the one-shot ``response``, goes through
 :class:`~lyzr_stream.dialects._tags.TagSplitter`: ``<think>`` blocks become reasoning and
 ``<artifacts>`` blocks become artifacts wherever they appear, as the official clients show them.
 
-Telling text from JSON: an escaped text fragment never holds a bare ``"`` (quotes arrive as
-``\\"`` or ``&quot;``), so a payload starting ``{"`` is JSON and must parse, and any payload
-that parses to a non-empty JSON object is JSON (its keys need bare quotes); anything else
-(``{}``, ``{1}``, ``{\\"a\\": 1}``) is text.
+Telling text from JSON (one rule, :func:`payload_events`): a payload that parses to a non-empty
+JSON object is JSON; anything else that is not over the JSON limits (``{}``, ``{1}``, an
+unescaped fragment ``{"answer": 4``) is answer text, as every official client shows it. A
+payload over the limits (:func:`lyzr_stream._json.decode_or_text`: nesting deeper than
+``MAX_DEPTH`` in what parses) fails the stream with ``APIResponseValidationError``.
 
 Content type of a 200 on the stream route: the official clients do not look at it, so the body
 is read as SSE whatever it says, except a JSON document (one whole answer, as from the chat
@@ -35,7 +36,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, ClassVar
 
-from .._errors import APIResponseValidationError, StreamInterruptedError, excerpt
+from .._errors import APIResponseValidationError, StreamInterruptedError
 from .._events import Metadata, StreamEnd, TextDelta, ToolActivity
 from .._json import NOT_JSON, decode, decode_or_text
 from .._request import AgentRequest
@@ -54,7 +55,7 @@ from ._local_tools import local_tools_feature, tool_call_request_from_payload
 from ._parsers import JsonBodyParser, SniffingParser, UnexpectedContentParser, media_type
 from ._sse import ServerSentEvent, SSEDecoder, plain_data_payloads
 from ._tags import TagSplitter
-from ._unescape import FragmentUnescaper, replace_lone_surrogates
+from ._unescape import FragmentUnescaper
 
 __all__ = [
     "LyzrV3Dialect",
@@ -107,19 +108,16 @@ def api_key_headers(credentials: Credentials, accept: str = "application/json") 
     return {"content-type": "application/json", "accept": accept, **api_key_header(credentials)}
 
 
-def _json_text(value: object, surrogates: bool = True) -> str:
-    """A text field of a JSON event: only a non-empty string counts. Lone surrogates (from a
-    ``\\ud800`` escape without its second half) become U+FFFD; ``surrogates=False`` says the
-    source held no such escape, which skips the check."""
-    if not isinstance(value, str) or not value:
-        return ""
-    return replace_lone_surrogates(value) if surrogates else value
+def _json_text(value: object) -> str:
+    """A text field of a JSON event: only a non-empty string counts (lone surrogates were
+    replaced when it was decoded)."""
+    return value if isinstance(value, str) else ""
 
 
 _TEXT_KEYS = frozenset({"content", "delta"})
 
 
-def _json_object_events(obj: Mapping[str, Any], surrogates: bool = True) -> list[ParsedEvent]:
+def _json_object_events(obj: Mapping[str, Any]) -> list[ParsedEvent]:
     """Events for one JSON payload (stream event form 2 or 3, or one the docs do not list).
 
     An object with a ``type`` but no text, or with none of the known keys, is kept whole as
@@ -132,7 +130,7 @@ def _json_object_events(obj: Mapping[str, Any], surrogates: bool = True) -> list
             return [tool_call_request_from_payload(obj)]
         except APIResponseValidationError as exc:
             return [StreamFailure(exc)]
-    text = _json_text(obj.get("content"), surrogates) or _json_text(obj.get("delta"), surrogates)
+    text = _json_text(obj.get("content")) or _json_text(obj.get("delta"))
     events: list[ParsedEvent] = []
     if text:
         events.append(TextDelta(text))
@@ -167,28 +165,18 @@ def _agent_error_text(obj: Mapping[str, Any]) -> str:
 
 
 def payload_events(payload: str) -> list[ParsedEvent] | None:
-    """Events for one JSON payload, or ``None`` when the payload is plain text."""
+    """Events for one payload; ``None`` when it is answer text: anything but a non-empty JSON
+    object (invalid JSON included, as the official clients show it). JSON over the limits
+    (too deep, too large) is a failure, never text."""
     if payload[:1] != "{":
         return None
     try:
         obj = decode_or_text(payload, what="a stream event")
-    except APIResponseValidationError as exc:  # too large or too deep to read
+    except APIResponseValidationError as exc:
         return [StreamFailure(exc)]
-    if obj is NOT_JSON:
-        if payload[:2] == '{"':
-            return [
-                StreamFailure(
-                    APIResponseValidationError(
-                        "a stream event is invalid JSON", body_excerpt=excerpt(payload)
-                    )
-                )
-            ]
+    if not isinstance(obj, dict) or not obj:  # NOT_JSON, ``{}``
         return None
-    # A key needs bare quotes, which escaped text never holds: any non-empty object is JSON
-    # (``{}`` alone stays text).
-    if not isinstance(obj, dict) or not obj:
-        return None
-    return _json_object_events(obj, "\\ud" in payload or "\\uD" in payload)
+    return _json_object_events(obj)
 
 
 def _has_markers(text: str) -> bool:
@@ -213,9 +201,17 @@ def _json_texts(payloads: list[str], text: str) -> list[str] | None:
     parsed with one ``json.loads``; None for anything else (the per-event path handles it)."""
     if text.count("data: {") != len(payloads):
         return None
-    # Shallow: the shape check below admits only one-key objects holding a string.
-    objects = decode_or_text("[" + ",".join(payloads) + "]", what="a stream event", shallow=True)
-    if objects is NOT_JSON:
+    # Joined with ",\n": a string cannot hold a raw newline, so no two payloads can merge into
+    # one value, and as many objects as payloads means each payload is one whole object (an
+    # invalid one, answer text, sends the read to the per-event path). Shallow: the shape
+    # check below admits only one-key objects holding a string.
+    try:
+        objects = decode_or_text(
+            "[" + ",\n".join(payloads) + "]", what="a stream event", shallow=True
+        )
+    except APIResponseValidationError:  # the per-event path fails at the right event
+        return None
+    if objects is NOT_JSON or len(objects) != len(payloads):
         return None
     texts = []
     for obj in objects:
@@ -225,18 +221,17 @@ def _json_texts(payloads: list[str], text: str) -> list[str] | None:
         if not isinstance(value, str):
             return None
         texts.append(value)
-    if "\\" in text and ("\\ud" in text or "\\uD" in text):
-        texts = [replace_lone_surrogates(t) for t in texts]
     return texts
 
 
-def _error_message(data: str) -> str:
-    """The message of an SSE ``event: error``: its data, or the text field of a JSON body."""
+def _error_event(data: str) -> StreamFailure:
+    """The failure an SSE ``event: error`` brings: an agent error whose message is its data, or
+    the text field of a JSON body; a JSON body over the limits is that validation error."""
     try:
         obj = decode_or_text(data, what="an error event")
-    except APIResponseValidationError:  # too large or too deep to read: its text is the message
-        return data
-    return _agent_error_text(obj) if isinstance(obj, dict) and obj else data
+    except APIResponseValidationError as exc:
+        return StreamFailure(exc)
+    return agent_error(_agent_error_text(obj) if isinstance(obj, dict) and obj else data)
 
 
 class LyzrV3StreamParser:
@@ -350,7 +345,7 @@ class LyzrV3StreamParser:
         for sse in sse_events:
             data = sse.data
             if sse.event == "error":
-                self._fail_with(out, agent_error(_error_message(data)))
+                self._fail_with(out, _error_event(data))
                 return out
             first = data[:1]
             if first == "[":

@@ -6,16 +6,19 @@ official clients undo ``\\n \\r \\t \\" \\' \\\\ \\& \\uXXXX`` and the HTML enti
 ``\\\\n`` wrongly (as a newline instead of a backslash followed by ``n``); a single
 regular-expression pass reads each escape once.
 
-Decoding is lossless for the caller's string type: a ``\\uD800``-``\\uDFFF`` escape that is not
-half of a pair becomes U+FFFD (a lone surrogate cannot be encoded, so it would make every
-``.encode()`` downstream fail). :class:`FragmentUnescaper` decodes a stream of fragments as if
-they were one text: an escape cut between two fragments (``\\u00`` + ``e9``, or a surrogate
-pair ``\\uD83D`` + ``\\uDE00``) is held back until the next fragment and decoded whole.
+A ``\\uD800``-``\\uDFFF`` escape that is not half of a pair becomes U+FFFD, by the one rule for
+lone surrogates (:func:`lyzr_stream._text.replace_lone_surrogates`).
+
+:class:`FragmentUnescaper` decodes a stream of fragments as if they were one text: an escape
+cut between two fragments (``\\u00`` + ``e9``, or a surrogate pair ``\\uD83D`` + ``\\uDE00``) is
+held back until the next fragment and decoded whole.
 """
 
 from __future__ import annotations
 
 import re
+
+from .._text import replace_lone_surrogates
 
 __all__ = ["FragmentUnescaper", "replace_lone_surrogates", "unescape_fragment"]
 
@@ -36,7 +39,6 @@ _PATTERN = re.compile(r"\\(u[0-9a-fA-F]{4}|.)|&(quot|apos|lt|gt|amp);", re.DOTAL
 _CUT_ESCAPE = re.compile(r"\\(?:u[0-9a-fA-F]{0,3})?\Z")
 #: A complete escape of the first half of a surrogate pair (its second half may follow).
 _HIGH_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abAB][0-9a-fA-F]{2}\Z")
-_SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 def _replace(match: re.Match[str]) -> str:
@@ -47,13 +49,6 @@ def _replace(match: re.Match[str]) -> str:
         return chr(int(escape[1:], 16))
     # An unknown escape such as "\x" is kept as written: better visible than silently dropped.
     return _SIMPLE.get(escape, match.group(0))
-
-
-def replace_lone_surrogates(text: str) -> str:
-    """``text`` with surrogate pairs joined and any lone surrogate replaced by U+FFFD."""
-    if _SURROGATES.search(text) is None:
-        return text
-    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 def unescape_fragment(fragment: str) -> str:

@@ -14,6 +14,8 @@ Specs (one per request):
   succeed.
 - ``malformed-json``: one event with invalid JSON after the first fragment.
 - ``oversize:<bytes>``: one data line of that many bytes after the first fragment.
+- ``deep-json``: one JSON event nested 200,000 levels deep (never closed) after the first
+  fragment.
 - ``empty-200``: status 200, ``text/event-stream``, empty body.
 - ``wrong-content-type``: status 200 with an HTML body.
 - ``done-then-hold:<s>``: the whole answer and its end marker, then ``s`` seconds of silence
@@ -115,5 +117,8 @@ def parse_fault(spec: str | None) -> Fault | None:
         return None  # a connection fault: the TCP front's business, not the app's
     no_args = ("no-done", "malformed-json", "empty-200", "wrong-content-type", "extra-result")
     if kind in no_args and not args:
+        return Fault(kind, spec=spec)
+    # -- JSON over the limits (issue 25, item 4) --
+    if kind == "deep-json" and not args:
         return Fault(kind, spec=spec)
     raise FaultSpecError(f"unknown fault {spec!r}")

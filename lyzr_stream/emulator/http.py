@@ -240,6 +240,8 @@ def sse_response(
         body.insert(min(1, len(body)), malformed)
     elif kind == "oversize" and fault:
         body.insert(min(1, len(body)), b"data: " + b"x" * fault.count + b"\n\n")
+    elif kind == "deep-json":  # JSON over the limits (issue 25, item 4)
+        body.insert(min(1, len(body)), b"data: " + b'{"a":' * 200_000 + b"\n\n")
     tail = [] if kind == "no-done" else list(terminal)
     rechunked = _rechunk(request, body + tail)
     if rechunked is not None:

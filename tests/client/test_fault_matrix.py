@@ -52,6 +52,7 @@ class Case:
     attempts: int | None = None  # requests the app must have seen
     timeout_kind: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    answer: str = ANSWER  # the text of a case that succeeds
 
 
 #: An agent run is re-sent only when it provably started none (``retry_unsafe`` opts out).
@@ -107,7 +108,13 @@ CASES = [
     Case("status-429-no-retry-after", "status:429", RateLimitError, attempts=1),
     Case("status-400-no-retry", "status:400", BadRequestError, attempts=1),
     Case("html-502", "html:502", InternalServerError, attempts=1),
-    Case("malformed-json", "malformed-json", APIResponseValidationError, FIRST, attempts=1),
+    # Invalid JSON is answer text, as the official clients show it; JSON over the limits is an
+    # error (issue 25, items 2 and 4).
+    Case(
+        "malformed-json-is-text", "malformed-json", attempts=1,
+        answer='You{"content": "x said: ' + MESSAGE,
+    ),
+    Case("deep-json", "deep-json", APIResponseValidationError, FIRST, attempts=1),
     Case(
         "oversize-event",
         "oversize:5000",
@@ -245,7 +252,7 @@ def _check_outcome(
     text = "".join(received)
     if case.error is None:
         assert error is None, f"{case.id}: expected success, got {error!r}"
-        assert text == ANSWER
+        assert text == case.answer
     else:
         assert isinstance(error, case.error), f"{case.id}: expected {case.error}, got {error!r}"
         assert error.partial_text == case.partial

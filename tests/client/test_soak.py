@@ -37,7 +37,7 @@ FAULTS = [
     "fail-first:1:503:retry-after=0",
     "status:503",
     "status:429",
-    "malformed-json",
+    "deep-json",  # JSON over the limits (invalid JSON is answer text: issue 25, item 2)
     "stall-after:20:10",
     "reset-first:1",
     "no-done",

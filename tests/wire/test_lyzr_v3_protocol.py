@@ -102,8 +102,53 @@ def test_escaped_json_looking_text_is_text() -> None:
     assert texts(events) == '{"a": 1}{}{1}'
 
 
-def test_invalid_json_event_is_a_typed_error() -> None:
-    events = parse(sse("ok", '{"content": "x', "[DONE]"))
+@pytest.mark.parametrize("coalesce", [False, True])
+@pytest.mark.parametrize(
+    "payload", ['{"answer": 4', '{"content": "x', '{"a": 1}}', '{"a":1},{"b":2}', "{{{"]
+)
+def test_invalid_json_starting_with_a_brace_is_answer_text(payload: str, coalesce: bool) -> None:
+    # As every official client shows it: an unescaped fragment that is not JSON is text.
+    events = parse(sse("ok ", payload, " end", "[DONE]"), coalesce=coalesce)
+    assert texts(events) == f"ok {payload} end"
+    assert isinstance(events[-1], StreamEnd)
+
+
+@pytest.mark.parametrize("coalesce", [False, True])
+def test_invalid_json_between_json_text_events_keeps_every_event(coalesce: bool) -> None:
+    # The bulk path (one json.loads per read) must not merge or split payloads: a payload that
+    # is not one whole object sends the read to the per-event path.
+    payloads = ['{"content": "a', '{"}', '{"content":"b"},{"content":"c"}', '{"content": "d"}']
+    events = parse(sse(*payloads, "[DONE]"), coalesce=coalesce)
+    assert texts(events) == '{"content": "a{"}{"content":"b"},{"content":"c"}d'
+
+
+def test_valid_json_without_a_text_field_stays_metadata() -> None:
+    events = parse(sse("ok", '{"answer": 4}', "[DONE]"))
+    assert texts(events) == "ok"
+    assert [(e.kind, e.data) for e in events if isinstance(e, Metadata)] == [
+        ("unknown", {"answer": 4})
+    ]
+
+
+@pytest.mark.parametrize(
+    "deep",
+    [
+        '{"a":' * 200_000,  # cut: never closed
+        '{"a":' + "[" * 200_000 + "]" * 200_000 + "}",  # valid, far too deep
+        '{"a":' + '[{"b":' * 100 + "1" + "}]" * 100 + "}",  # valid, just too deep (201 levels)
+    ],
+)
+def test_json_over_the_depth_limit_is_a_typed_error_not_text(deep: str) -> None:
+    events = parse(sse("ok", deep, "[DONE]"))
+    assert texts(events) == "ok"
+    failure = events[-1]
+    assert isinstance(failure, StreamFailure)
+    assert isinstance(failure.error, APIResponseValidationError)
+    assert "deeper than 128" in str(failure.error)
+
+
+def test_an_error_event_over_the_depth_limit_is_a_typed_error() -> None:
+    events = parse(b"data: ok\n\nevent: error\ndata: " + b'{"a":' * 200_000 + b"\n\n")
     assert texts(events) == "ok"
     failure = events[-1]
     assert isinstance(failure, StreamFailure)
