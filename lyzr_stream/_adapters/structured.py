@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from .._errors import InvalidRequestError
+from .._json import NOT_JSON, decode, decode_or_text
 
 __all__ = ["NoJsonError", "json_in_text", "raw_json_schema"]
 
@@ -73,19 +74,23 @@ def json_in_text(text: str) -> Any:
     3. the first JSON object or array inside prose: from the first ``{`` or ``[`` at which a
        whole JSON value can be read ("Sure! {...} hope that helps").
 
-    Raises :class:`NoJsonError` (a ``ValueError``, carrying the text) when none does.
+    Raises :class:`NoJsonError` (a ``ValueError``, carrying the text) when none does, and
+    ``APIResponseValidationError`` for JSON nested deeper than the one JSON rule allows
+    (:mod:`lyzr_stream._json`, which also replaces lone surrogates).
     """
+    what = "the agent's answer"
     candidates = [text.strip(), *(m.strip() for m in _FENCE.findall(text))]
     for candidate in candidates:
-        try:
-            return json.loads(candidate)
-        except ValueError:
-            continue
+        value = decode_or_text(candidate, what=what)
+        if value is not NOT_JSON:
+            return value
     decoder = json.JSONDecoder()
     for match in _OPENERS.finditer(text):
         try:
-            value, _ = decoder.raw_decode(text, match.start())
+            _, end = decoder.raw_decode(text, match.start())
+        except RecursionError:
+            return decode(text[match.start() :], what=what)  # raises: too deep
         except ValueError:
             continue
-        return value
+        return decode(text[match.start() : end], what=what)
     raise NoJsonError(text)

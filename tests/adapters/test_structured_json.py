@@ -20,6 +20,7 @@ from langchain_lyzr_stream import ChatLyzr
 from langchain_lyzr_stream._structured import JsonAnswerParser, answer_json
 from llamaindex_lyzr_stream import LyzrLLM
 from llamaindex_lyzr_stream._convert import parse_structured
+from lyzr_stream import APIResponseValidationError
 from lyzr_stream._adapters.structured import NoJsonError, json_in_text
 from lyzr_stream.emulator import Emulator
 
@@ -117,3 +118,17 @@ def test_lyzrllm_reads_the_same_fenced_answer(lyzr_emulator: Emulator) -> None:
     # What structured_predict(structured_output="response_format") does with the answer.
     parsed = LyzrLLM._structured_result(Invoice, response)
     assert parsed == Invoice(customer="ACME", total=2)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    ["[" * 200_000, "{\"a\":" * 200_000, "Sure! " + "[" * 200_000 + "1" + "]" * 200_000],
+)
+def test_deep_json_in_an_answer_is_a_typed_error(answer: str) -> None:
+    with pytest.raises(APIResponseValidationError, match="deeper than"):
+        json_in_text(answer)
+
+
+def test_a_lone_surrogate_in_an_answer_is_replaced() -> None:
+    assert json_in_text('{"name": "\\ud83d"}') == {"name": "\ufffd"}
+    assert json_in_text('Sure! {"name": "\\ud83d"} ok') == {"name": "\ufffd"}
