@@ -7,10 +7,12 @@ import pytest
 from lyzr_stream import ChatMessage, InvalidRequestError
 from lyzr_stream._adapters.conversation import (
     build_model_call,
+    mark_context,
     new_turn_text,
     request_fields,
     resolve_call_options,
     transcript_text,
+    turn_prints,
 )
 
 
@@ -51,11 +53,12 @@ def test_new_turn_sends_every_system_message_with_the_tail() -> None:
         m("user", "second"),
         m("system", "be brief"),
     ]
-    assert new_turn_text(history) == "Answer using: context 2\n\nbe brief\n\nsecond"
+    expected = mark_context(["Answer using: context 2", "be brief"]) + "\n\nsecond"
+    assert new_turn_text(history) == expected
 
 
 def test_new_turn_without_assistant_takes_everything() -> None:
-    assert new_turn_text([m("system", "S"), m("user", "U")]) == "S\n\nU"
+    assert new_turn_text([m("system", "S"), m("user", "U")]) == mark_context(["S"]) + "\n\nU"
 
 
 def test_new_turn_ending_with_assistant_is_an_error() -> None:
@@ -72,11 +75,11 @@ def test_auto_without_session_sends_the_transcript_as_messages_only() -> None:
 
 
 def test_auto_with_session_sends_the_new_turn_with_the_system_text() -> None:
-    assert request_fields(HISTORY, mode="auto", has_session=True) == {"message": "S\n\nc"}
+    assert request_fields(HISTORY, mode="auto", has_session=True) == {"message": mark_context(["S"]) + "\n\nc"}
 
 
 def test_explicit_modes_override_the_session_rule() -> None:
-    assert request_fields(HISTORY, mode="turn", has_session=False) == {"message": "S\n\nc"}
+    assert request_fields(HISTORY, mode="turn", has_session=False) == {"message": mark_context(["S"]) + "\n\nc"}
     assert request_fields(HISTORY, mode="history", has_session=True) == {
         "messages": tuple(HISTORY)
     }
@@ -87,7 +90,7 @@ def test_message_only_dialects_get_earlier_turns_as_text() -> None:
     assert fields == {"message": "S\n\nConversation so far:\nUser: a\nAssistant: b\n\nc"}
     assert transcript_text([m("user", "only")]) == "only"
     turn = request_fields(HISTORY, mode="auto", has_session=True, carries_messages=False)
-    assert turn == {"message": "S\n\nc"}
+    assert turn == {"message": mark_context(["S"]) + "\n\nc"}
 
 
 def test_build_model_call_is_stateless_without_a_session() -> None:
@@ -112,7 +115,9 @@ def test_build_model_call_with_session_from_any_layer_or_fallback() -> None:
             option_layers=layers,
             fallback_session_id=fallback,
             policy={"timeout": 5, "max_retries": 0, "session_id": "ignored"},
+            memory=lambda _: turn_prints(HISTORY[:3]),  # the session holds the earlier turns
         )
         assert call.request.session_id == "s"
-        assert call.request.message == "S\n\nc" and call.request.messages is None
+        assert call.request.message == mark_context(["S"]) + "\n\nc"
+        assert call.request.messages is None
         assert call.policy == {"timeout": 5, "max_retries": 0}
