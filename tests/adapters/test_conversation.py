@@ -75,14 +75,16 @@ def test_auto_without_session_sends_the_transcript_as_messages_only() -> None:
 
 
 def test_auto_with_session_sends_the_new_turn_with_the_system_text() -> None:
-    assert request_fields(HISTORY, mode="auto", has_session=True) == {"message": mark_context(["S"]) + "\n\nc"}
+    assert request_fields(HISTORY, mode="auto", has_session=True) == {
+        "message": mark_context(["S"]) + "\n\nc"
+    }
 
 
 def test_explicit_modes_override_the_session_rule() -> None:
-    assert request_fields(HISTORY, mode="turn", has_session=False) == {"message": mark_context(["S"]) + "\n\nc"}
-    assert request_fields(HISTORY, mode="history", has_session=True) == {
-        "messages": tuple(HISTORY)
+    assert request_fields(HISTORY, mode="turn", has_session=False) == {
+        "message": mark_context(["S"]) + "\n\nc"
     }
+    assert request_fields(HISTORY, mode="history", has_session=True) == {"messages": tuple(HISTORY)}
 
 
 def test_message_only_dialects_get_earlier_turns_as_text() -> None:
