@@ -10,10 +10,40 @@ per-call policy, the files to upload); this module is the one place where the ru
 session id anywhere (constructor, ``configurable``, LangGraph's ``thread_id``,
 ``llm.session(...)``, per call), a call is stateless: the request carries no session id (the
 client makes a fresh one per call) and the whole transcript goes out as ``messages``, so
-independent calls never see each other. With a session id, the agent's server-side memory holds
-the conversation and only the new turn is sent. ``message_mode`` overrides this: ``"auto"``
-(default: the rule above), ``"turn"`` (always only the new turn) or ``"history"`` (always the
-whole transcript).
+independent calls never see each other.
+
+**With a session id, the prompt is the truth and the agent's memory a cache of it**
+(:func:`_plan_session`). The session record (one per client, in
+``session_memory.SessionRecord``) holds prints of the turns each session is known to hold:
+the turns this process sent (the agent's answer to each as a wildcard, matched by position),
+or the memory read once. The earlier turns of a call are its user and assistant messages
+before the new turn (system text, tool calls and tool results are not compared).
+
+- no earlier turns: the new turn goes to the session; the caller relies on its memory as it is;
+- earlier turns the record holds exactly: only the new turn goes to the session;
+- earlier turns and the record does not know the session: one history read (dialects with a
+  history route; :attr:`ModelCall.learn`), then as above or below;
+- memory and prompt disagree (seeded elsewhere, trimmed, edited, restored), or the dialect has
+  no history route: the prompt wins, the whole transcript goes to a fresh server session (the
+  wire has no way to rewrite a session's memory); the session's own memory is left as it is.
+  Dialects that cannot make a session (aisquare) send the transcript as text to the session;
+- a conversation that ends with the assistant, or with system messages after it (a review
+  step): answered from the whole transcript on a fresh session, the memory untouched.
+
+``message_mode`` overrides this: ``"turn"`` (always only the new turn) or ``"history"``
+(always the whole transcript, to the session if one is given).
+
+**Framework-internal calls** run stateless: a forced tool choice (``"any"``/a tool name: how
+``with_structured_output`` and ``structured_predict`` ask), a ``response_format``, or a call a
+framework class marks ``internal`` (``with_structured_output``'s ``ls_structured_output_format``,
+LlamaIndex's chat-engine question condensing). Only a session id given per call (the last
+option layer) keeps such a call in the session.
+
+**System text** (instructions, retrieved context) goes with every new turn in one block,
+``<lyzr-stream:context>...</lyzr-stream:context>``, in front of the user's words: ``message``
+has no separate place for it. The history readers cut the block off, so memory reads back as
+the user's words. **Session keys** take the dialect's form (``Dialect.session_id_for``): a
+uuid5 of the key for chat-messages, an integer for aisquare.
 
 **Call options** (``session_id``, ``user_id``, ``system_prompt_variables``,
 ``filter_variables``, ``features``, ``assets``) come from layers of rising priority; the
@@ -26,8 +56,9 @@ example LangGraph's ``thread_id``).
 **What to send** (:func:`request_fields`):
 
 - the new turn (session memory): ``message`` = every system message of the call (wherever it
-  stands in the transcript: the prompt's instructions, retrieved context), then the user text
-  after the last assistant message, joined by blank lines (:func:`new_turn_text`);
+  stands in the transcript: the prompt's instructions, retrieved context) in the context
+  block, then the user text after the last assistant message, joined by blank lines
+  (:func:`new_turn_text`);
 - the whole transcript: ``messages`` (system messages as ``role=system`` entries), no
   ``message``: the two fields are alternatives, never both;
 - a tool round (tools bound, or tool calls/results in the current turn), shaped like lyzr-adk's
@@ -246,9 +277,7 @@ def ends_without_user_turn(messages: Sequence[ChatMessage]) -> bool:
     start = _last_index(messages, "assistant") + 1
     if start == 0:
         return False
-    return not any(
-        m.role in ("user", "tool") and m.content.strip() for m in messages[start:]
-    )
+    return not any(m.role in ("user", "tool") and m.content.strip() for m in messages[start:])
 
 
 def _current_loop(messages: Sequence[ChatMessage]) -> tuple[ChatMessage, ...]:
@@ -276,7 +305,7 @@ def request_fields(
         raise InvalidRequestError("no messages to send")
     resolved = mode if mode != "auto" else ("turn" if has_session else "history")
     if ends_without_user_turn(messages):
-        resolved = mode = "history"  # nothing new from the user: the agent goes on from it all
+        resolved = "history"  # nothing new from the user: the agent goes on from it all
     if not carries_messages and mode != "history":
         # The dialect has only ``message``: a stateless call's earlier turns go in as text.
         if resolved == "history":
@@ -310,8 +339,7 @@ def turn_prints(messages: Sequence[ChatMessage]) -> tuple[Print, ...]:
     return tuple(
         _print(m.role, m.content)
         for m in messages
-        if m.content.strip()
-        and (m.role == "user" or (m.role == "assistant" and not m.tool_calls))
+        if m.content.strip() and (m.role == "user" or (m.role == "assistant" and not m.tool_calls))
     )
 
 
@@ -364,6 +392,7 @@ class _SessionPlan:
     mode: MessageMode
     learn: str | None = None
     remember: tuple[str, tuple[Print, ...]] | None = None
+    whole: bool = False  # the whole transcript, to the session (no fresh one can be made)
 
 
 def _plan_session(
@@ -380,7 +409,7 @@ def _plan_session(
         return _SessionPlan(session_id, mode)
     # Without a fresh session to fall back on (aisquare), the whole transcript goes to the
     # session itself.
-    truth = _SessionPlan(None, "auto") if fresh else _SessionPlan(session_id, "history")
+    truth = _SessionPlan(None, "auto") if fresh else _SessionPlan(session_id, "auto", whole=True)
     if ends_without_user_turn(messages):
         return truth  # nothing from the user to add to the memory: answered from the prompt
     record = memory(session_id) if memory is not None else None
@@ -446,10 +475,8 @@ def build_model_call(
         session_id = (explicit or {}).get("session_id")
     if session_id is not None and dialect is not None:
         session_id = dialect.session_id_for(session_id)
-    plan = _plan_session(
-        messages, session_id, message_mode, memory, readable=readable, fresh=fresh
-    )
-    has_session = plan.session_id is not None
+    plan = _plan_session(messages, session_id, message_mode, memory, readable=readable, fresh=fresh)
+    has_session = plan.session_id is not None and not plan.whole
     mode = plan.mode
     # Files of what the session already holds are not sent again; a stateless call sends all.
     whole = (
