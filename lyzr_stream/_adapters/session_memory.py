@@ -15,6 +15,7 @@ the record does not know the session (the rule: ``conversation`` module doc).
 
 from __future__ import annotations
 
+import os
 import threading
 import weakref
 from collections import OrderedDict
@@ -125,6 +126,18 @@ class SessionRecord:
 
 _RECORDS: weakref.WeakKeyDictionary[LyzrClient, SessionRecord] = weakref.WeakKeyDictionary()
 _RECORDS_LOCK = threading.Lock()
+
+
+def _forget_after_fork() -> None:
+    """A forked child starts with no record (and no lock another thread of the parent held):
+    it is a new process, and learns what it needs again."""
+    global _RECORDS, _RECORDS_LOCK
+    _RECORDS = weakref.WeakKeyDictionary()
+    _RECORDS_LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 def record_of(client: LyzrClient) -> SessionRecord:
