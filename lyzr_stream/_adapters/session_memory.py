@@ -71,8 +71,18 @@ def read_memory(client: LyzrClient, session_id: str, agent_id: str | None) -> li
     try:
         history = client.session_history(session_id, agent_id=agent_id)
     except NotFoundError:
-        return []  # a session the service does not know has no turns yet
-    return _user_words(history)
+        history = []  # a session the service does not know has no turns yet
+    return _learn(client, session_id, history)
+
+
+def _learn(
+    client: LyzrClient, session_id: str, history: list[SessionMessage]
+) -> list[SessionMessage]:
+    """The memory as the readers return it (the user's words); what it holds goes into the
+    client's session record, so a model sharing the client does not read it again."""
+    words = _user_words(history)
+    record_of(client).put(session_id, _learned(words))
+    return words
 
 
 def _user_words(history: list[SessionMessage]) -> list[SessionMessage]:
@@ -93,8 +103,8 @@ async def aread_memory(
     try:
         history = await client.asession_history(session_id, agent_id=agent_id)
     except NotFoundError:
-        return []
-    return _user_words(history)
+        history = []
+    return _learn(client, session_id, history)
 
 
 class SessionRecord:
@@ -160,7 +170,7 @@ def prepare_call(client: LyzrClient, build: Callable[[MemoryLookup], ModelCall])
     record = record_of(client)
     call = build(record.get)
     if call.learn is not None:
-        record.put(call.learn, _learned(read_memory(client, call.learn, None)))
+        read_memory(client, call.learn, None)  # the record learns what the session holds
         call = build(record.get)
     if call.remember is not None:
         record.put(*call.remember)
@@ -174,7 +184,7 @@ async def aprepare_call(
     record = record_of(client)
     call = build(record.get)
     if call.learn is not None:
-        record.put(call.learn, _learned(await aread_memory(client, call.learn, None)))
+        await aread_memory(client, call.learn, None)
         call = build(record.get)
     if call.remember is not None:
         record.put(*call.remember)

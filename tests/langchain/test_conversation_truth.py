@@ -93,6 +93,23 @@ def test_lyzr_chat_message_history_has_no_duplicates(
     assert [m.content for m in read if isinstance(m, HumanMessage)] == questions
     assert not any(CONTEXT_OPEN in str(m.content) for m in read)
 
+    # A new process (a new model, an empty record) whose history shares the model's client:
+    # the chain's own read teaches the record, so the model reads nothing more.
+    fresh = make_model("memory")
+    chain = RunnableWithMessageHistory(
+        PROMPT | fresh,
+        lambda session_id: LyzrChatMessageHistory(session_id, client=fresh.client),
+        input_messages_key="question",
+        history_messages_key="history",
+    )
+    before = history_reads(lyzr_emulator, "lyzr-store")
+    chain.invoke({"question": "Still there?"}, config=config)
+    assert history_reads(lyzr_emulator, "lyzr-store") == before + 1  # the chain's read only
+    body = answer_requests(lyzr_emulator)[-1].json
+    assert "messages" not in body and body["message"].endswith("\n\nStill there?")
+    users = [text for role, text in memory_of(lyzr_emulator, "lyzr-store") if role == "user"]
+    assert [u.split("\n\n")[-1] for u in users] == [*questions, "Still there?"]
+
 
 # -- LangGraph ---------------------------------------------------------------------------------
 def graph_of(model: ChatLyzr, saver: MemorySaver) -> Any:
