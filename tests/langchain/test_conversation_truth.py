@@ -3,12 +3,21 @@ history lives. User code over real sockets; each test asserts what the agent rec
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import uuid
 from typing import Any
 
 import pytest
 from langchain_core.chat_history import InMemoryChatMessageHistory
-from langchain_core.messages import AIMessage, HumanMessage, RemoveMessage, SystemMessage
+from langchain_core.messages import (
+    AIMessage,
+    HumanMessage,
+    RemoveMessage,
+    SystemMessage,
+    messages_to_dict,
+)
 from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
 from langchain_core.runnables.history import RunnableWithMessageHistory
 from langgraph.checkpoint.memory import MemorySaver
@@ -233,3 +242,45 @@ def test_structured_output_in_a_thread_runs_stateless(
         "Ada, 36", thread, session_id="structured-1"
     )
     assert answer_requests(lyzr_emulator)[-1].json["session_id"] == "structured-1"
+
+
+_RESTORE = """
+import json, sys
+from langchain_core.messages import HumanMessage, messages_from_dict
+from langchain_lyzr_stream import ChatLyzr
+
+base_url, api_key, thread, saved = sys.argv[1:5]
+state = messages_from_dict(json.loads(saved))
+model = ChatLyzr(agent_id="memory", base_url=base_url, api_key=api_key)
+config = {"configurable": {"thread_id": thread}}
+reply = model.invoke([*state, HumanMessage("What do I like?")], config)
+print(json.dumps(reply.content))
+"""
+
+
+def test_state_restored_in_a_new_process(make_model: ModelFactory, lyzr_emulator: Emulator) -> None:
+    model = make_model("memory")
+    thread: Any = {"configurable": {"thread_id": "restored-1"}}
+    state: list[Any] = [HumanMessage("I like tea")]
+    state.append(model.invoke(state, thread))
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _RESTORE,
+            lyzr_emulator.base_url,
+            lyzr_emulator.api_key,
+            "restored-1",
+            json.dumps(messages_to_dict(state)),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == "Earlier you said: I like tea"
+    body = answer_requests(lyzr_emulator)[-1].json
+    assert body["session_id"] == "restored-1" and body["message"] == "What do I like?"
+    assert history_reads(lyzr_emulator, "restored-1") == 1  # the new process read it once
+    users = [text for role, text in memory_of(lyzr_emulator, "restored-1") if role == "user"]
+    assert users == ["I like tea", "What do I like?"]
