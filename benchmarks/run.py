@@ -120,6 +120,8 @@ def run(quick: bool) -> dict[str, Any]:
         print(f"  ttft, tracing: {out['ttft_tracing']}", flush=True)
         out["invoke_scaling"] = scenario("invoke_scaling", url, {})
         print(f"  invoke: {out['invoke_scaling']}", flush=True)
+        out["session_first_use"] = scenario("session_first_use", url, rounds)
+        print(f"  session first use: {out['session_first_use']}", flush=True)
         out["concurrency"] = {"streams": streams, "tokens": 200, "rows": []}
         for label, name in CONCURRENCY:
             result = scenario(name, url, {"streams": streams, "tokens": 200})
@@ -358,6 +360,7 @@ def markdown(out: dict[str, Any]) -> str:
         + ", ".join(f"{n:,} chunks {inv[f'us_per_chunk_{n}']:.1f}" for n in (1000, 10000, 100000))
         + f" (100k/1k = {inv['ratio_100k_to_1k']:.2f}).",
         "",
+        *session_lines(out.get("session_first_use")),
         *import_lines(imports),
         "",
         "**Targets:**",
@@ -457,6 +460,20 @@ def update_readme(table: str) -> None:
     _, tail = rest.split(end, 1)
     body = table + f"\n![benchmark plot]({PLOT_URL})\n"
     readme.write_text(f"{head}{start}\n{body}{end}{tail}")
+
+
+def session_lines(s: dict[str, Any] | None) -> list[str]:
+    """The session record's cost: the one history read per session per process (#26)."""
+    if not s:
+        return []
+    return [
+        "**Session first use** (`ChatLyzr.invoke` with a session id and a prompt with earlier "
+        f"turns, paired per round): {s['history_reads_per_session']:.2f} history reads per "
+        f"session per process; the first call {s['first_use_p50_ms']:.3f} ms p50, a later call "
+        f"{s['known_p50_ms']:.3f} ms p50: the read adds {s['added_p50_ms']:.3f} ms p50 "
+        f"({s['added_p90_ms']:.3f} p90), once.",
+        "",
+    ]
 
 
 def main() -> None:

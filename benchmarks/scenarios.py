@@ -492,6 +492,48 @@ def invoke_scaling(url: str, p: Params) -> dict[str, Any]:
     return out
 
 
+# -- the session record: the one history read per session per process -----------------------
+def session_first_use(url: str, p: Params) -> dict[str, Any]:
+    """What the session rule adds (#26): ``ChatLyzr.invoke`` with a session id and a prompt
+    carrying earlier turns, on a session this process has not used (one history read, then the
+    call) and again on the same session (the record knows it: no read); paired per round."""
+    from langchain_core.messages import AIMessage, HumanMessage
+
+    from langchain_lyzr_stream import ChatLyzr
+
+    model = ChatLyzr(agent_id="echo", api_key=API_KEY, base_url=url)
+    reads = 0
+    history = model.client.session_history
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        nonlocal reads
+        reads += 1
+        return history(*args, **kwargs)
+
+    model.client.session_history = counted  # type: ignore[method-assign]
+    prompt = [HumanMessage("My name is Ada"), AIMessage("Hello Ada"), HumanMessage("My name?")]
+    model.invoke(prompt, session_id="bench-warm")
+    first, again = [], []
+    rounds = p.get("rounds", 200)
+    for _ in range(rounds):
+        session = f"bench-{uuid.uuid4().hex[:12]}"
+        t0 = time.perf_counter()
+        model.invoke(prompt, session_id=session)
+        t1 = time.perf_counter()
+        model.invoke(prompt, session_id=session)
+        t2 = time.perf_counter()
+        first.append(t1 - t0)
+        again.append(t2 - t1)
+    added = sorted(a - b for a, b in zip(first, again, strict=True))
+    return {
+        "first_use_p50_ms": statistics.median(first) * 1e3,
+        "known_p50_ms": statistics.median(again) * 1e3,
+        "added_p50_ms": statistics.median(added) * 1e3,
+        "added_p90_ms": added[int(len(added) * 0.9)] * 1e3,
+        "history_reads_per_session": (reads - 1) / rounds,
+    }
+
+
 # -- concurrency --------------------------------------------------------------------------------
 def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -718,6 +760,7 @@ SCENARIOS: dict[str, Callable[[str, Params], dict[str, Any]]] = {
         ttft,
         ttft_agent_events,
         invoke_scaling,
+        session_first_use,
         concurrency_httpx,
         concurrency_chatlyzr,
         concurrency_core,

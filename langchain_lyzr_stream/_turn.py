@@ -11,7 +11,7 @@ activity live here once, and the sync and async loops are a few lines each aroun
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 from uuid import UUID
@@ -197,7 +197,7 @@ class Turn:
         return self._result(response, {"time_to_first_token": elapsed, "total_time": elapsed})
 
     # -- async ------------------------------------------------------------------------------------
-    async def astream(self, client: LyzrClient) -> AsyncIterator[ChatGenerationChunk]:
+    async def astream(self, client: LyzrClient) -> AsyncGenerator[ChatGenerationChunk, None]:
         manager = self._run_manager
         tokens = manager if isinstance(manager, AsyncCallbackManagerForLLMRun) else None
         activity = self.activity

@@ -105,7 +105,9 @@ class LyzrChatMessageHistory(BaseChatMessageHistory):
     def messages(self) -> list[BaseMessage]:  # type: ignore[override]
         """The session's turns, oldest first, read from the service on each access.
 
-        A session the service does not know (404) has no turns yet: an empty list.
+        A session the service does not know (404) has no turns yet: an empty list. User turns
+        read back as the user's words: the block of system text (instructions, retrieved
+        context) ChatLyzr sends in front of them is cut off.
         """
         return to_langchain_messages(read_memory(self.client, self.session_id, self.agent_id))
 

@@ -44,9 +44,9 @@ from lyzr_stream import ToolSpec
 from lyzr_stream._adapters import conversation
 from lyzr_stream._adapters.model_fields import (
     LyzrModelFields,
-    carries_messages,
     constructor_options,
 )
+from lyzr_stream._adapters.session_memory import aprepare_call, prepare_call
 from lyzr_stream._adapters.tokens import approximate_token_count
 from lyzr_stream._errors import InvalidRequestError
 from lyzr_stream._http.limits import DEFAULT_TIMEOUTS, Timeouts
@@ -508,30 +508,43 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
             fallback_session_id=self._session_fallback(configurable),
         )
 
-    def _model_call(
+    def _builder(
         self, messages: Sequence[BaseMessage], kwargs: dict[str, Any], config: RunnableConfig
-    ) -> conversation.ModelCall:
-        """This call's :class:`ModelCall`: the request (files not yet uploaded), the policy
-        kwargs for the client, and the call's files; ``config`` is the call's LangChain config
-        (its ``configurable`` is the middle layer of call options)."""
+    ) -> Callable[[conversation.MemoryLookup], conversation.ModelCall]:
+        """How this call's :class:`ModelCall` is built (the request, files not yet uploaded;
+        the policy kwargs for the client; the call's files) from the session record, for
+        :func:`~lyzr_stream._adapters.session_memory.prepare_call`. ``config`` is the call's
+        LangChain config (its ``configurable`` is the middle layer of call options)."""
         accepted = _OPTION_KWARGS | _POLICY_KWARGS | _TOOL_KWARGS | set(_AGENT_KWARGS)
         conversation.check_call_kwargs(
             kwargs, owner="ChatLyzr", accepted=accepted, ignored=_FRAMEWORK_KWARGS
         )
         configurable: Mapping[str, Any] = config.get("configurable") or {}
-        return conversation.build_model_call(
-            to_core_messages(messages),
-            agent_id=self._agent_for(kwargs),
-            option_layers=(constructor_options(self), configurable, kwargs),
-            message_mode=self.message_mode,
-            fallback_session_id=self._session_fallback(configurable),
-            tools=[ToolSpec.from_openai(t) for t in kwargs.get("tools") or ()],
-            tool_choice=kwargs.get("tool_choice"),
-            response_format=kwargs.get("response_format"),
-            policy=kwargs,
-            carries_messages=carries_messages(self.client),
-            media=[media_of(m) for m in messages],
-        )
+        core = to_core_messages(messages)
+        agent_id = self._agent_for(kwargs)
+        tools = [ToolSpec.from_openai(t) for t in kwargs.get("tools") or ()]
+        media = [media_of(m) for m in messages]
+        # with_structured_output marks its calls: they are the framework's, not a turn.
+        internal = kwargs.get("ls_structured_output_format") is not None
+
+        def build(memory: conversation.MemoryLookup) -> conversation.ModelCall:
+            return conversation.build_model_call(
+                core,
+                agent_id=agent_id,
+                option_layers=(constructor_options(self), configurable, kwargs),
+                message_mode=self.message_mode,
+                fallback_session_id=self._session_fallback(configurable),
+                tools=tools,
+                tool_choice=kwargs.get("tool_choice"),
+                response_format=kwargs.get("response_format"),
+                policy=kwargs,
+                media=media,
+                dialect=self.client.settings.dialect,
+                memory=memory,
+                internal=internal,
+            )
+
+        return build
 
     # -- tools and structured output --------------------------------------------------------------
     def bind_tools(
@@ -662,7 +675,28 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
         """One call's request and state. The stop rule: a per-call ``stop`` (``[]`` included)
         replaces the instance's; ``None`` inherits it."""
         config = ensure_config()  # the call's config: see "A config passed directly" above
-        call = self._model_call(messages, kwargs, config)
+        call = prepare_call(self.client, self._builder(messages, kwargs, config))
+        return self._turn_of(call, stop, run_manager, config)
+
+    async def _aturn(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None,
+        run_manager: CallbackManagerForLLMRun | AsyncCallbackManagerForLLMRun | None,
+        kwargs: dict[str, Any],
+    ) -> Turn:
+        """Async :meth:`_turn` (a session's memory, when it must be read, is read async)."""
+        config = ensure_config()
+        call = await aprepare_call(self.client, self._builder(messages, kwargs, config))
+        return self._turn_of(call, stop, run_manager, config)
+
+    def _turn_of(
+        self,
+        call: conversation.ModelCall,
+        stop: list[str] | None,
+        run_manager: CallbackManagerForLLMRun | AsyncCallbackManagerForLLMRun | None,
+        config: RunnableConfig,
+    ) -> Turn:
 
         def configure(is_async: bool) -> BaseCallbackManager:
             # The handlers of a stream()/astream() run, configured as langchain-core does.
@@ -703,7 +737,7 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        turn = self._turn(messages, stop, run_manager, kwargs)
+        turn = await self._aturn(messages, stop, run_manager, kwargs)
         if not self._wants_stream(run_manager, kwargs):
             return await turn.awhole(self.client)
         async for _ in turn.astream(self.client):
@@ -726,7 +760,22 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        return self._turn(messages, stop, run_manager, kwargs).astream(self.client)
+        return self._astream_turn(messages, stop, run_manager, kwargs)
+
+    async def _astream_turn(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None,
+        run_manager: AsyncCallbackManagerForLLMRun | None,
+        kwargs: dict[str, Any],
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        turn = await self._aturn(messages, stop, run_manager, kwargs)
+        chunks = turn.astream(self.client)
+        try:
+            async for chunk in chunks:
+                yield chunk
+        finally:
+            await chunks.aclose()  # an early exit reaches the stream (and its stop request)
 
 
 @contextmanager

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sys
 import time
 import uuid
 from collections.abc import AsyncGenerator, Callable, Generator, Mapping, Sequence
+from types import FrameType
 from typing import Any, Literal, TypeVar
 
 from llama_index.core.base.llms.types import (
@@ -56,9 +58,9 @@ from lyzr_stream import (
 from lyzr_stream._adapters import conversation
 from lyzr_stream._adapters.model_fields import (
     LyzrModelFields,
-    carries_messages,
     constructor_options,
 )
+from lyzr_stream._adapters.session_memory import aprepare_call, prepare_call
 from lyzr_stream._adapters.structured import raw_json_schema
 from lyzr_stream._adapters.tokens import approximate_tokenize
 from lyzr_stream._errors import InvalidRequestError
@@ -95,6 +97,30 @@ class LyzrToolActivityEvent(BaseEvent):
     @classmethod
     def class_name(cls) -> str:
         return "LyzrToolActivityEvent"
+
+
+#: Where LlamaIndex's chat engines rewrite the user's question with the chat history (the
+#: condense prompt of ``condense_plus_context`` and ``condense_question``): a call made from
+#: one of these is the framework's own, not a turn of the conversation.
+_CONDENSE_FUNCTIONS = frozenset({"_condense_question", "_acondense_question"})
+_CHAT_ENGINES = "llama_index.core.chat_engine."
+
+
+def _condensing(depth: int = 24) -> bool:
+    """Whether this call comes from a chat engine's question condensing (a few frames up: the
+    engine's ``_condense_question`` calls ``llm.complete``/``predict``, through LlamaIndex's
+    callback and instrumentation wrappers)."""
+    frame: FrameType | None = sys._getframe(2)
+    for _ in range(depth):
+        if frame is None:
+            return False
+        code = frame.f_code
+        if code.co_name in _CONDENSE_FUNCTIONS and str(
+            frame.f_globals.get("__name__", "")
+        ).startswith(_CHAT_ENGINES):
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _tool_spec(tool: BaseTool | ToolSpec | Mapping[str, Any]) -> ToolSpec:
@@ -281,34 +307,60 @@ class LyzrLLM(FunctionCallingLLM, LyzrModelFields):
         conversation.resolve_call_options(options)
         return SessionScope(self._scope_owner, options)
 
-    def _model_call(
+    def _builder(
         self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]
-    ) -> conversation.ModelCall:
-        """This call's :class:`ModelCall`: the request (files not yet uploaded), the policy
-        kwargs for the client, and the call's files."""
+    ) -> Callable[[conversation.MemoryLookup], conversation.ModelCall]:
+        """How this call's :class:`ModelCall` is built (the request, files not yet uploaded;
+        the policy kwargs for the client; the call's files) from the session record, for
+        :func:`~lyzr_stream._adapters.session_memory.prepare_call`. The options are read now,
+        where the call is made (a ``with llm.session(...)`` around it applies)."""
         conversation.check_call_kwargs(
             kwargs, owner="LyzrLLM", accepted=_ACCEPTED, ignored=_IGNORED_KWARGS
         )
-        return conversation.build_model_call(
-            to_core_messages(messages),
-            agent_id=self.agent_id,
-            option_layers=(
-                constructor_options(self),
-                *scoped_layers(self._scope_owner),
-                {k: kwargs.get(k) for k in conversation.CALL_OPTION_NAMES},
-            ),
-            message_mode=self.message_mode,
-            tools=[_tool_spec(t) for t in kwargs.get("tools") or ()],
-            tool_choice=kwargs.get("tool_choice"),
-            response_format=(
-                raw_json_schema(kwargs["response_format"])
-                if kwargs.get("response_format") is not None
-                else None
-            ),
-            policy=kwargs,
-            carries_messages=carries_messages(self.client),
-            media=[media_of(m) for m in messages],
+        core = to_core_messages(messages)
+        layers = (
+            constructor_options(self),
+            *scoped_layers(self._scope_owner),
+            {k: kwargs.get(k) for k in conversation.CALL_OPTION_NAMES},
         )
+        tools = [_tool_spec(t) for t in kwargs.get("tools") or ()]
+        response_format = (
+            raw_json_schema(kwargs["response_format"])
+            if kwargs.get("response_format") is not None
+            else None
+        )
+        media = [media_of(m) for m in messages]
+        internal = _condensing()
+
+        def build(memory: conversation.MemoryLookup) -> conversation.ModelCall:
+            return conversation.build_model_call(
+                core,
+                agent_id=self.agent_id,
+                option_layers=layers,
+                message_mode=self.message_mode,
+                tools=tools,
+                tool_choice=kwargs.get("tool_choice"),
+                response_format=response_format,
+                policy=kwargs,
+                media=media,
+                dialect=self.client.settings.dialect,
+                memory=memory,
+                internal=internal,
+            )
+
+        return build
+
+    def _model_call(
+        self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]
+    ) -> conversation.ModelCall:
+        """This call's :class:`ModelCall`, the session's memory read first if the rule says."""
+        return prepare_call(self.client, self._builder(messages, kwargs))
+
+    async def _amodel_call(
+        self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]
+    ) -> conversation.ModelCall:
+        """Async :meth:`_model_call`."""
+        return await aprepare_call(self.client, self._builder(messages, kwargs))
 
     # -- tools ------------------------------------------------------------------------------------
     def _prepare_chat_with_tools(
@@ -428,7 +480,7 @@ class LyzrLLM(FunctionCallingLLM, LyzrModelFields):
         return self._answered(self.client.chat(request, **call.policy), started)
 
     async def _achat(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> ChatResponse:
-        call = self._model_call(messages, kwargs)
+        call = await self._amodel_call(messages, kwargs)
         request = await call.attachments.aattach(self.client, call.request)
         started = time.monotonic()
         return self._answered(await self.client.achat(request, **call.policy), started)
@@ -526,7 +578,7 @@ class LyzrLLM(FunctionCallingLLM, LyzrModelFields):
     async def _aopen(
         self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]
     ) -> AsyncEventStream:
-        call = self._model_call(messages, kwargs)
+        call = await self._amodel_call(messages, kwargs)
         request = await call.attachments.aattach(self.client, call.request)
         return self.client.astream(request, **call.policy)
 

@@ -14,6 +14,7 @@ whole), ``end`` and ``error``.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -62,6 +63,7 @@ class AISquareDialect(JsonEventsDialect):
     name: ClassVar[str] = "aisquare"
     default_base_url: ClassVar[str] = "https://api.aisquare.studio"
     parser_class: ClassVar[type[JsonEventParser]] = AISquareStreamParser
+    makes_sessions: ClassVar[bool] = False
 
     def __init__(self, auth_header: str = "Authorization", auth_scheme: str = "Bearer") -> None:
         if not auth_header or not auth_header.strip():
@@ -73,6 +75,14 @@ class AISquareDialect(JsonEventsDialect):
         raise InvalidRequestError(
             "the aisquare dialect needs session_id: the integer id of an existing chat session"
         )
+
+    def session_id_for(self, key: str) -> str:
+        """An integer key stays as it is; any other key maps to the same integer every time
+        (the first 12 hex digits of its SHA-256). The service only answers for chat sessions
+        that exist: create one and pass its id to continue it there."""
+        if key.isdecimal():
+            return key
+        return str(int(hashlib.sha256(key.encode("utf-8")).hexdigest()[:12], 16))
 
     def validate(self, request: AgentRequest) -> None:
         super().validate(request)

@@ -146,6 +146,9 @@ class Dialect(ABC):
     #: The service keeps session memory readable over its session routes
     #: (``LyzrClient.session_history``, ``list_sessions``, ``create_session``, ...).
     has_sessions: ClassVar[bool] = False
+    #: The client can start a fresh session on its own (:meth:`new_session_id`): False when
+    #: sessions must exist on the service first (aisquare).
+    makes_sessions: ClassVar[bool] = True
     #: The service publishes the agent's events on a WebSocket per session (``agent_events``).
     has_agent_events: ClassVar[bool] = False
     #: ``gen_ai.provider.name`` in traces (the GenAI semantic conventions); the dialect's name
@@ -190,6 +193,12 @@ class Dialect(ABC):
     def new_session_id(self, agent_id: str) -> str:
         """A fresh session id in the form this service expects: ``<agent id>-<random>``."""
         return new_session_id(agent_id)
+
+    def session_id_for(self, key: str) -> str:
+        """The session id this service takes for a caller's session key (a LangGraph thread
+        id, a ``session_id``): the key itself unless the service needs another form. Always
+        the same id for the same key (docs/wire.md, "Chat messages stream", "AISquare")."""
+        return key
 
     def chat_request(self, request: AgentRequest, credentials: Credentials) -> HttpRequest:
         """The one-shot request, for formats that have one (``has_chat_endpoint``)."""

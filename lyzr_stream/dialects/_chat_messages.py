@@ -67,6 +67,10 @@ def _check_uuid(value: str, what: str) -> str:
         raise InvalidRequestError(f"{what} must be a UUID, got {value!r}") from None
 
 
+#: The namespace of the UUIDs a non-UUID session key maps to (uuid5 of the key).
+SESSION_NAMESPACE = uuid.UUID("5f0c1a52-9d6e-4a8b-b1f3-6c2d7e8a9b10")
+
+
 class ChatMessagesDialect(JsonEventsDialect):
     """A chat service with server-side tools and workflows (seed 004)."""
 
@@ -83,6 +87,14 @@ class ChatMessagesDialect(JsonEventsDialect):
 
     def new_session_id(self, agent_id: str) -> str:
         return str(uuid.uuid4())
+
+    def session_id_for(self, key: str) -> str:
+        """A UUID stays as it is; any other key maps to the same UUID every time (uuid5 in a
+        namespace of this package), as the route's ``chatId`` must be a UUID."""
+        try:
+            return str(uuid.UUID(key))
+        except ValueError:
+            return str(uuid.uuid5(SESSION_NAMESPACE, key))
 
     def validate(self, request: AgentRequest) -> None:
         super().validate(request)

@@ -140,9 +140,37 @@ def _echo(call: AgentCall) -> Answer:
     return Answer(words(f"You said: {call.message}"))
 
 
+_CONTEXT = re.compile(r"\A<lyzr-stream:context>.*?</lyzr-stream:context>\s*", re.S)
+
+
+def _user_words(text: str) -> str:
+    """A user turn without the context block lyzr-stream puts in front of it."""
+    return _CONTEXT.sub("", text)
+
+
+def _transcript_users(call: AgentCall) -> list[str]:
+    """The earlier user turns a stateless call carries: its ``messages`` (all user entries
+    but the last), or the ``User:`` lines of a transcript sent as text."""
+    if call.messages is not None:
+        users = [
+            entry.get("content")
+            for entry in call.messages
+            if isinstance(entry, Mapping) and entry.get("role") == "user"
+        ]
+        texts = [u for u in users if isinstance(u, str)]
+        return texts[:-1] if texts and call.messages[-1].get("role") == "user" else texts
+    if "Conversation so far:\n" not in call.message:
+        return []
+    lines = call.message.split("Conversation so far:\n", 1)[1].split("\n")
+    return [line[len("User: ") :] for line in lines if line.startswith("User: ")]
+
+
 @agent("memory")
 def _memory(call: AgentCall) -> Answer:
-    earlier = [text for role, text in call.history if role == "user"]
+    """Answers with the earlier user turns it knows: the session's memory, then those of the
+    transcript the request carries."""
+    earlier = [_user_words(text) for role, text in call.history if role == "user"]
+    earlier += _transcript_users(call)
     if not earlier:
         return Answer(words("This is the start of our conversation."))
     return Answer(words("Earlier you said: " + " | ".join(earlier)))

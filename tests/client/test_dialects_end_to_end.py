@@ -27,6 +27,7 @@ from lyzr_stream import (
     TextDelta,
     ToolActivity,
 )
+from lyzr_stream.dialects._chat_messages import SESSION_NAMESPACE
 from lyzr_stream.emulator import Emulator
 from lyzr_stream.emulator.agents import UNICODE_ANSWER
 from tests.helpers.dialects import CHAT_ID, SETUPS, client_for, request, setup
@@ -158,9 +159,12 @@ def test_aisquare_needs_an_integer_session(lyzr_emulator: Emulator) -> None:
     lyzr_emulator.reset()
     with pytest.raises(InvalidRequestError, match="needs session_id"):
         model.invoke("x")
-    with pytest.raises(InvalidRequestError, match="integer id"):
-        model.invoke("x", session_id="abc")
     assert lyzr_emulator.requests == []
+    # Any other key maps to the same integer every time (#26: a thread id is a session).
+    model.invoke("x", session_id="abc")
+    model.invoke("y", session_id="abc")
+    paths = {r.path for r in lyzr_emulator.requests}
+    assert len(paths) == 1 and paths.pop().split("/")[-2].isdecimal()
 
 
 def test_aisquare_auth_header_is_configurable(lyzr_emulator: Emulator) -> None:
@@ -204,9 +208,10 @@ def test_chat_messages_ids_and_generated_uuid(lyzr_emulator: Emulator) -> None:
     assert model.invoke("x").content == "You said: x"
     chat_id = lyzr_emulator.requests[-1].path.split("/")[3]
     uuid.UUID(chat_id)
-    with pytest.raises(InvalidRequestError, match="must be a UUID"):
-        model.invoke("x", session_id="../../admin")
+    # A key that is not a UUID maps to one (uuid5): never pasted into the path.
+    model.invoke("x", session_id="../../admin")
     recorded = lyzr_emulator.requests[-1]
+    assert recorded.path.split("/")[3] == str(uuid.uuid5(SESSION_NAMESPACE, "../../admin"))
     assert recorded.headers["cookie"] == f"session={lyzr_emulator.api_key}"
     assert "x-api-key" not in recorded.headers
 

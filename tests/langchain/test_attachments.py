@@ -167,7 +167,7 @@ def test_turn_mode_sends_only_the_new_turns_files(
     make_model: ModelFactory, lyzr_emulator: Emulator
 ) -> None:
     transcript = [image_and_pdf(), AIMessage("I saw them."), HumanMessage("thanks")]
-    answer = make_model("assets", session_id="s").invoke(transcript)
+    answer = make_model("assets", session_id="s", message_mode="turn").invoke(transcript)
     assert answer.text == "No files. You said: thanks"
     assert "assets" not in agent_bodies(lyzr_emulator)[0]
 
@@ -205,13 +205,14 @@ def test_tool_rounds_in_a_session_carry_the_current_turns_files(
     make_model: ModelFactory, lyzr_emulator: Emulator
 ) -> None:
     model = make_model("tool-caller", session_id="files-tools").bind_tools([page_count])
-    earlier = [HumanMessage("hello"), AIMessage("hi")]
+    earlier = [HumanMessage("hello"), model.invoke([HumanMessage("hello")])]  # in the session
     question = image_and_pdf("page_count('q3.pdf')")
     first = model.invoke([*earlier, question])
     results = [ToolMessage("12", tool_call_id=c["id"], name=c["name"]) for c in first.tool_calls]
     second = model.invoke([*earlier, question, first, *results])
     assert second.text == "Using the tool results: page_count returned 12."
-    bodies = agent_bodies(lyzr_emulator)
+    bodies = agent_bodies(lyzr_emulator)[1:]
+    assert all(b["session_id"] == "files-tools" for b in bodies)
     # Both rounds send the current turn's loop (from the question) and so its two files.
     assert [m["role"] for m in bodies[1]["messages"]] == ["user", "assistant", "tool"]
     assert [len(b["assets"]) for b in bodies] == [2, 2]

@@ -10,6 +10,7 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
 from langchain_core.runnables import ConfigurableField
 
+from lyzr_stream._adapters.conversation import mark_context
 from lyzr_stream.emulator import Emulator
 from tests.langchain.conftest import ModelFactory, answer_requests
 
@@ -116,7 +117,7 @@ def test_system_context_is_sent_on_every_turn(
             assert body["messages"][-1] == {"role": "user", "content": question}
         else:  # memory: the new turn, with this turn's context
             assert body["session_id"] == session
-            assert body["message"] == f"Answer using: {context}\n\n{question}"
+            assert body["message"] == mark_context([f"Answer using: {context}"]) + f"\n\n{question}"
     if session is None:
         assert [m["role"] for m in second["messages"]] == ["system", "user", "assistant", "user"]
 
@@ -137,7 +138,10 @@ async def test_system_context_every_turn_async_and_streamed(
         )
         history += [HumanMessage(question), AIMessage(text)]
     sent = [r.json["message"] for r in answer_requests(lyzr_emulator)]
-    assert sent == ["Answer using: doc one\n\nfirst?", "Answer using: doc two\n\nsecond?"]
+    assert sent == [
+        mark_context(["Answer using: doc one"]) + "\n\nfirst?",
+        mark_context(["Answer using: doc two"]) + "\n\nsecond?",
+    ]
 
 
 async def test_prompt_with_system_context_stateless_async(
@@ -161,7 +165,7 @@ async def test_prompt_with_system_context_stateless_async(
 def test_turn_mode_sends_only_the_new_turn(
     make_model: ModelFactory, lyzr_emulator: Emulator
 ) -> None:
-    make_model(session_id="s").invoke(
+    make_model(session_id="s", message_mode="turn").invoke(
         [
             SystemMessage("old rules"),
             HumanMessage("first"),
@@ -171,8 +175,8 @@ def test_turn_mode_sends_only_the_new_turn(
         ]
     )
     body = lyzr_emulator.requests[-1].json
-    # With a session, only the new turn goes out; every system message is part of it.
-    assert body["message"] == "old rules\n\nbe brief\n\nsecond"
+    # "turn": only the new turn goes out; every system message is part of it.
+    assert body["message"] == mark_context(["old rules", "be brief"]) + "\n\nsecond"
     assert "messages" not in body
 
 

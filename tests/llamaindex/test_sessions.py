@@ -12,6 +12,7 @@ from llama_index.core.embeddings import MockEmbedding
 from llama_index.core.prompts import ChatPromptTemplate
 
 from lyzr_stream import InvalidRequestError
+from lyzr_stream._adapters.conversation import mark_context
 from lyzr_stream.emulator import Emulator
 from tests.helpers.bodies import agent_bodies
 from tests.llamaindex.conftest import LLMFactory, user
@@ -65,24 +66,30 @@ def test_turn_and_history_modes(make_llm: LLMFactory, lyzr_emulator: Emulator) -
     body = lyzr_emulator.requests[-1].json
     assert "message" not in body
     assert [m["role"] for m in body["messages"]] == ["system", "user", "assistant", "user"]
-    # auto with a session: only the new turn, the system text with it.
+    # auto with a session that does not hold q1/a1 (read once): the prompt wins, the whole
+    # transcript goes to a fresh session.
     make_llm(session_id="s").chat(history)
-    assert lyzr_emulator.requests[-1].json["message"] == "sys\n\nq2"
-    assert "messages" not in lyzr_emulator.requests[-1].json
+    body = lyzr_emulator.requests[-1].json
+    assert [m["role"] for m in body["messages"]] == ["system", "user", "assistant", "user"]
+    assert body["session_id"] != "s"
     # explicit modes
     make_llm(message_mode="turn").chat(history)
-    assert lyzr_emulator.requests[-1].json["message"] == "sys\n\nq2"
+    assert lyzr_emulator.requests[-1].json["message"] == mark_context(["sys"]) + "\n\nq2"
     make_llm(message_mode="history", session_id="s").chat(history)
     body = lyzr_emulator.requests[-1].json
     assert [m["role"] for m in body["messages"]] == ["system", "user", "assistant", "user"]
     assert body["session_id"] == "s"
 
 
-def test_user_role_check(make_llm: LLMFactory) -> None:
-    # A transcript ending with an assistant message has nothing new for a session to send.
+def test_transcript_ending_with_the_assistant_is_answered(
+    make_llm: LLMFactory, lyzr_emulator: Emulator
+) -> None:
+    # Nothing new from the user: the agent answers the whole transcript, on a fresh session.
     llm = make_llm(session_id="s")
-    with pytest.raises(InvalidRequestError, match="nothing new to send"):
-        llm.chat([ChatMessage(role=MessageRole.USER, content="a"), ChatMessage(role="assistant")])
+    llm.chat([ChatMessage(role=MessageRole.USER, content="a"), ChatMessage(role="assistant")])
+    body = lyzr_emulator.requests[-1].json
+    assert [m["role"] for m in body["messages"]] == ["user", "assistant"]
+    assert body["session_id"] != "s"
 
 
 # -- the system context on every turn ---------------------------------------------------------
@@ -117,9 +124,11 @@ def test_system_context_reaches_every_turn_of_a_session(
         answer = llm.chat([messages[0], *history, messages[1]])
         history += [messages[1], answer.message]
     first, second = agent_bodies(lyzr_emulator)
-    assert first["message"] == "Answer using: fact one\n\nfirst?"
-    assert second["message"] == "Answer using: fact two\n\nsecond?"  # not only "second?"
-    assert answer.message.content == "Earlier you said: Answer using: fact one\n\nfirst?"
+    assert first["message"] == mark_context(["Answer using: fact one"]) + "\n\nfirst?"
+    # not only "second?": the context of this turn goes with it, marked as such
+    assert second["message"] == mark_context(["Answer using: fact two"]) + "\n\nsecond?"
+    # the agent's memory holds the user's words; the context block is not part of them
+    assert answer.message.content == "Earlier you said: first?"
 
 
 async def test_system_context_reaches_every_turn_async(
@@ -132,7 +141,8 @@ async def test_system_context_reaches_every_turn_async(
         stream = await llm.astream_chat([messages[0], *history, messages[1]])
         last = [r async for r in stream][-1]
         history += [messages[1], last.message]
-    assert agent_bodies(lyzr_emulator)[-1]["message"] == "Answer using: fact two\n\nsecond?"
+    last = agent_bodies(lyzr_emulator)[-1]["message"]
+    assert last == mark_context(["Answer using: fact two"]) + "\n\nsecond?"
 
 
 def _index() -> VectorStoreIndex:
