@@ -16,7 +16,12 @@ from langchain_core.callbacks import (
     CallbackManager,
     CallbackManagerForLLMRun,
 )
-from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
+from langchain_core.language_models import (
+    BaseChatModel,
+    LangSmithParams,
+    LanguageModelInput,
+    ModelProfile,
+)
 from langchain_core.load.serializable import SerializedConstructor, SerializedNotImplemented
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.messages.utils import count_tokens_approximately
@@ -47,6 +52,7 @@ from lyzr_stream._adapters.model_fields import (
     carries_messages,
     constructor_options,
 )
+from lyzr_stream._adapters.structured import raw_json_schema
 from lyzr_stream._adapters.tokens import approximate_token_count
 from lyzr_stream._errors import InvalidRequestError
 from lyzr_stream._http.limits import DEFAULT_TIMEOUTS, Timeouts
@@ -306,6 +312,20 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
             check_json_serialisable(getattr(self, name), name)
 
     # -- LangChain conventions -------------------------------------------------------------------
+    def _resolve_model_profile(self) -> ModelProfile | None:
+        """What every Lyzr agent can do, whatever model it runs (``profile`` given to the
+        constructor replaces it).
+
+        ``structured_output``: the request's ``response_format`` (lyzr-adk's
+        ``response_model``), so ``create_agent(model, tools, response_format=Schema)`` takes
+        LangChain's provider strategy: the schema goes out as ``response_format`` next to the
+        tools and the agent's final JSON answer is the ``structured_response``. Without it
+        LangChain would take its tool strategy, which depends on ``tool_choice`` being
+        honoured, and the documented protocol has no such field. ``tool_calling``: Lyzr local
+        tools; ``tool_choice``: sent in the ``local_tools`` config (see ``bind_tools``).
+        """
+        return ModelProfile(tool_calling=True, tool_choice=True, structured_output=True)
+
     @property
     def _llm_type(self) -> str:
         return "lyzr"
@@ -527,7 +547,11 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
             fallback_session_id=self._session_fallback(configurable),
             tools=[ToolSpec.from_openai(t) for t in kwargs.get("tools") or ()],
             tool_choice=kwargs.get("tool_choice"),
-            response_format=kwargs.get("response_format"),
+            response_format=(
+                raw_json_schema(kwargs["response_format"])
+                if kwargs.get("response_format") is not None
+                else None
+            ),
             policy=kwargs,
             carries_messages=carries_messages(self.client),
             media=[media_of(m) for m in messages],
@@ -539,6 +563,7 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
         tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],
         *,
         tool_choice: dict[str, Any] | str | bool | None = None,
+        strict: bool | None = None,
         **kwargs: Any,
     ) -> Runnable[LanguageModelInput, AIMessage]:
         """Bind tools the agent may ask this process to run (Lyzr "local tools").
@@ -547,6 +572,9 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
         ``tool_choice``: ``"auto"`` (default), ``"any"``/``"required"``/``True`` (must call
         one), ``"none"``, or a tool name; it travels in the ``local_tools`` feature config,
         which agents may or may not honour. Bound calls send the whole transcript.
+        ``strict`` is accepted as ``ChatOpenAI`` accepts it (``create_agent``'s provider
+        strategy passes ``strict=True`` in langchain 1.2) and has no effect: the local-tools
+        protocol has no strict mode.
         """
         formatted = [convert_to_openai_tool(tool) for tool in tools]
         names = [t["function"]["name"] for t in formatted]
