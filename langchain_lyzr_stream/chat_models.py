@@ -58,6 +58,7 @@ from lyzr_stream._errors import InvalidRequestError
 from lyzr_stream._http.limits import DEFAULT_TIMEOUTS, Timeouts
 from lyzr_stream._request import check_json_serialisable
 from lyzr_stream._settings import ENV_API_KEY
+from lyzr_stream.dialects import get_dialect
 from lyzr_stream.dialects._local_tools import normalize_tool_choice
 
 __all__ = ["ChatLyzr"]
@@ -223,6 +224,9 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
         An answer that does not fit (no call to the schema's tool, no JSON, JSON that fails
         validation) raises ``OutputParserException`` with the agent's text in ``llm_output``;
         ``include_raw=True`` returns ``parsed=None`` and the ``parsing_error`` instead.
+        ``profile`` declares ``structured_output``, so ``create_agent(model, tools,
+        response_format=Schema)`` sends the schema as ``response_format`` (unwrapped from
+        OpenAI's form) and returns the agent's JSON answer as ``structured_response``.
 
     Server-side tools:
         Tools the agent runs on the server (the ``chat-messages`` dialect reports them, and Lyzr
@@ -313,8 +317,8 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
 
     # -- LangChain conventions -------------------------------------------------------------------
     def _resolve_model_profile(self) -> ModelProfile | None:
-        """What every Lyzr agent can do, whatever model it runs (``profile`` given to the
-        constructor replaces it).
+        """What a Lyzr agent can do over this model's wire format, whatever model the agent
+        runs (a ``profile`` given to the constructor replaces it).
 
         ``structured_output``: the request's ``response_format`` (lyzr-adk's
         ``response_model``), so ``create_agent(model, tools, response_format=Schema)`` takes
@@ -322,9 +326,17 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
         tools and the agent's final JSON answer is the ``structured_response``. Without it
         LangChain would take its tool strategy, which depends on ``tool_choice`` being
         honoured, and the documented protocol has no such field. ``tool_calling``: Lyzr local
-        tools; ``tool_choice``: sent in the ``local_tools`` config (see ``bind_tools``).
+        tools; ``tool_choice``: sent in the ``local_tools`` config (see ``bind_tools``). A
+        dialect that carries only the message (``lyzr-v2``, ``aisquare``, ``chat-messages``)
+        can send neither, and says so here.
         """
-        return ModelProfile(tool_calling=True, tool_choice=True, structured_output=True)
+        cannot = get_dialect(self.dialect, self.dialect_options or None).unsupported_fields
+        tools = "tools" not in cannot
+        return ModelProfile(
+            tool_calling=tools,
+            tool_choice=tools,
+            structured_output="response_format" not in cannot,
+        )
 
     @property
     def _llm_type(self) -> str:

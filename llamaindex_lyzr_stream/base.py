@@ -207,14 +207,16 @@ class LyzrLLM(FunctionCallingLLM, LyzrModelFields):
         ``local_tools`` feature with the whole transcript; the calls the agent asks for come back
         as ``ToolCallBlock``s (``get_tool_calls_from_response``), and ``role=tool`` messages
         with ``additional_kwargs["tool_call_id"]`` go back as tool results. Works in
-        ``FunctionAgent``/``AgentWorkflow``; ``structured_predict`` goes through a tool call
-        (an answer without one is a ``ValueError`` carrying the agent's text), and the streamed
-        forms fill the object as it arrives. Rounds are shaped like lyzr-adk's tool loop; a
-        tool message with ``additional_kwargs["is_error"]`` goes back as ``"Error: ..."``; a
-        call for an unknown tool is handed to the agent (FunctionAgent answers it).
-        ``tool_required=True`` asks for ``tool_choice="any"``; ``tool_choice`` also takes
-        ``"auto"``, ``"none"`` or a tool name. With ``allow_parallel_tool_calls=False`` (the
-        LlamaIndex default outside agents) only the first of several calls is kept.
+        ``FunctionAgent``/``AgentWorkflow``; ``structured_predict`` goes through a forced tool
+        call (an answer without one is a ``ValueError`` carrying the agent's text), and so do
+        the streamed forms (``stream_structured_predict``, ``as_structured_llm(...)``'s
+        ``stream_chat``), which yield complete objects only. Rounds are shaped like lyzr-adk's
+        tool loop; a tool message with ``additional_kwargs["is_error"]`` goes back as
+        ``"Error: ..."``; a call for an unknown tool is handed to the agent (FunctionAgent
+        answers it). ``tool_required=True`` asks for ``tool_choice="any"``; ``tool_choice``
+        also takes ``"auto"``, ``"none"`` or a tool name. With
+        ``allow_parallel_tool_calls=False`` (the LlamaIndex default outside agents) only the
+        first of several calls is kept.
 
     Server-side tools:
         Tool activity the service reports is dispatched as :class:`LyzrToolActivityEvent` on
@@ -237,8 +239,8 @@ class LyzrLLM(FunctionCallingLLM, LyzrModelFields):
     structured_output: Literal["tool_call", "response_format"] = Field(
         default="tool_call",
         description=(
-            "How structured_predict asks: 'tool_call' (a forced tool call) or "
-            "'response_format' (the raw JSON schema, as lyzr-adk's response_model)."
+            "How structured_predict and its streamed forms ask: 'tool_call' (a forced tool "
+            "call) or 'response_format' (the raw JSON schema, as lyzr-adk's response_model)."
         ),
     )
     context_window: int = Field(default=128_000, description="Guide for prompt packing.")

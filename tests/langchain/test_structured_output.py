@@ -146,6 +146,15 @@ def test_the_profile_declares_structured_output_and_tools(make_model: ModelFacto
     assert "profile" not in model.model_dump()
 
 
+@pytest.mark.parametrize("dialect", ["lyzr-v2", "aisquare", "chat-messages"])
+def test_the_profile_of_a_message_only_dialect_declares_neither(
+    make_model: ModelFactory, dialect: str
+) -> None:
+    # These formats carry only the message: no tools, no response_format to send.
+    profile = make_model(dialect=dialect).profile
+    assert profile == {"tool_calling": False, "tool_choice": False, "structured_output": False}
+
+
 def _tool_then_json(em: Emulator) -> None:
     """The two agent calls of a run: the tool and the schema sent together, the tool called,
     its result sent back with the schema again, and the JSON answer."""
