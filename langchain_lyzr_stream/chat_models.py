@@ -16,7 +16,12 @@ from langchain_core.callbacks import (
     CallbackManager,
     CallbackManagerForLLMRun,
 )
-from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
+from langchain_core.language_models import (
+    BaseChatModel,
+    LangSmithParams,
+    LanguageModelInput,
+    ModelProfile,
+)
 from langchain_core.load.serializable import SerializedConstructor, SerializedNotImplemented
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.messages.utils import count_tokens_approximately
@@ -47,11 +52,13 @@ from lyzr_stream._adapters.model_fields import (
     constructor_options,
 )
 from lyzr_stream._adapters.session_memory import aprepare_call, prepare_call
+from lyzr_stream._adapters.structured import raw_json_schema
 from lyzr_stream._adapters.tokens import approximate_token_count
 from lyzr_stream._errors import InvalidRequestError
 from lyzr_stream._http.limits import DEFAULT_TIMEOUTS, Timeouts
 from lyzr_stream._request import check_json_serialisable
 from lyzr_stream._settings import ENV_API_KEY
+from lyzr_stream.dialects import get_dialect
 from lyzr_stream.dialects._local_tools import normalize_tool_choice
 
 __all__ = ["ChatLyzr"]
@@ -217,6 +224,9 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
         An answer that does not fit (no call to the schema's tool, no JSON, JSON that fails
         validation) raises ``OutputParserException`` with the agent's text in ``llm_output``;
         ``include_raw=True`` returns ``parsed=None`` and the ``parsing_error`` instead.
+        ``profile`` declares ``structured_output``, so ``create_agent(model, tools,
+        response_format=Schema)`` sends the schema as ``response_format`` (unwrapped from
+        OpenAI's form) and returns the agent's JSON answer as ``structured_response``.
 
     Server-side tools:
         Tools the agent runs on the server (the ``chat-messages`` dialect reports them, and Lyzr
@@ -306,6 +316,28 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
             check_json_serialisable(getattr(self, name), name)
 
     # -- LangChain conventions -------------------------------------------------------------------
+    def _resolve_model_profile(self) -> ModelProfile | None:
+        """What a Lyzr agent can do over this model's wire format, whatever model the agent
+        runs (a ``profile`` given to the constructor replaces it).
+
+        ``structured_output``: the request's ``response_format`` (lyzr-adk's
+        ``response_model``), so ``create_agent(model, tools, response_format=Schema)`` takes
+        LangChain's provider strategy: the schema goes out as ``response_format`` next to the
+        tools and the agent's final JSON answer is the ``structured_response``. Without it
+        LangChain would take its tool strategy, which depends on ``tool_choice`` being
+        honoured, and the documented protocol has no such field. ``tool_calling``: Lyzr local
+        tools; ``tool_choice``: sent in the ``local_tools`` config (see ``bind_tools``). A
+        dialect that carries only the message (``lyzr-v2``, ``aisquare``, ``chat-messages``)
+        can send neither, and says so here.
+        """
+        cannot = get_dialect(self.dialect, self.dialect_options or None).unsupported_fields
+        tools = "tools" not in cannot
+        return ModelProfile(
+            tool_calling=tools,
+            tool_choice=tools,
+            structured_output="response_format" not in cannot,
+        )
+
     @property
     def _llm_type(self) -> str:
         return "lyzr"
@@ -536,7 +568,11 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
                 fallback_session_id=self._session_fallback(configurable),
                 tools=tools,
                 tool_choice=kwargs.get("tool_choice"),
-                response_format=kwargs.get("response_format"),
+                response_format=(
+                    raw_json_schema(kwargs["response_format"])
+                    if kwargs.get("response_format") is not None
+                    else None
+                ),
                 policy=kwargs,
                 media=media,
                 dialect=self.client.settings.dialect,
@@ -552,6 +588,7 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
         tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],
         *,
         tool_choice: dict[str, Any] | str | bool | None = None,
+        strict: bool | None = None,
         **kwargs: Any,
     ) -> Runnable[LanguageModelInput, AIMessage]:
         """Bind tools the agent may ask this process to run (Lyzr "local tools").
@@ -560,6 +597,9 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
         ``tool_choice``: ``"auto"`` (default), ``"any"``/``"required"``/``True`` (must call
         one), ``"none"``, or a tool name; it travels in the ``local_tools`` feature config,
         which agents may or may not honour. Bound calls send the whole transcript.
+        ``strict`` is accepted as ``ChatOpenAI`` accepts it (``create_agent``'s provider
+        strategy passes ``strict=True`` in langchain 1.2) and has no effect: the local-tools
+        protocol has no strict mode.
         """
         formatted = [convert_to_openai_tool(tool) for tool in tools]
         names = [t["function"]["name"] for t in formatted]

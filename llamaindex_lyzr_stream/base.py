@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 import uuid
 from collections.abc import AsyncGenerator, Callable, Generator, Mapping, Sequence
 from types import FrameType
-from typing import Any, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from llama_index.core.base.llms.types import (
     ChatMessage,
@@ -24,15 +25,17 @@ from llama_index.core.instrumentation import get_dispatcher  # type: ignore[attr
 from llama_index.core.instrumentation.events import BaseEvent
 from llama_index.core.instrumentation.events.llm import (
     LLMStructuredPredictEndEvent,
+    LLMStructuredPredictInProgressEvent,
     LLMStructuredPredictStartEvent,
 )
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import ToolSelection
+from llama_index.core.program.function_program import get_function_tool
 from llama_index.core.prompts import PromptTemplate
 from llama_index.core.tools.types import BaseTool
 from llama_index.core.types import Model
-from pydantic import Field, PrivateAttr, SecretStr
+from pydantic import Field, PrivateAttr, SecretStr, ValidationError
 
 from llamaindex_lyzr_stream._convert import (
     Accumulator,
@@ -230,14 +233,16 @@ class LyzrLLM(FunctionCallingLLM, LyzrModelFields):
         ``local_tools`` feature with the whole transcript; the calls the agent asks for come back
         as ``ToolCallBlock``s (``get_tool_calls_from_response``), and ``role=tool`` messages
         with ``additional_kwargs["tool_call_id"]`` go back as tool results. Works in
-        ``FunctionAgent``/``AgentWorkflow``; ``structured_predict`` goes through a tool call
-        (an answer without one is a ``ValueError`` carrying the agent's text), and the streamed
-        forms fill the object as it arrives. Rounds are shaped like lyzr-adk's tool loop; a
-        tool message with ``additional_kwargs["is_error"]`` goes back as ``"Error: ..."``; a
-        call for an unknown tool is handed to the agent (FunctionAgent answers it).
-        ``tool_required=True`` asks for ``tool_choice="any"``; ``tool_choice`` also takes
-        ``"auto"``, ``"none"`` or a tool name. With ``allow_parallel_tool_calls=False`` (the
-        LlamaIndex default outside agents) only the first of several calls is kept.
+        ``FunctionAgent``/``AgentWorkflow``; ``structured_predict`` goes through a forced tool
+        call (an answer without one is a ``ValueError`` carrying the agent's text), and so do
+        the streamed forms (``stream_structured_predict``, ``as_structured_llm(...)``'s
+        ``stream_chat``), which yield complete objects only. Rounds are shaped like lyzr-adk's
+        tool loop; a tool message with ``additional_kwargs["is_error"]`` goes back as
+        ``"Error: ..."``; a call for an unknown tool is handed to the agent (FunctionAgent
+        answers it). ``tool_required=True`` asks for ``tool_choice="any"``; ``tool_choice``
+        also takes ``"auto"``, ``"none"`` or a tool name. With
+        ``allow_parallel_tool_calls=False`` (the LlamaIndex default outside agents) only the
+        first of several calls is kept.
 
     Server-side tools:
         Tool activity the service reports is dispatched as :class:`LyzrToolActivityEvent` on
@@ -260,8 +265,8 @@ class LyzrLLM(FunctionCallingLLM, LyzrModelFields):
     structured_output: Literal["tool_call", "response_format"] = Field(
         default="tool_call",
         description=(
-            "How structured_predict asks: 'tool_call' (a forced tool call) or "
-            "'response_format' (the raw JSON schema, as lyzr-adk's response_model)."
+            "How structured_predict and its streamed forms ask: 'tool_call' (a forced tool "
+            "call) or 'response_format' (the raw JSON schema, as lyzr-adk's response_model)."
         ),
     )
     context_window: int = Field(default=128_000, description="Guide for prompt packing.")
@@ -422,6 +427,34 @@ class LyzrLLM(FunctionCallingLLM, LyzrModelFields):
         messages = self._extend_messages(prompt.format_messages(**prompt_args))
         return messages, {**(llm_kwargs or {}), "response_format": output_cls}
 
+    def _streamed_structured_request(
+        self,
+        output_cls: type[Model],
+        prompt: PromptTemplate,
+        llm_kwargs: dict[str, Any] | None,
+        prompt_args: Mapping[str, Any],
+    ) -> tuple[list[ChatMessage], dict[str, Any], _StructuredStream[Model]]:
+        """The messages and ``stream_chat`` kwargs of a streamed structured call, and what reads
+        its responses: the schema as ``response_format``, or (``structured_output="tool_call"``)
+        as a tool the agent must call, ``tool_choice="any"`` as ``structured_predict`` sends it.
+        """
+        kwargs = dict(llm_kwargs or {})
+        for name in ("tool_required", "tool_choice", "allow_parallel_tool_calls"):
+            kwargs.pop(name, None)
+        messages, kwargs = self._structured_request(output_cls, prompt, kwargs, prompt_args)
+        if self.structured_output == "response_format":
+            return messages, kwargs, _StructuredStream(output_cls, tool_name=None)
+        kwargs.pop("response_format")
+        tool = get_function_tool(output_cls)
+        chat_kwargs = self._prepare_chat_with_tools(
+            [tool], chat_history=messages, tool_required=True, **kwargs
+        )
+        return (
+            chat_kwargs.pop("messages"),
+            chat_kwargs,
+            _StructuredStream(output_cls, tool.metadata.name),
+        )
+
     @staticmethod
     def _structured_result(output_cls: type[Model], response: ChatResponse) -> Model:
         result = parse_structured(response.message.content or "", output_cls)
@@ -464,6 +497,63 @@ class LyzrLLM(FunctionCallingLLM, LyzrModelFields):
             return result
         messages, kwargs = self._structured_request(output_cls, prompt, llm_kwargs, prompt_args)
         return self._structured_result(output_cls, await self.achat(messages, **kwargs))
+
+    # Streamed: each complete object as soon as the agent's answer holds one; the last one is the
+    # complete object, or the stream ends in a ValueError carrying the agent's answer (never an
+    # object with its fields missing).
+    @dispatcher.span
+    def stream_structured_predict(
+        self,
+        output_cls: type[Model],
+        prompt: PromptTemplate,
+        llm_kwargs: dict[str, Any] | None = None,
+        **prompt_args: Any,
+    ) -> Generator[Model, None, None]:
+        """As LlamaIndex's, with the schema asked for as :meth:`structured_predict` asks: a tool
+        the agent must call (``tool_choice="any"``), or with ``structured_output=
+        "response_format"`` the raw JSON schema as ``response_format``. Yields complete objects
+        only; an answer without the tool call or without fitting JSON raises ``ValueError``
+        carrying the agent's answer."""
+        messages, kwargs, reader = self._streamed_structured_request(
+            output_cls, prompt, llm_kwargs, prompt_args
+        )
+        responses = self.stream_chat(messages, **kwargs)
+
+        def objects() -> Generator[Model, None, None]:
+            try:
+                for response in responses:
+                    yield from reader.step(response)
+                yield from reader.finish()
+            finally:
+                responses.close()  # left early: the stream closes now (and the agent is stopped)
+
+        return objects()
+
+    @dispatcher.span
+    async def astream_structured_predict(
+        self,
+        output_cls: type[Model],
+        prompt: PromptTemplate,
+        llm_kwargs: dict[str, Any] | None = None,
+        **prompt_args: Any,
+    ) -> AsyncGenerator[Model, None]:
+        """Async form of :meth:`stream_structured_predict`."""
+        messages, kwargs, reader = self._streamed_structured_request(
+            output_cls, prompt, llm_kwargs, prompt_args
+        )
+        responses = await self.astream_chat(messages, **kwargs)
+
+        async def objects() -> AsyncGenerator[Model, None]:
+            try:
+                async for response in responses:
+                    for item in reader.step(response):
+                        yield item
+                for item in reader.finish():
+                    yield item
+            finally:
+                await responses.aclose()
+
+        return objects()
 
     @staticmethod
     def _prompt_messages(prompt: str) -> list[ChatMessage]:
@@ -604,3 +694,57 @@ class LyzrLLM(FunctionCallingLLM, LyzrModelFields):
     ) -> CompletionResponseAsyncGen:
         events = await self._aopen(self._prompt_messages(prompt), kwargs)
         return self._aresponses(events, *_COMPLETION)
+
+
+class _StructuredStream(Generic[Model]):
+    """Reads a streamed structured call's responses into ``output_cls`` objects: complete ones
+    only, each once. ``tool_name``: the call to that tool carries the object; ``None``: the
+    answer's JSON does (``response_format``), read once the answer is whole."""
+
+    def __init__(self, output_cls: type[Model], tool_name: str | None) -> None:
+        self.output_cls = output_cls
+        self.tool_name = tool_name
+        self.last: ChatResponse | None = None
+        self.yielded: Model | None = None
+
+    def _arguments(self, response: ChatResponse) -> dict[str, Any] | None:
+        calls = [s for s in tool_selections(response.message) if s.tool_name == self.tool_name]
+        return dict(calls[0].tool_kwargs) if calls else None
+
+    def _emit(self, item: Model) -> list[Model]:
+        if self.yielded is not None and item == self.yielded:
+            return []
+        self.yielded = item
+        dispatcher.event(LLMStructuredPredictInProgressEvent(output=item))
+        return [item]
+
+    def step(self, response: ChatResponse) -> list[Model]:
+        """The object this response completes, if any (tool calls arrive whole)."""
+        self.last = response
+        arguments = self._arguments(response) if self.tool_name is not None else None
+        if arguments is None:
+            return []
+        try:
+            return self._emit(self.output_cls.model_validate(arguments))
+        except ValidationError:
+            return []  # not complete (yet): finish() says why if it stays so
+
+    def finish(self) -> list[Model]:
+        """The complete object of the whole answer; ``ValueError`` carrying the agent's answer
+        when it holds none."""
+        if self.last is None:
+            raise ValueError(f"structured output for {self.output_cls.__name__}: no answer")
+        text = self.last.message.content or ""
+        if self.tool_name is None:
+            result = parse_structured(text, self.output_cls)
+        else:
+            arguments = self._arguments(self.last)
+            if arguments is None:
+                raise ValueError(
+                    f"expected a call to the tool {self.tool_name!r} (structured output for "
+                    f"{self.output_cls.__name__}), got none; the agent answered: {text[:2000]!r}"
+                )
+            result = parse_structured(json.dumps(arguments), self.output_cls)
+        emitted = self._emit(result)
+        dispatcher.event(LLMStructuredPredictEndEvent(output=result))
+        return emitted

@@ -167,14 +167,17 @@ async def prepare(request: Request) -> tuple[AgentCall, Answer] | Response:
         return exc.response
     if _new_user_turn(body):
         state_of(request).remember(call.session_id, "user", call.message)
+    answer = fn(call)
     response_format = body.get("response_format")
-    if isinstance(response_format, dict):
-        # Structured output: a JSON document that fits the requested schema (json_object: any).
+    if isinstance(response_format, dict) and answer.tool_call is None:
+        # Structured output: the answer is a JSON document that fits the requested schema
+        # (json_object: any), unless the agent calls a tool first (create_agent's provider
+        # strategy binds tools and response_format together; the JSON ends the tool loop).
         if response_format.get("type") == "json_object":
             return call, Answer(words(json.dumps(json_object_example(call.message))))
         schema = (response_format.get("json_schema") or {}).get("schema", response_format)
         return call, Answer(words(json.dumps(schema_example(schema))))
-    return call, fn(call)
+    return call, answer
 
 
 def answering(

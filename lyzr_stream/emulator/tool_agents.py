@@ -11,6 +11,10 @@
   taken from the quoted strings of the message in order. With nothing to call it answers in
   text.
 
+With ``response_format`` in the request (any agent), an answer in text becomes a JSON document
+that fits the schema (``lyzr_v3.prepare``); a tool call still goes first, so a tool loop with a
+response format (LangChain's provider strategy) calls its tools, then answers in JSON.
+
 ``tool-caller-direct`` names the tool directly instead of going through the ``local_tool``
 proxy; ``tool-caller-unknown`` asks for a tool that was never bound.
 

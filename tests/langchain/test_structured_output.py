@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from lyzr_stream import InvalidRequestError
 from lyzr_stream.emulator import Emulator
 from tests.helpers.bodies import local_tools
-from tests.langchain.conftest import ModelFactory, Person, answer_requests
+from tests.langchain.conftest import ModelFactory, Person, add, answer_requests
 
 
 @pytest.mark.parametrize("method", ["function_calling", "json_schema"])
@@ -129,3 +129,109 @@ def test_structured_json_that_does_not_fit_raises(make_model: ModelFactory, meth
     )
     out = raw.invoke("an age")
     assert out["parsed"] is None and isinstance(out["parsing_error"], OutputParserException)
+
+
+# -- create_agent(response_format=...): the profile picks the provider strategy (issue 26) ------
+def test_the_profile_declares_structured_output_and_tools(make_model: ModelFactory) -> None:
+    from langchain.agents.factory import _supports_provider_strategy
+
+    model = make_model()
+    assert model.profile is not None
+    assert model.profile.get("structured_output") is True
+    assert model.profile.get("tool_calling") is True
+    assert model.profile.get("tool_choice") is True
+    assert _supports_provider_strategy(model, tools=[add])
+    # An explicit profile wins; the profile is not part of the serialised model.
+    assert make_model(profile={"structured_output": False}).profile == {"structured_output": False}
+    assert "profile" not in model.model_dump()
+
+
+@pytest.mark.parametrize("dialect", ["lyzr-v2", "aisquare", "chat-messages"])
+def test_the_profile_of_a_message_only_dialect_declares_neither(
+    make_model: ModelFactory, dialect: str
+) -> None:
+    # These formats carry only the message: no tools, no response_format to send.
+    profile = make_model(dialect=dialect).profile
+    assert profile == {"tool_calling": False, "tool_choice": False, "structured_output": False}
+
+
+def _tool_then_json(em: Emulator) -> None:
+    """The two agent calls of a run: the tool and the schema sent together, the tool called,
+    its result sent back with the schema again, and the JSON answer."""
+    first, second = (r.json for r in answer_requests(em))
+    for body in (first, second):
+        assert body["response_format"] == Person.model_json_schema()  # lyzr-adk's form
+        assert [t["name"] for t in local_tools(body)["tools"]] == ["add"]
+        assert local_tools(body).get("tool_choice") is None  # nothing forced
+    assert first["messages"][-1] == {"role": "user", "content": "What is add(19, 23)? Ada"}
+    result = second["messages"][-1]
+    assert result["role"] == "tool" and result["content"] == "42"
+
+
+@pytest.mark.parametrize("streaming", [False, True])
+def test_create_agent_with_response_format_returns_the_structured_response(
+    make_model: ModelFactory, lyzr_emulator: Emulator, streaming: bool
+) -> None:
+    from langchain.agents import create_agent
+
+    agent = create_agent(
+        make_model("tool-caller", streaming=streaming), tools=[add], response_format=Person
+    )
+    result = agent.invoke({"messages": [("user", "What is add(19, 23)? Ada")]})
+    assert result["structured_response"] == Person(name="lyzr", age=1)  # the emulator's JSON
+    kinds = [type(m).__name__ for m in result["messages"]]
+    assert kinds == ["HumanMessage", "AIMessage", "ToolMessage", "AIMessage"]
+    assert result["messages"][2].text == "42"
+    _tool_then_json(lyzr_emulator)
+
+
+async def test_create_agent_with_response_format_async(
+    make_model: ModelFactory, lyzr_emulator: Emulator
+) -> None:
+    from langchain.agents import create_agent
+
+    agent = create_agent(make_model("tool-caller"), tools=[add], response_format=Person)
+    result = await agent.ainvoke({"messages": [("user", "What is add(19, 23)? Ada")]})
+    assert result["structured_response"] == Person(name="lyzr", age=1)
+    _tool_then_json(lyzr_emulator)
+
+
+def test_create_agent_with_response_format_and_no_tools(
+    make_model: ModelFactory, lyzr_emulator: Emulator
+) -> None:
+    from langchain.agents import create_agent
+
+    schema = Person.model_json_schema()
+    agent = create_agent(make_model("echo"), tools=[], response_format=schema)
+    result = agent.invoke({"messages": [("user", "Who is Ada?")]})
+    assert result["structured_response"] == {"name": "lyzr", "age": 1}
+    (body,) = (r.json for r in answer_requests(lyzr_emulator))
+    assert body["response_format"] == schema
+    assert "features" not in body
+
+
+def test_a_bound_openai_response_format_goes_out_as_the_raw_schema(
+    make_model: ModelFactory, lyzr_emulator: Emulator
+) -> None:
+    # The form create_agent's provider strategy binds: unwrapped, as lyzr-adk sends it.
+    wrapped = {
+        "type": "json_schema",
+        "json_schema": {"name": "Person", "schema": Person.model_json_schema()},
+    }
+    message = make_model("echo").bind(response_format=wrapped).invoke("Who is Ada?")
+    assert Person.model_validate_json(message.text) == Person(name="lyzr", age=1)
+    body = answer_requests(lyzr_emulator)[-1].json
+    assert body["response_format"] == Person.model_json_schema()
+    json_mode = make_model("echo").bind(response_format={"type": "json_object"})
+    json_mode.invoke("'answer'")
+    assert answer_requests(lyzr_emulator)[-1].json["response_format"] == {"type": "json_object"}
+
+
+def test_bind_tools_accepts_strict_and_sends_nothing_for_it(
+    make_model: ModelFactory, lyzr_emulator: Emulator
+) -> None:
+    # langchain 1.2's provider strategy binds strict=True, as ChatOpenAI takes it.
+    message = make_model("tool-caller").bind_tools([add], strict=True).invoke("add(1, 2)")
+    assert message.tool_calls[0]["args"] == {"a": 1, "b": 2}
+    body = answer_requests(lyzr_emulator)[-1].json
+    assert "strict" not in body and "strict" not in local_tools(body)
