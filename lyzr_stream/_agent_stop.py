@@ -170,7 +170,16 @@ class AgentStopper:
 
     # -- async: a background task --------------------------------------------------------------
     def astop(self, pools: AsyncPools, session_id: str) -> None:
-        """Send the stop request from a background task of the running loop; returns at once."""
+        """Send the stop request from a background task of the running loop; returns at once.
+
+        From a thread instead when the loop itself is closing the stream: a stream left
+        unfinished and dropped (the loop's async-generator finalizer), or still open when
+        ``asyncio.run`` ends (its ``shutdown_asyncgens``). The loop may end right after: a
+        request begun in it would race that end (and asyncio warns about every async generator
+        httpx starts once its shutdown began)."""
+        if _closed_by_the_loop():
+            self.stop(session_id)
+            return
         call = self._prepare(session_id)
         if call is None:
             return
@@ -190,3 +199,15 @@ class AgentStopper:
         with self._lock:
             self._by_session[session_id] = task
         task.add_done_callback(lambda done: self._forget(session_id, done))
+
+
+def _closed_by_the_loop() -> bool:
+    """Whether the running task is the loop closing an async generator itself: its
+    finalizer hook and ``shutdown_asyncgens`` run ``agen.aclose()`` as a task of its own (the
+    task's coroutine is then the ``aclose()`` awaitable, not a coroutine of the caller), or
+    the loop's shutdown has begun."""
+    loop = asyncio.get_running_loop()
+    if getattr(loop, "_asyncgens_shutdown_called", False):
+        return True
+    task = asyncio.current_task(loop)
+    return task is not None and type(task.get_coro()).__name__ == "async_generator_athrow"
