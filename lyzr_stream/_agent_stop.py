@@ -14,7 +14,9 @@ DEBUG) and never delays the caller:
 - sync: the request goes out on a daemon thread; ``LyzrClient.close()`` and the interpreter's
   exit wait for stops still in flight, each at most its bound;
 - async: a background task held by the loop's pools; ``LyzrClient.aclose()`` (and the loop's
-  shutdown) wait for it, bounded, and cancel it cleanly after that.
+  shutdown) wait for it, bounded, and cancel it cleanly after that. When the loop itself closes
+  the stream (an abandoned stream's finalizer, or ``asyncio.run`` ending with a stream left
+  unfinished), the stop goes out on a thread instead, as in sync code: the loop may end first.
 
 A stop still in flight for a session is waited for (bounded) before the client sends that
 session's next request: arriving late, it would stop the new answer instead of the old one.
@@ -58,11 +60,24 @@ def _join(threads: set[threading.Thread], within: float) -> None:
         thread.join(max(0.0, until - time.monotonic()))
 
 
-@atexit.register
 def _wait_at_exit() -> None:  # pragma: no cover - runs at interpreter exit
     with _THREADS_LOCK:
         threads = set(_THREADS)
     _join(threads, STOP_TIMEOUT)
+
+
+_EXIT_HOOK = threading.Event()
+
+
+def _wait_at_exit_from_now() -> None:
+    """Registered at the first stop, not at import: exit handlers run last-registered first,
+    so the stops in flight are waited for before the clients' finalizers (registered with
+    the first client, earlier) close the connections they use."""
+    if not _EXIT_HOOK.is_set():
+        with _THREADS_LOCK:
+            if not _EXIT_HOOK.is_set():
+                atexit.register(_wait_at_exit)
+                _EXIT_HOOK.set()
 
 
 # Best effort: the outcome is only logged, at DEBUG, for the sync and async sends alike.
@@ -135,6 +150,7 @@ class AgentStopper:
         call = self._prepare(session_id)
         if call is None:
             return
+        _wait_at_exit_from_now()
         thread = threading.Thread(
             target=self._send, args=(session_id, call), name="lyzr-agent-stop", daemon=True
         )
