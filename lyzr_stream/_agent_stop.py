@@ -14,7 +14,9 @@ DEBUG) and never delays the caller:
 - sync: the request goes out on a daemon thread; ``LyzrClient.close()`` and the interpreter's
   exit wait for stops still in flight, each at most its bound;
 - async: a background task held by the loop's pools; ``LyzrClient.aclose()`` (and the loop's
-  shutdown) wait for it, bounded, and cancel it cleanly after that.
+  shutdown) wait for it, bounded, and cancel it cleanly after that. When the loop itself closes
+  the stream (an abandoned stream's finalizer, or ``asyncio.run`` ending with a stream left
+  unfinished), the stop goes out on a thread instead, as in sync code: the loop may end first.
 
 A stop still in flight for a session is waited for (bounded) before the client sends that
 session's next request: arriving late, it would stop the new answer instead of the old one.
@@ -58,11 +60,24 @@ def _join(threads: set[threading.Thread], within: float) -> None:
         thread.join(max(0.0, until - time.monotonic()))
 
 
-@atexit.register
 def _wait_at_exit() -> None:  # pragma: no cover - runs at interpreter exit
     with _THREADS_LOCK:
         threads = set(_THREADS)
     _join(threads, STOP_TIMEOUT)
+
+
+_EXIT_HOOK = threading.Event()
+
+
+def _wait_at_exit_from_now() -> None:
+    """Registered at the first stop, not at import: exit handlers run last-registered first,
+    so the stops in flight are waited for before the clients' finalizers (registered with
+    the first client, earlier) close the connections they use."""
+    if not _EXIT_HOOK.is_set():
+        with _THREADS_LOCK:
+            if not _EXIT_HOOK.is_set():
+                atexit.register(_wait_at_exit)
+                _EXIT_HOOK.set()
 
 
 # Best effort: the outcome is only logged, at DEBUG, for the sync and async sends alike.
@@ -135,6 +150,7 @@ class AgentStopper:
         call = self._prepare(session_id)
         if call is None:
             return
+        _wait_at_exit_from_now()
         thread = threading.Thread(
             target=self._send, args=(session_id, call), name="lyzr-agent-stop", daemon=True
         )
@@ -170,7 +186,16 @@ class AgentStopper:
 
     # -- async: a background task --------------------------------------------------------------
     def astop(self, pools: AsyncPools, session_id: str) -> None:
-        """Send the stop request from a background task of the running loop; returns at once."""
+        """Send the stop request from a background task of the running loop; returns at once.
+
+        From a thread instead when the loop itself is closing the stream: a stream left
+        unfinished and dropped (the loop's async-generator finalizer), or still open when
+        ``asyncio.run`` ends (its ``shutdown_asyncgens``). The loop may end right after: a
+        request begun in it would race that end (and asyncio warns about every async generator
+        httpx starts once its shutdown began)."""
+        if _closed_by_the_loop():
+            self.stop(session_id)
+            return
         call = self._prepare(session_id)
         if call is None:
             return
@@ -190,3 +215,15 @@ class AgentStopper:
         with self._lock:
             self._by_session[session_id] = task
         task.add_done_callback(lambda done: self._forget(session_id, done))
+
+
+def _closed_by_the_loop() -> bool:
+    """Whether the running task is the loop closing an async generator itself: its
+    finalizer hook and ``shutdown_asyncgens`` run ``agen.aclose()`` as a task of its own (the
+    task's coroutine is then the ``aclose()`` awaitable, not a coroutine of the caller), or
+    the loop's shutdown has begun."""
+    loop = asyncio.get_running_loop()
+    if getattr(loop, "_asyncgens_shutdown_called", False):
+        return True
+    task = asyncio.current_task(loop)
+    return task is not None and type(task.get_coro()).__name__ == "async_generator_athrow"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import AsyncGenerator, Callable, Generator, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -222,6 +223,12 @@ class LyzrClient(ClosingContext, AsyncClosingContext):
             queue_size=events_queue_size,
         )
         self._closed = False
+        #: The name a closed-client error gives (a model that owns this client sets its own).
+        self._owner_name = "LyzrClient"
+        # A client dropped without close() leaks no socket: its sync connections (the pool and
+        # the stops' client) are closed when it is garbage-collected, or at interpreter exit.
+        # (Async pools close with their event loop.) The callback holds the connections only.
+        self._finalizer = weakref.finalize(self, self._connections.close)
 
     def __repr__(self) -> str:
         s = self.settings
@@ -565,7 +572,9 @@ class LyzrClient(ClosingContext, AsyncClosingContext):
     # -- connections -----------------------------------------------------------------------------
     def _check_open(self) -> None:
         if self._closed:
-            raise InvalidRequestError("this LyzrClient is closed")
+            raise InvalidRequestError(
+                f"this {self._owner_name} is closed; create a new one to send more requests"
+            )
         self._connections.check_fork()
 
     def _sync_http(self) -> httpx.Client:
@@ -582,7 +591,7 @@ class LyzrClient(ClosingContext, AsyncClosingContext):
         self._closed = True
         if self._stopper is not None:
             self._stopper.close()
-        self._connections.close()
+        self._finalizer()  # closes the connections, once
 
     async def aclose(self) -> None:
         """Close the sync pool and the async pool of the running loop (idempotent)."""

@@ -17,9 +17,11 @@ yielded, a failure raises at once, with the text delivered so far in ``partial_t
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
 from dataclasses import dataclass
+from types import TracebackType
 from typing import TYPE_CHECKING, Generic, TypeVar, overload
 
 import httpx
@@ -152,6 +154,7 @@ class StreamState:
         "_texts",
         "agent_running",
         "call",
+        "closing",
         "coalesce",
         "delivered",
         "finished",
@@ -171,6 +174,16 @@ class StreamState:
         #: A request went out and the server has not ended its answer (end marker, error
         #: status, error event, broken connection): the agent may still be running.
         self.agent_running = False
+        #: The body's close, left running by an async stream closed at a yield (awaited by
+        #: :meth:`AsyncEventStream.aclose`).
+        self.closing: asyncio.Future[None] | None = None
+
+    async def closed(self) -> None:
+        """Wait until the body of an async stream closed at a yield is closed too (even if
+        this task is cancelled meanwhile: the cancellation is re-raised after)."""
+        closing, self.closing = self.closing, None
+        if closing is not None:
+            await _until_done(closing)
 
     # -- what the caller may read ------------------------------------------------------------
     @property
@@ -361,6 +374,7 @@ async def ahttp_events(state: StreamState, pools: AsyncPools) -> AsyncGenerator[
         await stopper.asettle(state.session_id)
     call = state.call.http
     coalesce = state.coalesce
+    pools.open_streams += 1
     try:
         while True:
             in_body = False
@@ -397,12 +411,25 @@ async def ahttp_events(state: StreamState, pools: AsyncPools) -> AsyncGenerator[
                     raise call.map_error(exc, in_body=in_body, deadline=attempts.deadline) from exc
             except LyzrError as error:
                 delay = state.retry_delay(attempts, error)
+            except GeneratorExit:
+                # Closed at a yield (aclose, or the loop finalizing a stream left unfinished,
+                # at its shutdown too): finish without suspending. The body is closed by a
+                # background task the pools wait for (and the facade's aclose awaits); a
+                # second closer (the loop's shutdown_asyncgens, an outer generator) then finds
+                # this generator done, never "already running".
+                if response is not None or reader is not None:
+                    state.closing = pools.run_in_background(
+                        functools.partial(_close_body, response, reader)
+                    )
+                    response = reader = None
+                raise
             finally:
                 pools.release(shard)
                 if response is not None or reader is not None:
                     await _cleanup_fully(response, reader)
             await asyncio.sleep(delay)
     finally:
+        pools.open_streams -= 1
         stopper = state.stop_due()
         if stopper is not None:
             stopper.astop(pools, state.session_id)
@@ -463,7 +490,11 @@ async def _cleanup_fully(response: httpx.Response | None, reader: ReadAhead | No
     read-ahead task blocked. The cleanup runs in its own task, shielded; a cancellation that
     arrives meanwhile is re-raised once it is done.
     """
-    cleanup = asyncio.ensure_future(_close_body(response, reader))
+    await _until_done(asyncio.ensure_future(_close_body(response, reader)))
+
+
+async def _until_done(cleanup: asyncio.Future[None]) -> None:
+    """Wait for ``cleanup`` to end, shielded; a cancellation meanwhile is re-raised after."""
     cancelled = False
     while not cleanup.done():
         try:
@@ -571,6 +602,17 @@ class AsyncEventStream(_StreamView, AsyncClosingContext):
     async def aclose(self) -> None:
         """Stop reading and close the HTTP response (idempotent)."""
         await self._events.aclose()
+        await self._state.closed()
+
+    async def __aexit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self._events.aclose()
+        if t is not GeneratorExit:
+            await self._state.closed()
+        # else: a generator holding this stream is being closed (aclose, or the loop's
+        # finalizer at its shutdown): it must not suspend here, or a second closer finds it
+        # running. The body's close goes on in the background; the pools wait for it.
 
     async def until_done(self) -> AgentResponse:
         """Read the rest of the stream and return the whole turn."""

@@ -152,9 +152,14 @@ class LyzrModelFields(BaseModel):
     def _build_client(self) -> Self:
         self._check_fields()
         # Every argument is checked here, at construction: key, URL, dialect, timeouts.
-        self._client = self._new_client(self.api_key)
+        self._client = self._own(self._new_client(self.api_key))
         self.api_key = self._client.settings.api_key
         return self
+
+    def _own(self, client: LyzrClient) -> LyzrClient:
+        """``client`` as this model's: a closed model's error names the model's class."""
+        client._owner_name = type(self).__name__
+        return client
 
     def _check_fields(self) -> None:
         """A class's own construction checks, run before its client is built (none here)."""
@@ -183,8 +188,34 @@ class LyzrModelFields(BaseModel):
     def client(self) -> LyzrClient:
         """The core client (rebuilt after unpickling)."""
         if self._client is None:
-            self._client = self._new_client(self.api_key)
+            self._client = self._own(self._new_client(self.api_key))
         return self._client
+
+    # -- closing -------------------------------------------------------------------------------
+    # A closed model stays closed: a call on it raises InvalidRequestError naming the class
+    # (create a new model to go on). A model never closed leaks nothing either: its client's
+    # sync connections close when it is garbage-collected (or at exit), its async pools with
+    # their event loop.
+    def close(self) -> None:
+        """Close the model's connections (idempotent); stops still in flight get their time
+        (at most 2 s) first. Later calls raise :class:`~lyzr_stream.InvalidRequestError`."""
+        self.client.close()
+
+    async def aclose(self) -> None:
+        """Async form of :meth:`close`: also closes the running loop's async pools."""
+        await self.client.aclose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
 
     def __getstate__(self) -> dict[Any, Any]:
         """The pickled state, without the key, the header values and the client.
@@ -203,7 +234,7 @@ class LyzrModelFields(BaseModel):
         super().__setstate__(state)
         # As at construction without a key: it comes from this process's LYZR_API_KEY, and
         # unpickling fails with an error naming that variable when it is not set.
-        self._client = self._new_client(None)
+        self._client = self._own(self._new_client(None))
         object.__setattr__(self, "api_key", self._client.settings.api_key)
 
 

@@ -61,6 +61,8 @@ class Connections:
         self._pid = os.getpid()
         self._ssl: ssl.SSLContext | None = None
         self._lock = threading.Lock()
+        #: Sync clients made for work apart from the pool (the agent stops'), closed with it.
+        self._side: list[httpx.Client] = []
 
     def check_fork(self) -> None:
         """Forked: the parent's pools (sockets, locks) must not be shared with the child."""
@@ -77,13 +79,17 @@ class Connections:
         if client is None:
             with self._lock:
                 if self._sync is None:
-                    self._sync = self.new_sync_client()
+                    self._sync = httpx.Client(**self._client_kwargs(self._limits))
                 client = self._sync
         return client
 
     def new_sync_client(self, limits: httpx.Limits | None = None) -> httpx.Client:
-        """A sync client with this client's settings (the stops' own client, say)."""
-        return httpx.Client(**self._client_kwargs(limits or self._limits))
+        """A sync client with this client's settings (the stops' own client, say), closed by
+        :meth:`close` too."""
+        client = httpx.Client(**self._client_kwargs(limits or self._limits))
+        with self._lock:
+            self._side.append(client)
+        return client
 
     # -- async -------------------------------------------------------------------------------
     def async_pools(self) -> AsyncPools:
@@ -145,10 +151,17 @@ class Connections:
 
     # -- closing -------------------------------------------------------------------------------
     def close(self) -> None:
-        """Close the sync pool, when this client created it (idempotent)."""
-        if self.owns_sync and self._sync is not None:
-            self._sync.close()
-            self._sync = None
+        """Close the sync pool, when this client created it, and the sync clients made apart
+        from it (idempotent). Also what a dropped client's finalizer runs: nothing here refers
+        back to the client."""
+        with self._lock:
+            side, self._side = self._side, []
+            sync = self._sync if self.owns_sync else None
+            if self.owns_sync:
+                self._sync = None
+        for client in (*side, sync):
+            if client is not None:
+                client.close()
 
     async def aclose(self) -> None:
         """Close the sync pool and the running loop's async pools (idempotent)."""

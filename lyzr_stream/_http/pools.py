@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import time
 from collections.abc import AsyncGenerator, Callable
 
 import httpx
@@ -35,6 +36,8 @@ SHARD_SIZE = 64
 _MAX_SHARDS = 16
 #: How long closing the pools waits for background requests (agent stops) still running.
 _BACKGROUND_GRACE = 2.5
+#: How often the loop's shutdown looks whether its streams are closed.
+_STREAMS_POLL = 0.005
 
 
 def shard_plan(max_connections: int) -> tuple[int, int]:
@@ -50,7 +53,16 @@ class AsyncPools:
     stops an agent); closing the pools waits for them, bounded, then cancels what is left.
     """
 
-    __slots__ = ("_aside", "_busy", "_clients", "_keeper", "_make", "_shards", "background")
+    __slots__ = (
+        "_aside",
+        "_busy",
+        "_clients",
+        "_keeper",
+        "_make",
+        "_shards",
+        "background",
+        "open_streams",
+    )
 
     def __init__(self, make: Callable[[], httpx.AsyncClient], shards: int) -> None:
         self._make = make
@@ -60,6 +72,8 @@ class AsyncPools:
         self._keeper: AsyncGenerator[None, None] | None = None
         self._aside: httpx.AsyncClient | None = None
         self.background: set[asyncio.Task[None]] = set()
+        #: Streams of this loop begun and not yet closed (their generators' bodies running).
+        self.open_streams = 0
 
     @classmethod
     def of(cls, client: httpx.AsyncClient) -> AsyncPools:
@@ -125,8 +139,18 @@ class AsyncPools:
             yield
         finally:
             on_close()
-            await asyncio.sleep(0)  # let streams closed by the same shutdown schedule their stop
+            await self._streams_closed()
             await self.aclose()
+
+    async def _streams_closed(self) -> None:
+        """At the loop's shutdown, the streams left unfinished are closed by the same
+        ``shutdown_asyncgens`` as this keeper, concurrently and in no set order (an outer
+        generator closing the stream it holds takes a few steps): wait for them (bounded) so
+        that the stops they schedule are sent before the pools close."""
+        until = time.monotonic() + _BACKGROUND_GRACE
+        await asyncio.sleep(0)
+        while self.open_streams > 0 and time.monotonic() < until:
+            await asyncio.sleep(_STREAMS_POLL)
 
     async def wait_background(self) -> None:
         """Wait for background tasks of the running loop (bounded), then cancel what is left."""

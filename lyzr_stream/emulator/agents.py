@@ -148,32 +148,48 @@ def _user_words(text: str) -> str:
     return _CONTEXT.sub("", text)
 
 
-def _transcript_users(call: AgentCall) -> list[str]:
-    """The earlier user turns a stateless call carries: its ``messages`` (all user entries
-    but the last), or the ``User:`` lines of a transcript sent as text."""
-    if call.messages is not None:
-        users = [
-            entry.get("content")
-            for entry in call.messages
-            if isinstance(entry, Mapping) and entry.get("role") == "user"
-        ]
-        texts = [u for u in users if isinstance(u, str)]
-        return texts[:-1] if texts and call.messages[-1].get("role") == "user" else texts
-    if "Conversation so far:\n" not in call.message:
-        return []
-    lines = call.message.split("Conversation so far:\n", 1)[1].split("\n")
-    return [line[len("User: ") :] for line in lines if line.startswith("User: ")]
-
-
 @agent("memory")
 def _memory(call: AgentCall) -> Answer:
-    """Answers with the earlier user turns it knows: the session's memory, then those of the
-    transcript the request carries."""
-    earlier = [_user_words(text) for role, text in call.history if role == "user"]
-    earlier += _transcript_users(call)
+    """Repeats the user's earlier turns: from the transcript the request carries, when it
+    carries one (stateless calls: ``messages``, or the ``Conversation so far:`` text), else from
+    the session's memory. The prompt wins, as it does for a real agent. The context block
+    lyzr-stream puts in front of a turn is not the user's words."""
+    earlier = transcript_user_turns(call)
+    if earlier is None:
+        earlier = [text for role, text in call.history if role == "user"]
+    earlier = [_user_words(text) for text in earlier]
     if not earlier:
         return Answer(words("This is the start of our conversation."))
     return Answer(words("Earlier you said: " + " | ".join(earlier)))
+
+
+#: How lyzr-stream writes a stateless transcript into ``message`` (``transcript_text``).
+_TRANSCRIPT_TEXT = re.compile(r"(?:^|\n\n)Conversation so far:\n(.*?)(?:\n\n|$)", re.DOTALL)
+
+
+def transcript_user_turns(call: AgentCall) -> list[str] | None:
+    """The user's earlier turns in the transcript a request carries (the current turn left
+    out), or None when it carries none: ``messages`` with more than one user entry, or a
+    ``message`` holding a ``Conversation so far:`` block of ``User:``/``Assistant:`` lines."""
+    if call.messages:
+        users = [_entry_text(m) for m in call.messages if m.get("role") == "user"]
+        return users[:-1] if len(users) > 1 else None
+    found = _TRANSCRIPT_TEXT.search(call.message)
+    if found is None:
+        return None
+    return [
+        line.removeprefix("User: ")
+        for line in found.group(1).splitlines()
+        if line.startswith("User: ")
+    ]
+
+
+def _entry_text(entry: Mapping[str, Any]) -> str:
+    content = entry.get("content")
+    if isinstance(content, list):
+        parts = [p.get("text") for p in content if isinstance(p, Mapping)]
+        return "".join(p for p in parts if isinstance(p, str))
+    return content if isinstance(content, str) else ""
 
 
 @agent("long")

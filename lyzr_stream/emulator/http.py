@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -206,6 +207,28 @@ def _token_delay(request: Request) -> float:
         return max(0.0, float(request.headers.get("x-emulator-token-delay", "0")))
     except ValueError:
         return 0.0
+
+
+#: How often a paced one-shot answer looks for a stop of its session.
+_STOP_POLL = 0.02
+
+
+async def one_shot_time(
+    request: Request, fragments: int, delay: float, fault: Fault | None, session_id: str
+) -> None:
+    """A one-shot answer takes the time its stream would: ``delay`` (else the request's
+    ``x-emulator-token-delay``) per fragment, plus a ``stall-after`` fault's pause. A stop
+    request for the session ends the wait (the agent stopped: the answer so far is given)."""
+    seconds = fragments * (delay or _token_delay(request))
+    if fault is not None and fault.kind == "stall-after":
+        seconds += fault.seconds
+    if seconds <= 0:
+        return
+    state = state_of(request)
+    stops_at_start = state.stops_of(session_id)
+    until = time.monotonic() + seconds
+    while (left := until - time.monotonic()) > 0 and state.stops_of(session_id) == stops_at_start:
+        await asyncio.sleep(min(left, _STOP_POLL))
 
 
 def sse_response(

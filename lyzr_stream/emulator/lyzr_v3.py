@@ -34,6 +34,7 @@ from .http import (
     SSE_MEDIA_TYPE,
     RouteError,
     fault_of,
+    one_shot_time,
     planned_fault,
     read_json,
     record,
@@ -238,6 +239,11 @@ async def stream(request: Request, call: AgentCall, answer: Answer) -> Response:
     escape = request.headers.get("x-emulator-escape", answer.escape)
     quirks = _quirks(request)
     events = _answer_events(answer, fmt, escape)
+    if answer.artifacts and fmt != "json" and answer.tool_call is None:
+        # The text form has no metadata event: the files arrive as an <artifacts> block at the
+        # end of the answer, as the service writes them (docs/wire.md).
+        block = f"<artifacts>{json.dumps([dict(a) for a in answer.artifacts])}</artifacts>"
+        events.append(payload(block, fmt, escape))
     if "bom" in quirks:
         events = [b"\xef\xbb\xbf" + (events[0] if events else b""), *events[1:]]
     if answer.error is not None:
@@ -308,6 +314,10 @@ def _server_tool_calls(answer: Answer) -> list[dict[str, Any]]:
 
 @answering
 async def chat(request: Request, call: AgentCall, answer: Answer) -> Response:
+    # As slow as the stream: a paced agent (``slow``) or a ``stall-after`` fault delays it too.
+    await one_shot_time(
+        request, len(answer.fragments), answer.delay, fault_of(request), call.session_id
+    )
     if answer.error is not None:
         return JSONResponse({"detail": answer.error}, status_code=500)
     message_id = str(uuid.uuid4())

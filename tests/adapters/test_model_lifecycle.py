@@ -3,12 +3,17 @@ for both classes, so that neither framework's base class can quietly bypass it.
 
 The lifecycle: the client is built (and every argument checked) at construction; a pickle holds
 no key, no header value and no client; unpickling rereads the key from the environment of the
-process that unpickles and builds a new client there, or fails naming ``LYZR_API_KEY``.
+process that unpickles and builds a new client there, or fails naming ``LYZR_API_KEY``. A model
+closes (``close``/``aclose``, ``with``/``async with``; idempotent), refuses calls once closed,
+and a model dropped without closing leaks no socket.
 """
 
 from __future__ import annotations
 
+import gc
+import os
 import pickle
+import time
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -178,3 +183,72 @@ def test_chatlyzr_dumpd_leaves_the_default_timeout_out_and_writes_others_as_part
     }
     (clone,) = _round_trips(ChatLyzr(agent_id="a", timeout=Timeouts(read=7.0, total=60.0)))[1:]
     assert clone.timeout == Timeouts(read=7.0, total=60.0)
+
+
+# -- closing (#26 item 6) ----------------------------------------------------------------------
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def _answer(model: Any) -> str:
+    return _answer_chat(model) if isinstance(model, ChatLyzr) else _answer_llm(model)
+
+
+async def _aanswer(model: Any) -> str:
+    if isinstance(model, ChatLyzr):
+        return str((await model.ainvoke("hi")).content)
+    return str((await model.acomplete("hi")).text)
+
+
+def test_with_closes_the_model_and_a_closed_model_refuses_calls(
+    kind: tuple[type[LyzrModelFields], Callable[[Any], str]], lyzr_emulator: Emulator
+) -> None:
+    cls, answer = kind
+    with cls(agent_id="echo", api_key=lyzr_emulator.api_key, base_url=lyzr_emulator.base_url) as m:
+        assert answer(m) == "You said: hi"
+        pool = m.client._sync_http()
+    assert pool.is_closed
+    m.close()  # idempotent
+    with pytest.raises(InvalidRequestError, match=rf"this {cls.__name__} is closed"):
+        answer(m)
+
+
+async def test_async_with_closes_the_model_and_its_async_pools(
+    kind: tuple[type[LyzrModelFields], Callable[[Any], str]], lyzr_emulator: Emulator
+) -> None:
+    cls, _ = kind
+    em = lyzr_emulator
+    async with cls(agent_id="echo", api_key=em.api_key, base_url=em.base_url) as m:
+        assert await _aanswer(m) == "You said: hi"
+        shards = m.client._async_pools().clients
+    assert shards and all(shard.is_closed for shard in shards)
+    await m.aclose()  # idempotent
+    m.close()
+    with pytest.raises(InvalidRequestError, match=rf"this {cls.__name__} is closed"):
+        await _aanswer(m)
+
+
+def test_dropped_models_leak_no_socket(
+    kind: tuple[type[LyzrModelFields], Callable[[Any], str]], lyzr_emulator: Emulator
+) -> None:
+    """100 models, each used once (its sync pool keeps a keep-alive socket) and dropped
+    without close(): every pool is closed (before #26 none was: the garbage collector closed
+    the sockets, each with an "unclosed <socket.socket ...>" ResourceWarning)."""
+    cls, answer = kind
+    em = lyzr_emulator
+    answer(cls(agent_id="echo", api_key=em.api_key, base_url=em.base_url))  # imports, warm-up
+    gc.collect()
+    before = _open_fds()
+    pools = []
+    for _ in range(100):
+        model = cls(agent_id="echo", api_key=em.api_key, base_url=em.base_url)
+        assert answer(model) == "You said: hi"
+        pools.append(model.client._sync_http())  # the pool only, not the model
+        del model
+    gc.collect()
+    assert all(pool.is_closed for pool in pools)
+    # The emulator (in this process) closes its side of each connection once it sees the end.
+    until = time.monotonic() + 5
+    while _open_fds() - before > 2 and time.monotonic() < until:
+        time.sleep(0.05)
+    assert _open_fds() - before <= 2

@@ -121,3 +121,5 @@ def test_sse_relay_server_streams_to_a_browser() -> None:
     finally:
         server.terminate()
         server.wait(timeout=10)
+        assert server.stdout is not None
+        server.stdout.close()

@@ -496,6 +496,8 @@ def test_cli_serves_the_page_and_refuses_a_remote_host() -> None:
     finally:
         server.terminate()
         server.wait(timeout=10)
+        assert server.stdout is not None
+        server.stdout.close()
 
 
 @pytest.mark.parametrize(

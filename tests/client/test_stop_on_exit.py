@@ -10,9 +10,14 @@ running answer.
 from __future__ import annotations
 
 import asyncio
+import os
+import re
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -33,6 +38,8 @@ from lyzr_stream import (
 from lyzr_stream.emulator import Emulator
 
 SLOW = {"x-emulator-token-delay": "0.05"}
+#: The checkout, first on a subprocess's path (its code, not an installed copy).
+ROOT = str(Path(__file__).resolve().parents[2])
 SURFACES = ["core", "langchain", "llamaindex"]
 
 
@@ -330,3 +337,85 @@ async def test_an_async_stop_is_logged_sent_or_failed_and_never_raises(
     await pools.aclose()
     assert "stop for session async-ok sent" in caplog.text
     assert "stop for session async-refused failed (APIConnectionError)" in caplog.text
+
+
+# -- an async stream left unfinished when asyncio.run's loop ends (#26 item 5) ------------------
+#: User code, as written: an async for left by break, nothing closed, then asyncio.run ends.
+_LOOP_END_SCRIPT = """
+import asyncio, sys
+from lyzr_stream import AgentRequest, LyzrClient
+from langchain_lyzr_stream import ChatLyzr
+from llamaindex_lyzr_stream import LyzrLLM
+
+surface, base_url, api_key, session = sys.argv[1:5]
+kw = dict(api_key=api_key, base_url=base_url,
+          default_headers={"x-emulator-token-delay": "0.05"})
+
+async def main():
+    if surface == "core":
+        client = LyzrClient(**kw)
+        request = AgentRequest(agent_id="long-200", message="go", session_id=session)
+        async for event in client.astream(request):
+            break
+    elif surface == "langchain":
+        model = ChatLyzr(agent_id="long-200", session_id=session, **kw)
+        async for chunk in model.astream("go"):
+            break
+    else:
+        llm = LyzrLLM(agent_id="long-200", session_id=session, **kw)
+        gen = await llm.astream_complete("go")
+        async for response in gen:
+            break
+
+asyncio.run(main())
+print("done")
+"""
+
+
+@pytest.mark.parametrize("surface", SURFACES)
+def test_loop_end_after_async_break_sends_one_stop(
+    lyzr_emulator: Emulator, surface: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The loop's shutdown closes the stream (and the framework generators around it)
+    concurrently; the stop still goes out once and nothing is logged as an error (before #26:
+    LlamaIndex logged "aclose(): asynchronous generator is already running" and sent none)."""
+    session = _session()
+    client, texts = asyncio.run(_atexts(surface, lyzr_emulator, "long-200", session))
+
+    async def main() -> None:
+        async for _ in texts:
+            break
+
+    caplog.set_level("WARNING", logger="asyncio")
+    started = time.monotonic()
+    asyncio.run(main())
+    assert time.monotonic() - started < 2.5  # the loop's end waits for the stop, bounded
+    assert _wait_for_stops(lyzr_emulator, session) == 1
+    assert [r for r in caplog.records if r.name == "asyncio"] == []
+    client.close()
+
+
+_SLOW_STEP = re.compile(r"Executing <.*> took [0-9.]+ seconds")
+
+
+@pytest.mark.parametrize("surface", SURFACES)
+def test_loop_end_after_async_break_in_dev_mode_is_quiet(
+    lyzr_emulator: Emulator, surface: str
+) -> None:
+    """The same as a program run with ``-X dev`` and ResourceWarning as an error: one stop,
+    nothing on stderr (no asyncgen warnings, no unclosed socket at exit)."""
+    session = _session()
+    dev = [sys.executable, "-X", "dev", "-W", "error::ResourceWarning", "-c", _LOOP_END_SCRIPT]
+    done = subprocess.run(
+        [*dev, surface, lyzr_emulator.base_url, lyzr_emulator.api_key, session],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")])},
+    )
+    # Dev mode turns on asyncio's debug mode, which reports slow steps (imports on a busy
+    # machine): those lines are timing, not warnings.
+    stderr = [line for line in done.stderr.splitlines() if not _SLOW_STEP.fullmatch(line)]
+    assert (done.returncode, done.stdout.strip(), stderr) == (0, "done", [])
+    assert _wait_for_stops(lyzr_emulator, session) == 1
