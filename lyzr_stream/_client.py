@@ -119,6 +119,9 @@ class LyzrClient(ClosingContext, AsyncClosingContext):
             ``AgentResponse.metadata`` as ``agent_events_dropped``. Answer events never wait
             behind agent events and are never dropped.
 
+    Stopping: :meth:`stop_session` / :meth:`astop_session` stop a session's running agent on
+    demand (dialects with a stop route).
+
     Files and sessions (dialects whose service has them, ``Dialect.has_files`` and
     ``Dialect.has_sessions``: Lyzr v3): :meth:`upload_assets`, :meth:`session_history`,
     :meth:`list_sessions`, :meth:`create_session`, :meth:`delete_session` and their
@@ -568,6 +571,51 @@ class LyzrClient(ClosingContext, AsyncClosingContext):
     ) -> None:
         """Async form of :meth:`delete_session`."""
         await self._asend(delete_session_route(session_id), timeout, max_retries)
+
+    # -- stopping a running agent ---------------------------------------------------------------
+    def _stop_session_call(
+        self, session_id: str, timeout: TimeoutLike, max_retries: int | None
+    ) -> HttpCall:
+        """The stop route of ``session_id`` on the one request path, with the call's limits
+        (not the best-effort bounds of a stop sent on early exit)."""
+        self._check_open()
+        if not isinstance(session_id, str) or not session_id.strip():
+            raise InvalidRequestError("session_id must be a non-empty string")
+        dialect = self.settings.dialect
+        stop = dialect.stop_request(session_id, self._credentials)
+        if stop is None:
+            raise InvalidRequestError(
+                f"the {dialect.name!r} dialect's service has no stop route (use dialect='lyzr-v3')"
+            )
+        timeouts, retry = self.settings.call_limits(timeout, max_retries)
+        return self._http_call(stop, timeouts, retry, STOP_MAX_BODY)
+
+    def stop_session(
+        self,
+        session_id: str,
+        *,
+        timeout: TimeoutLike = NOT_GIVEN,
+        max_retries: int | None = None,
+    ) -> None:
+        """Ask the service to stop the agent running in ``session_id`` now (Lyzr v3:
+        ``POST /v3/inference/session/{session_id}/stop``, the web client's stop button).
+
+        Unlike the stop sent when a stream is left early (best effort, never raises), this is
+        an ordinary call: the client's timeouts, retries (a stop is idempotent) and typed
+        errors. The service accepts a stop for a session with nothing running."""
+        call = self._stop_session_call(session_id, timeout, max_retries)
+        fetch(self._connections.sync(), call, len)
+
+    async def astop_session(
+        self,
+        session_id: str,
+        *,
+        timeout: TimeoutLike = NOT_GIVEN,
+        max_retries: int | None = None,
+    ) -> None:
+        """Async form of :meth:`stop_session`."""
+        call = self._stop_session_call(session_id, timeout, max_retries)
+        await afetch(self._async_pools(), call, len)
 
     # -- connections -----------------------------------------------------------------------------
     def _check_open(self) -> None:
