@@ -70,11 +70,15 @@ _POLICY_KWARGS = frozenset({"timeout", "max_retries"})
 _TOOL_KWARGS = frozenset({"tools", "tool_choice", "response_format"})
 #: Per-call agent override: for ChatLyzr the agent is the model.
 _AGENT_KWARGS = ("model", "agent_id")
-_OPTION_KWARGS = frozenset(
-    {"session_id", "user_id", "system_prompt_variables", "filter_variables", "features", "assets"}
-)
+_OPTION_KWARGS = frozenset(conversation.CALL_OPTION_NAMES)
 #: Constructor fields sent as JSON: checked at construction (a circular dict is an error there).
-_JSON_FIELDS = ("system_prompt_variables", "filter_variables", "features", "dialect_options")
+_JSON_FIELDS = (
+    "system_prompt_variables",
+    "filter_variables",
+    "features",
+    "dialect_options",
+    "extra_body",
+)
 
 _T = TypeVar("_T")
 

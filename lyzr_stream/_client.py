@@ -306,7 +306,7 @@ class LyzrClient(ClosingContext, AsyncClosingContext):
         self._check_open()
         request = self.prepare(request)
         try:
-            http_request = build(request, self._credentials)
+            http_request = with_extra_body(build(request, self._credentials), request)
             timeouts, retry = self.settings.call_limits(timeout, max_retries)
             http = self._http_call(http_request, timeouts, retry, runs_agent=True)
         except UnicodeEncodeError:
@@ -657,6 +657,24 @@ class _ChatSpan(Protocol):
     """What ``traced_call`` yields: where the one-shot answer is reported (a no-op untraced)."""
 
     def response(self, response: AgentResponse, /) -> None: ...
+
+
+def with_extra_body(http: HttpRequest, request: AgentRequest) -> HttpRequest:
+    """``http`` with the request's ``extra_body`` added to its JSON body: the one place extra
+    fields join a body, for every dialect. A key the dialect's body already holds is refused
+    (named), never overwritten."""
+    extra = request.extra_body
+    if not extra:
+        return http
+    if not isinstance(http.json, dict):
+        raise InvalidRequestError("extra_body needs a dialect whose requests carry a JSON body")
+    taken = sorted(set(extra) & set(http.json))
+    if taken:
+        raise InvalidRequestError(
+            f"extra_body {taken} would overwrite what lyzr-stream sends; pass those as their "
+            "own arguments"
+        )
+    return replace(http, json={**http.json, **extra})
 
 
 def _chat_parser(call: AgentCall, span: _ChatSpan) -> Callable[[bytes], AgentResponse]:

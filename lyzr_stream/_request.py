@@ -9,16 +9,56 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ._errors import InvalidRequestError
 
-__all__ = ["AgentRequest", "ChatMessage", "ToolSpec", "check_json_serialisable", "own_error"]
+__all__ = [
+    "RESERVED_BODY_KEYS",
+    "AgentRequest",
+    "ChatMessage",
+    "ToolSpec",
+    "check_json_serialisable",
+    "extra_body_problem",
+    "own_error",
+]
 
 Role = Literal["system", "user", "assistant", "tool"]
+
+#: Body keys lyzr-stream sets itself, in any dialect: ``extra_body`` may not carry them.
+RESERVED_BODY_KEYS = frozenset(
+    {
+        "agent_id",
+        "message",
+        "messages",
+        "session_id",
+        "user_id",
+        "system_prompt_variables",
+        "filter_variables",
+        "features",
+        "assets",
+        "response_format",
+        "tools",
+        "tool_choice",
+    }
+)
+
+
+def extra_body_problem(keys: Iterable[object]) -> str | None:
+    """What is wrong with the keys of an ``extra_body`` mapping (one that is not a string, or
+    one lyzr-stream sets itself), or None."""
+    for key in keys:
+        if not isinstance(key, str):
+            return f"extra_body keys must be strings, got {key!r}"
+        if key in RESERVED_BODY_KEYS:
+            return (
+                f"extra_body key {key!r} is set by lyzr-stream itself; pass it as its own "
+                "argument"
+            )
+    return None
 
 
 def check_json_serialisable(value: object, field_name: str) -> None:
@@ -126,6 +166,12 @@ class AgentRequest(_Model):
     ``default_user``; a fresh session id). ``tools`` (with ``tool_choice``: ``"auto"``,
     ``"any"``/``"required"``, ``"none"`` or a tool name) and ``response_format`` are used by the
     local-tools protocol and structured output.
+
+    ``extra_body`` carries body fields the official clients send and this package does not
+    model (the Studio web client's ``provider_overrides``, say), as langchain-openai's
+    ``extra_body`` does. It is added to the JSON body as given. A key the package sets itself
+    (:data:`RESERVED_BODY_KEYS`, or any key the dialect's body already holds) is an
+    :class:`~lyzr_stream._errors.InvalidRequestError` naming it: never silently overwritten.
     """
 
     agent_id: str
@@ -140,6 +186,15 @@ class AgentRequest(_Model):
     tools: tuple[ToolSpec, ...] = ()
     tool_choice: str | None = None
     response_format: Mapping[str, Any] | None = None
+    extra_body: Mapping[str, Any] = Field(default_factory=dict)
+
+    @field_validator("extra_body", mode="after")
+    @classmethod
+    def _extra_body_keys(cls, value: Mapping[str, Any]) -> Mapping[str, Any]:
+        problem = extra_body_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
 
     @field_validator("agent_id")
     @classmethod
@@ -160,6 +215,7 @@ class AgentRequest(_Model):
         "filter_variables",
         "features",
         "response_format",
+        "extra_body",
         mode="after",
     )
     @classmethod

@@ -107,8 +107,9 @@ CALL_OPTION_NAMES = (
     "filter_variables",
     "features",
     "assets",
+    "extra_body",
 )
-_MERGED = frozenset({"system_prompt_variables", "filter_variables"})
+_MERGED = frozenset({"system_prompt_variables", "filter_variables", "extra_body"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +122,7 @@ class CallOptions:
     filter_variables: Mapping[str, Any] = field(default_factory=dict)
     features: tuple[Mapping[str, Any], ...] = ()
     assets: tuple[str, ...] = ()
+    extra_body: Mapping[str, Any] = field(default_factory=dict)
 
     def request_fields(self) -> dict[str, Any]:
         """Keyword arguments for :class:`~lyzr_stream._request.AgentRequest`."""
@@ -131,6 +133,7 @@ class CallOptions:
             "filter_variables": self.filter_variables,
             "features": self.features,
             "assets": self.assets,
+            "extra_body": self.extra_body,
         }
 
 
@@ -159,6 +162,7 @@ def resolve_call_options(
     values: dict[str, Any] = {}
     prompt_vars: dict[str, Any] = {}
     filter_vars: dict[str, Any] = {}
+    extra_body: dict[str, Any] = {}
     for layer in layers:
         if not layer:
             continue
@@ -171,6 +175,8 @@ def resolve_call_options(
                 prompt_vars.update(value)
             elif name == "filter_variables":
                 filter_vars.update(value)
+            elif name == "extra_body":
+                extra_body.update(value)
             else:
                 values[name] = value
     return CallOptions(
@@ -180,6 +186,7 @@ def resolve_call_options(
         filter_vars,
         tuple(values.get("features", ())),
         tuple(values.get("assets", ())),
+        extra_body,
     )
 
 

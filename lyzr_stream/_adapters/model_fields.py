@@ -28,7 +28,7 @@ from .._client import LyzrClient
 from .._errors import InvalidRequestError, redact_url
 from .._events import AgentEvent
 from .._http.limits import DEFAULT_TIMEOUTS, Timeouts
-from .._request import own_error
+from .._request import extra_body_problem, own_error
 from .._response import AgentResponse
 from ..dialects._sse import DEFAULT_MAX_EVENT_BYTES
 from .conversation import CALL_OPTION_NAMES, MessageMode
@@ -93,6 +93,11 @@ class LyzrModelFields(BaseModel):
         default_factory=dict, description="Values for the agent's system prompt placeholders."
     )
     filter_variables: dict[str, Any] = Field(default_factory=dict, description="Filter values.")
+    extra_body: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Extra JSON body fields (e.g. provider_overrides); per call merged key by key; "
+        "a key lyzr-stream sets itself is refused.",
+    )
     features: list[dict[str, Any]] = Field(default_factory=list, description="Agent features.")
     assets: list[str] = Field(default_factory=list, description="Uploaded asset ids.")
     dialect: str = Field(default="lyzr-v3", description="Wire format name.")
@@ -150,6 +155,9 @@ class LyzrModelFields(BaseModel):
     # -- the client lifecycle ----------------------------------------------------------------------
     @model_validator(mode="after")
     def _build_client(self) -> Self:
+        problem = extra_body_problem(self.extra_body)
+        if problem:
+            raise InvalidRequestError(problem)
         self._check_fields()
         # Every argument is checked here, at construction: key, URL, dialect, timeouts.
         self._client = self._own(self._new_client(self.api_key))
