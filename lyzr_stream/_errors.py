@@ -332,13 +332,13 @@ def status_error(
     body: object,
     *,
     partial_text: str = "",
-    secrets: tuple[str, ...] = (),
     runs_agent: bool = False,
 ) -> APIStatusError:
     """The typed error of an error status: one place for the status code rule (which class,
-    what to check). ``body`` is the decoded body; the message quotes its detail with
-    ``secrets`` scrubbed from it (a service may echo a header back). ``runs_agent``: the route
-    runs the agent, where a 500 is the agent's failure (:class:`AgentFailedError`)."""
+    what to check). ``body`` is the decoded body; the message quotes its detail (secrets a
+    service echoes back are scrubbed where the error leaves the call: :func:`redacted`, applied
+    by ``Attempts.final``). ``runs_agent``: the route runs the agent, where a 500 is the agent's
+    failure (:class:`AgentFailedError`)."""
     cls = _STATUS_CLASSES.get(status_code)
     if cls is None:
         if status_code == 500 and runs_agent:
@@ -352,10 +352,6 @@ def status_error(
             status_code, "the service failed; retry later" if status_code >= 500 else ""
         )
     message = f"HTTP {status_code}: {_detail(body)}" + (f" ({hint})" if hint else "")
-    if secrets:
-        message = scrub(message, secrets)
-        body = _scrubbed_value(body, secrets)
-        headers = {k: scrub(v, secrets) for k, v in headers.items()}
     kwargs: dict[str, Any] = {
         "status_code": status_code,
         "body": body,

@@ -126,9 +126,9 @@ def build_request(
 def _refused(response: httpx.Response, body: bytes, call: HttpCall) -> LyzrError:
     headers = response.headers
     decoded = decode_error_body(body, headers.get("content-type", ""))
-    return status_error(
-        response.status_code, headers, decoded, secrets=call.secrets, runs_agent=call.runs_agent
-    )
+    # Secrets the service echoes back are scrubbed once, where the error leaves the call
+    # (Attempts.final).
+    return status_error(response.status_code, headers, decoded, runs_agent=call.runs_agent)
 
 
 @contextmanager
