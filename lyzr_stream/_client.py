@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 import httpx
 
 from ._agent_stop import STOP_MAX_BODY, STOP_RETRY, STOP_TIMEOUTS, AgentStopper
-from ._errors import APITimeoutError, InvalidRequestError, redact_url
+from ._errors import APITimeoutError, InvalidRequestError, check_int_in_range, redact_url
 from ._events_channel import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_GRACE,
@@ -161,15 +161,7 @@ class LyzrClient(ClosingContext, AsyncClosingContext):
         proxy: str | None = None,
         stop_on_exit: bool = True,
     ) -> None:
-        if (
-            isinstance(max_connections, bool)
-            or not isinstance(max_connections, int)
-            or not 1 <= max_connections <= _MAX_CONNECTIONS
-        ):
-            raise InvalidRequestError(
-                f"max_connections must be an integer from 1 to {_MAX_CONNECTIONS}, "
-                f"got {max_connections!r}"
-            )
+        check_int_in_range("max_connections", max_connections, 1, _MAX_CONNECTIONS)
         self.settings = ClientSettings.resolve(
             api_key=api_key,
             base_url=base_url,

@@ -35,6 +35,7 @@ __all__ = [
     "StreamInterruptedError",
     "UnprocessableEntityError",
     "check_extra",
+    "check_int_in_range",
     "parse_retry_after",
     "redact_url",
     "redacted",
@@ -363,6 +364,15 @@ def status_error(
             message, retry_after=parse_retry_after(headers.get("retry-after")), **kwargs
         )
     return cls(message, **kwargs)
+
+
+def check_int_in_range(name: str, value: object, low: int, high: int) -> None:
+    """Refuse ``value`` unless it is an ``int`` (not a ``bool``) from ``low`` to ``high``; the
+    :class:`InvalidRequestError` names ``name``."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InvalidRequestError(
+            f"{name} must be an integer from {low} to {high}, got {value!r}"
+        )
 
 
 def check_extra(error: ModuleNotFoundError, package: str, extra: str, *modules: str) -> None:

@@ -40,7 +40,7 @@ from urllib.parse import quote, urlencode
 
 from pydantic import SecretStr
 
-from ._errors import InvalidRequestError, scrub
+from ._errors import InvalidRequestError, check_int_in_range, scrub
 from ._events import StreamEnd, StreamEvent
 from ._settings import check_url
 from .dialects._agent_event_wire import AgentEventDecoder, ChannelEvent
@@ -198,15 +198,7 @@ class AgentEventsSettings:
                 raise InvalidRequestError(
                     f"agent events {name} must be a number of seconds up to 60, got {value!r}"
                 )
-        if (
-            isinstance(queue_size, bool)
-            or not isinstance(queue_size, int)
-            or not 1 <= queue_size <= _MAX_QUEUE_SIZE
-        ):
-            raise InvalidRequestError(
-                f"agent events queue_size must be an integer from 1 to {_MAX_QUEUE_SIZE}, "
-                f"got {queue_size!r}"
-            )
+        check_int_in_range("agent events queue_size", queue_size, 1, _MAX_QUEUE_SIZE)
         _require_websockets()
         chosen = url or os.environ.get(ENV_EVENTS_URL) or DEFAULT_EVENTS_URL
         checked = check_url(
