@@ -54,9 +54,7 @@ def map_transport_error(
         kind = _TIMEOUT_KINDS.get(type(exc))
         if kind is None:
             kind = "read" if in_body else "first_byte"
-        error = timeout_error("total" if deadline.expired() else kind)
-        error.request_sent = kind not in ("connect", "pool")
-        return error
+        return timeout_error("total" if deadline.expired() else kind, phase=kind)
     detail = scrub(str(exc) or type(exc).__name__, secrets)
     if isinstance(exc, (httpx.LocalProtocolError, httpx.UnsupportedProtocol)) and not in_body:
         # The request itself could not be sent as it is: retrying cannot help.

@@ -171,13 +171,17 @@ _TIMEOUT_ADVICE = {
 _UNSENT_TIMEOUTS = frozenset({"connect", "pool"})
 
 
-def timeout_error(kind: str, partial_text: str = "") -> APITimeoutError:
-    """The :class:`APITimeoutError` of one timeout ``kind``, with what to check."""
+def timeout_error(
+    kind: str, partial_text: str = "", *, phase: str | None = None
+) -> APITimeoutError:
+    """The :class:`APITimeoutError` of one timeout ``kind``, with what to check. ``phase``: the
+    phase that was waiting when it fired (a ``total`` timeout during ``connect`` still proves
+    the request never left); default ``kind``."""
     return APITimeoutError(
         f"{kind} timeout: {_TIMEOUT_ADVICE[kind]}",
         kind=kind,
         partial_text=partial_text,
-        request_sent=kind not in _UNSENT_TIMEOUTS,
+        request_sent=(phase or kind) not in _UNSENT_TIMEOUTS,
     )
 
 
