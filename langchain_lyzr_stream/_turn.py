@@ -42,6 +42,7 @@ from lyzr_stream import (
 )
 from lyzr_stream._adapters.attachments import CallAttachments
 from lyzr_stream._adapters.model_fields import agent_event_fields
+from lyzr_stream._adapters.session_memory import record_answer
 from lyzr_stream._adapters.stop_sequences import StopFilter, cut_at_stop
 from lyzr_stream._events import StreamEvent
 
@@ -132,6 +133,11 @@ class Turn:
                 chunk.message.id = self.message_id
         return out
 
+    def _record(self, client: LyzrClient, response: AgentResponse) -> None:
+        """The answer the caller received goes into the client's session record."""
+        text = cut_at_stop(response.text, self._stop)[0] if self._stop else response.text
+        record_answer(client, response.session_id, text)
+
     def result(self) -> ChatResult:
         """The whole answer of a finished stream, cut at the stop rule."""
         assert self.response is not None, "result() before the stream ended"
@@ -179,6 +185,7 @@ class Turn:
                 if self.stopped:
                     break
             tail = self._close(events.response(), events.stats.timing())
+        self._record(client, events.response())
         for chunk in tail:
             if tokens is not None:
                 tokens.on_llm_new_token(chunk.text, chunk=chunk)
@@ -192,6 +199,7 @@ class Turn:
         started = time.perf_counter()
         response = client.chat(request, **self.policy)
         elapsed = time.perf_counter() - started
+        self._record(client, response)
         for activity in response.tool_activity:
             self.activity.report(activity)
         return self._result(response, {"time_to_first_token": elapsed, "total_time": elapsed})
@@ -228,6 +236,7 @@ class Turn:
                 if self.stopped:
                     break
             tail = self._close(events.response(), events.stats.timing())
+        self._record(client, events.response())
         for chunk in tail:
             if tokens is not None:
                 await tokens.on_llm_new_token(chunk.text, chunk=chunk)
@@ -240,6 +249,7 @@ class Turn:
         started = time.perf_counter()
         response = await client.achat(request, **self.policy)
         elapsed = time.perf_counter() - started
+        self._record(client, response)
         for activity in response.tool_activity:
             await self.activity.areport(activity)
         return self._result(response, {"time_to_first_token": elapsed, "total_time": elapsed})

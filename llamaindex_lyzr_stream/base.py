@@ -63,7 +63,7 @@ from lyzr_stream._adapters.model_fields import (
     LyzrModelFields,
     constructor_options,
 )
-from lyzr_stream._adapters.session_memory import aprepare_call, prepare_call
+from lyzr_stream._adapters.session_memory import aprepare_call, prepare_call, record_answer
 from lyzr_stream._adapters.structured import raw_json_schema
 from lyzr_stream._adapters.tokens import approximate_tokenize
 from lyzr_stream._errors import InvalidRequestError
@@ -578,6 +578,7 @@ class LyzrLLM(FunctionCallingLLM, LyzrModelFields):
     def _answered(self, response: AgentResponse, started: float) -> ChatResponse:
         """A one-shot answer as LlamaIndex's response, its server-side tool activity dispatched."""
         self._dispatch_activity(response.tool_activity, response.session_id)
+        record_answer(self.client, response.session_id, response.text)
         return to_chat_response(response, one_shot_timing(started))
 
     @llm_chat_callback()
@@ -644,7 +645,9 @@ class LyzrLLM(FunctionCallingLLM, LyzrModelFields):
                 response = self._respond(acc, event, events.session_id, step)
                 if response is not None:
                     yield response
-            yield final(acc, events.response(), events.stats.timing())
+            answer = events.response()
+            record_answer(self.client, answer.session_id, answer.text)
+            yield final(acc, answer, events.stats.timing())
 
     async def _aresponses(
         self,
@@ -658,7 +661,9 @@ class LyzrLLM(FunctionCallingLLM, LyzrModelFields):
                 response = self._respond(acc, event, events.session_id, step)
                 if response is not None:
                     yield response
-            yield final(acc, events.response(), events.stats.timing())
+            answer = events.response()
+            record_answer(self.client, answer.session_id, answer.text)
+            yield final(acc, answer, events.stats.timing())
 
     def _open(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> EventStream:
         call = self._model_call(messages, kwargs)

@@ -15,8 +15,9 @@ independent calls never see each other.
 **With a session id, the prompt is the truth and the agent's memory a cache of it**
 (:func:`_plan_session`). The session record (one per client, in
 ``session_memory.SessionRecord``) holds prints of the turns each session is known to hold:
-the turns this process sent (the agent's answer to each as a wildcard, matched by position),
-or the memory read once. The earlier turns of a call are its user and assistant messages
+the turns this process sent (the agent's answer to each as a wildcard until the caller has
+received it, then the answer's print: an answer edited later in the transcript disagrees), or
+the memory read once. The earlier turns of a call are its user and assistant messages
 before the new turn (system text, tool calls and tool results are not compared).
 
 - no earlier turns: the new turn goes to the session; the caller relies on its memory as it is;
@@ -338,6 +339,11 @@ _ROLES = {"user": "user", "human": "user", "assistant": "assistant", "ai": "assi
 def _print(role: str, text: str) -> Print:
     words = " ".join(strip_context(text).split())
     return (role, hashlib.blake2b(words.encode("utf-8"), digest_size=16).digest())
+
+
+def answer_print(text: str) -> Print:
+    """The print of an answer the caller received (what its transcript will carry)."""
+    return _print("assistant", text)
 
 
 def turn_prints(messages: Sequence[ChatMessage]) -> tuple[Print, ...]:

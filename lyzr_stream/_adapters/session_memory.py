@@ -30,7 +30,15 @@ from .._client import LyzrClient
 from .._errors import NotFoundError
 from .._http.limits import Timeouts
 from .._routes.sessions import SessionMessage
-from .conversation import MemoryLookup, ModelCall, Print, memory_prints, strip_context
+from .conversation import (
+    ANSWER,
+    MemoryLookup,
+    ModelCall,
+    Print,
+    answer_print,
+    memory_prints,
+    strip_context,
+)
 
 __all__ = [
     "HistoryClientOptions",
@@ -40,6 +48,7 @@ __all__ = [
     "history_client",
     "prepare_call",
     "read_memory",
+    "record_answer",
     "record_of",
 ]
 
@@ -129,6 +138,15 @@ class SessionRecord:
             while len(self._turns) > self._size:
                 self._turns.popitem(last=False)
 
+    def settle(self, session_id: str, answer: Print) -> None:
+        """The agent's answer to the last turn sent to ``session_id``, as the caller received
+        it, in place of the :data:`ANSWER` wildcard: an answer edited later in the caller's
+        transcript (human-in-the-loop) then disagrees with the record, and the prompt wins."""
+        with self._lock:
+            turns = self._turns.get(session_id)
+            if turns and turns[-1] == ANSWER:
+                self._turns[session_id] = (*turns[:-1], answer)
+
     def __len__(self) -> int:
         with self._lock:
             return len(self._turns)
@@ -161,6 +179,16 @@ def record_of(client: LyzrClient) -> SessionRecord:
 
 def _learned(history: list[SessionMessage]) -> tuple[Print, ...]:
     return memory_prints((entry.role, entry.content) for entry in history)
+
+
+def record_answer(client: LyzrClient, session_id: str, text: str) -> None:
+    """The answer a framework call handed its caller (after stop sequences), recorded for the
+    session it went to (a stateless call's fresh session is not in the record: nothing
+    happens). An answer with no text (tool calls only) stays a wildcard."""
+    if text.strip():
+        record = _RECORDS.get(client)
+        if record is not None:
+            record.settle(session_id, answer_print(text))
 
 
 def prepare_call(client: LyzrClient, build: Callable[[MemoryLookup], ModelCall]) -> ModelCall:

@@ -284,3 +284,36 @@ def test_state_restored_in_a_new_process(make_model: ModelFactory, lyzr_emulator
     assert history_reads(lyzr_emulator, "restored-1") == 1  # the new process read it once
     users = [text for role, text in memory_of(lyzr_emulator, "restored-1") if role == "user"]
     assert users == ["I like tea", "What do I like?"]
+
+
+# -- an answer edited in the caller's state -------------------------------------------------------
+@pytest.mark.parametrize("how", ["invoke", "stream", "ainvoke", "astream"])
+async def test_an_answer_edited_in_the_state_disagrees_and_the_prompt_wins(
+    make_model: ModelFactory, lyzr_emulator: Emulator, how: str
+) -> None:
+    model = make_model("memory")
+    thread: Any = {"configurable": {"thread_id": f"edited-{how}"}}
+
+    async def call(messages: list[Any]) -> str:
+        if how == "invoke":
+            return str(model.invoke(messages, thread).content)
+        if how == "ainvoke":
+            return str((await model.ainvoke(messages, thread)).content)
+        if how == "stream":
+            return "".join(str(c.content) for c in model.stream(messages, thread))
+        return "".join([str(c.content) async for c in model.astream(messages, thread)])
+
+    first = [HumanMessage("I like tea")]
+    answer = await call(first)
+    # Unchanged, the answer the caller got matches the record: only the new turn is sent.
+    await call([*first, AIMessage(answer), HumanMessage("Noted?")])
+    body = answer_requests(lyzr_emulator)[-1].json
+    assert body["session_id"] == f"edited-{how}" and body["message"] == "Noted?"
+    # A human-in-the-loop edit of the agent's last answer: memory and prompt disagree.
+    state = [*first, AIMessage(answer), HumanMessage("Noted?"), AIMessage("You like coffee.")]
+    await call([*state, HumanMessage("What do I like?")])
+    body = answer_requests(lyzr_emulator)[-1].json
+    assert body["session_id"] != f"edited-{how}"  # a fresh session with the whole transcript
+    sent = [(m["role"], m["content"]) for m in body["messages"]]
+    assert ("assistant", "You like coffee.") in sent
+    assert sent[-1] == ("user", "What do I like?")

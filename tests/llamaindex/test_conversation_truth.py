@@ -78,3 +78,23 @@ def test_structured_predict_in_a_session_stays_out_of_memory(
     assert agent_bodies(lyzr_emulator)[-1]["session_id"] != "sp-1"
     users = [m.content for m in read_session_history("sp-1", client=llm.client) if m.role == "user"]
     assert users == ["I am Ada"]
+
+
+async def test_an_answer_edited_in_the_chat_history_disagrees_and_the_prompt_wins(
+    make_llm: LLMFactory, lyzr_emulator: Emulator
+) -> None:
+    llm = make_llm("memory")
+    user = ChatMessage(role=MessageRole.USER, content="I like tea")
+    with llm.session(session_id="edited-li"):
+        first = llm.chat([user]).message.content or ""
+        kept = [user, ChatMessage(role=MessageRole.ASSISTANT, content=first)]
+        again = ChatMessage(role=MessageRole.USER, content="Noted?")
+        second = "".join(r.delta or "" for r in llm.stream_chat([*kept, again]))
+        assert agent_bodies(lyzr_emulator)[-1]["message"] == "Noted?"  # the record matched
+        edited = ChatMessage(role=MessageRole.ASSISTANT, content="You like coffee.")
+        assert second != edited.content
+        question = ChatMessage(role=MessageRole.USER, content="What do I like?")
+        await llm.achat([*kept, again, edited, question])
+    body = agent_bodies(lyzr_emulator)[-1]
+    assert body["session_id"] != "edited-li"
+    assert {"role": "assistant", "content": "You like coffee."} in body["messages"]
