@@ -32,7 +32,7 @@ from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_ca
 from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import ToolSelection
 from llama_index.core.program.function_program import get_function_tool
-from llama_index.core.prompts import PromptTemplate
+from llama_index.core.prompts import BasePromptTemplate, PromptTemplate
 from llama_index.core.tools.types import BaseTool
 from llama_index.core.types import Model
 from pydantic import Field, PrivateAttr, SecretStr, ValidationError
@@ -107,6 +107,10 @@ class LyzrToolActivityEvent(BaseEvent):
 #: one of these is the framework's own, not a turn of the conversation.
 _CONDENSE_FUNCTIONS = frozenset({"_condense_question", "_acondense_question"})
 _CHAT_ENGINES = "llama_index.core.chat_engine."
+
+
+#: Where a query engine's template held the question: the question follows as the user's turn.
+_QUESTION_BELOW = "(the question follows)"
 
 
 def _condensing(depth: int = 24) -> bool:
@@ -560,6 +564,30 @@ class LyzrLLM(FunctionCallingLLM, LyzrModelFields):
         if not isinstance(prompt, str):
             raise InvalidRequestError(f"prompt must be a string, got {type(prompt).__name__}")
         return [ChatMessage(role=MessageRole.USER, content=prompt)]
+
+    def _get_messages(self, prompt: BasePromptTemplate, **prompt_args: Any) -> list[ChatMessage]:
+        """A query engine's prompt (``predict``/``stream`` with a ``query_str``) as context and
+        the user's words: the template's text around the question goes to the context block
+        (system text, cut off by the history readers), the question alone is the user's turn.
+        So a session's memory holds the question, not the template with the retrieved
+        context. Any other prompt is formatted as LlamaIndex formats it."""
+        # Response synthesizers fill the question in ahead (``partial_format(query_str=...)``).
+        query = prompt_args.get("query_str", prompt.kwargs.get("query_str"))
+        if isinstance(query, str) and query.strip():
+            marked = super()._get_messages(
+                prompt.partial_format(query_str=_QUESTION_BELOW),
+                **{**prompt_args, "query_str": _QUESTION_BELOW},
+            )
+            last = marked[-1] if marked else None
+            if last is not None and last.role == MessageRole.USER and _QUESTION_BELOW in (
+                last.content or ""
+            ):
+                return [
+                    *marked[:-1],
+                    ChatMessage(role=MessageRole.SYSTEM, content=last.content),
+                    ChatMessage(role=MessageRole.USER, content=query),
+                ]
+        return super()._get_messages(prompt, **prompt_args)
 
     # -- one-shot --------------------------------------------------------------------------------
     def _chat(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> ChatResponse:

@@ -3,6 +3,7 @@ agent's memory, and the memory holds the user's words. User code over real socke
 
 from __future__ import annotations
 
+import pytest
 from llama_index.core import Document, VectorStoreIndex
 from llama_index.core.base.llms.types import ChatMessage, MessageRole
 from llama_index.core.embeddings import MockEmbedding
@@ -98,3 +99,28 @@ async def test_an_answer_edited_in_the_chat_history_disagrees_and_the_prompt_win
     body = agent_bodies(lyzr_emulator)[-1]
     assert body["session_id"] != "edited-li"
     assert {"role": "assistant", "content": "You like coffee."} in body["messages"]
+
+
+@pytest.mark.parametrize("streaming", [False, True])
+def test_a_query_engine_in_a_session_stores_the_question_not_the_template(
+    make_llm: LLMFactory, lyzr_emulator: Emulator, streaming: bool
+) -> None:
+    llm = make_llm("echo")
+    index = VectorStoreIndex.from_documents(DOCS, embed_model=MockEmbedding(embed_dim=8))
+    engine = index.as_query_engine(llm=llm, similarity_top_k=1, streaming=streaming)
+    session = f"qe-{streaming}"
+    with llm.session(session_id=session):
+        answer = engine.query("What runs on blue sand?")
+        text = "".join(answer.response_gen) if streaming else str(answer)  # type: ignore[union-attr]
+    body = agent_bodies(lyzr_emulator)[-1]
+    # The template and the retrieved context reach the agent, in the context block ...
+    assert body["message"].startswith(CONTEXT_OPEN)
+    assert "Context information is below" in body["message"]
+    assert body["message"].endswith("\n\nWhat runs on blue sand?")
+    assert body["message"].count("What runs on blue sand?") == 1
+    assert text
+    # ... and the session's memory reads back the user's question alone.
+    history = read_session_history(session, client=llm.client)
+    assert [m.content for m in history if m.role == MessageRole.USER] == [
+        "What runs on blue sand?"
+    ]
