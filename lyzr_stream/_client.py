@@ -347,9 +347,12 @@ class LyzrClient(ClosingContext, AsyncClosingContext):
         """Async form of :meth:`stream` (``async for event in client.astream(req)``)."""
         call = self._agent_call(request, self.settings.dialect.stream_request, timeout, max_retries)
         state = StreamState(call)
-        events: AsyncGenerator[Any, None] = ahttp_events(state, self._async_pools())
+        pools = self._async_pools()
+        events: AsyncGenerator[Any, None] = ahttp_events(state, pools)
         if self.agent_events is not None:
-            events = merged_async_events(events, state, self.agent_events, self.settings.api_key)
+            events = merged_async_events(
+                events, state, self.agent_events, self.settings.api_key, pools
+            )
         return AsyncEventStream(state, traced_async_events(events, call.settings, call.request))
 
     def chat(

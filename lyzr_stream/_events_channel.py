@@ -46,6 +46,7 @@ from ._settings import check_url
 from .dialects._agent_event_wire import AgentEventDecoder, ChannelEvent
 
 if TYPE_CHECKING:
+    from ._http.pools import AsyncPools
     from ._stream import StreamState
     from .dialects._base import Dialect
 
@@ -577,12 +578,20 @@ async def _pump(inner: AsyncGenerator[StreamEvent, None], put: _Put) -> None:
         await inner.aclose()
 
 
+async def _finish_merge(pump: asyncio.Task[None], reader: _AsyncReader) -> None:
+    # The pump closes the answer's iterator (and so its HTTP response) before this returns.
+    await asyncio.gather(pump, return_exceptions=True)
+    await reader.aclose()
+
+
 async def _merged_async(
-    record: Callable[[StreamEvent], None],
+    state: StreamState,
     inner: AsyncGenerator[StreamEvent, None],
     settings: AgentEventsSettings,
     endpoint: _Endpoint,
+    pools: AsyncPools,
 ) -> AsyncGenerator[StreamEvent, None]:
+    record = state.record
     sink: asyncio.Queue[_Item] = asyncio.Queue()
     agent = _AgentQueue(settings.queue_size, sink.put_nowait)
     reader = _AsyncReader(settings, endpoint, agent, sink.put_nowait)
@@ -622,12 +631,21 @@ async def _merged_async(
             yield event
         if (end := merge.final_end()) is not None:
             yield end
-    finally:
-        if not pump.done():
-            pump.cancel()
-        # The pump closes the answer's iterator (and so its HTTP response) before this returns.
-        await asyncio.gather(pump, return_exceptions=True)
-        await reader.aclose()
+    except GeneratorExit:
+        # Closed at a yield (aclose, or the loop finalizing a stream left unfinished): finish
+        # without suspending, as the HTTP source does (_stream.ahttp_events); the pump and the
+        # socket end in a background task the pools wait for and the facade's aclose awaits.
+        # A second closer (the loop's shutdown_asyncgens, an outer generator) then finds this
+        # generator done, never "already running".
+        pump.cancel()
+        state.closing = pools.run_in_background(lambda: _finish_merge(pump, reader))
+        raise
+    except BaseException:
+        pump.cancel()
+        await _finish_merge(pump, reader)
+        raise
+    else:
+        await _finish_merge(pump, reader)
 
 
 def merged_async_events(
@@ -635,6 +653,7 @@ def merged_async_events(
     state: StreamState,
     settings: AgentEventsSettings,
     api_key: SecretStr | None,
+    pools: AsyncPools,
 ) -> AsyncGenerator[StreamEvent, None]:
     """Async form of :func:`merged_events` (the socket opens when iteration starts)."""
-    return _merged_async(state.record, events, settings, _endpoint(settings, state, api_key))
+    return _merged_async(state, events, settings, _endpoint(settings, state, api_key), pools)

@@ -36,6 +36,7 @@ from lyzr_stream import (
     Timeouts,
 )
 from lyzr_stream.emulator import Emulator
+from lyzr_stream.emulator.agent_events import events_url_of
 
 SLOW = {"x-emulator-token-delay": "0.05"}
 #: The checkout, first on a subprocess's path (its code, not an installed copy).
@@ -372,15 +373,23 @@ print("done")
 """
 
 
+@pytest.mark.parametrize("agent_events", [False, True], ids=["answer-only", "agent-events"])
 @pytest.mark.parametrize("surface", SURFACES)
 def test_loop_end_after_async_break_sends_one_stop(
-    lyzr_emulator: Emulator, surface: str, caplog: pytest.LogCaptureFixture
+    lyzr_emulator: Emulator, surface: str, agent_events: bool, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The loop's shutdown closes the stream (and the framework generators around it)
     concurrently; the stop still goes out once and nothing is logged as an error (before #26:
-    LlamaIndex logged "aclose(): asynchronous generator is already running" and sent none)."""
+    LlamaIndex logged "aclose(): asynchronous generator is already running" and sent none; with
+    the agent-events channel merged in, the merge itself did, until it closed at a yield
+    without suspending)."""
     session = _session()
-    client, texts = asyncio.run(_atexts(surface, lyzr_emulator, "long-200", session))
+    events = (
+        {"agent_events": True, "events_url": events_url_of(lyzr_emulator.base_url)}
+        if agent_events
+        else {}
+    )
+    client, texts = asyncio.run(_atexts(surface, lyzr_emulator, "long-200", session, **events))
 
     async def main() -> None:
         async for _ in texts:
