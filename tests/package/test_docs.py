@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from lyzr_stream.emulator import Emulator
+
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 
@@ -89,3 +91,21 @@ def test_docs_example_runs_as_written(page: str, code: str) -> None:
     assert done.returncode == 0, f"{page}: {done.stderr[-2000:]}"
     if "create_agent" in code:
         assert "tool: 42" in done.stdout and "add returned 42." in done.stdout
+
+
+@pytest.mark.parametrize("index", range(len(_code_blocks(ROOT / "README.md", "python"))))
+def test_readme_quickstart_runs_against_the_emulator(index: int, lyzr_emulator: Emulator) -> None:
+    # The README's blocks as a user runs them, the key and address from the environment.
+    code = _code_blocks(ROOT / "README.md", "python")[index].replace("YOUR_AGENT_ID", "echo")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LYZR_")}
+    env |= {
+        "PYTHONPATH": str(ROOT),
+        "LYZR_API_KEY": lyzr_emulator.api_key,
+        "LYZR_BASE_URL": lyzr_emulator.base_url,
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "You said: What can you do?" in done.stdout
+    assert "You said: And in one sentence?" in done.stdout
