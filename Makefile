@@ -9,7 +9,7 @@ LOWEST        := .venv-lowest
 LOWEST_PYTHON ?= $(PYTHON)
 LOWEST_STAMP  := $(LOWEST)/.installed-$(notdir $(LOWEST_PYTHON))
 
-.PHONY: install demo test lint typecheck unit test-lowest dist bench soak emulator clean
+.PHONY: install demo test lint typecheck unit test-lowest docs docs-lowest dist bench soak emulator clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,16 @@ test-lowest: $(LOWEST_STAMP)
 	$(LOWEST)/bin/ruff check .
 	$(LOWEST)/bin/python -m pytest
 
+## The documentation site (mkdocs.yml, docs/, the API reference from the docstrings) into
+## site/; --strict: a broken link, a missing page or a docstring reference that does not resolve
+## fails the build.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
+## The same build on the lowest supported versions of the docs packages (constraints/lowest.txt).
+docs-lowest: $(LOWEST_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(LOWEST)/bin/mkdocs build --strict --site-dir site
+
 ## Build the sdist and wheel into dist/, check them with twine and check the wheel's contents.
 dist: $(STAMP)
 	rm -rf dist
@@ -55,8 +65,8 @@ dist: $(STAMP)
 	$(BIN)/twine check --strict dist/*
 	$(BIN)/python .ci/check_wheel.py dist/*.whl
 
-## Benchmarks (installs the peers and the plotting library first); writes benchmarks/results/
-## and the README table.
+## Benchmarks (installs the peers and the plotting library first); writes benchmarks/results/,
+## docs/benchmarks.md with its plot, and the README's headline figures.
 bench: $(STAMP)
 	$(BIN)/python -m pip install -q -r benchmarks/requirements.txt
 	$(BIN)/python -m benchmarks.run --readme
@@ -68,4 +78,4 @@ emulator: $(STAMP)
 	$(BIN)/python -m lyzr_stream.emulator --port 8080
 
 clean:
-	rm -rf $(VENV) $(LOWEST) dist .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(LOWEST) dist site .pytest_cache .mypy_cache .ruff_cache .hypothesis

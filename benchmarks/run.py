@@ -1,8 +1,11 @@
 """``make bench``: every benchmark in one run, each scenario in its own process.
 
-Writes ``benchmarks/results/latest.{json,md,png}`` and, with ``--readme``, replaces the table
-between the ``bench:start``/``bench:end`` markers of README.md. Ratios compare numbers measured
-in this same run, on this machine; absolute microseconds are only for orientation.
+Writes ``benchmarks/results/latest.{json,md,png}``; with ``--readme`` also the full results
+into ``docs/benchmarks.md`` (and its plot, ``docs/benchmarks.png``) and a few headline figures
+into README.md, each between its ``bench:start``/``bench:end`` markers. ``--from-results``
+renders those pages again from the saved ``latest.json`` without running anything. Ratios compare
+numbers measured in this same run, on this machine; absolute microseconds are only for
+orientation.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import time
@@ -24,8 +28,10 @@ from .scenarios import READY_TO_CALL
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
-# README.md links the plot absolutely: PyPI renders the README without the repository's files.
-PLOT_URL = "https://raw.githubusercontent.com/lyzr-stream/lyzr-stream/main/benchmarks/results/latest.png"
+DOCS_PAGE = ROOT / "docs" / "benchmarks.md"
+DOCS_PLOT = ROOT / "docs" / "benchmarks.png"
+# README.md links the docs page absolutely: PyPI renders the README without the repository's files.
+DOCS_URL = "https://github.com/lyzr-stream/lyzr-stream/blob/main/docs/benchmarks.md"
 N = 20_000
 
 PER_TOKEN = [
@@ -450,16 +456,48 @@ def plot(out: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
-def update_readme(table: str) -> None:
-    readme = ROOT / "README.md"
-    text = readme.read_text()
+def replace_between_markers(path: Path, body: str) -> None:
+    """Replaces what stands between the ``bench:start``/``bench:end`` markers of ``path``."""
+    text = path.read_text()
     start, end = "<!-- bench:start -->", "<!-- bench:end -->"
     if start not in text or end not in text:
-        raise SystemExit("README.md has no bench markers")
+        raise SystemExit(f"{path.relative_to(ROOT)} has no bench markers")
     head, rest = text.split(start, 1)
     _, tail = rest.split(end, 1)
-    body = table + f"\n![benchmark plot]({PLOT_URL})\n"
-    readme.write_text(f"{head}{start}\n{body}{end}{tail}")
+    path.write_text(f"{head}{start}\n{body}{end}{tail}")
+
+
+def headline(out: dict[str, Any]) -> str:
+    """A few figures for the README: per-token cost, time to first token, 1,000 streams."""
+    raw = _row(out, "httpx_lines")["us_per_token"]
+    chat = _row(out, "chatlyzr_stream", True)["us_per_token"]
+    chat_off = _row(out, "chatlyzr_stream", False)["us_per_token"]
+    openai = _row(out, "chat_openai")["us_per_token"]
+    added = out["ttft"]["chatlyzr_added_p50_ms"]
+    conc = {row["scenario"]: row for row in out["concurrency"]["rows"]}
+    ours, adk = conc["concurrency_chatlyzr"], conc["concurrency_lyzr_adk"]
+    streams = out["concurrency"]["streams"]
+    m = out["machine"]
+    return (
+        f"- `ChatLyzr.stream` costs {chat / raw:.2f}x a raw httpx line loop per token "
+        f"({chat:.2f} us); even with one chunk per token (`coalesce=False`) it costs "
+        f"{chat_off / openai:.2f}x langchain-openai's `ChatOpenAI.stream` ({chat_off:.1f} vs "
+        f"{openai:.1f} us per token).\n"
+        f"- Time to first token: {added:.2f} ms p50 over raw httpx.\n"
+        f"- {streams:,} concurrent `ChatLyzr.astream` calls: {ours['wall_s']:.1f} s and "
+        f"{ours['rss_growth_mb']:.0f} MB of memory growth (lyzr-adk: {adk['wall_s']:.1f} s, "
+        f"{adk['rss_growth_mb']:.0f} MB).\n\n"
+        f"Measured {m['date']} on {m['cpu']} ({m['cores']} cores) against the emulator; every "
+        f"figure and the method: [Benchmarks]({DOCS_URL}).\n"
+    )
+
+
+def update_pages(out: dict[str, Any], table: str) -> None:
+    """docs/benchmarks.md gets every table and the plot; README.md the headline figures."""
+    shutil.copyfile(RESULTS / "latest.png", DOCS_PLOT)
+    plot_line = "\n![benchmark plot](benchmarks.png)\n"
+    replace_between_markers(DOCS_PAGE, table + plot_line)
+    replace_between_markers(ROOT / "README.md", headline(out))
 
 
 def session_lines(s: dict[str, Any] | None) -> list[str]:
@@ -479,7 +517,16 @@ def session_lines(s: dict[str, Any] | None) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run")
     parser.add_argument("--quick", action="store_true", help="fewer repeats and streams")
-    parser.add_argument("--readme", action="store_true", help="update README.md's table")
+    parser.add_argument(
+        "--readme",
+        action="store_true",
+        help="also write docs/benchmarks.md (and its plot) and README.md's headline figures",
+    )
+    parser.add_argument(
+        "--from-results",
+        action="store_true",
+        help="run nothing: render docs/benchmarks.md and README.md from results/latest.json",
+    )
     parser.add_argument(
         "--imports-only",
         action="store_true",
@@ -490,6 +537,10 @@ def main() -> None:
     if args.imports_only:
         imports_only(args.repeats)
         return
+    if args.from_results:
+        saved = json.loads((RESULTS / "latest.json").read_text())
+        update_pages(saved, markdown(saved))
+        return
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = run(args.quick)
     (RESULTS / "latest.json").write_text(json.dumps(out, indent=2) + "\n")
@@ -498,7 +549,7 @@ def main() -> None:
     plot(out, RESULTS / "latest.png")
     print(table)
     if args.readme:
-        update_readme(table)
+        update_pages(out, table)
 
 
 if __name__ == "__main__":

@@ -3,8 +3,8 @@
 Each call is one ``invoke_agent`` span (GenAI semantic conventions) with the agent id, the
 session id as ``gen_ai.conversation.id``, the server, the message id and, for the stream, the
 time to first chunk; the tools the agent ran on the server are ``execute_tool`` child spans.
-Send them to a collector instead by swapping the console exporter for an OTLP one (README,
-"Tracing and metrics").
+Send them to a collector instead by swapping the console exporter for an OTLP one
+(docs/tracing.md).
 
 Run it: ``python examples/otel_console.py`` (needs ``opentelemetry-sdk``; offline against the
 embedded emulator unless ``LYZR_API_KEY`` and ``LYZR_AGENT_ID`` are set).

@@ -86,175 +86,179 @@ _T = TypeVar("_T")
 class ChatLyzr(BaseChatModel, LyzrModelFields):
     """A Lyzr agent as a LangChain chat model, streaming token by token.
 
-    Setup:
-        Install the package with the LangChain extra and set your key:
+    Guide: the LangChain page of the documentation (`docs/langchain.md`); sessions, tools,
+    files and errors have pages of their own.
 
-        .. code-block:: bash
+    ???+ info "Setup"
 
-            pip install "lyzr-stream[langchain]"
-            export LYZR_API_KEY="your-api-key"
+        Install `lyzr-stream` with the LangChain extra and set environment variable
+        `LYZR_API_KEY` (the key from Lyzr Studio).
 
-    Key init args — agent:
-        agent_id: str
-            The agent's id in Lyzr Studio; ``model=`` is accepted as its alias, as for every
-            LangChain chat model (``ChatLyzr(model="6650...")``).
-        dialect: str
-            Wire format: ``"lyzr-v3"`` (default), ``"lyzr-v2"``, ``"aisquare"``,
-            ``"chat-messages"``; ``dialect_options`` configures it.
-        message_mode: "auto" | "turn" | "history"
-            ``"auto"`` (default): with a session id, only the new turn (the agent keeps the
-            conversation in its server-side memory); without one, the whole transcript as
-            ``messages`` (a stateless call). ``"turn"`` and ``"history"`` force either.
+        ```bash
+        pip install -U "lyzr-stream[langchain]"
+        export LYZR_API_KEY="your-api-key"
+        ```
 
-    Key init args — session:
-        session_id, user_id, system_prompt_variables, filter_variables, features, assets.
+    ??? info "Key init args — agent params"
 
-    Key init args — client:
-        api_key: SecretStr
-            Defaults to ``LYZR_API_KEY``; missing is an error at construction.
-        base_url: str
-            Defaults to ``LYZR_BASE_URL``, else ``https://agent-prod.studio.lyzr.ai``.
-        timeout: float | httpx.Timeout | lyzr_stream.Timeouts | None
-            The default is ``lyzr_stream.Timeouts()`` (``DEFAULT_TIMEOUTS``: connect 10 s,
-            read 120 s, write 30 s, pool 30 s, no total); ``timeout=None`` means no timeout at
-            all (also per call: ``model.invoke(msg, timeout=None)``).
-        max_retries: int
-            Retries before any text was delivered (default 2). ``timeout`` and ``max_retries``
-            must be numbers: ``True`` or ``"5"`` is an ``InvalidRequestError``. An agent run
-            is re-sent only when it provably did not start (the connection was never made;
-            429 or 503 with ``Retry-After``): a run writes memory, calls tools and spends
-            credits. The error of a run that may have happened has ``may_have_run=True``.
-        retry_unsafe: bool
-            Retry agent runs after a 500, 502, 504 or a timeout too (default False): the
-            agent may then run twice.
-        default_headers: dict[str, str]
-            Extra headers (a proxy credential, say). Their values are secrets: not in the
-            repr, ``model_dump``, ``dumpd``/``dumps``, traced runs or pickles (an unpickled or
-            loaded model has none: set them again).
-        streaming: bool
-            ``invoke`` uses the stream endpoint (and fires ``on_llm_new_token``).
-        coalesce: bool
-            Text already received leaves as one chunk (default True): what one network read
-            brought, and on async streams everything that arrived while you were busy with the
-            previous chunk. Nothing ever waits for more text. Set False to get exactly one
-            chunk per service event.
+        | Param | Type | Description |
+        | --- | --- | --- |
+        | `agent_id` | `str` | The agent's id in Lyzr Studio (`model=` is an alias). |
+        | `session_id` | `str | None` | The agent's memory to use; none: every call stateless. |
+        | `user_id` | `str` | Defaults to `LYZR_USER_ID`, then `"default_user"`. |
+        | `system_prompt_variables` | `dict` | Fill the placeholders of the agent's prompt. |
+        | `message_mode` | `str` | `"auto"` (default), `"turn"` or `"history"`. |
+        | `streaming` | `bool` | `invoke` reads the stream endpoint (token callbacks fire). |
+        | `stop` | `list[str] | None` | Stop sequences, applied client-side. |
+        | `agent_events` | `bool` | Merge the agent's server-side tools and progress. |
 
-    Instantiate:
-        .. code-block:: python
+        The agent's model, temperature and token limits are set in Lyzr Studio:
+        `temperature` and `max_tokens` are accepted and ignored with a warning.
 
-            from langchain_lyzr_stream import ChatLyzr
+    ??? info "Key init args — client params"
 
-            model = ChatLyzr(agent_id="6650...", system_prompt_variables={"tone": "warm"})
+        | Param | Type | Description |
+        | --- | --- | --- |
+        | `api_key` | `SecretStr | None` | Defaults to `LYZR_API_KEY`. |
+        | `base_url` | `str | None` | Defaults to `LYZR_BASE_URL`, else the dialect's. |
+        | `dialect` | `str` | `"lyzr-v3"` (default), `"lyzr-v2"`, `"aisquare"`, ... |
+        | `timeout` | `float | Timeouts | None` | `Timeouts()` by default; `None`: none. |
+        | `max_retries` | `int` | 2; an agent run is re-sent only if it provably did not start. |
+        | `default_headers` | `dict[str, str]` | Extra headers; values are treated as secrets. |
 
-    Invoke:
-        .. code-block:: python
+        Every argument, with its environment variable: the Configuration page.
 
-            model.invoke("What is Lyzr?")
-            model.invoke([("system", "Be brief."), ("human", "What is Lyzr?")])
+    ??? info "Instantiate"
 
-    Stream:
-        .. code-block:: python
+        ```python
+        from langchain_lyzr_stream import ChatLyzr
 
-            for chunk in model.stream("Tell me a story"):
-                print(chunk.text, end="", flush=True)
+        model = ChatLyzr(
+            agent_id="YOUR_AGENT_ID",
+            # session_id="support-42",
+            # system_prompt_variables={"tone": "warm"},
+            # api_key="...",  # or LYZR_API_KEY
+            # timeout=None, max_retries=2,
+        )
+        ```
 
-    Async:
-        .. code-block:: python
+    ??? info "Invoke"
 
-            await model.ainvoke("Hi")
-            async for chunk in model.astream("Hi"):
-                print(chunk.text, end="")
-            await model.abatch(["Hi", "Hello"], config={"configurable": {"session_id": "s"}})
+        ```python
+        messages = [("system", "Be brief."), ("human", "What is Lyzr?")]
+        model.invoke(messages)
+        ```
 
-    Per-call agent:
-        ``model.invoke(msg, model="other-agent-id")`` (or ``agent_id=``) sends this call to
-        another agent; ``response_metadata["model_name"]`` names it.
+        ```python
+        AIMessage(
+            content="Lyzr is a platform for building AI agents.",
+            response_metadata={
+                "model_provider": "lyzr",
+                "model_name": "YOUR_AGENT_ID",
+                "agent_id": "YOUR_AGENT_ID",
+                "session_id": "YOUR_AGENT_ID-d5d2fd7c4f39",
+                "user_id": "default_user",
+                "message_id": "6e8b95ae-2a75-4646-a1bb-6e0fad71b0e5",
+                "finish_reason": "stop",
+                "service_metadata": {...},
+                "time_to_first_token": 0.45,
+                "total_time": 0.45,
+            },
+            id="lc_run--01a252ba-9196-7735-bbff-279c07855f99",
+        )
+        ```
 
-    Stop sequences:
-        ``stop=[...]`` (per call or on the instance) is applied client-side: the answer is cut
-        before the first stop string and the stream is closed there. A per-call ``stop``
-        replaces the instance's (``stop=[]`` turns it off for that call); no per-call ``stop``
-        inherits it. The same rule on ``invoke``, ``stream``, ``ainvoke`` and ``astream``.
+        `usage_metadata` stays unset: the service reports no token counts.
 
-    Sessions:
-        ``session_id``, ``user_id``, ``system_prompt_variables``, ``filter_variables``,
-        ``features`` and ``assets`` are resolved per call from, in rising priority:
+    ??? info "Stream"
 
-        1. the constructor fields (``user_id`` defaults to ``LYZR_USER_ID``, then
-           ``default_user``; an explicit argument beats the environment);
-        2. ``config={"configurable": {...}}`` with the same names;
-        3. per-call keyword arguments: ``model.invoke(msg, session_id="s2")``.
+        ```python
+        for chunk in model.stream(messages):
+            print(chunk.text, end="")
+        ```
 
-        A later level replaces an earlier one, except ``system_prompt_variables`` and
-        ``filter_variables``, which are merged key by key. With no session id anywhere, LangGraph's
-        ``configurable["thread_id"]`` is used, so a LangGraph thread and a Lyzr session are one
-        conversation; failing that, the call is stateless: a fresh server session (reported in
-        ``response_metadata["session_id"]``) and the whole transcript sent, so ``batch`` items
-        and chain invocations never see each other. Give a session id to use the agent's
-        memory. The call's system messages (a prompt's instructions, retrieved context) go
-        with every turn.
+        ```python
+        AIMessageChunk(content="Lyzr is", id="lc_run--01a252ba-936a-...")
+        AIMessageChunk(content=" a platform", id="lc_run--01a252ba-936a-...")
+        ...
+        AIMessageChunk(
+            content="",
+            response_metadata={"finish_reason": "stop", "session_id": "...", ...},
+            chunk_position="last",
+        )
+        ```
 
-    Config:
-        The ``configurable``, callbacks and tags of a call come from LangChain's config
-        context, where LCEL chains and LangGraph nodes put them, or from ``config=`` given to
-        ``invoke``/``ainvoke``/``stream``/``astream``/``batch``/``stream_events`` directly.
+        A chunk carries all the text received in one read (`coalesce=False`: one chunk per
+        service event).
 
-    Files and images:
-        ``image`` / ``file`` content blocks (``base64``, a ``data:`` ``url`` or a ``file_id``
-        that is already a Lyzr asset id) and ``image_url`` data URLs are uploaded as Lyzr
-        assets just before the request (each distinct file once per call) and sent in its
-        ``assets``; PDF, DOCX, PPTX, XLSX, XLS, JPEG and PNG. A remote URL is refused. Read the
-        agent's memory of a session with :class:`LyzrChatMessageHistory`.
+    ??? info "Async"
 
-    Reasoning:
-        A ``<think>...</think>`` block is kept out of the answer: it arrives in
-        ``additional_kwargs["reasoning_content"]`` and as a ``reasoning`` block in
-        ``message.content_blocks``; ``message.text`` is the answer only.
+        ```python
+        await model.ainvoke(messages)
 
-    Tool calling:
-        ``model.bind_tools([...], tool_choice=...)`` sends the tools as Lyzr local tools with the
-        whole transcript; the agent's requests come back as ``AIMessage.tool_calls`` (streamed as
-        ``tool_call_chunks``) and ``ToolMessage`` results go back as ``role: tool`` messages. A
-        call for a tool that was not bound comes back as an ordinary tool call, as with
-        ``ChatOpenAI``: ``create_agent`` and LangGraph's ``ToolNode`` answer it with an error
-        ``ToolMessage`` and the agent tries again. A ``ToolMessage`` with
-        ``status="error"`` goes back as ``"Error: <message>"``. Works in ``create_agent`` and
-        LangGraph agents.
+        async for chunk in model.astream(messages):
+            print(chunk.text, end="")
 
-    Structured output:
-        ``with_structured_output(schema, method="function_calling" | "json_schema" |
-        "json_mode", include_raw=...)``. ``json_schema`` sends the schema itself as
-        ``response_format`` (lyzr-adk's form). The JSON may come whole, fenced or inside prose.
-        An answer that does not fit (no call to the schema's tool, no JSON, JSON that fails
-        validation) raises ``OutputParserException`` with the agent's text in ``llm_output``;
-        ``include_raw=True`` returns ``parsed=None`` and the ``parsing_error`` instead.
-        ``profile`` declares ``structured_output``, so ``create_agent(model, tools,
-        response_format=Schema)`` sends the schema as ``response_format`` (unwrapped from
-        OpenAI's form) and returns the agent's JSON answer as ``structured_response``.
+        await model.abatch([messages, messages])
+        ```
 
-    Server-side tools:
-        Tools the agent runs on the server (the ``chat-messages`` dialect reports them, and Lyzr
-        v3 with ``agent_events=True``) reach callbacks as custom events ``lyzr_tool_call`` /
-        ``lyzr_tool_result`` and show up in ``astream_events``. They are never returned as tool
-        calls for you to run. With ``agent_events=True`` the agent's other progress (memory,
-        knowledge base, sub-agents, errors) arrives as ``lyzr_agent_event`` and its thinking as
-        reasoning content.
+    ??? info "Sessions"
 
-    Response metadata:
-        ``agent_id`` (also ``model_name``), ``session_id``, ``user_id``, ``message_id``,
-        ``finish_reason``, ``artifacts`` (when the agent produced files), ``service_metadata``,
-        ``model_provider``, ``time_to_first_token`` and ``total_time`` (seconds, on every path;
-        a one-shot ``invoke`` gets the answer whole, so there both are the time from request
-        to parsed answer).
+        ```python
+        model.invoke("My name is Ada", session_id="support-42")
+        model.invoke("What is my name?", session_id="support-42")  # the agent remembers
+        model.invoke("Hi", config={"configurable": {"session_id": "support-42"}})
+        ```
 
-        ``usage_metadata`` is not set: the Lyzr API does not report token usage, and this
-        class does not invent counts.
+        Without a session id (constructor, `configurable`, LangGraph's `thread_id` or per
+        call) every call is stateless and sends the whole transcript.
 
-    Token counting:
-        ``get_num_tokens``, ``get_num_tokens_from_messages`` and ``trim_messages(...,
-        token_counter=model)`` use LangChain's ``count_tokens_approximately`` (about four
-        characters a token): an estimate that needs no tokenizer, since the agent's model is
-        chosen in Lyzr Studio.
+    ??? info "Tool calling"
+
+        ```python
+        from pydantic import BaseModel, Field
+
+
+        class GetWeather(BaseModel):
+            '''Get the current weather in a given location.'''
+
+            location: str = Field(..., description="The city, e.g. Paris")
+
+
+        model_with_tools = model.bind_tools([GetWeather])
+        model_with_tools.invoke("What is the weather in Paris?").tool_calls
+        ```
+
+        ```python
+        [{"name": "GetWeather", "args": {"location": "Paris"}, "id": "call_995b...",
+          "type": "tool_call"}]
+        ```
+
+        The tools go to the agent as Lyzr local tools (the agent needs that feature).
+
+    ??? info "Structured output"
+
+        ```python
+        class Person(BaseModel):
+            name: str
+            city: str
+
+
+        model.with_structured_output(Person).invoke("Ada lives in London.")
+        # method="json_schema": the schema as response_format; "json_mode": any JSON object
+        ```
+
+        ```python
+        Person(name="Ada", city="London")
+        ```
+
+    ??? info "Reasoning and response metadata"
+
+        A `<think>...</think>` block arrives in `additional_kwargs["reasoning_content"]` and
+        as a `reasoning` content block, never in `message.text`. `response_metadata` holds
+        `agent_id` (also `model_name`), `session_id`, `user_id`, `message_id`,
+        `finish_reason`, `artifacts`, `service_metadata`, `time_to_first_token` and
+        `total_time`.
     """
 
 

@@ -154,107 +154,64 @@ _COMPLETION = (Accumulator.completion, Accumulator.final_completion)
 class LyzrLLM(FunctionCallingLLM, LyzrModelFields):
     """A Lyzr agent as a LlamaIndex LLM, streaming token by token.
 
-    Setup:
-        ``pip install "lyzr-stream[llamaindex]"`` and ``export LYZR_API_KEY=...``.
+    A `FunctionCallingLLM`: `complete`, `chat`, their streaming and async forms, tool calling
+    and structured output; it works as `Settings.llm`, in query and chat engines,
+    `FunctionAgent`, `AgentWorkflow` and workflows. Guide: the LlamaIndex page of the
+    documentation (`docs/llamaindex.md`).
 
-    Key init args:
-        agent_id: the agent's id in Lyzr Studio (also ``metadata.model_name``).
-        dialect, dialect_options: the wire format (``lyzr-v3`` default, ``lyzr-v2``,
-            ``aisquare``, ``chat-messages``).
-        session_id, user_id, system_prompt_variables, filter_variables, features, assets:
-            the lowest layer of the call options (see Sessions).
-        message_mode: ``"auto"`` (default), ``"turn"`` or ``"history"`` (see Messages).
-        api_key (``SecretStr``, default ``LYZR_API_KEY``), base_url (``LYZR_BASE_URL``),
-            max_retries (2; an agent run is re-sent only when it provably did not start),
-            retry_unsafe (False: True retries runs after a 500, 502, 504 or timeout too, so
-            the agent may run twice), allow_insecure_http, default_headers.
-        timeout: seconds, ``httpx.Timeout`` or ``lyzr_stream.Timeouts``; the default is
-            ``lyzr_stream.Timeouts()`` (``DEFAULT_TIMEOUTS``: connect 10 s, read 120 s, write
-            30 s, pool 30 s, no total); ``timeout=None`` means no timeout at all (also per
-            call: ``llm.chat(msgs, timeout=None)``).
-        coalesce: text already received leaves as one response (default True; never waits
-            for more); False gives one response per service event.
-        context_window, num_output: guides for LlamaIndex's prompt packing.
+    Examples:
+        `pip install "lyzr-stream[llamaindex]"`, and set `LYZR_API_KEY` (the key from Lyzr
+        Studio).
 
-    Instantiate:
-        .. code-block:: python
+        ```python
+        from llama_index.core.llms import ChatMessage
+        from llamaindex_lyzr_stream import LyzrLLM
 
-            from llamaindex_lyzr_stream import LyzrLLM
+        llm = LyzrLLM(agent_id="YOUR_AGENT_ID")  # api_key from LYZR_API_KEY
 
-            llm = LyzrLLM(agent_id="6650...", system_prompt_variables={"tone": "warm"})
+        response = llm.complete("What is Lyzr?")
+        print(response.text)
 
-    Invoke:
-        .. code-block:: python
+        for r in llm.stream_chat([ChatMessage(role="user", content="Tell me a story")]):
+            print(r.delta, end="", flush=True)
+        ```
 
-            llm.complete("What is Lyzr?").text
-            llm.chat([ChatMessage(role="user", content="Hi")]).message.content
+        A session (the agent's memory), for the engines and agents that call the LLM:
 
-    Stream:
-        .. code-block:: python
+        ```python
+        with llm.session(session_id="support-42", system_prompt_variables={"name": "Ada"}):
+            print(llm.complete("What is my name?").text)
+        ```
 
-            for r in llm.stream_chat([ChatMessage(role="user", content="Hi")]):
-                print(r.delta, end="")
+        Async:
 
-    Async:
-        .. code-block:: python
+        ```python
+        response = await llm.acomplete("What is Lyzr?")
+        async for r in await llm.astream_complete("What is Lyzr?"):
+            print(r.delta, end="")
+        ```
 
-            await llm.acomplete("Hi")
-            async for r in await llm.astream_complete("Hi"):
-                print(r.delta, end="")
+        As the LLM of a `FunctionAgent` with a tool that runs in your process:
 
-    Sessions:
-        ``session_id``, ``user_id``, ``system_prompt_variables``, ``filter_variables``,
-        ``features`` and ``assets`` come from, in rising priority: the constructor fields
-        (``user_id`` defaults to ``LYZR_USER_ID``, then ``default_user``), the active
-        ``with llm.session(...):`` scopes (outermost first; safe across threads and asyncio
-        tasks), then per-call keyword arguments (``llm.stream_chat(msgs, session_id="s2")``).
-        ``system_prompt_variables`` and ``filter_variables`` merge key by key. **Without any
-        session id, every call is stateless**: a fresh server session and the whole transcript,
-        so engines sharing one ``Settings.llm`` never see each other.
+        ```python
+        from llama_index.core.agent.workflow import FunctionAgent
+        from llama_index.core.tools import FunctionTool
 
-    Messages:
-        ``message_mode="auto"`` (default): with a session id only the new turn goes out (every
-        system message of the call, such as a chat engine's retrieved context, joined before
-        the user text after the last assistant message); without one, the whole transcript as
-        ``messages``. ``"turn"`` / ``"history"`` force one or the other.
 
-    Files and images:
-        ``ImageBlock`` and ``DocumentBlock`` (bytes, a ``path`` or a ``data:`` URL) are uploaded
-        as Lyzr assets just before the request (each distinct file once per call) and sent in
-        its ``assets``; PDF, DOCX, PPTX, XLSX, XLS, JPEG and PNG. A remote URL is refused. Read
-        the agent's memory of a session with :func:`read_session_history`.
+        def multiply(a: int, b: int) -> int:
+            '''Multiply two integers.'''
+            return a * b
 
-    Results:
-        ``ChatResponse.additional_kwargs`` (and the message's ``additional_kwargs``) carry
-        ``session_id``, ``user_id``, ``message_id``, ``finish_reason``, ``artifacts``,
-        ``service_metadata`` and timing (``time_to_first_token``, ``total_time``); ``raw`` is the
-        service's JSON for one-shot calls. Reasoning (``<think>``) becomes a ``ThinkingBlock``
-        in the message and ``additional_kwargs["thinking_delta"]`` on streamed responses.
 
-    Tool calling (Lyzr local tools):
-        A ``FunctionCallingLLM``: ``chat_with_tools``/``achat_with_tools``/
-        ``stream_chat_with_tools``/``astream_chat_with_tools`` send the tools as the
-        ``local_tools`` feature with the whole transcript; the calls the agent asks for come back
-        as ``ToolCallBlock``s (``get_tool_calls_from_response``), and ``role=tool`` messages
-        with ``additional_kwargs["tool_call_id"]`` go back as tool results. Works in
-        ``FunctionAgent``/``AgentWorkflow``; ``structured_predict`` goes through a forced tool
-        call (an answer without one is a ``ValueError`` carrying the agent's text), and so do
-        the streamed forms (``stream_structured_predict``, ``as_structured_llm(...)``'s
-        ``stream_chat``), which yield complete objects only. Rounds are shaped like lyzr-adk's
-        tool loop; a tool message with ``additional_kwargs["is_error"]`` goes back as
-        ``"Error: ..."``; a call for an unknown tool is handed to the agent (FunctionAgent
-        answers it). ``tool_required=True`` asks for ``tool_choice="any"``; ``tool_choice``
-        also takes ``"auto"``, ``"none"`` or a tool name. With
-        ``allow_parallel_tool_calls=False`` (the LlamaIndex default outside agents) only the
-        first of several calls is kept.
+        agent = FunctionAgent(tools=[FunctionTool.from_defaults(multiply)], llm=llm)
+        print(await agent.run(user_msg="What is 6 times 7?"))
+        ```
 
-    Server-side tools:
-        Tool activity the service reports is dispatched as :class:`LyzrToolActivityEvent` on
-        the instrumentation dispatcher and appears in the streamed responses'
-        ``additional_kwargs["tool_activity"]``.
-
-    ``context_window`` and ``num_output`` default to 128,000 and 4,096: the agent's own model
-    decides the real limits (they only guide LlamaIndex's prompt packing); set them to match.
+    Without a session id (constructor, `llm.session(...)` or per call) every call is
+    stateless: a fresh server session and the whole transcript. Results carry `session_id`,
+    `message_id`, `finish_reason`, `artifacts` and timing in `additional_kwargs`; reasoning
+    becomes a `ThinkingBlock`. `context_window` (128,000) and `num_output` (4,096) only guide
+    LlamaIndex's prompt packing: the agent's model decides the real limits.
     """
 
     api_key: SecretStr | None = Field(

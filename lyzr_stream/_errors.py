@@ -129,7 +129,7 @@ class LyzrError(Exception):
 
     ``may_have_run`` is True when the call started an agent run that may have happened (the
     request reached the service), but the call failed and was not retried: the agent may have
-    written its memory, called its tools and spent credits (README, "Errors and retries").
+    written its memory, called its tools and spent credits (docs/errors.md).
     """
 
     partial_text: str

@@ -1,4 +1,4 @@
-"""A browser playground for an agent: ``lyzr-stream playground`` (see the README).
+"""A browser playground for an agent: ``lyzr-stream playground`` (see docs/cli.md).
 
 A local web page (loopback only by default) that streams answers through ``ChatLyzr`` or
 ``LyzrLLM`` and shows the answer as it arrives, reasoning folded away, tool calls and results on

@@ -190,7 +190,7 @@ def timeout_error(
 RETRY_STATUSES = frozenset({408, 409, 500, 502, 503, 504})
 #: Timeouts that fire before any response byte arrived; the others are mid-body.
 _EARLY_TIMEOUTS = frozenset({"connect", "pool", "write", "first_byte"})
-#: What the note on a final error of an agent run says (README, "Errors and retries").
+#: What the note on a final error of an agent run says (docs/errors.md).
 MAY_HAVE_RUN = (
     "not retried: the request reached the service, so the agent may have run (an agent run "
     "is never repeated automatically; see retry_unsafe)"
