@@ -70,7 +70,7 @@ EMULATOR_AGENTS: dict[str, str] = {
     "assets": "assets",  # names the assets the request carried
     "slow": "slow",  # answers for about ten seconds: time to stop it
     "tool": "tool-caller",  # asks for the local tools the message writes as calls
-    "events": "server-tools",  # publishes tool events on the agent events channel
+    "events": "server-tools-5",  # publishes tool events on the agent events channel
 }
 
 Role = Literal["agent", "memory", "vars", "assets", "slow", "tool", "events"]
