@@ -76,6 +76,7 @@ class ConformancePlugin:
         self.planned = 0
         self.results: dict[str, ItemResult] = {}
         self.errors: dict[str, str] = {}
+        self.written: tuple[Path, Path] | None = None
 
     @property
     def target_name(self) -> str:
@@ -171,18 +172,20 @@ class ConformancePlugin:
         self.results.setdefault(key, ItemResult()).add(report.nodeid, outcome, detail)
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        if not self.selected:
+        if not self.selected or self.config.option.collectonly:
             return
         report = build_report(
             self.results,
             target=self.target_name,
             version=lyzr_stream.__version__,
-            planned_runs=self.planned if self.real is not None else 0,
+            planned_runs=self.planned,
         )
-        md, js = write_report(report, report_dir(os.environ, self.config.rootpath))
-        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is not None:
-            reporter.write_line(f"conformance report: {md} and {js.name}")
+        self.written = write_report(report, report_dir(os.environ, self.config.rootpath))
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.written is not None:
+            md, js = self.written
+            terminalreporter.write_line(f"conformance report: {md} and {js.name}")
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -28,9 +28,12 @@ __all__ = [
     "MAX_RUNS",
     "REPORT_DIR_ENV",
     "ItemResult",
+    "Outcome",
+    "Role",
     "Target",
     "build_report",
     "render_markdown",
+    "report_dir",
     "write_report",
 ]
 
@@ -92,7 +95,7 @@ class Target:
     URLs are the emulator's and each role's agent is one of its scripted agents."""
 
     emulator: bool
-    api_key: str
+    api_key: str = field(repr=False)  # never in a traceback a user may paste
     base_url: str
     rag_url: str
     events_url: str
@@ -206,6 +209,13 @@ def _cell(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|")
 
 
+def _runs(report: Mapping[str, Any]) -> str:
+    planned = report["agent_runs_planned"]
+    if report["target"] == "emulator":
+        return f"none on a real service (emulator; against one this selection spends {planned})"
+    return f"{planned} on {report['target']}"
+
+
 def render_markdown(report: Mapping[str, Any]) -> str:
     """The report as a short Markdown page to paste into a bug report."""
     summary = report["summary"]
@@ -215,7 +225,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         f"- package: lyzr-stream {report['version']} (Python {report['python']})",
         f"- date: {report['date']}",
         f"- target: {report['target']}",
-        f"- agent runs planned: {report['agent_runs_planned']}",
+        f"- agent runs: {_runs(report)}",
         f"- result: {summary['pass']} pass, {summary['fail']} fail, {summary['skip']} skip, "
         f"{summary['not run']} not run",
         "",

@@ -49,6 +49,7 @@ def test_an_unknown_agent_is_a_typed_error_naming_what_the_service_said(target: 
             client.chat(AgentRequest(agent_id=unknown, message="hello"))
     error = caught.value
     assert isinstance(error, APIStatusError | AgentError), f"untyped: {type(error).__name__}"
+    assert not isinstance(error, AuthenticationError), f"refused for the key: {error}"
     if isinstance(error, APIStatusError):
         assert 400 <= error.status_code < 600
         said = _service_text(error.body).strip()

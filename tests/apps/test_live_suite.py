@@ -1,0 +1,109 @@
+"""The conformance suite itself (tests/live/, issue #29), run as a user runs it: ``pytest -m
+live`` in a subprocess. Every URL is this test's emulator on loopback: nothing reaches the
+network, whatever the suite decides to run."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import lyzr_stream
+from lyzr_stream.emulator import Emulator
+from lyzr_stream.emulator.agent_events import events_url_of
+from lyzr_stream.emulator.agents import resolve_agent
+from tests.live.contract import CONTRACT
+
+ROOT = Path(__file__).resolve().parents[2]
+_VARIABLE = re.compile(r"\bLYZR_[A-Z_]+\b")
+
+
+def _run_suite(
+    em: Emulator, report_dir: Path, variables: dict[str, str], *selection: str
+) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("LYZR_") and not k.lower().endswith("_proxy")
+    }
+    env.update(
+        PYTHONPATH=str(ROOT),
+        # Only the plugins the suite uses: the others' start-up would double its run time.
+        PYTEST_DISABLE_PLUGIN_AUTOLOAD="1",
+        LYZR_BASE_URL=em.base_url,
+        LYZR_RAG_URL=em.base_url,
+        LYZR_EVENTS_URL=events_url_of(em.base_url),
+        LYZR_CONFORMANCE_REPORT_DIR=str(report_dir),
+        **variables,
+    )
+    command = [sys.executable, "-m", "pytest", "-m", "live", "-p", "no:cacheprovider", "-rs"]
+    command += ["-p", "pytest_asyncio.plugin", "-p", "pytest_timeout"]
+    done = subprocess.run(
+        [*command, *(selection or ("tests/live",))],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=110,
+    )
+    report = json.loads((report_dir / "conformance-report.json").read_text(encoding="utf-8"))
+    return done, report
+
+
+def test_with_only_a_key_every_agent_check_skips_naming_its_variable(tmp_path: Path) -> None:
+    with Emulator() as em:
+        base_url = em.base_url
+        done, report = _run_suite(em, tmp_path, {"LYZR_API_KEY": em.api_key})
+        reached = [r.json for r in em.requests if r.path.startswith("/v3/inference/")]
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-3000:]
+    assert f"this run will spend 0 agent runs on {base_url}" in output
+    skips = [line for line in output.splitlines() if line.startswith("SKIPPED")]
+    assert skips and all(_VARIABLE.search(line) for line in skips), skips
+    outcomes = {i["item"]: i for i in report["items"]}
+    assert outcomes["wrong-key"]["outcome"] == outcomes["unknown-agent"]["outcome"] == "pass"
+    for item in outcomes.values():
+        if item["outcome"] != "pass":
+            assert item["outcome"] == "skip" and _VARIABLE.search(item["detail"]), item
+    assert "LYZR_AGENT_ID" in outcomes["stream"]["detail"]
+    assert "LYZR_TOOL_AGENT_ID" in outcomes["local-tools"]["detail"]
+    assert "LYZR_RAG_ID" in outcomes["knowledge-base"]["detail"]
+    # No agent ran: the two requests that went out named no agent the service has.
+    assert reached and all(resolve_agent(body["agent_id"]) is None for body in reached)
+
+
+def test_every_run_writes_the_report_with_the_services_error_text(tmp_path: Path) -> None:
+    secret = "sk-lyzr-conformance-SECRET-0123456789"  # a key this emulator refuses
+    with Emulator() as em:
+        base_url = em.base_url
+        done, report = _run_suite(
+            em,
+            tmp_path,
+            {"LYZR_API_KEY": secret, "LYZR_AGENT_ID": "echo"},
+            "tests/live/test_routes.py::test_the_one_shot_route_returns_response_and_a_message_id",
+            "tests/live/test_errors.py",
+        )
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output[-3000:]  # the one-shot check failed: a wrong key
+    assert f"this run will spend 1 agent runs on {base_url}" in output
+    assert report["version"] == lyzr_stream.__version__
+    assert report["date"].startswith(datetime.now(UTC).date().isoformat())
+    assert report["target"] == base_url
+    items = {i["item"]: i for i in report["items"]}
+    assert list(items) == list(CONTRACT)
+    assert items["chat"]["outcome"] == "fail"
+    assert items["chat"]["detail"].startswith("AuthenticationError: HTTP 401: Invalid API key")
+    assert items["wrong-key"]["outcome"] == "pass"
+    assert items["unknown-agent"]["outcome"] == "fail"  # refused for the key, not the agent
+    assert items["stream"]["outcome"] == "not run"
+    markdown = (tmp_path / "conformance-report.md").read_text(encoding="utf-8")
+    assert f"lyzr-stream {lyzr_stream.__version__}" in markdown
+    assert "| chat | fail | AuthenticationError: HTTP 401" in markdown
+    assert len(markdown.splitlines()) < 40  # short enough to paste into a bug report
+    for text in (markdown, json.dumps(report), output):
+        assert secret not in text
