@@ -18,7 +18,8 @@ from .contract import Target
 from .support import agent_of, new_client
 
 #: What an answer must never show once the package decoded it (escapes, entities, tags).
-_RESIDUES = ('\\"', "\\n", "\\&", "&amp;", "&quot;", "&#", "<think>", "</think>", "<artifacts>")
+_RESIDUES = ('\\"', "\\n", "\\t", "\\&", "&amp;", "&quot;", "&#")
+_RESIDUES += ("<think>", "</think>", "<artifacts>")
 
 
 @pytest.mark.live(item="stream", runs=1, needs=("agent",))
