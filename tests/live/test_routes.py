@@ -18,7 +18,7 @@ from .contract import Target
 from .support import agent_of, new_client
 
 #: What an answer must never show once the package decoded it (escapes, entities, tags).
-_RESIDUES = ('\\"', "\\n", "\\t", "\\&", "&amp;", "&quot;", "&#")
+_RESIDUES: tuple[str, ...] = ('\\"', "\\n", "\\t", "\\&", "&amp;", "&quot;", "&#")
 _RESIDUES += ("<think>", "</think>", "<artifacts>")
 
 
