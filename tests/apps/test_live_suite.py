@@ -51,7 +51,8 @@ def _run_suite(
         text=True,
         timeout=110,
     )
-    report = json.loads((report_dir / "conformance-report.json").read_text(encoding="utf-8"))
+    path = report_dir / "conformance-report.json"
+    report = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
     return done, report
 
 
@@ -107,3 +108,21 @@ def test_every_run_writes_the_report_with_the_services_error_text(tmp_path: Path
     assert len(markdown.splitlines()) < 40  # short enough to paste into a bug report
     for text in (markdown, json.dumps(report), output):
         assert secret not in text
+
+
+def test_a_run_over_the_runs_limit_stops_before_any_call(tmp_path: Path) -> None:
+    with Emulator() as em:
+        base_url = em.base_url
+        variables = {
+            "LYZR_API_KEY": em.api_key,
+            "LYZR_AGENT_ID": "echo",
+            "LYZR_LIVE_MAX_RUNS": "3",
+        }
+        done, report = _run_suite(em, tmp_path, variables, "tests/live/test_sessions.py")
+        requests = em.requests
+    output = done.stdout + done.stderr
+    assert done.returncode == 4, output[-3000:]  # a usage error: nothing ran
+    assert f"this run will spend 5 agent runs on {base_url}: more than the limit of 3" in output
+    assert requests == []
+    # The report is written all the same: nothing ran.
+    assert {i["outcome"] for i in report["items"]} == {"not run"}

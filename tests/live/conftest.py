@@ -7,7 +7,8 @@ the roles whose agent it needs (``"agent"``, ``"tool"``, ...; ``"rag"`` for a kn
 Target: with ``LYZR_API_KEY`` set, the real service the ``LYZR_*`` variables name (a test whose
 variable is missing is skipped, naming it); without it, the embedded emulator. Before any test
 runs, the plugin prints how many agent runs the selected tests will spend (a real service: at
-most ``contract.MAX_RUNS``, else the run stops before any call). After the run it writes
+most ``contract.MAX_RUNS``, or the lower ``LYZR_LIVE_MAX_RUNS``, else the run stops before any
+call). After the run it writes
 ``conformance-report.md`` and ``.json`` (the repository root, or ``LYZR_CONFORMANCE_REPORT_DIR``).
 """
 
@@ -28,11 +29,13 @@ from lyzr_stream.emulator.agent_events import events_url_of
 from .contract import (
     CONTRACT,
     MAX_RUNS,
+    MAX_RUNS_ENV,
     ItemResult,
     Outcome,
     Target,
     build_report,
     report_dir,
+    run_budget,
     write_report,
 )
 from .support import Wire, new_client
@@ -123,9 +126,14 @@ class ConformancePlugin:
                 f"conformance: this run will spend {self.planned} agent runs on "
                 f"{self.target_name}"
             )
-            if self.planned > MAX_RUNS:
+            try:
+                budget = run_budget(os.environ)
+            except ValueError as exc:
+                raise pytest.UsageError(str(exc)) from None
+            if self.planned > budget:
                 raise pytest.UsageError(
-                    f"{line}: more than the suite's limit of {MAX_RUNS}; select fewer tests"
+                    f"{line}: more than the limit of {budget} ({MAX_RUNS_ENV}, at most "
+                    f"{MAX_RUNS}); select fewer tests (-k)"
                 )
         if reporter is not None:
             reporter.write_line(line)

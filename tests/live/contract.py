@@ -26,6 +26,7 @@ __all__ = [
     "EMULATOR_AGENTS",
     "EMULATOR_RAG_ID",
     "MAX_RUNS",
+    "MAX_RUNS_ENV",
     "REPORT_DIR_ENV",
     "ItemResult",
     "Outcome",
@@ -34,6 +35,7 @@ __all__ = [
     "build_report",
     "render_markdown",
     "report_dir",
+    "run_budget",
     "write_report",
 ]
 
@@ -61,8 +63,22 @@ DEFAULT_RAG_URL = "https://rag-prod.studio.lyzr.ai"
 DEFAULT_EVENTS_URL = "wss://metrics.studio.lyzr.ai"
 #: The knowledge base the emulator serves (its id can change with the emulator).
 EMULATOR_RAG_ID = "kb-docs"
-#: The most agent runs one run of the suite may spend on a real service.
+#: The most agent runs one run of the suite may spend on a real service; ``LYZR_LIVE_MAX_RUNS``
+#: may lower it (never raise it).
 MAX_RUNS = 19
+MAX_RUNS_ENV = "LYZR_LIVE_MAX_RUNS"
+
+
+def run_budget(env: Mapping[str, str]) -> int:
+    """The runs this run may spend: ``LYZR_LIVE_MAX_RUNS`` when it is lower, else ``MAX_RUNS``."""
+    value = env.get(MAX_RUNS_ENV, "").strip()
+    if not value:
+        return MAX_RUNS
+    try:
+        asked = int(value)
+    except ValueError:
+        raise ValueError(f"{MAX_RUNS_ENV} must be a whole number, got {value!r}") from None
+    return max(0, min(asked, MAX_RUNS))
 REPORT_DIR_ENV = "LYZR_CONFORMANCE_REPORT_DIR"
 
 #: Against the emulator, the agent that plays each role (``lyzr_stream/emulator``'s agents).
