@@ -17,7 +17,17 @@ import lyzr_stream
 from lyzr_stream.emulator import Emulator
 from lyzr_stream.emulator.agent_events import events_url_of
 from lyzr_stream.emulator.agents import resolve_agent
-from tests.live.contract import CONTRACT
+from tests.live.contract import (
+    CONTRACT,
+    DEFAULT_BASE_URL,
+    DEFAULT_EVENTS_URL,
+    DEFAULT_RAG_URL,
+    ItemResult,
+    Target,
+    build_report,
+    missing_variable,
+    render_markdown,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 _VARIABLE = re.compile(r"\bLYZR_[A-Z_]+\b")
@@ -126,3 +136,63 @@ def test_a_run_over_the_runs_limit_stops_before_any_call(tmp_path: Path) -> None
     assert requests == []
     # The report is written all the same: nothing ran.
     assert {i["outcome"] for i in report["items"]} == {"not run"}
+
+
+# -- the pieces, without a subprocess --------------------------------------------------------
+def test_only_a_key_names_a_real_target_with_no_agent_and_the_default_hosts() -> None:
+    target = Target.from_env({"LYZR_API_KEY": " sk-x-123456 ", "LYZR_AGENT_ID": "  "})
+    assert target is not None and not target.emulator
+    assert target.api_key == "sk-x-123456"
+    assert target.agents == {} and target.rag_id is None
+    assert (target.base_url, target.rag_url, target.events_url) == (
+        DEFAULT_BASE_URL,
+        DEFAULT_RAG_URL,
+        DEFAULT_EVENTS_URL,
+    )
+    assert "sk-x-123456" not in repr(target)
+    assert Target.from_env({"LYZR_AGENT_ID": "a"}) is None  # no key: the emulator
+
+
+def test_each_role_takes_its_variable_and_a_missing_one_is_named() -> None:
+    target = Target.from_env(
+        {"LYZR_API_KEY": "k", "LYZR_AGENT_ID": "plain", "LYZR_TOOL_AGENT_ID": "tooly"}
+    )
+    assert target is not None
+    assert target.agent("memory") == "plain" and target.agent("events") == "tooly"
+    assert missing_variable(target, ("agent", "tool")) is None
+    assert missing_variable(target, ("agent", "rag")) == "LYZR_RAG_ID"
+    assert missing_variable(Target.from_env({"LYZR_API_KEY": "k"}), ("tool",)) == (
+        "LYZR_TOOL_AGENT_ID"
+    )
+    assert missing_variable(None, ("tool", "rag")) is None  # the emulator has every role
+
+
+def test_the_target_is_named_without_credentials() -> None:
+    target = Target.from_env(
+        {"LYZR_API_KEY": "k", "LYZR_BASE_URL": "https://me:pw@lyzr.example/v?token=t"}
+    )
+    assert target is not None
+    assert "pw" not in target.name and "token" not in target.name
+    assert target.name.startswith("https://") and "lyzr.example" in target.name
+
+
+def test_an_item_fails_when_any_test_fails_and_skips_only_when_all_skipped() -> None:
+    item = ItemResult()
+    item.add("a", "skip", "LYZR_AGENT_ID is not set")
+    assert (item.outcome, item.detail) == ("skip", "LYZR_AGENT_ID is not set")
+    item.add("b", "pass", "")
+    assert item.outcome == "pass"
+    item.add("c", "fail", "AssertionError: one")
+    item.add("d", "pass", "")
+    item.add("e", "fail", "AssertionError: two")
+    assert (item.outcome, item.detail) == ("fail", "AssertionError: one; AssertionError: two")
+    assert item.tests == ["a", "b", "c", "d", "e"]
+
+
+def test_the_markdown_report_keeps_each_item_on_one_table_row() -> None:
+    results = {"chat": ItemResult("fail", "HTTP 500: a | b\nsecond line")}
+    report = build_report(results, target="https://h", version="9.9", planned_runs=3)
+    markdown = render_markdown(report)
+    assert "| chat | fail | HTTP 500: a \\| b second line |" in markdown
+    assert report["summary"] == {"pass": 0, "fail": 1, "skip": 0, "not run": len(CONTRACT) - 1}
+    assert "- agent runs: 3 on https://h" in markdown

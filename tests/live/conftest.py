@@ -34,6 +34,7 @@ from .contract import (
     Outcome,
     Target,
     build_report,
+    missing_variable,
     report_dir,
     run_budget,
     write_report,
@@ -53,19 +54,6 @@ def _spec(item: pytest.Item) -> tuple[str, int, tuple[str, ...]] | None:
         marker.kwargs.get("runs", 0),
         tuple(marker.kwargs.get("needs", ())),
     )
-
-
-def missing_variable(target: Target | None, needs: tuple[str, ...]) -> str | None:
-    """The first variable a real target lacks for ``needs``, or None."""
-    if target is None:
-        return None
-    for need in needs:
-        if need == "rag":
-            if target.rag_id is None:
-                return "LYZR_RAG_ID"
-        elif target.agent(need) is None:  # type: ignore[arg-type]
-            return Target.variable_of(need)  # type: ignore[arg-type]
-    return None
 
 
 class ConformancePlugin:

@@ -33,6 +33,7 @@ __all__ = [
     "Role",
     "Target",
     "build_report",
+    "missing_variable",
     "render_markdown",
     "report_dir",
     "run_budget",
@@ -166,6 +167,19 @@ class Target:
 
     def scrub(self, text: str) -> str:
         return scrub(text, (self.api_key,))
+
+
+def missing_variable(target: Target | None, needs: tuple[str, ...]) -> str | None:
+    """The first variable a real target lacks for ``needs``, or None."""
+    if target is None:
+        return None
+    for need in needs:
+        if need == "rag":
+            if target.rag_id is None:
+                return "LYZR_RAG_ID"
+        elif need in _ROLE_VARIABLES and target.agents.get(need) is None:
+            return _ROLE_VARIABLES[need]
+    return None
 
 
 Outcome = Literal["pass", "fail", "skip", "not run"]
