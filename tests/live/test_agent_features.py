@@ -93,7 +93,9 @@ def test_the_agent_events_socket_delivers_events(
     caplog.set_level(logging.DEBUG, logger="lyzr_stream")
     # The emulator publishes its late events 0.2 s after the answer: a short grace will do.
     grace = 0.5 if emulator is not None else 1.0
-    with new_client(target, agent_events=True, events_grace=grace) as client:
+    # A generous connect timeout: the check is whether the socket connects, not how fast.
+    options = {"agent_events": True, "events_grace": grace, "events_connect_timeout": 5.0}
+    with new_client(target, **options) as client:
         request = AgentRequest(
             agent_id=agent_of(target, "events"), message="Look up lyzr-stream with your tools."
         )
