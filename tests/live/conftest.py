@@ -8,8 +8,8 @@ Target: with ``LYZR_API_KEY`` set, the real service the ``LYZR_*`` variables nam
 variable is missing is skipped, naming it); without it, the embedded emulator. Before any test
 runs, the plugin prints how many agent runs the selected tests will spend (a real service: at
 most ``contract.MAX_RUNS``, or the lower ``LYZR_LIVE_MAX_RUNS``, else the run stops before any
-call). After the run it writes
-``conformance-report.md`` and ``.json`` (the repository root, or ``LYZR_CONFORMANCE_REPORT_DIR``).
+call). After the run it writes ``conformance-report.md`` and ``.json`` (the repository root, or
+``LYZR_CONFORMANCE_REPORT_DIR``).
 """
 
 from __future__ import annotations
