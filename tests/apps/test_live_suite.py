@@ -4,6 +4,7 @@ network, whatever the suite decides to run."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import re
@@ -22,6 +23,7 @@ from tests.live.contract import (
     DEFAULT_BASE_URL,
     DEFAULT_EVENTS_URL,
     DEFAULT_RAG_URL,
+    MAX_RUNS,
     ItemResult,
     Target,
     build_report,
@@ -196,3 +198,18 @@ def test_the_markdown_report_keeps_each_item_on_one_table_row() -> None:
     assert "| chat | fail | HTTP 500: a \\| b second line |" in markdown
     assert report["summary"] == {"pass": 0, "fail": 1, "skip": 0, "not run": len(CONTRACT) - 1}
     assert "- agent runs: 3 on https://h" in markdown
+
+
+def test_every_contract_item_has_a_check_and_the_whole_suite_stays_under_the_limit() -> None:
+    items: list[str] = []
+    runs = 0
+    for path in sorted((ROOT / "tests" / "live").glob("test_*.py")):
+        module = importlib.import_module(f"tests.live.{path.stem}")
+        for name, value in vars(module).items():
+            if not name.startswith("test_"):
+                continue
+            [mark] = [m for m in getattr(value, "pytestmark", []) if m.name == "live"]
+            items.append(mark.kwargs["item"])
+            runs += mark.kwargs["runs"]
+    assert set(items) == set(CONTRACT)
+    assert runs <= MAX_RUNS
