@@ -9,7 +9,7 @@ LOWEST        := .venv-lowest
 LOWEST_PYTHON ?= $(PYTHON)
 LOWEST_STAMP  := $(LOWEST)/.installed-$(notdir $(LOWEST_PYTHON))
 
-.PHONY: install demo test lint typecheck unit test-lowest docs docs-lowest dist bench soak emulator clean
+.PHONY: install demo test lint typecheck unit test-live test-lowest docs docs-lowest dist bench soak emulator clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,12 @@ typecheck: $(STAMP)
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest
+
+## The conformance suite (tests/live/): against the embedded emulator, or, with LYZR_API_KEY and
+## LYZR_AGENT_ID set, against that service (it prints the agent runs it will spend first).
+## Writes conformance-report.md and .json (see docs/check-against-your-account.md).
+test-live: $(STAMP)
+	$(BIN)/python -m pytest -m live -rs tests/live
 
 $(LOWEST_STAMP): pyproject.toml constraints/lowest.txt
 	rm -rf $(LOWEST)
@@ -78,4 +84,5 @@ emulator: $(STAMP)
 	$(BIN)/python -m lyzr_stream.emulator --port 8080
 
 clean:
-	rm -rf $(VENV) $(LOWEST) dist site .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(LOWEST) dist site .pytest_cache .mypy_cache .ruff_cache .hypothesis \
+	  conformance-report.md conformance-report.json
