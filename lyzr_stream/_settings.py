@@ -135,7 +135,8 @@ def check_url(
         host
     ):
         raise InvalidRequestError(
-            f"refusing to send credentials over plain {plain}:// to {host}; use {secure}://, or "
+            f"refusing to send credentials over plain {plain}:// to {host} ({name}); use "
+            f"{secure}://, or "
             "pass allow_insecure_http=True if this network is trusted"
         )
     return url.rstrip("/")

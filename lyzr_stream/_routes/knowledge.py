@@ -116,6 +116,8 @@ def retrieve_path(
     score_threshold: float | None = None,
 ) -> str:
     """The retrieval route's path and query string, every value URL-encoded."""
+    _check_text("rag_id", rag_id)
+    _check_text("query", query)
     check_retrieval(
         rag_id, query, top_k=top_k, retrieval_type=retrieval_type, score_threshold=score_threshold
     )
