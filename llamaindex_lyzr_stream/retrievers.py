@@ -18,6 +18,9 @@ from lyzr_stream._routes.knowledge import RetrievedChunk
 
 __all__ = ["LyzrRetriever"]
 
+#: Metadata a node keeps but a prompt (or an embedding) does not show: bookkeeping, not content.
+_NOT_FOR_THE_LLM = ("rag_id", "score", "id", "chunk_index")
+
 
 class LyzrRetriever(BaseRetriever):
     """The passages of a Lyzr knowledge base most relevant to a query, as LlamaIndex nodes.
@@ -33,7 +36,8 @@ class LyzrRetriever(BaseRetriever):
     score=...)``: the node's id is the passage's (a fresh one when the service gave none);
     its metadata is the metadata the service stored with the passage, then ``rag_id``,
     ``score``, and ``source``, ``page``, ``chunk_index``, ``id`` when given (these win on a
-    clash), as for LangChain's ``LyzrRetriever``.
+    clash), as for LangChain's ``LyzrRetriever``. ``rag_id``, ``score``, ``id`` and
+    ``chunk_index`` are left out of what a prompt shows (``excluded_llm_metadata_keys``).
 
     Args: ``rag_id``; ``top_k``, ``retrieval_type``, ``score_threshold`` (``None``: the
     service's defaults); ``api_key`` (else ``LYZR_API_KEY``; never in the repr or a pickle);
@@ -102,11 +106,16 @@ class LyzrRetriever(BaseRetriever):
         nodes = []
         for chunk in chunks:
             metadata = chunk_metadata(chunk, self.rag_id)
-            node = (
-                TextNode(text=chunk.text, metadata=metadata, id_=chunk.id)
-                if chunk.id is not None
-                else TextNode(text=chunk.text, metadata=metadata)
-            )
+            hidden = [k for k in _NOT_FOR_THE_LLM if k in metadata]
+            fields: dict[str, Any] = {
+                "text": chunk.text,
+                "metadata": metadata,
+                "excluded_llm_metadata_keys": hidden,
+                "excluded_embed_metadata_keys": hidden,
+            }
+            if chunk.id is not None:
+                fields["id_"] = chunk.id
+            node = TextNode(**fields)
             nodes.append(NodeWithScore(node=node, score=chunk.score))
         return nodes
 

@@ -130,6 +130,8 @@ def test_a_query_engine_over_the_retriever_and_lyzr_llm(lyzr_emulator: Emulator)
     answer = engine.query("what about refunds")
     # The echo agent repeats its prompt: the retrieved passage reached the LLM.
     assert "Refunds are accepted within 30 days" in str(answer)
+    assert "source: policies.pdf" in str(answer)  # what the prompt shows of the metadata...
+    assert "rag_id:" not in str(answer) and "score:" not in str(answer)  # ...and what not
     assert [n.node.metadata["source"] for n in answer.source_nodes] == ["policies.pdf"]
     kb.close()
     llm.close()
