@@ -22,7 +22,7 @@ from tests.conftest import FAKE_KEY
 def retriever(em: Emulator, **kw: object) -> LyzrRetriever:
     kw.setdefault("rag_id", "kb-handbook")
     kw.setdefault("api_key", em.api_key)
-    return LyzrRetriever(rag_base_url=em.base_url, **kw)  # type: ignore[arg-type]
+    return LyzrRetriever(rag_base_url=em.base_url, **kw)
 
 
 def _queries(em: Emulator) -> list[dict[str, list[str]]]:
@@ -123,7 +123,7 @@ def test_bad_construction_is_refused(
     kwargs: dict[str, object], error: type[Exception], named: str
 ) -> None:
     with pytest.raises(error, match=named):
-        LyzrRetriever(**{"rag_id": "kb", "api_key": FAKE_KEY, **kwargs})  # type: ignore[arg-type]
+        LyzrRetriever(**{"rag_id": "kb", "api_key": FAKE_KEY, **kwargs})
 
 
 def test_the_key_is_never_shown_dumped_or_pickled(
@@ -173,3 +173,22 @@ def test_rag_base_url_from_the_environment(
         assert kb.client.settings.rag_base_url == lyzr_emulator.base_url
         assert kb.client.settings.retry.max_retries == 0
         assert kb.invoke("loyalty card")[0].metadata["source"] == "loyalty.docx"
+
+
+def test_chat_lyzr_attaches_a_knowledge_base_to_the_run(lyzr_emulator: Emulator) -> None:
+    from langchain_lyzr_stream import ChatLyzr
+    from lyzr_stream import knowledge_base_feature
+
+    feature = knowledge_base_feature("kb-handbook", top_k=2)
+    with ChatLyzr(
+        agent_id="kb-answer",
+        api_key=SecretStr(lyzr_emulator.api_key),
+        base_url=lyzr_emulator.base_url,
+        features=[feature],
+    ) as model:
+        answer = model.invoke("Is there a loyalty card?")
+    assert answer.content == (
+        "The loyalty card gives a free coffee after nine paid coffees. (source: loyalty.docx)"
+    )
+    [sent] = [r for r in lyzr_emulator.requests if r.path.endswith("/chat/")]
+    assert sent.json["features"] == [feature]
