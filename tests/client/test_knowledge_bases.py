@@ -256,3 +256,13 @@ def test_the_feature_reaches_the_request_body_and_the_agent_uses_it(
     assert "Refunds are accepted" in streamed
     plain = client.chat(AgentRequest(agent_id="kb-answer", message="refunds?"))
     assert plain.text == "No knowledge base is attached to this run."
+
+
+def test_a_plain_http_rag_base_url_is_not_sent_through_a_remote_proxy() -> None:
+    # As for base_url: over plain http the proxy would read the key.
+    with pytest.raises(InvalidRequestError, match=r"through the proxy at proxy\.example\.com"):
+        LyzrClient(
+            api_key=FAKE_KEY,
+            rag_base_url="http://127.0.0.1:9",
+            proxy="http://proxy.example.com:8080",
+        )
