@@ -7,6 +7,7 @@ try:
     from llamaindex_lyzr_stream.agent_events import LyzrAgentEvent
     from llamaindex_lyzr_stream.base import LyzrLLM, LyzrToolActivityEvent
     from llamaindex_lyzr_stream.chat_history import aread_session_history, read_session_history
+    from llamaindex_lyzr_stream.retrievers import LyzrRetriever
 except ModuleNotFoundError as _error:
     check_extra(_error, "llamaindex_lyzr_stream", "llamaindex", "llama_index")
     raise
@@ -14,6 +15,7 @@ except ModuleNotFoundError as _error:
 __all__ = [
     "LyzrAgentEvent",
     "LyzrLLM",
+    "LyzrRetriever",
     "LyzrToolActivityEvent",
     "__version__",
     "aread_session_history",

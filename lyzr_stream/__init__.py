@@ -55,6 +55,8 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ im
     from ._routes.assets import Asset as Asset
     from ._routes.assets import AssetUploadError as AssetUploadError
     from ._routes.assets import UploadFile as UploadFile
+    from ._routes.knowledge import RetrievedChunk as RetrievedChunk
+    from ._routes.knowledge import knowledge_base_feature as knowledge_base_feature
     from ._routes.sessions import SessionInfo as SessionInfo
     from ._routes.sessions import SessionMessage as SessionMessage
     from ._stream import AsyncEventStream as AsyncEventStream
@@ -84,6 +86,8 @@ _LAZY_MODULES: dict[str, tuple[str, ...]] = {
     "_request": ("AgentRequest", "ChatMessage", "ToolSpec"),
     "_response": ("AgentResponse",),
     "_routes.sessions": ("SessionInfo", "SessionMessage"),
+    # -- knowledge bases --
+    "_routes.knowledge": ("RetrievedChunk", "knowledge_base_feature"),
     "_stream": ("AsyncEventStream", "EventStream", "StreamStats"),
     "_http.limits": ("Timeouts",),
 }

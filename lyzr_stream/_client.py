@@ -26,6 +26,7 @@ from ._http.send import HttpCall, afetch, fetch
 from ._json import encode_body
 from ._request import AgentRequest
 from ._routes.assets import DEFAULT_MAX_ASSET_BYTES, Asset, FileInput, upload_route
+from ._routes.knowledge import RetrievedChunk, documents_route, retrieve_route
 from ._routes.route import Route
 from ._routes.sessions import (
     SessionInfo,
@@ -44,7 +45,13 @@ from ._stream import (
     ahttp_events,
     http_events,
 )
-from ._telemetry import note_retry, traced_async_events, traced_call, traced_events
+from ._telemetry import (
+    note_retry,
+    traced_async_events,
+    traced_call,
+    traced_events,
+    traced_retrieval,
+)
 from ._version import __version__
 from .dialects._base import Credentials, HttpRequest
 from .dialects._base import new_session_id as new_session_id
@@ -114,6 +121,8 @@ class LyzrClient(ClosingContext, AsyncClosingContext):
             ``wss://metrics.studio.lyzr.ai``.
         events_connect_timeout: the most the channel may delay a stream's request (seconds).
         events_grace: how long the channel stays open for late events after the answer.
+        rag_base_url: the knowledge-base host (:meth:`retrieve`); else ``LYZR_RAG_URL``, else
+            ``https://rag-prod.studio.lyzr.ai``. Checked like ``base_url``.
         events_queue_size: how many agent events may wait for a slow caller (default 1000);
             beyond, the oldest are dropped, counted in the final ``StreamEnd``'s metadata and
             ``AgentResponse.metadata`` as ``agent_events_dropped``. Answer events never wait
@@ -125,8 +134,10 @@ class LyzrClient(ClosingContext, AsyncClosingContext):
     Files and sessions (dialects whose service has them, ``Dialect.has_files`` and
     ``Dialect.has_sessions``: Lyzr v3): :meth:`upload_assets`, :meth:`session_history`,
     :meth:`list_sessions`, :meth:`create_session`, :meth:`delete_session` and their
-    ``a``-prefixed async forms. Each is one request on the same path as a one-shot chat (same
-    pools, key, timeouts, retries, answer cap and typed errors).
+    ``a``-prefixed async forms; knowledge bases (``Dialect.has_knowledge_bases``: Lyzr v3, on
+    ``rag_base_url``): :meth:`retrieve`, :meth:`list_documents`. Each is one request on the
+    same path as a one-shot chat (same pools, key, timeouts, retries, answer cap and typed
+    errors).
     """
 
     #: Largest file :meth:`upload_assets` sends (bytes); set it on a client to change the cap.
@@ -160,6 +171,7 @@ class LyzrClient(ClosingContext, AsyncClosingContext):
         trust_env: bool = True,
         proxy: str | None = None,
         stop_on_exit: bool = True,
+        rag_base_url: str | None = None,
     ) -> None:
         check_int_in_range("max_connections", max_connections, 1, _MAX_CONNECTIONS)
         self.settings = ClientSettings.resolve(
@@ -180,14 +192,16 @@ class LyzrClient(ClosingContext, AsyncClosingContext):
             trust_env=trust_env,
             proxy=proxy,
             stop_on_exit=stop_on_exit,
+            rag_base_url=rag_base_url,
         )
         for given in (http_client, async_http_client):
-            if given is not None:
-                check_proxy_hop(
-                    self.settings.base_url,
-                    injected_proxy(given, self.settings.base_url),
-                    allow_insecure_http or self.settings.api_key is None,
-                )
+            for service_url in (self.settings.base_url, self.settings.rag_base_url):
+                if given is not None:
+                    check_proxy_hop(
+                        service_url,
+                        injected_proxy(given, service_url),
+                        allow_insecure_http or self.settings.api_key is None,
+                    )
         self._credentials = Credentials(self.settings.api_key, self.settings.cookies)
         self._connections = Connections(
             max_connections=max_connections,
@@ -262,10 +276,12 @@ class LyzrClient(ClosingContext, AsyncClosingContext):
         max_body: int | None = None,
         *,
         runs_agent: bool = False,
+        base_url: str | None = None,
     ) -> HttpCall:
         """``request`` ready to send on the one request path: ``default_headers`` added (the
         request's own headers, auth and content type, win), its body encoded once.
-        ``runs_agent``: the call starts an agent run (retried only when it provably did not)."""
+        ``runs_agent``: the call starts an agent run (retried only when it provably did not).
+        ``base_url``: the host it goes to (default: the client's ``base_url``)."""
         settings = self.settings
         if settings.default_headers:
             request = replace(request, headers={**settings.default_headers, **request.headers})
@@ -277,7 +293,7 @@ class LyzrClient(ClosingContext, AsyncClosingContext):
             content = b""
         return HttpCall(
             request=request,
-            url=settings.base_url + request.path,
+            url=(settings.base_url if base_url is None else base_url) + request.path,
             content=content,
             timeouts=timeouts,
             retry=retry,
@@ -423,7 +439,8 @@ class LyzrClient(ClosingContext, AsyncClosingContext):
         if auth:
             request = replace(request, headers={**request.headers, **auth})
         timeouts, retry = self.settings.call_limits(timeout, max_retries)
-        return self._http_call(request, timeouts, retry)
+        base_url = getattr(self.settings, route.service.host)
+        return self._http_call(request, timeouts, retry, base_url=base_url)
 
     def _send(self, route: Route[T], timeout: TimeoutLike, max_retries: int | None) -> T:
         call = self._route_call(route, timeout, max_retries)
@@ -566,6 +583,80 @@ class LyzrClient(ClosingContext, AsyncClosingContext):
     ) -> None:
         """Async form of :meth:`delete_session`."""
         await self._asend(delete_session_route(session_id), timeout, max_retries)
+
+    # -- knowledge bases ---------------------------------------------------------------------
+    def retrieve(
+        self,
+        rag_id: str,
+        query: str,
+        *,
+        top_k: int | None = None,
+        retrieval_type: str | None = None,
+        score_threshold: float | None = None,
+        timeout: TimeoutLike = NOT_GIVEN,
+        max_retries: int | None = None,
+    ) -> list[RetrievedChunk]:
+        """The passages of knowledge base ``rag_id`` most relevant to ``query``, best first
+        (``GET /v3/rag/{rag_id}/retrieve/`` on ``rag_base_url``).
+
+        ``top_k``: at most this many (a positive integer); ``retrieval_type``: the service's
+        method (``basic``, ``mmr``, ``hyde``, ``time_aware``); ``score_threshold``: drop
+        passages scored below it (0 to 1). Left ``None``, the service's defaults apply. Bad
+        arguments raise :class:`~lyzr_stream.InvalidRequestError` before anything is sent; an
+        unknown base :class:`~lyzr_stream.NotFoundError`. Idempotent: retried like the other
+        routes."""
+        route = retrieve_route(
+            rag_id, query, top_k=top_k, retrieval_type=retrieval_type,
+            score_threshold=score_threshold,
+        )
+        call = self._route_call(route, timeout, max_retries)
+        with traced_retrieval(self.settings, rag_id, top_k) as span:
+            chunks = fetch(self._connections.sync(), call, route.parse)
+            span.chunks(chunks)
+            return chunks
+
+    async def aretrieve(
+        self,
+        rag_id: str,
+        query: str,
+        *,
+        top_k: int | None = None,
+        retrieval_type: str | None = None,
+        score_threshold: float | None = None,
+        timeout: TimeoutLike = NOT_GIVEN,
+        max_retries: int | None = None,
+    ) -> list[RetrievedChunk]:
+        """Async form of :meth:`retrieve`."""
+        route = retrieve_route(
+            rag_id, query, top_k=top_k, retrieval_type=retrieval_type,
+            score_threshold=score_threshold,
+        )
+        call = self._route_call(route, timeout, max_retries)
+        with traced_retrieval(self.settings, rag_id, top_k) as span:
+            chunks = await afetch(self._async_pools(), call, route.parse)
+            span.chunks(chunks)
+            return chunks
+
+    def list_documents(
+        self,
+        rag_id: str,
+        *,
+        timeout: TimeoutLike = NOT_GIVEN,
+        max_retries: int | None = None,
+    ) -> list[str]:
+        """The names of the documents in knowledge base ``rag_id``
+        (``GET /v3/rag/documents/{rag_id}/`` on ``rag_base_url``)."""
+        return self._send(documents_route(rag_id), timeout, max_retries)
+
+    async def alist_documents(
+        self,
+        rag_id: str,
+        *,
+        timeout: TimeoutLike = NOT_GIVEN,
+        max_retries: int | None = None,
+    ) -> list[str]:
+        """Async form of :meth:`list_documents`."""
+        return await self._asend(documents_route(rag_id), timeout, max_retries)
 
     # -- stopping a running agent ---------------------------------------------------------------
     def _stop_session_call(

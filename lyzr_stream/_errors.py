@@ -301,7 +301,8 @@ _HINTS: dict[int, str] = {
     400: "check the request fields",
     401: "check the API key (LYZR_API_KEY) or session cookie",
     403: "the credentials are valid but not allowed to use this resource",
-    404: "check the agent id, session id or chat id and the base URL",
+    404: "check the agent id, session id, chat id or knowledge base id and the base URL "
+    "(rag_base_url for knowledge bases)",
     409: "the resource is busy or in a conflicting state; retry later",
     422: "the service rejected a field; see the detail",
     429: "rate limited, or the account may be out of credits (Lyzr answers 429 when the "

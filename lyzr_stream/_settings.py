@@ -3,7 +3,8 @@
 Both I/O shells read the same :class:`ClientSettings`; nothing else looks at the environment.
 
 Environment variables: ``LYZR_API_KEY``, ``LYZR_BASE_URL`` (default: the dialect's own base URL,
-``https://agent-prod.studio.lyzr.ai`` for Lyzr v3), ``LYZR_USER_ID`` (default ``default_user``).
+``https://agent-prod.studio.lyzr.ai`` for Lyzr v3), ``LYZR_USER_ID`` (default ``default_user``),
+``LYZR_RAG_URL`` (the knowledge-base host, default ``https://rag-prod.studio.lyzr.ai``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ __all__ = [
     "DEFAULT_USER_ID",
     "ENV_API_KEY",
     "ENV_BASE_URL",
+    "ENV_RAG_URL",
     "ENV_USER_ID",
     "ClientSettings",
     "check_proxy_hop",
@@ -38,6 +40,9 @@ __all__ = [
 ENV_API_KEY = "LYZR_API_KEY"
 ENV_BASE_URL = "LYZR_BASE_URL"
 ENV_USER_ID = "LYZR_USER_ID"
+ENV_RAG_URL = "LYZR_RAG_URL"
+#: Lyzr's knowledge-base service, a host of its own (docs/wire.md, "Files, sessions and tasks").
+DEFAULT_RAG_BASE_URL = "https://rag-prod.studio.lyzr.ai"
 DEFAULT_USER_ID = "default_user"
 
 
@@ -130,7 +135,8 @@ def check_url(
         host
     ):
         raise InvalidRequestError(
-            f"refusing to send credentials over plain {plain}:// to {host}; use {secure}://, or "
+            f"refusing to send credentials over plain {plain}:// to {host} ({name}); use "
+            f"{secure}://, or "
             "pass allow_insecure_http=True if this network is trusted"
         )
     return url.rstrip("/")
@@ -205,6 +211,8 @@ class ClientSettings:
     proxy: str | None = None
     trust_env: bool = True
     stop_on_exit: bool = True
+    #: The knowledge-base host (``LyzrClient.retrieve``), checked like ``base_url``.
+    rag_base_url: str = DEFAULT_RAG_BASE_URL
     #: What must never appear in an error message: the key, every default header value and
     #: every cookie value (the one scrubber, :func:`lyzr_stream._errors.scrub`, takes these).
     secrets: tuple[str, ...] = field(default=(), repr=False, compare=False)
@@ -230,6 +238,7 @@ class ClientSettings:
         trust_env: bool,
         proxy: str | None,
         stop_on_exit: bool,
+        rag_base_url: str | None = None,
     ) -> ClientSettings:
         """Check and complete ``LyzrClient``'s arguments (whose defaults are the only ones: every
         argument is passed) with the environment."""
@@ -264,13 +273,24 @@ class ClientSettings:
             secrets=tuple(secrets),
         )
         secrets.extend(url_secrets(checked_url))
+        # -- knowledge bases: their host, checked by the same rule as base_url --
+        checked_rag_url = check_url(
+            "rag_base_url",
+            rag_base_url or os.environ.get(ENV_RAG_URL) or DEFAULT_RAG_BASE_URL,
+            schemes=("http", "https"),
+            has_secret=has_secret,
+            allow_insecure_http=allow_insecure_http,
+            secrets=tuple(secrets),
+        )
+        secrets.extend(url_secrets(checked_rag_url))
         proxy_url = checked_proxy(proxy)
         if proxy_url is not None:
             secrets.extend(url_secrets(proxy_url))
-        if has_secret and not allow_insecure_http and urlsplit(checked_url).scheme == "http":
-            # Only then can a proxy read the key (check_proxy_hop): ask httpx which it picks.
-            hop = proxy_for(checked_url, proxy_url, trust_env)
-            check_proxy_hop(checked_url, hop, allow_insecure_http)
+        for service_url in (checked_url, checked_rag_url):
+            if has_secret and not allow_insecure_http and urlsplit(service_url).scheme == "http":
+                # Only then can a proxy read the key (check_proxy_hop): ask httpx which it picks.
+                hop = proxy_for(service_url, proxy_url, trust_env)
+                check_proxy_hop(service_url, hop, allow_insecure_http)
         return cls(
             api_key=key,
             base_url=checked_url,
@@ -286,6 +306,7 @@ class ClientSettings:
             proxy=proxy_url,
             trust_env=trust_env,
             stop_on_exit=stop_on_exit,
+            rag_base_url=checked_rag_url,
             secrets=tuple(secrets),
         )
 

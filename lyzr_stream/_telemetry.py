@@ -21,6 +21,13 @@ What is recorded, per the conventions for invoking an agent (development status,
 - tools the agent ran on the server (``ToolActivity``: chat-messages events, one-shot
   ``tool_calls``, the agent-events channel) become child spans ``execute_tool {name}``
   (``gen_ai.tool.name``, ``gen_ai.tool.type`` = ``extension``: run by the agent's side).
+- a knowledge-base retrieval (``LyzrClient.retrieve``) is one ``CLIENT`` span named
+  ``retrieval {rag_id}``, with ``gen_ai.operation.name`` = ``retrieval`` (the GenAI
+  conventions' retrieval operation; ``{operation} {target}`` as ``chat {model}`` is named),
+  ``gen_ai.provider.name``, ``gen_ai.data_source.id`` (the knowledge base's id),
+  ``server.address`` / ``server.port`` (the knowledge-base host), ``lyzr.retrieval.top_k`` when
+  given and ``lyzr.retrieval.chunks`` (how many passages came back); on failure
+  ``error.type`` and the error status, as above. The query and the passages are not recorded.
 - metrics: ``gen_ai.client.operation.duration`` (s, every call),
   ``gen_ai.client.operation.time_to_first_chunk`` and
   ``gen_ai.client.operation.time_per_output_chunk`` (s, streams only).
@@ -44,7 +51,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import AsyncGenerator, Callable, Generator, Iterator
+from collections.abc import AsyncGenerator, Callable, Generator, Iterator, Sized
 from contextlib import aclosing, closing, contextmanager
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -64,6 +71,7 @@ __all__ = [
     "traced_async_events",
     "traced_call",
     "traced_events",
+    "traced_retrieval",
 ]
 
 CAPTURE_CONTENT_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
@@ -529,6 +537,64 @@ def traced_call(
     call = _Call(instruments, settings, request, streaming=False)
     with call.current(), call:
         yield call
+
+
+# -- knowledge-base retrieval ----------------------------------------------------------------------
+class _Retrieval:
+    """One retrieval's span: the number of passages is reported by the caller."""
+
+    __slots__ = ("_span",)
+
+    def __init__(self, span: _Span | None) -> None:
+        self._span = span
+
+    def chunks(self, chunks: Sized) -> None:
+        if self._span is not None:
+            self._span.set("lyzr.retrieval.chunks", len(chunks))
+
+
+@contextmanager
+def traced_retrieval(
+    settings: ClientSettings, rag_id: str, top_k: int | None
+) -> Generator[_Retrieval, None, None]:
+    """A span around one knowledge-base retrieval (``retrieve``/``aretrieve``)."""
+    instruments = _instruments()
+    if instruments is None:
+        yield _Retrieval(None)
+        return
+    trace, _, context = _otel()
+    url = urlsplit(settings.rag_base_url)
+    metric_attrs: dict[str, Any] = {"gen_ai.operation.name": "retrieval"}
+    if settings.dialect.provider:
+        metric_attrs["gen_ai.provider.name"] = settings.dialect.provider
+    if url.hostname:
+        metric_attrs["server.address"] = url.hostname
+        metric_attrs["server.port"] = url.port or (443 if url.scheme == "https" else 80)
+    attrs = {**metric_attrs, "gen_ai.data_source.id": rag_id}
+    if top_k is not None:
+        attrs["lyzr.retrieval.top_k"] = top_k
+    span = _Span(
+        instruments.tracer,
+        f"retrieval {rag_id}",
+        settings.secrets,
+        kind=trace.SpanKind.CLIENT,
+        attributes=attrs,
+    )
+    started = time.monotonic()
+    token = context.attach(trace.set_span_in_context(span.span))
+    try:
+        yield _Retrieval(span)
+    except BaseException as error:
+        kind = type(error).__name__
+        metric_attrs = {**metric_attrs, "error.type": kind}
+        span.set("error.type", kind)
+        span.error(_status_description(error, settings.secrets))
+        raise
+    finally:
+        context.detach(token)
+        elapsed = time.monotonic() - started
+        _guarded("recording a metric", instruments.duration.record, elapsed, metric_attrs)
+        span.end()
 
 
 def note_retry(attempt: int, error: BaseException, delay: float) -> None:

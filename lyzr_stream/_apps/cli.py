@@ -4,6 +4,7 @@
     lyzr-stream ask --agent-id ID "question" [--json]
     lyzr-stream sessions --agent-id ID
     lyzr-stream history SESSION_ID [--agent-id ID]
+    lyzr-stream retrieve RAG_ID QUERY [--top-k N] [--json]
     lyzr-stream emulator [--port 8080]
     lyzr-stream playground [--agent-id ID] [--framework langchain|llamaindex] [--emulator]
                            [--host ADDR --allow-remote HOST[,HOST...]]
@@ -20,7 +21,8 @@ answer stops that answer and keeps the session; Ctrl-D (or ``/exit``) leaves.
 
 ``chat --file PATH`` (repeatable) uploads the files as Lyzr assets and attaches them to the first
 message; inside a chat, ``/file PATH`` attaches a file to the next message. ``sessions`` lists an
-agent's sessions; ``history`` prints one session's memory.
+agent's sessions; ``history`` prints one session's memory. ``retrieve`` prints the passages of a
+knowledge base most relevant to a query (score, source, text; ``--json``: all their fields).
 
 ``playground`` serves a page on loopback (port 8000) that streams answers through ``ChatLyzr``
 or ``LyzrLLM`` (see :mod:`lyzr_stream.playground`). A non-loopback ``--host`` needs
@@ -116,6 +118,7 @@ def _parser() -> argparse.ArgumentParser:
     emulator.add_argument("--host", default="127.0.0.1")
     emulator.add_argument("--port", type=int, default=8080)
     _playground_parser(commands)
+    _retrieve_parser(commands)
     return parser
 
 
@@ -440,6 +443,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run_guarded(lambda: _history(args))
     if args.command == "playground":
         return _playground(args, parser)
+    if args.command == "retrieve":
+        return _run_guarded(lambda: _retrieve(args))
     if not args.agent_id:
         parser.error("--agent-id is required (or set LYZR_AGENT_ID)")
     variables = _variables(args.var, parser)
@@ -458,6 +463,63 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write(f"\ninterrupted after {time.monotonic() - started:.1f}s\n")
         return 130
+
+
+# -- knowledge bases -----------------------------------------------------------------------------
+def _retrieve_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    retrieve = commands.add_parser(
+        "retrieve", help="print the passages of a knowledge base most relevant to a query"
+    )
+    retrieve.add_argument("rag_id", metavar="RAG_ID", help="the knowledge base's id")
+    retrieve.add_argument("query", metavar="QUERY", help="what to look for")
+    retrieve.add_argument("--top-k", type=int, help="at most this many passages")
+    retrieve.add_argument("--retrieval-type", help="basic, mmr, hyde or time_aware")
+    retrieve.add_argument("--score-threshold", type=float, help="leave out scores below (0-1)")
+    retrieve.add_argument("--json", action="store_true", help="print the passages as JSON")
+    retrieve.add_argument(
+        "--rag-url", help="knowledge-base URL (default: LYZR_RAG_URL or Lyzr's rag host)"
+    )
+    retrieve.add_argument("--timeout", type=float, help="read timeout in seconds")
+    retrieve.add_argument(
+        "--emulator", action="store_true", help="ask the embedded emulator (try kb-handbook)"
+    )
+
+
+def _retrieve(args: argparse.Namespace) -> int:
+    with contextlib.ExitStack() as stack:
+        api_key, rag_url = None, args.rag_url
+        if args.emulator:
+            from ..emulator import Emulator
+
+            emulator = stack.enter_context(Emulator())
+            api_key, rag_url = emulator.api_key, emulator.base_url
+        elif not os.environ.get(ENV_API_KEY) and sys.stdin.isatty():
+            api_key = getpass.getpass("Lyzr API key: ") or None
+        client = stack.enter_context(
+            LyzrClient(api_key=api_key, rag_base_url=rag_url, timeout=args.timeout)
+        )
+        chunks = client.retrieve(
+            args.rag_id,
+            args.query,
+            top_k=args.top_k,
+            retrieval_type=args.retrieval_type,
+            score_threshold=args.score_threshold,
+        )
+    if args.json:
+        fields = ("text", "score", "source", "page", "chunk_index", "id", "metadata")
+        shown = [{name: getattr(c, name) for name in fields} for c in chunks]
+        sys.stdout.write(json.dumps(shown, ensure_ascii=False, default=str, indent=2) + "\n")
+        return 0
+    style = _Style(sys.stdout)
+    if not chunks:
+        sys.stdout.write(style(_DIM, "(no passage found)") + "\n")
+    for chunk in chunks:
+        where = chunk.source or "-"
+        if chunk.page is not None:
+            where += f" p.{chunk.page}"
+        sys.stdout.write(style(_CYAN, f"{chunk.score:.3f}  {where}") + "\n")
+        sys.stdout.write(f"  {chunk.text}\n")
+    return 0
 
 
 def _run_guarded(command: Callable[[], int]) -> int:

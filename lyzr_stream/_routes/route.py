@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from .._files import StreamedBody
 from ..dialects._base import Dialect, HttpRequest
 
-__all__ = ["FILES", "SESSIONS", "Route", "Service"]
+__all__ = ["FILES", "KNOWLEDGE_BASES", "SESSIONS", "Route", "Service"]
 
 T = TypeVar("T")
 
@@ -24,15 +24,22 @@ _ACCEPT_JSON = {"accept": "application/json"}
 
 @dataclass(frozen=True, slots=True)
 class Service:
-    """What a route belongs to: its name in errors, and whether a dialect's service has it."""
+    """What a route belongs to: its name in errors, whether a dialect's service has it, and
+    the host it is sent to: ``"base_url"`` (the agent service) or ``"rag_base_url"`` (the
+    knowledge-base service, a host of its own: docs/wire.md)."""
 
     what: str
     offered_by: Callable[[Dialect], bool] = field(repr=False)
+    host: Literal["base_url", "rag_base_url"] = "base_url"
 
 
 #: The Lyzr file routes (``Dialect.has_files``) and session routes (``Dialect.has_sessions``).
 FILES = Service("file uploads", lambda dialect: dialect.has_files)
 SESSIONS = Service("session memory", lambda dialect: dialect.has_sessions)
+#: The Lyzr knowledge-base routes (``Dialect.has_knowledge_bases``), on ``rag_base_url``.
+KNOWLEDGE_BASES = Service(
+    "knowledge bases", lambda dialect: dialect.has_knowledge_bases, host="rag_base_url"
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from . import (
     aisquare,
     assets,
     chat_messages,
+    knowledge,
     lyzr_v2,
     lyzr_v3,
     sessions,
@@ -30,6 +31,7 @@ def create_app(
         *chat_messages.routes,
         *agent_events.routes,
         *assets.routes, *sessions.routes,  # files and session memory (issue 17)
+        *knowledge.routes,  # knowledge bases (the rag host's routes, same server)
     ]
     app = Starlette(routes=routes)
     app.router.redirect_slashes = False

@@ -79,7 +79,11 @@ async def record(request: Request, *, read_body: bool = True) -> Any:
     except ValueError:
         body = None
     headers = {k.lower(): v for k, v in request.headers.items()}
-    state_of(request).record(RecordedRequest(request.method, request.url.path, headers, body))
+    state_of(request).record(
+        RecordedRequest(
+            request.method, request.url.path, headers, body, query=request.url.query
+        )
+    )
     return body
 
 

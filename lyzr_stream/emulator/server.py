@@ -5,20 +5,23 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Mapping, Sequence
 from types import TracebackType
+from typing import Any
 
 import uvicorn
 
 from .app import create_app
 from .front import ConnectionFront, unused_loopback_port
 from .http import quiet_injected_disconnects
+from .knowledge import KnowledgeBases
 from .state import EMULATOR_API_KEY, EmulatorState, RecordedRequest
 
 __all__ = ["Emulator"]
 
 _LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 # The app-state stores that reset() empties (the agent-event hub holds live sockets: kept).
-_RESETTABLE_STORES = ("lyzr_assets", "lyzr_sessions")
+_RESETTABLE_STORES = ("lyzr_assets", "lyzr_sessions", "lyzr_knowledge")
 
 
 class Emulator:
@@ -98,8 +101,19 @@ class Emulator:
         """Session ids of the stop requests received (``POST .../session/{id}/stop``)."""
         return self.state.stop_requests
 
+    # -- knowledge bases --
+    def add_knowledge_base(
+        self, rag_id: str, chunks: Sequence[Mapping[str, Any] | str]
+    ) -> None:
+        """Serve a knowledge base ``rag_id`` (on the retrieval route, ``rag_base_url`` =
+        ``base_url``) holding ``chunks``: texts, or retrieval results without ``score``
+        (``{"text", "source"?, "metadata"?, "page"?, ...}``). Forgotten by :meth:`reset`; the
+        built-in ``kb-handbook`` and ``kb-empty`` stay."""
+        KnowledgeBases.of(self.app).add(rag_id, chunks)
+
     def reset(self) -> None:
-        """Forget recorded requests, session memory, created sessions, uploads, fault counters."""
+        """Forget recorded requests, session memory, created sessions, uploads, added knowledge
+        bases, fault counters."""
         self.state.reset()
         for store in _RESETTABLE_STORES:  # each is made again, empty, on first use
             if hasattr(self.app.state, store):

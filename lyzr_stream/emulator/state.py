@@ -22,6 +22,8 @@ class RecordedRequest:
     headers: dict[str, str]
     json: Any
     timestamp: float = field(default_factory=time.time)
+    #: The URL's query string as received (still percent-encoded), ``""`` when none.
+    query: str = ""
 
 
 class EmulatorState:

@@ -52,6 +52,19 @@ def _run(name: str) -> str:
         ),
         ("langchain_agent_tool.py", ["[tool add returned 42]", "add returned 42."]),
         ("llamaindex_rag.py", ["Where is conversation memory kept?"]),
+        # -- knowledge bases --
+        (
+            "langchain_rag_lyzr_kb.py",
+            ["retrieved 0.67 hours.pdf",
+             "- On weekends Lyzr Cafe opens at 10 am and closes at 4 pm. [hours.pdf]",
+             "Question: When does the cafe open on weekends?"],
+        ),
+        (
+            "llamaindex_lyzr_kb.py",
+            ["retrieved 0.50 policies.pdf", "source: policies.pdf",
+             "Refunds are accepted within 30 days of purchase with a receipt.",
+             "Query: How do refunds work?"],
+        ),
         ("llamaindex_function_agent.py", ["[tool multiply", "multiply returned 42."]),
         (
             "otel_console.py",

@@ -27,6 +27,7 @@ from lyzr_stream import (
     APITimeoutError,
     InternalServerError,
     LyzrClient,
+    NotFoundError,
     RateLimitError,
     StreamEnd,
     StreamInterruptedError,
@@ -718,3 +719,52 @@ def test_spans_and_metrics_that_raise_everywhere_never_fail_the_call(
     finally:
         _set_globals(None, None)
     _assert_logged_once(telemetry_log)
+
+
+# -- knowledge-base retrieval ----------------------------------------------------------------------
+def _kb_client(em: Emulator, **kw: Any) -> LyzrClient:
+    return LyzrClient(api_key=em.api_key, base_url=em.base_url, rag_base_url=em.base_url, **kw)
+
+
+def test_retrieval_span(otel: Recorded, lyzr_emulator: Emulator) -> None:
+    with _kb_client(lyzr_emulator) as client:
+        chunks = client.retrieve("kb-handbook", "Lyzr Cafe opens", top_k=2)
+        assert asyncio.run(client.aretrieve("kb-empty", "Lyzr Cafe opens")) == []
+    first, second = otel.spans()
+    assert (first.name, second.name) == ("retrieval kb-handbook", "retrieval kb-empty")
+    attrs = first.attributes or {}
+    assert first.kind == trace.SpanKind.CLIENT
+    assert attrs["gen_ai.operation.name"] == "retrieval"
+    assert attrs["gen_ai.provider.name"] == "lyzr"
+    assert attrs["gen_ai.data_source.id"] == "kb-handbook"
+    assert (attrs["server.address"], attrs["server.port"]) == ("127.0.0.1", lyzr_emulator.port)
+    assert attrs["lyzr.retrieval.top_k"] == 2
+    assert attrs["lyzr.retrieval.chunks"] == len(chunks) == 2
+    assert (second.attributes or {})["lyzr.retrieval.chunks"] == 0
+    assert "lyzr.retrieval.top_k" not in (second.attributes or {})
+    # The query is not recorded (content capture is off by default).
+    assert "Cafe" not in json.dumps([dict(s.attributes or {}) for s in otel.spans()])
+    durations = otel.points("gen_ai.client.operation.duration")
+    assert {p.attributes["gen_ai.operation.name"] for p in durations} == {"retrieval"}
+
+
+def test_failed_retrieval_span_has_the_error_and_retries_and_no_secret(
+    otel: Recorded, keyed_emulator: Emulator
+) -> None:
+    keyed_emulator.reset()
+    flaky = {"x-emulator-fault": "fail-first:1:503"}
+    with LyzrClient(
+        api_key=FAKE_KEY,
+        base_url=keyed_emulator.base_url,
+        rag_base_url=keyed_emulator.base_url,
+        default_headers=flaky,
+    ) as client:
+        assert client.retrieve("kb-handbook", "refunds")
+        with pytest.raises(NotFoundError):
+            client.retrieve(f"kb-{FAKE_KEY}", "refunds")
+    ok, failed = otel.spans()
+    assert [e.name for e in ok.events] == ["lyzr.retry"]
+    assert (failed.attributes or {})["error.type"] == "NotFoundError"
+    assert failed.status.status_code == trace.StatusCode.ERROR
+    assert FAKE_KEY not in failed.name
+    assert FAKE_KEY not in json.dumps(dict(failed.attributes or {}))

@@ -283,3 +283,156 @@ def test_the_dialect_authenticates_the_routes() -> None:
     assert get_dialect("lyzr-v3").auth_headers(Credentials()) == {}
     bearer = get_dialect("aisquare").auth_headers(credentials)
     assert bearer == {"authorization": "Bearer sk-secret"}
+
+
+# -- knowledge bases ---------------------------------------------------------------------------
+from lyzr_stream._routes.knowledge import (  # noqa: E402
+    RetrievedChunk,
+    documents_route,
+    knowledge_base_feature,
+    parse_documents,
+    parse_retrieval,
+    retrieve_route,
+)
+
+
+def test_retrieve_route_encodes_the_id_and_every_parameter() -> None:
+    route = retrieve_route(
+        "kb/1 ?", "a&b=c ü", top_k=3, retrieval_type="mmr", score_threshold=0.25
+    )
+    assert route.service.host == "rag_base_url"
+    assert route.request.method == "GET"
+    assert route.request.path == (
+        "/v3/rag/kb%2F1%20%3F/retrieve/"
+        "?query=a%26b%3Dc+%C3%BC&top_k=3&retrieval_type=mmr&score_threshold=0.25"
+    )
+    # Parameters left out are not sent at all (the service's defaults apply).
+    assert retrieve_route("kb", "q").request.path == "/v3/rag/kb/retrieve/?query=q"
+    assert documents_route("kb 1").request.path == "/v3/rag/documents/kb%201/"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "named"),
+    [
+        ({"rag_id": ""}, "rag_id"),
+        ({"rag_id": 3}, "rag_id"),
+        ({"query": "  "}, "query"),
+        ({"query": None}, "query"),
+        ({"top_k": 0}, "top_k"),
+        ({"top_k": True}, "top_k"),
+        ({"top_k": 2.0}, "top_k"),
+        ({"score_threshold": 1.5}, "score_threshold"),
+        ({"score_threshold": float("nan")}, "score_threshold"),
+        ({"score_threshold": "0.5"}, "score_threshold"),
+        ({"retrieval_type": ""}, "retrieval_type"),
+    ],
+)
+def test_retrieve_route_refuses_bad_arguments(kwargs: dict[str, Any], named: str) -> None:
+    args: dict[str, Any] = {"rag_id": "kb", "query": "q", **kwargs}
+    with pytest.raises(InvalidRequestError, match=named):
+        retrieve_route(args.pop("rag_id"), args.pop("query"), **args)
+
+
+def test_retrieval_answer_both_shapes_and_all_fields() -> None:
+    entry = {
+        "text": "Opens at 8.",
+        "score": 0.9,
+        "source": "hours.pdf",
+        "metadata": {"section": "hours"},
+        "id": 7,
+        "page": 2,
+        "chunk_index": 4.0,
+        "extra": "kept in raw",
+    }
+    [chunk] = parse_retrieval(json.dumps({"results": [entry]}).encode())
+    assert chunk == RetrievedChunk(
+        text="Opens at 8.",
+        score=0.9,
+        source="hours.pdf",
+        metadata={"section": "hours"},
+        id="7",
+        page=2,
+        chunk_index=4,
+    )
+    assert chunk.raw["extra"] == "kept in raw"
+    assert parse_retrieval(json.dumps([entry]).encode()) == [chunk]
+    # Only text and score are required; odd optional fields are dropped, not fatal.
+    [bare] = parse_retrieval(b'[{"text": "t", "score": 1, "page": "two", "metadata": []}]')
+    assert (bare.score, bare.page, bare.metadata, bare.source) == (1.0, None, {}, None)
+    assert parse_retrieval(b'{"results": []}') == []
+    assert parse_retrieval(b'{"results": null}') == []
+    assert parse_retrieval(b"") == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"chunks": []}',
+        b'"text"',
+        b'[{"score": 0.5}]',
+        b'[{"text": "t"}]',
+        b'[{"text": "t", "score": "high"}]',
+        b'[{"text": "t", "score": true}]',
+        b"[1]",
+    ],
+)
+def test_retrieval_answer_without_usable_results_is_a_typed_error(body: bytes) -> None:
+    with pytest.raises(APIResponseValidationError):
+        parse_retrieval(body)
+
+
+def test_documents_answer_shapes() -> None:
+    assert parse_documents(b'["a.pdf", "b.docx"]') == ["a.pdf", "b.docx"]
+    assert parse_documents(b'{"documents": [{"name": "a.pdf"}, {"source": "b"}]}') == ["a.pdf", "b"]
+    assert parse_documents(b"") == []
+    with pytest.raises(APIResponseValidationError):
+        parse_documents(b'{"documents": [{"size": 3}]}')
+    with pytest.raises(APIResponseValidationError):
+        parse_documents(b'{"count": 3}')
+
+
+def test_knowledge_base_feature_has_the_official_shape() -> None:
+    feature = knowledge_base_feature("kb1", top_k=3, score_threshold=0.2)
+    assert feature == {
+        "type": "KNOWLEDGE_BASE",
+        "config": {
+            "lyzr_rag": {},
+            "agentic_rag": [
+                {
+                    "rag_id": "kb1",
+                    "name": "kb1",
+                    "description": "Knowledge base: kb1",
+                    "top_k": 3,
+                    "retrieval_type": "basic",
+                    "score_threshold": 0.2,
+                    "time_decay_factor": 0.4,
+                }
+            ],
+        },
+        "priority": 0,
+    }
+    two = knowledge_base_feature("kb1", "kb2", retrieval_type="mmr")
+    assert [b["rag_id"] for b in two["config"]["agentic_rag"]] == ["kb1", "kb2"]
+    named = knowledge_base_feature("kb1", name="Handbook", description="Cafe facts")
+    assert named["config"]["agentic_rag"][0]["name"] == "Handbook"
+    assert named["config"]["agentic_rag"][0]["description"] == "Cafe facts"
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "named"),
+    [
+        ((), {}, "rag_id"),
+        (("",), {}, "rag_id"),
+        (("kb", "kb"), {}, "unique"),
+        (("kb",), {"top_k": -1}, "top_k"),
+        (("kb",), {"score_threshold": 2}, "score_threshold"),
+        (("kb",), {"time_decay_factor": float("inf")}, "time_decay_factor"),
+        (("kb",), {"retrieval_type": " "}, "retrieval_type"),
+        (("a", "b"), {"name": "x"}, "name"),
+    ],
+)
+def test_knowledge_base_feature_refuses_bad_input(
+    args: tuple[Any, ...], kwargs: dict[str, Any], named: str
+) -> None:
+    with pytest.raises(InvalidRequestError, match=named):
+        knowledge_base_feature(*args, **kwargs)
