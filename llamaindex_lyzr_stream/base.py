@@ -522,15 +522,22 @@ class LyzrLLM(FunctionCallingLLM, LyzrModelFields):
             raise InvalidRequestError(f"prompt must be a string, got {type(prompt).__name__}")
         return [ChatMessage(role=MessageRole.USER, content=prompt)]
 
+    def _in_session(self) -> bool:
+        """A session id is set where a prompt's messages are made (constructor or a
+        ``with llm.session(...)`` around the call; ``predict`` takes no call options)."""
+        layers = (constructor_options(self), *scoped_layers(self._scope_owner))
+        return conversation.resolve_call_options(*layers).session_id is not None
+
     def _get_messages(self, prompt: BasePromptTemplate, **prompt_args: Any) -> list[ChatMessage]:
-        """A query engine's prompt (``predict``/``stream`` with a ``query_str``) as context and
-        the user's words: the template's text around the question goes to the context block
-        (system text, cut off by the history readers), the question alone is the user's turn.
-        So a session's memory holds the question, not the template with the retrieved
-        context. Any other prompt is formatted as LlamaIndex formats it."""
+        """In a session, a query engine's prompt (``predict``/``stream`` with a ``query_str``)
+        as context and the user's words: the template's text around the question goes to the
+        context block (system text, cut off by the history readers), the question alone is the
+        user's turn. So the session's memory holds the question, not the template with the
+        retrieved context. Any other prompt, and every prompt of a stateless call (where
+        nothing is stored), is formatted as LlamaIndex formats it."""
         # Response synthesizers fill the question in ahead (``partial_format(query_str=...)``).
         query = prompt_args.get("query_str", prompt.kwargs.get("query_str"))
-        if isinstance(query, str) and query.strip():
+        if isinstance(query, str) and query.strip() and self._in_session():
             marked = super()._get_messages(
                 prompt.partial_format(query_str=_QUESTION_BELOW),
                 **{**prompt_args, "query_str": _QUESTION_BELOW},

@@ -63,7 +63,7 @@ DEFAULT_BASE_URL = "https://agent-prod.studio.lyzr.ai"
 DEFAULT_RAG_URL = "https://rag-prod.studio.lyzr.ai"
 DEFAULT_EVENTS_URL = "wss://metrics.studio.lyzr.ai"
 #: The knowledge base the emulator serves (its id can change with the emulator).
-EMULATOR_RAG_ID = "kb-docs"
+EMULATOR_RAG_ID = "kb-handbook"
 #: The most agent runs one run of the suite may spend on a real service; ``LYZR_LIVE_MAX_RUNS``
 #: may lower it (never raise it).
 MAX_RUNS = 19

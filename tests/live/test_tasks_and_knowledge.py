@@ -41,11 +41,9 @@ def test_a_task_is_created_and_completes(
 
 @pytest.mark.live(item="knowledge-base", runs=0, needs=("rag",))
 def test_a_retrieve_returns_chunks_with_text_and_score(target: Target) -> None:
-    if not hasattr(LyzrClient, "retrieve"):
-        pytest.skip("knowledge-base retrieval is not in this build")
     assert target.rag_id is not None
     with new_client(target, rag_base_url=target.rag_url) as client:
-        chunks = client.retrieve(target.rag_id, "What is this knowledge base about?", top_k=3)  # type: ignore[attr-defined]
+        chunks = client.retrieve(target.rag_id, "What is this knowledge base about?", top_k=3)
     assert chunks, "the retrieve returned no chunk"
     assert len(chunks) <= 3
     for chunk in chunks:

@@ -55,7 +55,7 @@ def test_retrieve_returns_nodes_with_scores(lyzr_emulator: Emulator) -> None:
 
 
 def test_aretrieve_empty_and_unknown(lyzr_emulator: Emulator) -> None:
-    kb = retriever(lyzr_emulator)
+    kb = retriever(lyzr_emulator, top_k=1)
     empty = retriever(lyzr_emulator, "kb-empty")
     unknown = retriever(lyzr_emulator, "no-such-kb")
 
