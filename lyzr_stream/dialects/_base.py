@@ -146,6 +146,9 @@ class Dialect(ABC):
     #: The service keeps session memory readable over its session routes
     #: (``LyzrClient.session_history``, ``list_sessions``, ``create_session``, ...).
     has_sessions: ClassVar[bool] = False
+    #: The service runs an agent as a background task polled for its answer
+    #: (``LyzrClient.create_task``, ``get_task``, ``run_task``; Lyzr's task routes).
+    has_tasks: ClassVar[bool] = False
     #: The client can start a fresh session on its own (:meth:`new_session_id`): False when
     #: sessions must exist on the service first (aisquare).
     makes_sessions: ClassVar[bool] = True

@@ -512,6 +512,7 @@ class LyzrV3Dialect(Dialect):
     has_chat_endpoint: ClassVar[bool] = True
     has_files: ClassVar[bool] = True
     has_sessions: ClassVar[bool] = True
+    has_tasks: ClassVar[bool] = True
     has_agent_events: ClassVar[bool] = True
     provider_name: ClassVar[str | None] = "lyzr"
 

@@ -13,6 +13,7 @@ from . import (
     lyzr_v2,
     lyzr_v3,
     sessions,
+    tasks,
 )
 from .state import EMULATOR_API_KEY, EmulatorState
 
@@ -30,6 +31,7 @@ def create_app(
         *chat_messages.routes,
         *agent_events.routes,
         *assets.routes, *sessions.routes,  # files and session memory (issue 17)
+        *tasks.routes,  # background tasks (issue 27)
     ]
     app = Starlette(routes=routes)
     app.router.redirect_slashes = False

@@ -6,6 +6,7 @@ import socket
 import threading
 import time
 from types import TracebackType
+from typing import Any
 
 import uvicorn
 
@@ -13,12 +14,13 @@ from .app import create_app
 from .front import ConnectionFront, unused_loopback_port
 from .http import quiet_injected_disconnects
 from .state import EMULATOR_API_KEY, EmulatorState, RecordedRequest
+from .tasks import TaskStore
 
 __all__ = ["Emulator"]
 
 _LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 # The app-state stores that reset() empties (the agent-event hub holds live sockets: kept).
-_RESETTABLE_STORES = ("lyzr_assets", "lyzr_sessions")
+_RESETTABLE_STORES = ("lyzr_assets", "lyzr_sessions", "lyzr_tasks")
 
 
 class Emulator:
@@ -97,6 +99,12 @@ class Emulator:
     def stop_requests(self) -> list[str]:
         """Session ids of the stop requests received (``POST .../session/{id}/stop``)."""
         return self.state.stop_requests
+
+    @property
+    def tasks(self) -> list[dict[str, Any]]:
+        """The background tasks created since the last reset, oldest first: ``task_id``,
+        ``agent_id``, ``session_id``, ``status``, ``polls`` (answered so far), ``error``."""
+        return TaskStore.of(self.app).summaries()
 
     def reset(self) -> None:
         """Forget recorded requests, session memory, created sessions, uploads, fault counters."""
