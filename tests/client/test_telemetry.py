@@ -739,7 +739,7 @@ def test_a_task_run_is_one_invocation_span(otel: Recorded, lyzr_emulator: Emulat
 async def test_a_failed_async_task_run_marks_its_span(
     otel: Recorded, lyzr_emulator: Emulator
 ) -> None:
-    from lyzr_stream import TaskFailedError  # noqa: PLC0415
+    from lyzr_stream import TaskFailedError
 
     async with make_client(lyzr_emulator) as client:
         with pytest.raises(TaskFailedError):
