@@ -154,6 +154,11 @@ class LyzrClient(ClosingContext, AsyncClosingContext):
     :meth:`list_sessions`, :meth:`create_session`, :meth:`delete_session` and their
     ``a``-prefixed async forms. Each is one request on the same path as a one-shot chat (same
     pools, key, timeouts, retries, answer cap and typed errors).
+
+    Background tasks (``Dialect.has_tasks``: Lyzr v3), for agents that run for minutes:
+    :meth:`run_task` runs a request as a task and waits for its answer, polling;
+    :meth:`create_task`, :meth:`get_task` and :meth:`task_updates` are its steps (each with an
+    ``a``-prefixed async form).
     """
 
     #: Largest file :meth:`upload_assets` sends (bytes); set it on a client to change the cap.
@@ -800,11 +805,14 @@ class LyzrClient(ClosingContext, AsyncClosingContext):
                     with span.current():
                         status = self._send(route, request_timeout, max_retries)
                     run.check(status)
-                    if status.response is not None:
-                        span.response(status.response)
-                    yield status
                     if status.done:
-                        return
+                        break
+                    yield status
+                if status.response is not None:
+                    span.response(status.response)
+            # The last status leaves after the span ended: a caller that stops reading once it
+            # has the answer did not leave the run early.
+            yield status
         except BaseException as exc:
             if run.should_stop(exc) and call.stopper is not None:
                 call.stopper.stop(call.session_id)
@@ -847,11 +855,14 @@ class LyzrClient(ClosingContext, AsyncClosingContext):
                     with span.current():
                         status = await self._asend(route, request_timeout, max_retries)
                     run.check(status)
-                    if status.response is not None:
-                        span.response(status.response)
-                    yield status
                     if status.done:
-                        return
+                        break
+                    yield status
+                if status.response is not None:
+                    span.response(status.response)
+            # The last status leaves after the span ended: a caller that stops reading once it
+            # has the answer did not leave the run early.
+            yield status
         except BaseException as exc:
             if run.should_stop(exc) and call.stopper is not None:
                 call.stopper.astop(pools, call.session_id)

@@ -731,6 +731,7 @@ def test_a_task_run_is_one_invocation_span(otel: Recorded, lyzr_emulator: Emulat
     assert attrs["lyzr.task.id"] == lyzr_emulator.tasks[0]["task_id"]
     assert attrs["gen_ai.response.id"] == response.message_id
     assert attrs["gen_ai.response.finish_reasons"] == ("stop",)
+    assert "lyzr.early_exit" not in attrs  # run_task stops reading at the answer: not early
     # The poll that was refused and retried is an event of the invocation's span.
     assert [e.name for e in span.events] == ["lyzr.retry"]
     assert len(otel.points("gen_ai.client.operation.duration")) == 1
@@ -746,4 +747,5 @@ async def test_a_failed_async_task_run_marks_its_span(
             await client.arun_task(_request("fail-midway"), poll_interval=0.01)
     attrs = otel.invocation().attributes or {}
     assert attrs["error.type"] == "TaskFailedError"
+    assert "lyzr.early_exit" not in attrs
     assert attrs["lyzr.task.id"] == lyzr_emulator.tasks[0]["task_id"]
