@@ -230,6 +230,16 @@ def test_an_unknown_task_is_not_found(client: LyzrClient) -> None:
         client.get_task("task-does-not-exist")
 
 
+def test_the_emulator_reset_forgets_the_tasks(lyzr_emulator: Emulator) -> None:
+    with make_client(lyzr_emulator) as client:
+        info = client.create_task(req())
+        assert [t["task_id"] for t in lyzr_emulator.tasks] == [info.task_id]
+        lyzr_emulator.reset()
+        assert lyzr_emulator.tasks == []
+        with pytest.raises(NotFoundError):
+            client.get_task(info.task_id)
+
+
 # -- leaving early stops the run -------------------------------------------------------------------
 def test_leaving_the_updates_early_stops_the_session(lyzr_emulator: Emulator) -> None:
     headers = {"x-emulator-task-polls": "1000"}
