@@ -225,6 +225,16 @@ def test_a_failed_create_is_not_retried(lyzr_emulator: Emulator) -> None:
     assert lyzr_emulator.stop_requests == []  # no task was made
 
 
+def test_a_create_refused_before_it_started_is_retried(lyzr_emulator: Emulator) -> None:
+    # 503 with Retry-After: provably no run started, so the create is sent again (once).
+    headers = {"x-emulator-fault": "fail-first:1:503:retry-after=0"}
+    with make_client(lyzr_emulator, default_headers=headers) as client:
+        response = client.run_task(req(session_id="task-503"), poll_interval=FAST)
+    assert response.text == "You said: hello world"
+    assert len(_creates(lyzr_emulator)) == 2
+    assert len(lyzr_emulator.tasks) == 1
+
+
 def test_an_unknown_task_is_not_found(client: LyzrClient) -> None:
     with pytest.raises(NotFoundError):
         client.get_task("task-does-not-exist")
