@@ -240,16 +240,6 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
         knowledge base, sub-agents, errors) arrives as ``lyzr_agent_event`` and its thinking as
         reasoning content.
 
-    Background tasks:
-        ``run_as_task=True`` (Lyzr v3) runs every call as a background task, polled every
-        ``task_poll_interval`` seconds (default 2), for agents that run for minutes: no HTTP
-        answer is held open meanwhile. ``invoke`` returns the answer; ``stream``/``astream``
-        give it as ONE chunk when the task completes, and each new progress report before as
-        a ``lyzr_agent_event`` custom event of type ``task_progress`` (``status``, and
-        ``message`` the service's progress). A failed task raises ``TaskFailedError``; leaving
-        a stream early stops the run's session. Local tools (``bind_tools``) are refused with
-        ``InvalidRequestError``: a task cannot hand tool calls back.
-
     Response metadata:
         ``agent_id`` (also ``model_name``), ``session_id``, ``user_id``, ``message_id``,
         ``finish_reason``, ``artifacts`` (when the agent produced files), ``service_metadata``,

@@ -256,15 +256,6 @@ class LyzrLLM(FunctionCallingLLM, LyzrModelFields):
         the instrumentation dispatcher and appears in the streamed responses'
         ``additional_kwargs["tool_activity"]``.
 
-    Background tasks:
-        ``run_as_task=True`` (Lyzr v3) runs every call as a background task polled every
-        ``task_poll_interval`` seconds (default 2), for agents that run for minutes.
-        ``chat``/``complete`` return the answer; the streamed forms yield it as ONE response
-        when the task completes, each new progress report before being dispatched as a
-        :class:`LyzrAgentEvent` of type ``task_progress``. A failed task raises
-        ``TaskFailedError``; leaving a stream early stops the run's session. Tool calling
-        (``chat_with_tools``) is refused with ``InvalidRequestError``.
-
     ``context_window`` and ``num_output`` default to 128,000 and 4,096: the agent's own model
     decides the real limits (they only guide LlamaIndex's prompt packing); set them to match.
     """
