@@ -36,6 +36,8 @@ from lyzr_stream import (
     AgentEvent,
     AgentRequest,
     AgentResponse,
+    AsyncEventStream,
+    EventStream,
     LyzrClient,
     TextDelta,
     ToolActivity,
@@ -44,6 +46,12 @@ from lyzr_stream._adapters.attachments import CallAttachments
 from lyzr_stream._adapters.model_fields import agent_event_fields
 from lyzr_stream._adapters.session_memory import record_answer
 from lyzr_stream._adapters.stop_sequences import StopFilter, cut_at_stop
+from lyzr_stream._adapters.tasks import (
+    AsyncTaskEventStream,
+    TaskEventStream,
+    atask_stream,
+    task_stream,
+)
 from lyzr_stream._events import StreamEvent
 
 __all__ = ["ActivityReporter", "Turn"]
@@ -72,6 +80,7 @@ class Turn:
         "policy",
         "request",
         "response",
+        "task_poll_interval",
         "timing",
     )
 
@@ -83,8 +92,11 @@ class Turn:
         run_manager: RunManager | None,
         activity: ActivityReporter,
         files: CallAttachments | None = None,
+        task_poll_interval: float | None = None,
     ) -> None:
         self.request = request
+        #: ``run_as_task``: the call runs as a background task polled this often (seconds).
+        self.task_poll_interval = task_poll_interval
         #: Files of the call, uploaded when the call starts (a failed upload sends nothing).
         self.files = files
         self.policy = policy
@@ -158,8 +170,8 @@ class Turn:
         activity = self.activity
         bare = self.bare
         request = self.files.attach(client, self.request) if self.files else self.request
-        carrier = client.agent_events is not None
-        with client.stream(request, **self.policy) as events:
+        carrier = client.agent_events is not None or self.task_poll_interval is not None
+        with self._open(client, request) as events:
             for event in events:
                 if bare and isinstance(event, TextDelta):  # the hot path: one chunk per delta
                     chunk = text_chunk(event.text)
@@ -192,10 +204,47 @@ class Turn:
             yield chunk
             activity.flush(chunk)
 
+    def _open(self, client: LyzrClient, request: AgentRequest) -> EventStream | TaskEventStream:
+        """The call's events: its stream, or its background task read as one (``run_as_task``:
+        progress as agent events, the answer as one chunk; see ``_adapters/tasks.py``)."""
+        if self.task_poll_interval is not None:
+            return task_stream(client, request, self.policy, self.task_poll_interval)
+        return client.stream(request, **self.policy)
+
+    def _aopen(
+        self, client: LyzrClient, request: AgentRequest
+    ) -> AsyncEventStream | AsyncTaskEventStream:
+        if self.task_poll_interval is not None:
+            return atask_stream(client, request, self.policy, self.task_poll_interval)
+        return client.astream(request, **self.policy)
+
+    def _whole_task(self, client: LyzrClient, request: AgentRequest) -> ChatResult:
+        """``whole`` with ``run_as_task``: the task's progress and server-side tool activity
+        reported as they come, then its answer."""
+        assert self.task_poll_interval is not None
+        with task_stream(client, request, self.policy, self.task_poll_interval) as events:
+            for event in events:
+                if isinstance(event, (ToolActivity, AgentEvent)):
+                    self.activity.report(event)
+            response = events.response()
+        return self._result(response, events.stats.timing())
+
+    async def _awhole_task(self, client: LyzrClient, request: AgentRequest) -> ChatResult:
+        assert self.task_poll_interval is not None
+        events = atask_stream(client, request, self.policy, self.task_poll_interval)
+        async with events:
+            async for event in events:
+                if isinstance(event, (ToolActivity, AgentEvent)):
+                    await self.activity.areport(event)
+            response = events.response()
+        return self._result(response, events.stats.timing())
+
     def whole(self, client: LyzrClient) -> ChatResult:
         """A one-shot call. The answer arrives whole, so its first token reaches the caller when
         all of it does: ``time_to_first_token`` equals ``total_time`` (request to parsed answer)."""
         request = self.files.attach(client, self.request) if self.files else self.request
+        if self.task_poll_interval is not None:
+            return self._whole_task(client, request)
         started = time.perf_counter()
         response = client.chat(request, **self.policy)
         elapsed = time.perf_counter() - started
@@ -211,8 +260,8 @@ class Turn:
         activity = self.activity
         bare = self.bare
         request = await self.files.aattach(client, self.request) if self.files else self.request
-        carrier = client.agent_events is not None
-        async with client.astream(request, **self.policy) as events:
+        carrier = client.agent_events is not None or self.task_poll_interval is not None
+        async with self._aopen(client, request) as events:
             async for event in events:
                 if bare and isinstance(event, TextDelta):  # the hot path: one chunk per delta
                     chunk = text_chunk(event.text)
@@ -246,6 +295,8 @@ class Turn:
     async def awhole(self, client: LyzrClient) -> ChatResult:
         """Async :meth:`whole`."""
         request = await self.files.aattach(client, self.request) if self.files else self.request
+        if self.task_poll_interval is not None:
+            return await self._awhole_task(client, request)
         started = time.perf_counter()
         response = await client.achat(request, **self.policy)
         elapsed = time.perf_counter() - started

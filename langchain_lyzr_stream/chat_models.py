@@ -762,7 +762,10 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
         effective = stop if stop is not None else self.stop
         activity = ActivityReporter(run_manager, configure)
         policy = dict(call.policy)
-        return Turn(call.request, policy, effective, run_manager, activity, call.attachments)
+        interval = self.task_poll_interval if self.run_as_task else None
+        return Turn(
+            call.request, policy, effective, run_manager, activity, call.attachments, interval
+        )
 
     def _generate(
         self,

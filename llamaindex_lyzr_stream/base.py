@@ -52,6 +52,7 @@ from llamaindex_lyzr_stream.agent_events import to_instrumentation_event
 from llamaindex_lyzr_stream.session import SessionScope, scoped_layers
 from lyzr_stream import (
     AgentEvent,
+    AgentRequest,
     AgentResponse,
     AsyncEventStream,
     EventStream,
@@ -65,6 +66,12 @@ from lyzr_stream._adapters.model_fields import (
 )
 from lyzr_stream._adapters.session_memory import aprepare_call, prepare_call, record_answer
 from lyzr_stream._adapters.structured import raw_json_schema
+from lyzr_stream._adapters.tasks import (
+    AsyncTaskEventStream,
+    TaskEventStream,
+    atask_stream,
+    task_stream,
+)
 from lyzr_stream._adapters.tokens import approximate_tokenize
 from lyzr_stream._errors import InvalidRequestError
 from lyzr_stream._events import StreamEvent
@@ -559,13 +566,37 @@ class LyzrLLM(FunctionCallingLLM, LyzrModelFields):
         # The files are uploaded now: a failed upload sends nothing.
         request = call.attachments.attach(self.client, call.request)
         started = time.monotonic()
+        if self.run_as_task:
+            return self._answered(self._task_answer(request, call.policy), started)
         return self._answered(self.client.chat(request, **call.policy), started)
 
     async def _achat(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> ChatResponse:
         call = await self._amodel_call(messages, kwargs)
         request = await call.attachments.aattach(self.client, call.request)
         started = time.monotonic()
+        if self.run_as_task:
+            return self._answered(await self._atask_answer(request, call.policy), started)
         return self._answered(await self.client.achat(request, **call.policy), started)
+
+    # -- background tasks (run_as_task; see lyzr_stream/_adapters/tasks.py) --
+    def _task_answer(self, request: AgentRequest, policy: Mapping[str, Any]) -> AgentResponse:
+        """The task's answer; its progress dispatched as it comes (its tool activity is
+        dispatched with the answer, by ``_answered``)."""
+        with task_stream(self.client, request, policy, self.task_poll_interval) as events:
+            for event in events:
+                if isinstance(event, AgentEvent):
+                    dispatcher.event(to_instrumentation_event(event, events.session_id))
+            return events.response()
+
+    async def _atask_answer(
+        self, request: AgentRequest, policy: Mapping[str, Any]
+    ) -> AgentResponse:
+        events = atask_stream(self.client, request, policy, self.task_poll_interval)
+        async with events:
+            async for event in events:
+                if isinstance(event, AgentEvent):
+                    dispatcher.event(to_instrumentation_event(event, events.session_id))
+            return events.response()
 
     def _answered(self, response: AgentResponse, started: float) -> ChatResponse:
         """A one-shot answer as LlamaIndex's response, its server-side tool activity dispatched."""
@@ -626,7 +657,7 @@ class LyzrLLM(FunctionCallingLLM, LyzrModelFields):
     # The sync and async loops only do the I/O; each event's work is _respond.
     def _responses(
         self,
-        events: EventStream,
+        events: EventStream | TaskEventStream,
         step: Callable[[Accumulator, StreamEvent], R | None],
         final: Callable[[Accumulator, AgentResponse, Mapping[str, float | None]], R],
     ) -> Generator[R, None, None]:
@@ -643,7 +674,7 @@ class LyzrLLM(FunctionCallingLLM, LyzrModelFields):
 
     async def _aresponses(
         self,
-        events: AsyncEventStream,
+        events: AsyncEventStream | AsyncTaskEventStream,
         step: Callable[[Accumulator, StreamEvent], R | None],
         final: Callable[[Accumulator, AgentResponse, Mapping[str, float | None]], R],
     ) -> AsyncGenerator[R, None]:
@@ -657,16 +688,22 @@ class LyzrLLM(FunctionCallingLLM, LyzrModelFields):
             record_answer(self.client, answer.session_id, answer.text)
             yield final(acc, answer, events.stats.timing())
 
-    def _open(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> EventStream:
+    def _open(
+        self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]
+    ) -> EventStream | TaskEventStream:
         call = self._model_call(messages, kwargs)
         request = call.attachments.attach(self.client, call.request)
+        if self.run_as_task:
+            return task_stream(self.client, request, call.policy, self.task_poll_interval)
         return self.client.stream(request, **call.policy)
 
     async def _aopen(
         self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]
-    ) -> AsyncEventStream:
+    ) -> AsyncEventStream | AsyncTaskEventStream:
         call = await self._amodel_call(messages, kwargs)
         request = await call.attachments.aattach(self.client, call.request)
+        if self.run_as_task:
+            return atask_stream(self.client, request, call.policy, self.task_poll_interval)
         return self.client.astream(request, **call.policy)
 
     @llm_chat_callback()

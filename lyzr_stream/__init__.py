@@ -37,6 +37,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ im
     from ._errors import PermissionDeniedError as PermissionDeniedError
     from ._errors import RateLimitError as RateLimitError
     from ._errors import StreamInterruptedError as StreamInterruptedError
+    from ._errors import TaskFailedError as TaskFailedError
     from ._errors import UnprocessableEntityError as UnprocessableEntityError
     from ._events import AgentEvent as AgentEvent
     from ._events import Metadata as Metadata
@@ -59,6 +60,8 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ im
     from ._routes.knowledge import knowledge_base_feature as knowledge_base_feature
     from ._routes.sessions import SessionInfo as SessionInfo
     from ._routes.sessions import SessionMessage as SessionMessage
+    from ._routes.tasks import TaskInfo as TaskInfo
+    from ._routes.tasks import TaskStatus as TaskStatus
     from ._stream import AsyncEventStream as AsyncEventStream
     from ._stream import EventStream as EventStream
     from ._stream import StreamStats as StreamStats
@@ -78,6 +81,7 @@ _LAZY_MODULES: dict[str, tuple[str, ...]] = {
         "ConflictError", "InternalServerError", "InvalidRequestError", "LyzrError", "NotFoundError",
         "PermissionDeniedError", "RateLimitError", "StreamInterruptedError",
         "UnprocessableEntityError",
+        "TaskFailedError",  # background tasks (issue 27)
     ),
     "_events": (
         "AgentEvent", "Metadata", "ReasoningDelta", "StreamEnd", "StreamEvent", "TextDelta",
@@ -88,6 +92,7 @@ _LAZY_MODULES: dict[str, tuple[str, ...]] = {
     "_routes.sessions": ("SessionInfo", "SessionMessage"),
     # -- knowledge bases --
     "_routes.knowledge": ("RetrievedChunk", "knowledge_base_feature"),
+    "_routes.tasks": ("TaskInfo", "TaskStatus"),  # background tasks (issue 27)
     "_stream": ("AsyncEventStream", "EventStream", "StreamStats"),
     "_http.limits": ("Timeouts",),
 }

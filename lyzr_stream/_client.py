@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 import weakref
 from collections.abc import AsyncGenerator, Callable, Generator, Mapping, Sequence
+from contextlib import aclosing, closing
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import httpx
 
 from ._agent_stop import STOP_MAX_BODY, STOP_RETRY, STOP_TIMEOUTS, AgentStopper
-from ._errors import APITimeoutError, InvalidRequestError, check_int_in_range, redact_url
+from ._errors import (
+    APITimeoutError,
+    InvalidRequestError,
+    LyzrError,
+    TaskFailedError,
+    check_int_in_range,
+    redact_url,
+    redacted,
+)
 from ._events_channel import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_GRACE,
@@ -27,7 +38,7 @@ from ._json import encode_body
 from ._request import AgentRequest
 from ._routes.assets import DEFAULT_MAX_ASSET_BYTES, Asset, FileInput, upload_route
 from ._routes.knowledge import RetrievedChunk, documents_route, retrieve_route
-from ._routes.route import Route
+from ._routes.route import Route, Service
 from ._routes.sessions import (
     SessionInfo,
     SessionMessage,
@@ -35,6 +46,16 @@ from ._routes.sessions import (
     delete_session_route,
     history_route,
     sessions_route,
+)
+from ._routes.tasks import (
+    TASKS,
+    TaskInfo,
+    TaskStatus,
+    check_wait,
+    parse_created_task,
+    stand_in_request,
+    task_request,
+    task_status_route,
 )
 from ._settings import ClientSettings, check_proxy_hop
 from ._stream import (
@@ -51,6 +72,7 @@ from ._telemetry import (
     traced_call,
     traced_events,
     traced_retrieval,
+    traced_task,
 )
 from ._version import __version__
 from .dialects._base import Credentials, HttpRequest
@@ -138,6 +160,11 @@ class LyzrClient(ClosingContext, AsyncClosingContext):
     ``rag_base_url``): :meth:`retrieve`, :meth:`list_documents`. Each is one request on the
     same path as a one-shot chat (same pools, key, timeouts, retries, answer cap and typed
     errors).
+
+    Background tasks (``Dialect.has_tasks``: Lyzr v3), for agents that run for minutes:
+    :meth:`run_task` runs a request as a task and waits for its answer, polling;
+    :meth:`create_task`, :meth:`get_task` and :meth:`task_updates` are its steps (each with an
+    ``a``-prefixed async form).
     """
 
     #: Largest file :meth:`upload_assets` sends (bytes); set it on a client to change the cap.
@@ -428,12 +455,8 @@ class LyzrClient(ClosingContext, AsyncClosingContext):
         """``route`` ready to send, authenticated as the dialect says; refused when the
         dialect's service does not have it."""
         self._check_open()
+        self._check_service(route.service)
         dialect = self.settings.dialect
-        if not route.service.offered_by(dialect):
-            raise InvalidRequestError(
-                f"{route.service.what} are routes of the Lyzr API; the {dialect.name!r} "
-                "dialect's service has none (use dialect='lyzr-v3')"
-            )
         request = route.request
         auth = dialect.auth_headers(self._credentials)
         if auth:
@@ -441,6 +464,15 @@ class LyzrClient(ClosingContext, AsyncClosingContext):
         timeouts, retry = self.settings.call_limits(timeout, max_retries)
         base_url = getattr(self.settings, route.service.host)
         return self._http_call(request, timeouts, retry, base_url=base_url)
+
+    def _check_service(self, service: Service) -> None:
+        """Refuse a route the dialect's service does not have, naming the dialect."""
+        dialect = self.settings.dialect
+        if not service.offered_by(dialect):
+            raise InvalidRequestError(
+                f"{service.what} are routes of the Lyzr API; the {dialect.name!r} "
+                "dialect's service has none (use dialect='lyzr-v3')"
+            )
 
     def _send(self, route: Route[T], timeout: TimeoutLike, max_retries: int | None) -> T:
         call = self._route_call(route, timeout, max_retries)
@@ -703,6 +735,283 @@ class LyzrClient(ClosingContext, AsyncClosingContext):
         call = self._stop_session_call(session_id, timeout, max_retries)
         await afetch(self._async_pools(), call, len)
 
+    # -- background tasks ------------------------------------------------------------------------
+    # A task is an agent run the service keeps going without a held-open HTTP answer: created
+    # (that request runs the agent, like a chat), then polled (idempotent reads) until it ends
+    # (docs/wire.md, "Files, sessions and tasks"; the routes in ``_routes/tasks.py``).
+    def _task_call(
+        self, request: AgentRequest, timeout: TimeoutLike, max_retries: int | None
+    ) -> AgentCall:
+        """The create request, prepared as every agent call is (``_agent_call``: ids filled in,
+        ``extra_body`` added, ``runs_agent``): the dialect's one-shot chat request sent to the
+        task route, so the two bodies are the same by construction."""
+        self._check_open()
+        self._check_service(TASKS)
+        if isinstance(request, AgentRequest) and request.tools:
+            raise InvalidRequestError(
+                "a background task cannot run local tools (tools=...): their calls come back "
+                "to the caller, which a task has no way to do; use chat() or stream()"
+            )
+        chat_request = self.settings.dialect.chat_request
+        return self._agent_call(
+            request, lambda r, c: task_request(chat_request(r, c)), timeout, max_retries
+        )
+
+    def _task_result_parser(
+        self, request: AgentRequest | None
+    ) -> Callable[[bytes, str], AgentResponse]:
+        """How a completed task's result becomes the response: the one-shot chat parsing,
+        against the request that created it (or one made of the ids the result names)."""
+        dialect, user_id = self.settings.dialect, self.settings.user_id
+
+        def parse(result: bytes, task_id: str) -> AgentResponse:
+            against = request or stand_in_request(result, task_id, user_id)
+            return dialect.parse_chat(result, against)
+
+        return parse
+
+    def _create_task(self, call: AgentCall) -> TaskInfo:
+        stopper = call.stopper
+        if stopper is not None:
+            stopper.settle(call.session_id)
+        try:
+            return fetch(self._connections.sync(), call.http, _created_parser(call))
+        except APITimeoutError as error:
+            # The run may have started, with no task id to find it by: stop it (best effort).
+            if stopper is not None and error.request_sent:
+                stopper.stop(call.session_id)
+            raise
+
+    async def _acreate_task(self, call: AgentCall, pools: AsyncPools) -> TaskInfo:
+        stopper = call.stopper
+        if stopper is not None:
+            await stopper.asettle(call.session_id)
+        try:
+            return await afetch(pools, call.http, _created_parser(call))
+        except APITimeoutError as error:
+            if stopper is not None and error.request_sent:
+                stopper.astop(pools, call.session_id)
+            raise
+
+    def create_task(
+        self,
+        request: AgentRequest,
+        *,
+        timeout: TimeoutLike = NOT_GIVEN,
+        max_retries: int | None = None,
+    ) -> TaskInfo:
+        """Start the agent on ``request`` as a background task (Lyzr v3:
+        ``POST /v3/inference/task/`` with the one-shot chat body) and return at once with its
+        ``task_id`` (and the ``session_id`` the run uses). Poll it with :meth:`get_task`, or use
+        :meth:`run_task` to wait for the answer.
+
+        This request runs the agent: it is retried only when it provably started nothing, as a
+        chat is. ``tools`` (local tools) are refused: a task cannot hand their calls back."""
+        return self._create_task(self._task_call(request, timeout, max_retries))
+
+    async def acreate_task(
+        self,
+        request: AgentRequest,
+        *,
+        timeout: TimeoutLike = NOT_GIVEN,
+        max_retries: int | None = None,
+    ) -> TaskInfo:
+        """Async form of :meth:`create_task`."""
+        call = self._task_call(request, timeout, max_retries)
+        return await self._acreate_task(call, self._async_pools())
+
+    def _status_route(self, task_id: str, request: AgentRequest | None = None) -> Route[TaskStatus]:
+        return task_status_route(task_id, self._task_result_parser(request))
+
+    def get_task(
+        self,
+        task_id: str,
+        *,
+        timeout: TimeoutLike = NOT_GIVEN,
+        max_retries: int | None = None,
+    ) -> TaskStatus:
+        """One poll of a background task (``GET /v3/inference/task/{task_id}``): its status,
+        and once ``done`` its ``response`` (completed; the same ``AgentResponse`` a one-shot
+        chat gives) or its ``error`` (failed). An idempotent read: retried on any transient
+        failure. An unknown task raises ``NotFoundError``."""
+        return self._send(self._status_route(task_id), timeout, max_retries)
+
+    async def aget_task(
+        self,
+        task_id: str,
+        *,
+        timeout: TimeoutLike = NOT_GIVEN,
+        max_retries: int | None = None,
+    ) -> TaskStatus:
+        """Async form of :meth:`get_task`."""
+        return await self._asend(self._status_route(task_id), timeout, max_retries)
+
+    def task_updates(
+        self,
+        request: AgentRequest,
+        *,
+        poll_interval: float = 2.0,
+        timeout: float | None = None,
+        request_timeout: TimeoutLike = NOT_GIVEN,
+        max_retries: int | None = None,
+    ) -> Generator[TaskStatus, None, None]:
+        """Create a background task and yield each poll's :class:`TaskStatus`, every
+        ``poll_interval`` seconds (lyzr-adk polls every 2 s), until the last one: the completed
+        task, its ``response`` set. The way :meth:`run_task` waits, for a caller that wants the
+        progress too. Nothing is sent before the first ``next()``; the arguments are checked
+        now.
+
+        A failed task raises :class:`~lyzr_stream.TaskFailedError`; a task still running after
+        ``timeout`` seconds raises :class:`~lyzr_stream.APITimeoutError` (``kind="task"``,
+        ``task_id`` set) and keeps running on the service: resume with :meth:`get_task`.
+        Leaving otherwise before the end (``break``, ``close()``, Ctrl-C, an error of a poll)
+        asks the service to stop the run's session (``stop_on_exit``, best effort). A poll
+        that fails transiently is retried like any read; the task is never created twice.
+        ``request_timeout`` and ``max_retries`` apply to each request (``timeout`` of
+        :meth:`chat`)."""
+        check_wait(poll_interval, timeout)
+        call = self._task_call(request, request_timeout, max_retries)
+        return self._task_updates(call, poll_interval, timeout, request_timeout, max_retries)
+
+    def _task_updates(
+        self,
+        call: AgentCall,
+        poll_interval: float,
+        timeout: float | None,
+        request_timeout: TimeoutLike,
+        max_retries: int | None,
+    ) -> Generator[TaskStatus, None, None]:
+        run = _TaskRun(call, poll_interval, timeout)
+        try:
+            with traced_task(call.settings, call.request) as span:
+                with span.current():
+                    info = self._create_task(call)
+                run.created(info.task_id)
+                span.task(info.task_id)
+                route = self._status_route(info.task_id, call.request)
+                while True:
+                    time.sleep(run.next_delay())
+                    with span.current():
+                        status = self._send(route, request_timeout, max_retries)
+                    run.check(status)
+                    if status.done:
+                        break
+                    yield status
+                if status.response is not None:
+                    span.response(status.response)
+            # The last status leaves after the span ended: a caller that stops reading once it
+            # has the answer did not leave the run early.
+            yield status
+        except BaseException as exc:
+            if run.should_stop(exc) and call.stopper is not None:
+                call.stopper.stop(call.session_id)
+            raise
+
+    def atask_updates(
+        self,
+        request: AgentRequest,
+        *,
+        poll_interval: float = 2.0,
+        timeout: float | None = None,
+        request_timeout: TimeoutLike = NOT_GIVEN,
+        max_retries: int | None = None,
+    ) -> AsyncGenerator[TaskStatus, None]:
+        """Async form of :meth:`task_updates` (a cancelled task or ``aclose()`` before the end
+        stops the run's session)."""
+        check_wait(poll_interval, timeout)
+        call = self._task_call(request, request_timeout, max_retries)
+        return self._atask_updates(call, poll_interval, timeout, request_timeout, max_retries)
+
+    async def _atask_updates(
+        self,
+        call: AgentCall,
+        poll_interval: float,
+        timeout: float | None,
+        request_timeout: TimeoutLike,
+        max_retries: int | None,
+    ) -> AsyncGenerator[TaskStatus, None]:
+        run = _TaskRun(call, poll_interval, timeout)
+        pools = self._async_pools()
+        try:
+            with traced_task(call.settings, call.request) as span:
+                with span.current():
+                    info = await self._acreate_task(call, pools)
+                run.created(info.task_id)
+                span.task(info.task_id)
+                route = self._status_route(info.task_id, call.request)
+                while True:
+                    await asyncio.sleep(run.next_delay())
+                    with span.current():
+                        status = await self._asend(route, request_timeout, max_retries)
+                    run.check(status)
+                    if status.done:
+                        break
+                    yield status
+                if status.response is not None:
+                    span.response(status.response)
+            # The last status leaves after the span ended: a caller that stops reading once it
+            # has the answer did not leave the run early.
+            yield status
+        except BaseException as exc:
+            if run.should_stop(exc) and call.stopper is not None:
+                call.stopper.astop(pools, call.session_id)
+            raise
+
+    def run_task(
+        self,
+        request: AgentRequest,
+        *,
+        poll_interval: float = 2.0,
+        timeout: float | None = None,
+        request_timeout: TimeoutLike = NOT_GIVEN,
+        max_retries: int | None = None,
+    ) -> AgentResponse:
+        """Run ``request`` as a background task and wait for its answer: :meth:`create_task`,
+        then :meth:`get_task` every ``poll_interval`` seconds until it ends. For agents that
+        run for minutes, where an HTTP answer held open that long is fragile.
+
+        Returns the same :class:`~lyzr_stream.AgentResponse` a one-shot :meth:`chat` gives.
+        A failed task raises :class:`~lyzr_stream.TaskFailedError` (an ``AgentError``: the
+        service's ``reason`` and the ``task_id``); past ``timeout`` seconds,
+        :class:`~lyzr_stream.APITimeoutError` with ``task_id``, the task left running (resume
+        with :meth:`get_task`). Ctrl-C or an error of a poll stops the run's session (best
+        effort). See :meth:`task_updates` for the rest."""
+        updates = self.task_updates(
+            request,
+            poll_interval=poll_interval,
+            timeout=timeout,
+            request_timeout=request_timeout,
+            max_retries=max_retries,
+        )
+        with closing(updates):
+            for status in updates:
+                if status.response is not None:
+                    return status.response
+        raise AssertionError("a task's updates ended before its answer")  # pragma: no cover
+
+    async def arun_task(
+        self,
+        request: AgentRequest,
+        *,
+        poll_interval: float = 2.0,
+        timeout: float | None = None,
+        request_timeout: TimeoutLike = NOT_GIVEN,
+        max_retries: int | None = None,
+    ) -> AgentResponse:
+        """Async form of :meth:`run_task` (cancelling it stops the run's session)."""
+        updates = self.atask_updates(
+            request,
+            poll_interval=poll_interval,
+            timeout=timeout,
+            request_timeout=request_timeout,
+            max_retries=max_retries,
+        )
+        async with aclosing(updates):
+            async for status in updates:
+                if status.response is not None:
+                    return status.response
+        raise AssertionError("a task's updates ended before its answer")  # pragma: no cover
+
     # -- connections -----------------------------------------------------------------------------
     def _check_open(self) -> None:
         if self._closed:
@@ -772,3 +1081,71 @@ def _chat_parser(call: AgentCall, span: _ChatSpan) -> Callable[[bytes], AgentRes
         return response
 
     return parse
+
+
+# -- background tasks ----------------------------------------------------------------------------
+def _created_parser(call: AgentCall) -> Callable[[bytes], TaskInfo]:
+    """How a create answer becomes the task's info (with the session the run uses)."""
+    return lambda body: parse_created_task(body, call.session_id)
+
+
+class _TaskRun:
+    """The waiting rule of one task run, for the sync and async loops alike: when to poll
+    next, when to give up (``timeout``: the task keeps running), what ends it, and whether
+    leaving now should stop the run's session."""
+
+    __slots__ = ("_deadline", "_ended", "_interval", "_secrets", "_timeout", "task_id")
+
+    def __init__(self, call: AgentCall, poll_interval: float, timeout: float | None) -> None:
+        self._interval = poll_interval
+        self._timeout = timeout
+        self._deadline = None if timeout is None else time.monotonic() + timeout
+        self._secrets = call.settings.secrets
+        #: Ended on the service (completed, failed) or left running on purpose (the timeout).
+        self._ended = False
+        self.task_id: str | None = None
+
+    def created(self, task_id: str) -> None:
+        self.task_id = task_id
+
+    def next_delay(self) -> float:
+        """Seconds until the next poll; past the timeout, the timeout error (the last poll
+        happens at the deadline)."""
+        if self._deadline is None:
+            return self._interval
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            self._ended = True  # left running on purpose: no stop
+            error = APITimeoutError(
+                f"the background task {self.task_id} was still running after {self._timeout} s;"
+                f" it goes on: resume with get_task({self.task_id!r})",
+                kind="task",
+                task_id=self.task_id,
+            )
+            error.may_have_run = True
+            raise error
+        return min(self._interval, left)
+
+    def check(self, status: TaskStatus) -> None:
+        """A poll's status: a failed task raises ``TaskFailedError``."""
+        if not status.done:
+            return
+        self._ended = True
+        if status.failed:
+            reason = status.error or "the service gave no reason"
+            raise redacted(
+                TaskFailedError(
+                    f"agent error: the background task {status.task_id} failed: {reason}",
+                    task_id=status.task_id,
+                    reason=reason,
+                ),
+                self._secrets,
+            )
+
+    def should_stop(self, exc: BaseException) -> bool:
+        """Whether leaving with ``exc`` asks the service to stop the run: not once it ended or
+        was left running on purpose, nor when creating the task failed with an error (no task;
+        ``_create_task`` stops a create that timed out itself)."""
+        if self._ended:
+            return False
+        return self.task_id is not None or not isinstance(exc, LyzrError)

@@ -33,6 +33,7 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitError",
     "StreamInterruptedError",
+    "TaskFailedError",
     "UnprocessableEntityError",
     "check_extra",
     "check_int_in_range",
@@ -167,13 +168,22 @@ class APIConnectionError(LyzrError):
 
 
 class APITimeoutError(APIConnectionError):
-    """A timeout fired. ``kind`` names which one: connect, first_byte, read, write, pool, total."""
+    """A timeout fired. ``kind`` names which one: connect, first_byte, read, write, pool, total,
+    or ``task`` (``LyzrClient.run_task`` waited its ``timeout`` for a background task that is
+    still running: ``task_id`` names it, to resume with ``get_task``)."""
 
     def __init__(
-        self, message: str, *, kind: str, partial_text: str = "", request_sent: bool = True
+        self,
+        message: str,
+        *,
+        kind: str,
+        partial_text: str = "",
+        request_sent: bool = True,
+        task_id: str | None = None,
     ) -> None:
         super().__init__(message, partial_text=partial_text, request_sent=request_sent)
         self.kind = kind
+        self.task_id = task_id
 
 
 class APIResponseValidationError(LyzrError):
@@ -194,6 +204,18 @@ class StreamInterruptedError(APIConnectionError):
 
 class AgentError(LyzrError):
     """The agent reported a failure inside a successful (200) stream, e.g. ``[ERROR] ...``."""
+
+
+class TaskFailedError(AgentError):
+    """A background task ended ``failed`` (``LyzrClient.run_task``): ``task_id`` names it and
+    ``reason`` is the service's error text."""
+
+    may_have_run = True
+
+    def __init__(self, message: str, *, task_id: str, reason: str) -> None:
+        super().__init__(message)
+        self.task_id = task_id
+        self.reason = reason
 
 
 class APIStatusError(LyzrError):

@@ -72,6 +72,7 @@ __all__ = [
     "traced_call",
     "traced_events",
     "traced_retrieval",
+    "traced_task",
 ]
 
 CAPTURE_CONTENT_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
@@ -595,6 +596,50 @@ def traced_retrieval(
         elapsed = time.monotonic() - started
         _guarded("recording a metric", instruments.duration.record, elapsed, metric_attrs)
         span.end()
+
+
+# -- background tasks ----------------------------------------------------------------------------
+class _NoTask(_NoCall):
+    """What :func:`traced_task` yields when nothing is recorded."""
+
+    __slots__ = ()
+
+    @contextmanager
+    def current(self) -> Iterator[None]:
+        yield
+
+    def task(self, task_id: str) -> None:
+        pass
+
+
+class _Task(_Call):
+    """A background task's invocation: one span from its creation to its answer."""
+
+    __slots__ = ()
+
+    def task(self, task_id: str) -> None:
+        """The task is created: its id on the span (``lyzr.task.id``)."""
+        self.span.set("lyzr.task.id", task_id)
+
+
+_NO_TASK = _NoTask()
+
+
+@contextmanager
+def traced_task(
+    settings: ClientSettings, request: AgentRequest
+) -> Generator[_Task | _NoTask, None, None]:
+    """A span around one background task run (``run_task``, ``task_updates``): the create
+    request, every poll and the answer, reported by the caller (``response``). Current only
+    where the caller says (``current()``, around each request), since the run spans the
+    caller's own code between polls (a generator's yields)."""
+    instruments = _instruments()
+    if instruments is None:
+        yield _NO_TASK
+        return
+    call = _Task(instruments, settings, request, streaming=False)
+    with call:
+        yield call
 
 
 def note_retry(attempt: int, error: BaseException, delay: float) -> None:

@@ -21,6 +21,7 @@ from pydantic import (
     PrivateAttr,
     SecretStr,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -30,6 +31,7 @@ from .._events import AgentEvent
 from .._http.limits import DEFAULT_TIMEOUTS, Timeouts
 from .._request import extra_body_problem, own_error
 from .._response import AgentResponse
+from .._routes.tasks import check_wait
 from ..dialects._sse import DEFAULT_MAX_EVENT_BYTES
 from .conversation import CALL_OPTION_NAMES, MessageMode
 
@@ -144,6 +146,23 @@ class LyzrModelFields(BaseModel):
     events_url: str | None = Field(
         default=None, description="Events channel ws(s):// URL (LYZR_EVENTS_URL)."
     )
+    # -- background tasks (issue 27) --
+    run_as_task: bool = Field(
+        default=False,
+        description="Run every call as a background task polled for its answer (Lyzr v3; for "
+        "agents that run for minutes): a stream gives the answer as one chunk when the task "
+        "completes, its progress as agent events before. No local tools.",
+    )
+    task_poll_interval: float = Field(
+        default=2.0, description="Seconds between polls of a background task (run_as_task)."
+    )
+
+    @field_validator("task_poll_interval", mode="before")
+    @classmethod
+    def _poll_interval_is_a_number(cls, value: Any) -> Any:
+        # Checked as given: pydantic would turn True into 1.0 and "2" into 2.0.
+        check_wait(value, None)
+        return value
 
     def __repr_args__(self) -> Iterable[tuple[str | None, Any]]:
         """The pydantic repr's fields, with a URL's user info and query shown as [redacted]."""
@@ -161,8 +180,19 @@ class LyzrModelFields(BaseModel):
         self._check_fields()
         # Every argument is checked here, at construction: key, URL, dialect, timeouts.
         self._client = self._own(self._new_client(self.api_key))
+        self._check_task_fields(self._client)
         self.api_key = self._client.settings.api_key
         return self
+
+    def _check_task_fields(self, client: LyzrClient) -> None:
+        """``run_as_task`` only with a dialect whose service runs background tasks (the poll
+        interval is checked as given, by its field validator)."""
+        dialect = client.settings.dialect
+        if self.run_as_task and not dialect.has_tasks:
+            raise InvalidRequestError(
+                f"run_as_task needs a service with background tasks; the {dialect.name!r} "
+                "dialect's has none (use dialect='lyzr-v3')"
+            )
 
     def _own(self, client: LyzrClient) -> LyzrClient:
         """``client`` as this model's: a closed model's error names the model's class."""

@@ -114,6 +114,7 @@ def _parser() -> argparse.ArgumentParser:
         help="attach a file (PDF, DOCX, PPTX, XLSX, XLS, JPEG, PNG) to the first message",
     )
     _session_commands(commands, agent_options)
+    _task_commands(commands, ask, agent_options)
     emulator = commands.add_parser("emulator", help="serve the agent-service emulator")
     emulator.add_argument("--host", default="127.0.0.1")
     emulator.add_argument("--port", type=int, default=8080)
@@ -288,6 +289,8 @@ def _ask(args: argparse.Namespace, variables: dict[str, str]) -> int:
     question = args.question
     if question in (None, "-"):
         question = sys.stdin.read()
+    if args.task:
+        return _ask_task(args, question, variables)
     with _client(args) as client:
         stream = client.stream(_request(args, question, variables))
         with stream:
@@ -360,6 +363,72 @@ def _history(args: argparse.Namespace) -> int:
         for entry in client.session_history(args.session, agent_id=args.agent_id):
             who = {"user": "you", "assistant": "agent"}.get(entry.role, entry.role)
             sys.stdout.write(style(_DIM, f"{who}> ") + entry.content + "\n")
+    return 0
+
+
+# -- background tasks and stopping (issue 27) ------------------------------------------------------
+def _task_commands(
+    commands: Any, ask: argparse.ArgumentParser, agent_options: Callable[[Any], None]
+) -> None:
+    """``ask --task`` (and ``--poll-interval``), and the ``stop`` command."""
+    ask.add_argument(
+        "--task",
+        action="store_true",
+        help="run the question as a background task and wait for its answer (for agents that "
+        "run for minutes; progress goes to stderr on a terminal)",
+    )
+    ask.add_argument(
+        "--poll-interval",
+        type=float,
+        default=2.0,
+        metavar="SECONDS",
+        help="with --task: seconds between polls (default 2)",
+    )
+    stop = commands.add_parser("stop", help="stop the agent running in a session")
+    agent_options(stop)
+    stop.add_argument("session", metavar="SESSION_ID", help="the session to stop")
+
+
+def _ask_task(args: argparse.Namespace, question: str, variables: dict[str, str]) -> int:
+    """``ask --task``: the answer of a background task (Ctrl-C stops the run's session)."""
+    err = sys.stderr
+    report = err.isatty()
+    response = None
+    with _client(args) as client:
+        updates = client.task_updates(
+            _request(args, question, variables), poll_interval=args.poll_interval
+        )
+        seen: tuple[str, Any] | None = None
+        for status in updates:
+            if report and not status.done and (status.status, status.progress) != seen:
+                seen = (status.status, status.progress)
+                progress = f" ({status.progress})" if status.progress is not None else ""
+                err.write(f"[task {status.task_id}] {status.status}{progress}\n")
+            response = status.response or response
+    assert response is not None  # the updates end with the completed task's answer
+    if args.json:
+        result = {
+            "text": response.text,
+            "reasoning": response.reasoning,
+            "agent_id": response.agent_id,
+            "session_id": response.session_id,
+            "user_id": response.user_id,
+            "message_id": response.message_id,
+            "finish_reason": response.finish_reason,
+            "metadata": dict(response.metadata),
+        }
+        json.dump(result, sys.stdout, default=str, ensure_ascii=False)
+    else:
+        sys.stdout.write(response.text)
+    sys.stdout.write("\n")
+    return 0
+
+
+def _stop(args: argparse.Namespace) -> int:
+    """``stop SESSION_ID``: ask the service to stop the session's running agent."""
+    with _client(args) as client:
+        client.stop_session(args.session)
+    sys.stdout.write(f"stop sent for session {args.session}\n")
     return 0
 
 
@@ -441,6 +510,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _emulator(args)
     if args.command == "history":
         return _run_guarded(lambda: _history(args))
+    if args.command == "stop":
+        return _run_guarded(lambda: _stop(args))
     if args.command == "playground":
         return _playground(args, parser)
     if args.command == "retrieve":

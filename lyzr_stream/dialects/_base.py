@@ -149,6 +149,9 @@ class Dialect(ABC):
     #: The service has knowledge bases readable over its retrieval route, on a host of its own
     #: (``LyzrClient.retrieve``, ``rag_base_url``).
     has_knowledge_bases: ClassVar[bool] = False
+    #: The service runs an agent as a background task polled for its answer
+    #: (``LyzrClient.create_task``, ``get_task``, ``run_task``; Lyzr's task routes).
+    has_tasks: ClassVar[bool] = False
     #: The client can start a fresh session on its own (:meth:`new_session_id`): False when
     #: sessions must exist on the service first (aisquare).
     makes_sessions: ClassVar[bool] = True

@@ -513,6 +513,7 @@ class LyzrV3Dialect(Dialect):
     has_files: ClassVar[bool] = True
     has_sessions: ClassVar[bool] = True
     has_knowledge_bases: ClassVar[bool] = True
+    has_tasks: ClassVar[bool] = True
     has_agent_events: ClassVar[bool] = True
     provider_name: ClassVar[str | None] = "lyzr"
 

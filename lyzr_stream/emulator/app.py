@@ -14,6 +14,7 @@ from . import (
     lyzr_v2,
     lyzr_v3,
     sessions,
+    tasks,
 )
 from .state import EMULATOR_API_KEY, EmulatorState
 
@@ -32,6 +33,7 @@ def create_app(
         *agent_events.routes,
         *assets.routes, *sessions.routes,  # files and session memory (issue 17)
         *knowledge.routes,  # knowledge bases (the rag host's routes, same server)
+        *tasks.routes,  # background tasks (issue 27)
     ]
     app = Starlette(routes=routes)
     app.router.redirect_slashes = False

@@ -25,6 +25,10 @@ Specs (one per request):
 - ``extra-result``: the upload route answers one result more than the files it received (an
   answer that does not match the request).
 
+The background-task poll route (``GET /v3/inference/task/{id}``) takes its fault from
+``x-emulator-poll-fault`` instead (``status``, ``html``, ``fail-first``), so the polls can
+misbehave while the create request does not (see ``tasks.py``).
+
 Connection faults (``reset``, ``reset-first:<k>``, ``close-first:<k>``) need the raw socket,
 which ASGI does not expose: the TCP front at ``Emulator.front_url`` acts on them (see
 ``front.py``) and the app ignores them. ``Emulator.refusing_url`` refuses every connection.

@@ -45,7 +45,7 @@ from .http import (
 )
 from .tool_agents import json_object_example, schema_example
 
-__all__ = ["answering", "escape_fragment", "payload", "prepare", "routes"]
+__all__ = ["answering", "chat_document", "escape_fragment", "payload", "prepare", "routes"]
 
 # "&" is escaped in both modes: clients decode HTML entities too, so a literal "&amp;" in an
 # answer survives only if the server escapes the ampersand.
@@ -320,6 +320,15 @@ async def chat(request: Request, call: AgentCall, answer: Answer) -> Response:
     )
     if answer.error is not None:
         return JSONResponse({"detail": answer.error}, status_code=500)
+    document = chat_document(call, answer)
+    if answer.tool_call is None:
+        state_of(request).remember(call.session_id, "assistant", answer.text)
+    # ASCII JSON: a lone surrogate in an answer cannot be written as UTF-8.
+    return Response(json.dumps(document), media_type="application/json")
+
+
+def chat_document(call: AgentCall, answer: Answer) -> dict[str, Any]:
+    """The one-shot answer's JSON document (also a completed background task's ``result``)."""
     message_id = str(uuid.uuid4())
     document: dict[str, Any] = {
         "response": "" if answer.tool_call else answer.text,
@@ -333,10 +342,7 @@ async def chat(request: Request, call: AgentCall, answer: Answer) -> Response:
     if answer.tool_call is not None:
         document["requires_local_execution"] = True
         document["messages"] = answer.tool_call.get("messages", [])
-    else:
-        state_of(request).remember(call.session_id, "assistant", answer.text)
-    # ASCII JSON: a lone surrogate in an answer cannot be written as UTF-8.
-    return Response(json.dumps(document), media_type="application/json")
+    return document
 
 
 routes = [

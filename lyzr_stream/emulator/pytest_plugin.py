@@ -1,8 +1,9 @@
 """Pytest plugin: ``pytest_plugins = ["lyzr_stream.emulator.pytest_plugin"]``.
 
 Provides ``lyzr_emulator``: one emulator server per test session (starting it once keeps the
-suite fast), handed to each test with a clean recorder: recorded requests, session memory and
-fault counters are reset before every test that asks for it, so a test never sees another
+suite fast), handed to each test with a clean recorder: recorded requests, session memory,
+background tasks (``lyzr_emulator.tasks``) and fault counters are reset before every test that
+asks for it, so a test never sees another
 test's requests. ``lyzr_emulator_server`` is the same server without the reset, for
 session-scoped fixtures of your own.
 """

@@ -16,12 +16,13 @@ from .front import ConnectionFront, unused_loopback_port
 from .http import quiet_injected_disconnects
 from .knowledge import KnowledgeBases
 from .state import EMULATOR_API_KEY, EmulatorState, RecordedRequest
+from .tasks import TaskStore
 
 __all__ = ["Emulator"]
 
 _LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 # The app-state stores that reset() empties (the agent-event hub holds live sockets: kept).
-_RESETTABLE_STORES = ("lyzr_assets", "lyzr_sessions", "lyzr_knowledge")
+_RESETTABLE_STORES = ("lyzr_assets", "lyzr_sessions", "lyzr_knowledge", "lyzr_tasks")
 
 
 class Emulator:
@@ -102,14 +103,18 @@ class Emulator:
         return self.state.stop_requests
 
     # -- knowledge bases --
-    def add_knowledge_base(
-        self, rag_id: str, chunks: Sequence[Mapping[str, Any] | str]
-    ) -> None:
+    def add_knowledge_base(self, rag_id: str, chunks: Sequence[Mapping[str, Any] | str]) -> None:
         """Serve a knowledge base ``rag_id`` (on the retrieval route, ``rag_base_url`` =
         ``base_url``) holding ``chunks``: texts, or retrieval results without ``score``
         (``{"text", "source"?, "metadata"?, "page"?, ...}``). Forgotten by :meth:`reset`; the
         built-in ``kb-handbook`` and ``kb-empty`` stay."""
         KnowledgeBases.of(self.app).add(rag_id, chunks)
+
+    @property
+    def tasks(self) -> list[dict[str, Any]]:
+        """The background tasks created since the last reset, oldest first: ``task_id``,
+        ``agent_id``, ``session_id``, ``status``, ``polls`` (answered so far), ``error``."""
+        return TaskStore.of(self.app).summaries()
 
     def reset(self) -> None:
         """Forget recorded requests, session memory, created sessions, uploads, added knowledge

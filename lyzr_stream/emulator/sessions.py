@@ -31,7 +31,9 @@ from .http import record, state_of
 
 __all__ = ["routes"]
 
-_CHAT_PATHS = frozenset({"/v3/inference/stream/", "/v3/inference/chat/"})
+_CHAT_PATHS = frozenset(
+    {"/v3/inference/stream/", "/v3/inference/chat/", "/v3/inference/task/"}
+)
 _STORE_LOCK = threading.Lock()
 
 

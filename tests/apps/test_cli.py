@@ -230,3 +230,63 @@ def test_chat_events_shows_server_tools_and_progress_as_they_happen(
     finally:
         child.close(force=True)
     assert child.exitstatus == 0
+
+
+# -- background tasks and stop (issue 27) ----------------------------------------------------------
+def _run(em: Emulator, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, *args], env=cli_env(em), capture_output=True, text=True, timeout=30
+    )
+
+
+def test_ask_task_prints_the_answer_of_a_background_task(lyzr_emulator: Emulator) -> None:
+    done = _run(
+        lyzr_emulator, "ask", "--task", "--poll-interval", "0.05", "--agent-id", "echo", "hi"
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "You said: hi\n"
+    paths = [(r.method, r.path) for r in lyzr_emulator.requests]
+    assert paths[0] == ("POST", "/v3/inference/task/")
+    assert paths.count(("POST", "/v3/inference/task/")) == 1
+    assert "/v3/inference/stream/" not in {p for _, p in paths}
+    assert [t["status"] for t in lyzr_emulator.tasks] == ["completed"]
+
+
+def test_ask_task_json_and_a_failed_task(lyzr_emulator: Emulator) -> None:
+    done = _run(
+        lyzr_emulator,
+        "ask", "--task", "--poll-interval", "0.05", "--json", "--agent-id", "echo",
+        "--session-id", "cli-task", "hey",
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert (result["text"], result["session_id"]) == ("You said: hey", "cli-task")
+    failed = _run(
+        lyzr_emulator, "ask", "--task", "--poll-interval", "0.05", "--agent-id", "fail-midway", "x"
+    )
+    assert failed.returncode == 1
+    assert failed.stdout == ""
+    assert "TaskFailedError" in failed.stderr and "Agent crashed midway" in failed.stderr
+
+
+def test_stop_sends_a_stop_for_the_session(lyzr_emulator: Emulator) -> None:
+    done = _run(lyzr_emulator, "stop", "cli-stop-1")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "stop sent for session cli-stop-1\n"
+    assert lyzr_emulator.stop_requests == ["cli-stop-1"]
+
+
+def test_stop_errors_exit_1(lyzr_emulator: Emulator) -> None:
+    no_route = _run(lyzr_emulator, "stop", "--dialect", "lyzr-v2", "s1")
+    assert no_route.returncode == 1
+    assert "InvalidRequestError" in no_route.stderr and "stop route" in no_route.stderr
+    blank = _run(lyzr_emulator, "stop", " ")
+    assert blank.returncode == 1 and "session_id" in blank.stderr
+    env = {**cli_env(lyzr_emulator), "LYZR_API_KEY": "wrong-key-123456"}
+    denied = subprocess.run(
+        [*CLI, "stop", "s1"], env=env, capture_output=True, text=True, timeout=30
+    )
+    assert denied.returncode == 1 and "AuthenticationError" in denied.stderr
+    assert lyzr_emulator.stop_requests == []
+    usage = _run(lyzr_emulator, "stop")
+    assert usage.returncode == 2 and "SESSION_ID" in usage.stderr

@@ -768,3 +768,34 @@ def test_failed_retrieval_span_has_the_error_and_retries_and_no_secret(
     assert failed.status.status_code == trace.StatusCode.ERROR
     assert FAKE_KEY not in failed.name
     assert FAKE_KEY not in json.dumps(dict(failed.attributes or {}))
+
+
+# -- background tasks (issue 27) -------------------------------------------------------------------
+def test_a_task_run_is_one_invocation_span(otel: Recorded, lyzr_emulator: Emulator) -> None:
+    headers = {"x-emulator-task-polls": "2", "x-emulator-poll-fault": "fail-first:1:503"}
+    with make_client(lyzr_emulator, default_headers=headers) as client:
+        response = client.run_task(_request(session_id="otel-t1"), poll_interval=0.01)
+    span = otel.invocation()
+    _check_invocation(span, lyzr_emulator, session="otel-t1", provider="lyzr")
+    attrs = span.attributes or {}
+    assert attrs["lyzr.task.id"] == lyzr_emulator.tasks[0]["task_id"]
+    assert attrs["gen_ai.response.id"] == response.message_id
+    assert attrs["gen_ai.response.finish_reasons"] == ("stop",)
+    assert "lyzr.early_exit" not in attrs  # run_task stops reading at the answer: not early
+    # The poll that was refused and retried is an event of the invocation's span.
+    assert [e.name for e in span.events] == ["lyzr.retry"]
+    assert len(otel.points("gen_ai.client.operation.duration")) == 1
+
+
+async def test_a_failed_async_task_run_marks_its_span(
+    otel: Recorded, lyzr_emulator: Emulator
+) -> None:
+    from lyzr_stream import TaskFailedError
+
+    async with make_client(lyzr_emulator) as client:
+        with pytest.raises(TaskFailedError):
+            await client.arun_task(_request("fail-midway"), poll_interval=0.01)
+    attrs = otel.invocation().attributes or {}
+    assert attrs["error.type"] == "TaskFailedError"
+    assert "lyzr.early_exit" not in attrs
+    assert attrs["lyzr.task.id"] == lyzr_emulator.tasks[0]["task_id"]

@@ -297,9 +297,7 @@ from lyzr_stream._routes.knowledge import (  # noqa: E402
 
 
 def test_retrieve_route_encodes_the_id_and_every_parameter() -> None:
-    route = retrieve_route(
-        "kb/1 ?", "a&b=c ü", top_k=3, retrieval_type="mmr", score_threshold=0.25
-    )
+    route = retrieve_route("kb/1 ?", "a&b=c ü", top_k=3, retrieval_type="mmr", score_threshold=0.25)
     assert route.service.host == "rag_base_url"
     assert route.request.method == "GET"
     assert route.request.path == (
@@ -436,3 +434,133 @@ def test_knowledge_base_feature_refuses_bad_input(
 ) -> None:
     with pytest.raises(InvalidRequestError, match=named):
         knowledge_base_feature(*args, **kwargs)
+
+
+# -- background tasks (issue 27) -----------------------------------------------------------------
+def _v3_parse(result: bytes, task_id: str) -> Any:
+    from lyzr_stream import AgentRequest
+    from lyzr_stream.dialects import get_dialect
+
+    request = AgentRequest(agent_id="a1", message="hi", user_id="u1", session_id="s1")
+    return get_dialect("lyzr-v3").parse_chat(result, request)
+
+
+def test_a_created_task_is_read_leniently_and_strictly() -> None:
+    from lyzr_stream._routes.tasks import parse_created_task
+
+    info = parse_created_task(
+        b'{"task_id": "t1", "status": "pending", "created_at": "2026-01-01T00:00:00Z", "x": 1}',
+        "s1",
+    )
+    assert (info.task_id, info.status, info.created_at, info.session_id) == (
+        "t1",
+        "pending",
+        "2026-01-01T00:00:00Z",
+        "s1",
+    )
+    assert info.raw["x"] == 1
+    # ``id`` for ``task_id``; no status reads as pending; a numeric time is kept as text.
+    other = parse_created_task(b'{"id": "t2", "created_at": 1700000000}')
+    assert (other.task_id, other.status, other.created_at) == ("t2", "pending", "1700000000")
+    for body in (b'{"status": "pending"}', b'{"task_id": ""}', b"[]", b"", b'"t3"'):
+        with pytest.raises(APIResponseValidationError):
+            parse_created_task(body)
+
+
+def test_a_task_status_is_read_in_each_phase() -> None:
+    from lyzr_stream import AgentResponse
+    from lyzr_stream._routes.tasks import parse_task_status
+
+    working = parse_task_status(
+        b'{"status": "IN_PROGRESS", "progress": {"step": 2}, "metadata": {"k": "v"}}',
+        "t1",
+        _v3_parse,
+    )
+    assert (working.status, working.done, working.progress, working.metadata) == (
+        "in_progress",
+        False,
+        {"step": 2},
+        {"k": "v"},
+    )
+    result = {
+        "response": "<think>hm</think>Done.",
+        "session_id": "s9",
+        "message_id": "m1",
+        "metadata": {},
+        "tool_calls": [
+            {
+                "id": "c0",
+                "type": "function",
+                "function": {"name": "search", "arguments": "{}"},
+                "result": "ok",
+            },
+        ],
+        "extra": True,
+    }
+    body = json.dumps({"task_id": "t1", "status": "completed", "result": result}).encode()
+    done = parse_task_status(body, "t1", _v3_parse)
+    assert done.done and not done.failed
+    response = done.response
+    assert isinstance(response, AgentResponse)
+    assert (response.text, response.reasoning, response.message_id) == ("Done.", "hm", "m1")
+    assert (response.session_id, response.agent_id, response.user_id) == ("s9", "a1", "u1")
+    assert [a.name for a in response.tool_activity] == ["search", "search"]
+    bare = parse_task_status(b'{"status": "completed", "result": "just text"}', "t1", _v3_parse)
+    assert bare.response is not None and bare.response.text == "just text"
+
+
+def test_a_failed_task_and_unusable_answers() -> None:
+    from lyzr_stream._routes.tasks import parse_task_status
+
+    def failed(body: bytes) -> Any:
+        return parse_task_status(body, "t1", _v3_parse)
+
+    assert failed(b'{"status": "failed", "error": "boom"}').error == "boom"
+    assert failed(b'{"status": "failed", "error": {"message": "nested"}}').error == "nested"
+    assert failed(b'{"status": "failed"}').error == "the service gave no reason"
+    stopped = failed(b'{"status": "cancelled"}')
+    assert (stopped.status, stopped.done, stopped.failed) == ("failed", True, True)
+    for body in (
+        b'{"progress": 3}',  # no status
+        b'{"status": ""}',
+        b'{"status": "completed"}',  # completed without a result
+        b'{"status": "completed", "result": 5}',
+        b"not json",
+        b"[1]",
+    ):
+        with pytest.raises(APIResponseValidationError):
+            failed(body)
+
+
+def test_the_task_requests_are_built_without_io() -> None:
+    from lyzr_stream import AgentRequest
+    from lyzr_stream._routes.tasks import (
+        TASKS,
+        check_wait,
+        task_path,
+        task_request,
+        task_status_route,
+    )
+    from lyzr_stream.dialects import get_dialect
+    from lyzr_stream.dialects._base import Credentials
+
+    v3 = get_dialect("lyzr-v3")
+    request = AgentRequest(agent_id="a1", message="hi", user_id="u1", session_id="s1")
+    chat = v3.chat_request(request, Credentials(SecretStr("k-123456")))
+    create = task_request(chat)
+    assert (create.method, create.path) == ("POST", "/v3/inference/task/")
+    assert (create.json, dict(create.headers)) == (chat.json, dict(chat.headers))
+    route = task_status_route("t 1/2", _v3_parse)
+    assert (route.request.method, route.request.path) == ("GET", "/v3/inference/task/t%201%2F2")
+    assert route.request.json is None
+    assert route.service is TASKS and TASKS.offered_by(v3)
+    assert not TASKS.offered_by(get_dialect("lyzr-v2"))
+    assert route.parse(b'{"status": "pending"}').task_id == "t 1/2"
+    for bad in ("", " ", "..", None):
+        with pytest.raises(InvalidRequestError, match="task_id"):
+            task_path(bad)  # type: ignore[arg-type]
+    check_wait(0.5, None)
+    check_wait(2, 60)
+    for interval, timeout in ((0, None), (1, 0), (float("nan"), None), (1, float("inf"))):
+        with pytest.raises(InvalidRequestError):
+            check_wait(interval, timeout)
