@@ -113,7 +113,8 @@ def test_a_test_can_add_a_knowledge_base(lyzr_emulator: Emulator, client: LyzrCl
     lyzr_emulator.add_knowledge_base(
         "kb odd&id", ["Penguins live in Antarctica.", {"text": "Owls hunt at night."}]
     )
-    [chunk] = client.retrieve("kb odd&id", "where do penguins live")
+    chunk, other = client.retrieve("kb odd&id", "where do penguins live")
+    assert other.score < chunk.score
     assert (chunk.text, chunk.id, chunk.chunk_index) == (
         "Penguins live in Antarctica.", "kb odd&id-0", 0
     )
