@@ -120,6 +120,17 @@ def _register_screenshot_agent() -> None:
 _register_screenshot_agent()
 
 
+def finished_turns(driver: Any) -> int:
+    """How many answers in the page's thread have ended (their copy button shows)."""
+    script = "return document.querySelectorAll('#thread .turn .copy:not([hidden])').length"
+    return int(driver.execute_script(script))
+
+
+def wait_for_turns(driver: Any, count: int, timeout: float = 10.0) -> None:
+    """Wait until ``count`` answers of the thread have ended."""
+    wait_for(lambda: finished_turns(driver) >= count, timeout, f"{count} finished answers")
+
+
 def capture_screenshot(driver: Any, url: str) -> bytes:
     """The playground at ``url`` (served on the chat-messages dialect, so tools show) with a
     two-turn thread from ``markdown-demo``: a code block, a list, inline code and a link. PNG."""
@@ -135,16 +146,7 @@ def capture_screenshot(driver: Any, url: str) -> bytes:
     question = driver.find_element(By.ID, "question")
     for turn, text in enumerate(SCREENSHOT_QUESTIONS, start=1):
         question.send_keys(text, Keys.ENTER)
-        wait_for(
-            lambda turn=turn: (
-                driver.execute_script(
-                    "return document.querySelectorAll('#thread .turn .copy:not([hidden])').length"
-                )
-                == turn
-            ),
-            10,
-            f"answer {turn}",
-        )
+        wait_for_turns(driver, turn)
     driver.execute_script("document.activeElement.blur(); window.scrollTo(0, 0)")
     png: bytes = driver.get_screenshot_as_png()
     return png

@@ -288,7 +288,7 @@ function startTurn(question) {
   const item = element("li", "turn");
   item.setAttribute("aria-busy", "true");
   const asked = element("div", "bubble question");
-  asked.append(element("span", "visually-hidden", "You: "), document.createTextNode(question));
+  asked.append(element("span", "visually-hidden", "You: "), element("span", "text", question));
   const reply = element("div", "bubble reply");
   const reasoningBlock = element("details", "reasoning-block");
   reasoningBlock.open = true;
@@ -388,12 +388,9 @@ function onFinished(event) {
 }
 
 function onError(event) {
+  // What arrived before the failure stays on the page (rendered when the turn finishes).
+  if (event.partial_text) page.turn.text = event.partial_text;
   onFinished(event);
-  // What arrived before the failure stays on the page.
-  if (event.partial_text && page.turn.text !== event.partial_text) {
-    page.turn.text = event.partial_text;
-    page.turn.answerNode.data = event.partial_text;
-  }
   showError(`${event.error}: ${event.message}`, event.partial_text);
   setStatus("error");
 }
