@@ -637,6 +637,56 @@ def test_the_page_in_a_headless_browser(emulator: Emulator) -> None:
         _page_on_lyzr_v3(driver, emulator)
 
 
+#: The page's markdown renderer: source -> the DOM it builds (serialised by the test, in the
+#: browser). Tags in the text stay text, links keep http/https/mailto only.
+RENDERED = [
+    (
+        "a *b* **c** `d` snake_case_name",
+        "<p>a <em>b</em> <strong>c</strong> <code>d</code> snake_case_name</p>",
+    ),
+    ("```\nunclosed\n<b>x</b>", "<pre><code>unclosed\n&lt;b&gt;x&lt;/b&gt;</code></pre>"),
+    (
+        "**bold [link](https://e.com/a_(b))**",
+        '<p><strong>bold <a href="https://e.com/a_(b)" rel="noopener noreferrer nofollow" '
+        'target="_blank">link</a></strong></p>',
+    ),
+    (
+        "# Title\n### Small\n> quoted *x*\n> more\n\n---\n3. three\n4. four",
+        "<h3>Title</h3><h5>Small</h5><blockquote><p>quoted <em>x</em><br>more</p></blockquote>"
+        '<hr><ol start="3"><li>three</li><li>four</li></ol>',
+    ),
+    ("line one\nline two\n\n&lt;b&gt;", "<p>line one<br>line two</p><p>&amp;lt;b&amp;gt;</p>"),
+    ("- a\n  continued\n- b\n\ntext", "<ul><li>a<br>continued</li><li>b</li></ul><p>text</p>"),
+    ("``code with ` tick`` and ** no **", "<p><code>code with ` tick</code> and ** no **</p>"),
+    (
+        "[j](javascript:alert(1)) [d](data:text/html,x) [r](/api/config) [n]([m](https://e.com))",
+        "<p>[j](javascript:alert(1)) [d](data:text/html,x) [r](/api/config) "
+        "[n]([m](https://e.com))</p>",
+    ),
+    (
+        '<img src=x onerror="window.__pwned=1"><script>window.__pwned=1</script>',
+        '<p>&lt;img src=x onerror="window.__pwned=1"&gt;&lt;script&gt;window.__pwned=1'
+        "&lt;/script&gt;</p>",
+    ),
+]
+
+
+def test_the_markdown_renderer_in_a_headless_browser(playground: PlaygroundServer) -> None:
+    reason = browser_unavailable()
+    if reason is not None:
+        pytest.skip(f"no browser: {reason}")
+    serialise = (
+        "const box = document.createElement('div');"
+        "box.append(renderMarkdown(arguments[0])); return box.innerHTML"
+    )
+    with headless_chromium() as driver:
+        driver.get(playground.url)
+        wait_for(lambda: _status(driver) == "ready", 10, "the page to load")
+        rendered = [driver.execute_script(serialise, source) for source, _ in RENDERED]
+        assert driver.execute_script("return window.__pwned === undefined")
+    assert rendered == [html for _, html in RENDERED]
+
+
 def _page_on_chat_messages(driver: Any, emulator: Emulator) -> None:
     """chat-messages reports server-side tools: a chip asks, the answer streams into the
     thread with reasoning and the timeline; markup stays text; errors keep the partial text."""
