@@ -3,11 +3,11 @@
     lyzr-stream chat --agent-id ID [--session-id S] [--dialect D] [--file report.pdf] [--events]
     lyzr-stream ask --agent-id ID "question" [--json]
     lyzr-stream sessions --agent-id ID
-    lyzr-stream history SESSION_ID [--agent-id ID]
+    lyzr-stream history --session-id S [--agent-id ID]
     lyzr-stream retrieve RAG_ID QUERY [--top-k N] [--json]
     lyzr-stream emulator [--port 8080]
     lyzr-stream playground [--agent-id ID] [--framework langchain|llamaindex] [--emulator]
-                           [--host ADDR --allow-remote HOST[,HOST...]]
+                           [--events] [--host ADDR --allow-remote HOST[,HOST...]]
 
 The key comes from ``LYZR_API_KEY``, or from a prompt that does not echo (never from the command
 line, where it would land in the shell history). ``--emulator`` starts the embedded emulator and
@@ -19,10 +19,17 @@ time to first token and tokens per second ("tokens" are the fragments the
 service streamed: ``coalesce`` is off here). The session is kept across turns. Ctrl-C during an
 answer stops that answer and keeps the session; Ctrl-D (or ``/exit``) leaves.
 
-``chat --file PATH`` (repeatable) uploads the files as Lyzr assets and attaches them to the first
-message; inside a chat, ``/file PATH`` attaches a file to the next message. ``sessions`` lists an
-agent's sessions; ``history`` prints one session's memory. ``retrieve`` prints the passages of a
-knowledge base most relevant to a query (score, source, text; ``--json``: all their fields).
+``chat --file PATH`` (repeatable) uploads the files as Lyzr assets before the first prompt (a
+file that cannot be sent is reported there, exit code 1) and attaches them to the first message;
+inside a chat, ``/file PATH`` attaches a file to the next message. ``sessions`` lists an agent's
+sessions; ``history --session-id S`` prints one session's memory (an unknown or empty session
+is reported, exit code 1). ``retrieve`` prints the passages of a knowledge base most relevant to
+a query (score, source, text; ``--json``: all their fields).
+
+One spelling per meaning: ``--session-id`` names a session and ``--events`` turns on the agent's
+events channel on every command that has them (``history SESSION_ID`` and ``playground
+--agent-events`` still work, hidden and deprecated). A command only takes the options it uses:
+``sessions --var`` is a usage error (exit code 2), not silently ignored.
 
 ``playground`` serves a page on loopback (port 8000) that streams answers through ``ChatLyzr``
 or ``LyzrLLM`` (see :mod:`lyzr_stream.playground`). A non-loopback ``--host`` needs
@@ -30,7 +37,7 @@ or ``LyzrLLM`` (see :mod:`lyzr_stream.playground`). A non-loopback ``--host`` ne
 are refused (no DNS rebinding), whatever the bind address.
 
 ``ask`` prints the answer text to stdout (``--json``: the whole result); errors go to stderr
-with exit code 1 (2 for bad arguments).
+with exit code 1 (2 for bad arguments). A question read from stdin loses its trailing newlines.
 """
 
 from __future__ import annotations
@@ -46,9 +53,10 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TextIO
 
 from .._client import LyzrClient
-from .._errors import LyzrError
+from .._errors import LyzrError, NotFoundError
 from .._events import AgentEvent, ReasoningDelta, TextDelta, ToolActivity
 from .._request import AgentRequest
+from .._routes.assets import Asset
 from .._settings import ENV_API_KEY
 
 __all__ = ["main"]
@@ -70,23 +78,33 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lyzr-stream", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
-    def agent_options(sub: argparse.ArgumentParser) -> None:
+    def agent_options(
+        sub: argparse.ArgumentParser,
+        session: str | None = "continue this session (default: a new one)",
+        asks: bool = True,
+    ) -> None:
+        """The connection options, ``--session-id`` (with this help; None: not taken) and, for
+        commands that ask (``asks``), ``--user-id`` and ``--var``: a command takes only the
+        options it uses, so a meaningless one is a usage error."""
         sub.add_argument(
             "--agent-id",
             default=os.environ.get("LYZR_AGENT_ID"),
             help="agent id (default: LYZR_AGENT_ID)",
         )
-        sub.add_argument("--session-id", help="continue this session (default: a new one)")
-        sub.add_argument("--user-id", help="user id (default: LYZR_USER_ID or default_user)")
+        if session is not None:
+            sub.add_argument("--session-id", help=session)
+        if asks:
+            sub.add_argument("--user-id", help="user id (default: LYZR_USER_ID or default_user)")
         sub.add_argument("--dialect", default="lyzr-v3", help="wire format (default: lyzr-v3)")
         sub.add_argument("--base-url", help="service URL (default: LYZR_BASE_URL or the dialect's)")
-        sub.add_argument(
-            "--var",
-            action="append",
-            default=[],
-            metavar="NAME=VALUE",
-            help="a system prompt variable (repeatable)",
-        )
+        if asks:
+            sub.add_argument(
+                "--var",
+                action="append",
+                default=[],
+                metavar="NAME=VALUE",
+                help="a system prompt variable (repeatable)",
+            )
         sub.add_argument("--timeout", type=float, help="read timeout in seconds")
         sub.add_argument(
             "--emulator",
@@ -111,7 +129,8 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="PATH",
-        help="attach a file (PDF, DOCX, PPTX, XLSX, XLS, JPEG, PNG) to the first message",
+        help="attach a file (PDF, DOCX, PPTX, XLSX, XLS, JPEG, PNG) to the first message; "
+        "uploaded before the first prompt, so a bad file is reported at once (exit code 1)",
     )
     _session_commands(commands, agent_options)
     _task_commands(commands, ask, agent_options)
@@ -137,9 +156,13 @@ def _playground_parser(commands: argparse._SubParsersAction[argparse.ArgumentPar
     play.add_argument("--timeout", type=float, help="read timeout in seconds")
     play.add_argument("--emulator", action="store_true", help="talk to the embedded emulator")
     play.add_argument(
-        "--agent-events",
+        "--events",
         action="store_true",
-        help="show the agent's events channel on the timeline (Lyzr v3; extra: events)",
+        help="show the agent's events channel on the timeline (Lyzr v3; extra: events), as "
+        "chat --events does (--agent-events, its old name, still works: deprecated)",
+    )
+    play.add_argument(
+        "--agent-events", action=_DeprecatedFlag, dest="events", help=argparse.SUPPRESS
     )
     play.add_argument(
         "--host",
@@ -159,6 +182,24 @@ def _playground_parser(commands: argparse._SubParsersAction[argparse.ArgumentPar
             "check is never off: no DNS rebinding). Anyone who reaches it uses your key"
         ),
     )
+
+
+class _DeprecatedFlag(argparse.Action):
+    """A hidden old spelling of a ``store_true`` flag: sets it, and says what replaced it."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=False, **kwargs)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        setattr(namespace, self.dest, True)
+        new = "--" + self.dest.replace("_", "-")
+        sys.stderr.write(f"lyzr-stream: {option_string} is deprecated; use {new}\n")
 
 
 def _variables(pairs: Sequence[str], parser: argparse.ArgumentParser) -> dict[str, str]:
@@ -188,7 +229,7 @@ def _client(args: argparse.Namespace) -> Iterator[LyzrClient]:
         client = LyzrClient(
             api_key=api_key,
             base_url=base_url,
-            user_id=args.user_id,
+            user_id=getattr(args, "user_id", None),
             dialect=args.dialect,
             timeout=args.timeout,
             coalesce=False,
@@ -212,6 +253,10 @@ def _chat(args: argparse.Namespace, variables: dict[str, str]) -> int:
     with _client(args) as client:
         if args.session_id is None:
             args.session_id = client.new_session_id(args.agent_id)
+        # The --file uploads happen now: a file that cannot be sent is reported before the
+        # first question (main prints the error, exit code 1), not after it has been typed.
+        pending = [a.asset_id for a in _upload(client, args.file, out, style)]
+        args.file = []
         out.write(
             style(
                 _DIM,
@@ -237,6 +282,9 @@ def _chat(args: argparse.Namespace, variables: dict[str, str]) -> int:
                 out.write(style(_DIM, f"[{line[6:].strip()} goes with your next message]") + "\n")
                 continue
             request = _attach_files(client, _request(args, line, variables), args, out, style)
+            if request is not None and pending:
+                ids = (*pending, *request.assets)
+                request, pending = request.model_copy(update={"assets": ids}), []
             if request is not None:
                 _answer(client, request, out, style)
 
@@ -288,7 +336,8 @@ def _progress_line(event: AgentEvent) -> str:
 def _ask(args: argparse.Namespace, variables: dict[str, str]) -> int:
     question = args.question
     if question in (None, "-"):
-        question = sys.stdin.read()
+        # `echo question | lyzr-stream ask` ends with a newline that is not part of it.
+        question = sys.stdin.read().rstrip("\r\n")
     if args.task:
         return _ask_task(args, question, variables)
     with _client(args) as client:
@@ -330,22 +379,38 @@ def _attach_files(
         return request
     paths, args.file = args.file, []
     try:
-        assets = client.upload_assets(paths)
+        assets = _upload(client, paths, out, style)
     except LyzrError as error:
         out.write(style(_RED, f"error: {type(error).__name__}: {error}") + " (not sent)\n")
         return None
-    names = ", ".join(a.name for a in assets)
-    out.write(style(_DIM, f"[attached {names}]") + "\n")
     ids = [*request.assets, *(a.asset_id for a in assets)]
     return request.model_copy(update={"assets": tuple(ids)})
 
 
-def _session_commands(commands: Any, agent_options: Callable[[Any], None]) -> None:
+def _upload(client: LyzrClient, paths: Sequence[str], out: TextIO, style: _Style) -> list[Asset]:
+    """Upload ``paths`` (none: nothing sent) and say so; a ``LyzrError`` goes to the caller."""
+    if not paths:
+        return []
+    assets = client.upload_assets(list(paths))
+    names = ", ".join(a.name for a in assets)
+    out.write(style(_DIM, f"[attached {names}]") + "\n")
+    return assets
+
+
+def _session_commands(commands: Any, agent_options: Callable[..., None]) -> None:
     sessions = commands.add_parser("sessions", help="list an agent's sessions")
-    agent_options(sessions)
-    history = commands.add_parser("history", help="print a session's memory")
-    agent_options(history)
-    history.add_argument("session", metavar="SESSION_ID", help="the session to print")
+    agent_options(sessions, session=None, asks=False)
+    history = commands.add_parser(
+        "history",
+        help="print a session's memory",
+        description="Print a session's memory, oldest turn first. The session is named by "
+        "--session-id, as on every other command (the positional SESSION_ID of earlier "
+        "versions still works: deprecated). An unknown or empty session is reported on "
+        "stderr with exit code 1.",
+    )
+    agent_options(history, session="the session to print (required)", asks=False)
+    # The old spelling, hidden: `history SESSION_ID`.
+    history.add_argument("session", nargs="?", help=argparse.SUPPRESS)
 
 
 def _sessions(args: argparse.Namespace) -> int:
@@ -357,18 +422,38 @@ def _sessions(args: argparse.Namespace) -> int:
     return 0
 
 
-def _history(args: argparse.Namespace) -> int:
+def _history_session(args: argparse.Namespace, parser: argparse.ArgumentParser) -> str:
+    """The session ``history`` prints: ``--session-id``, or the deprecated positional."""
+    if args.session is not None:
+        if args.session_id is not None and args.session_id != args.session:
+            parser.error(f"two sessions named: --session-id {args.session_id} and {args.session}")
+        sys.stderr.write("lyzr-stream: history SESSION_ID is deprecated; use --session-id\n")
+        return str(args.session)
+    if args.session_id is None:
+        parser.error("history needs --session-id")
+    return str(args.session_id)
+
+
+def _history(args: argparse.Namespace, session_id: str) -> int:
     style = _Style(sys.stdout)
     with _client(args) as client:
-        for entry in client.session_history(args.session, agent_id=args.agent_id):
-            who = {"user": "you", "assistant": "agent"}.get(entry.role, entry.role)
-            sys.stdout.write(style(_DIM, f"{who}> ") + entry.content + "\n")
+        try:
+            entries = client.session_history(session_id, agent_id=args.agent_id)
+        except NotFoundError:
+            entries = []
+    if not entries:
+        # The service answers an unknown session with an empty memory or a 404.
+        sys.stderr.write(f"lyzr-stream: no session {session_id} (or it has no messages)\n")
+        return 1
+    for entry in entries:
+        who = {"user": "you", "assistant": "agent"}.get(entry.role, entry.role)
+        sys.stdout.write(style(_DIM, f"{who}> ") + entry.content + "\n")
     return 0
 
 
 # -- background tasks and stopping (issue 27) ------------------------------------------------------
 def _task_commands(
-    commands: Any, ask: argparse.ArgumentParser, agent_options: Callable[[Any], None]
+    commands: Any, ask: argparse.ArgumentParser, agent_options: Callable[..., None]
 ) -> None:
     """``ask --task`` (and ``--poll-interval``), and the ``stop`` command."""
     ask.add_argument(
@@ -385,7 +470,7 @@ def _task_commands(
         help="with --task: seconds between polls (default 2)",
     )
     stop = commands.add_parser("stop", help="stop the agent running in a session")
-    agent_options(stop)
+    agent_options(stop, session=None, asks=False)  # the session is the positional
     stop.add_argument("session", metavar="SESSION_ID", help="the session to stop")
 
 
@@ -467,7 +552,7 @@ def _playground(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
 
             emulator = stack.enter_context(Emulator())
             api_key, base_url = emulator.api_key, emulator.base_url
-            events_url = events_url_of(base_url) if args.agent_events else None
+            events_url = events_url_of(base_url) if args.events else None
             agents = (*sorted(AGENTS), "long-300")
         elif not os.environ.get(ENV_API_KEY) and sys.stdin.isatty():
             api_key = getpass.getpass("Lyzr API key: ") or None
@@ -481,7 +566,7 @@ def _playground(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
             base_url=base_url,
             user_id=args.user_id,
             timeout=args.timeout,
-            agent_events=True if args.agent_events else None,
+            agent_events=True if args.events else None,
             events_url=events_url,
         )
         config = PlaygroundConfig(
@@ -509,7 +594,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "emulator":
         return _emulator(args)
     if args.command == "history":
-        return _run_guarded(lambda: _history(args))
+        session_id = _history_session(args, parser)
+        return _run_guarded(lambda: _history(args, session_id))
     if args.command == "stop":
         return _run_guarded(lambda: _stop(args))
     if args.command == "playground":
@@ -518,7 +604,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run_guarded(lambda: _retrieve(args))
     if not args.agent_id:
         parser.error("--agent-id is required (or set LYZR_AGENT_ID)")
-    variables = _variables(args.var, parser)
+    variables = _variables(getattr(args, "var", []), parser)
     started = time.monotonic()
     try:
         if args.command == "chat":

@@ -34,9 +34,9 @@ def test_chat_file_goes_with_the_next_message(lyzr_emulator: Emulator, tmp_path:
         timeout=20,
     )
     try:
+        child.expect(r"\[attached report\.pdf\]")  # uploaded before the first prompt
         child.expect("you> ")
         child.sendline("what is this?")
-        child.expect(r"\[attached report\.pdf\]")
         child.expect(rf"I received 1 file\(s\): report\.pdf \(application/pdf, {len(PDF)} bytes")
         child.expect("you> ")
         child.sendline(f"/file {photo}")
@@ -73,7 +73,11 @@ def test_sessions_and_history_commands(lyzr_emulator: Emulator) -> None:
     assert listed.returncode == 0, listed.stderr
     assert listed.stdout.startswith("cli-mem-1  ")
     shown = subprocess.run(
-        [*CLI, "history", "cli-mem-1"], env=env, capture_output=True, text=True, check=True
+        [*CLI, "history", "--session-id", "cli-mem-1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert shown.stdout.splitlines() == [
         "you> my name is Ada",
@@ -82,5 +86,7 @@ def test_sessions_and_history_commands(lyzr_emulator: Emulator) -> None:
         "agent> Earlier you said: my name is Ada",
     ]
     env["LYZR_API_KEY"] = "wrong"
-    failed = subprocess.run([*CLI, "history", "cli-mem-1"], env=env, capture_output=True, text=True)
+    failed = subprocess.run(
+        [*CLI, "history", "--session-id", "cli-mem-1"], env=env, capture_output=True, text=True
+    )
     assert failed.returncode == 1 and "AuthenticationError" in failed.stderr

@@ -4,9 +4,12 @@ the page itself in a real headless Chromium.
 The API tests check the SSE event format for both frameworks, tool activity, errors with their
 partial text, sessions, variables, the stop path (a departed client closes the agent's stream),
 the guards against other sites, and that the key is in no byte the server sends. The browser
-test asks real questions and watches the page: the answer grows while it streams, reasoning and
+test asks real questions and watches the page, a chat thread: Enter sends and Shift+Enter adds a
+line, the box clears, a chip asks its question, the answer grows while it streams and ends as
+markdown (code blocks, lists, links with http/https/mailto only) with a copy button, reasoning and
 tool calls land in their places, Stop ends a long answer early, and agent text holding a
-``<script>`` is shown as text and never run. It saves the README's screenshot.
+``<script>``, an ``onerror`` image or a ``javascript:`` link is shown as text and never run. It
+takes the README's screenshot.
 """
 
 from __future__ import annotations
@@ -40,7 +43,12 @@ from lyzr_stream.playground import (
     encode_event,
 )
 from tests.conftest import FAKE_KEY
-from tests.helpers.playground_browser import browser_unavailable, headless_chromium, wait_for
+from tests.helpers.playground_browser import (
+    browser_unavailable,
+    capture_screenshot,
+    headless_chromium,
+    wait_for,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT = ROOT / "docs" / "playground.png"
@@ -547,23 +555,76 @@ def _get_json(url: str) -> Any:
 
 
 # -- the page in a real browser --------------------------------------------------------------------
+#: Typed into the page for the echo agent, which answers "You said: <question>".
+MARKDOWN_QUESTION = (
+    "Here is markdown:",
+    "```python",
+    "print('<b>hi</b>')",
+    "```",
+    "- one **bold**",
+    "- two *slanted* with `code`",
+    "1. first",
+    "2. second [docs](https://example.com/docs) and [mail](mailto:a@example.com)",
+)
+#: Each would run script (or fetch) if the page rendered agent text as HTML or kept any link.
+INJECTION_QUESTION = (
+    "<script>window.__pwned=1</script>",
+    "<img src=x onerror=window.__pwned=1>",
+    "[x](javascript:window.__pwned=1) [y](JaVaScRiPt:window.__pwned=1)",
+    "[z](data:text/html,<b>) [w](vbscript:msgbox) [rel](/api/config)",
+)
+SAFE_LINK = "return [...document.querySelectorAll('#thread a')].map((a) => a.href)"
+
+
+def _turns(driver: Any) -> int:
+    return int(driver.execute_script("return document.querySelectorAll('#thread .turn').length"))
+
+
+def _last(driver: Any, selector: str) -> Any:
+    from selenium.webdriver.common.by import By
+
+    return driver.find_elements(By.CSS_SELECTOR, f"#thread .turn:last-child {selector}")[0]
+
+
 def _answer(driver: Any) -> str:
-    return str(driver.execute_script("return document.getElementById('answer').textContent"))
+    """The text of the last answer in the thread ('' before the first)."""
+    script = "const a = document.querySelector('#thread .turn:last-child .answer'); "
+    return str(driver.execute_script(script + "return a ? a.textContent : ''"))
 
 
 def _status(driver: Any) -> str:
     return str(driver.execute_script("return document.body.dataset.status || ''"))
 
 
-def _ask_in_page(driver: Any, agent: str, question: str) -> None:
+def _type_question(driver: Any, question: str) -> Any:
+    """Type ``question`` into the box, a new line being Shift+Enter; the box is returned."""
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
 
-    for field, value in (("agent-id", agent), ("question", question)):
-        element = driver.find_element(By.ID, field)
-        if element.get_attribute("value") != value:
-            element.clear()
-            element.send_keys(value)
-    driver.find_element(By.ID, "ask").click()
+    box = driver.find_element(By.ID, "question")
+    for index, line in enumerate(question.split("\n")):
+        if index:
+            box.send_keys(Keys.SHIFT, Keys.ENTER)  # the modifier is let go after each call
+        box.send_keys(line)
+    return box
+
+
+def _ask_in_page(driver: Any, agent: str, question: str) -> None:
+    """Ask as a user does: the agent field, the question typed, then Enter."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    field = driver.find_element(By.ID, "agent-id")
+    if field.get_attribute("value") != agent:
+        field.clear()
+        field.send_keys(agent)
+    box = _type_question(driver, question)
+    assert box.get_attribute("value") == question  # Shift+Enter made new lines, sent nothing
+    turns = _turns(driver)
+    box.send_keys(Keys.ENTER)
+    wait_for(lambda: _turns(driver) in (turns + 1, 1), 5, "Enter to send the question")
+    assert box.get_attribute("value") == "", "the box clears after asking"
+    assert driver.execute_script("return document.activeElement.id") == "question"
 
 
 def test_the_page_in_a_headless_browser(emulator: Emulator) -> None:
@@ -572,11 +633,63 @@ def test_the_page_in_a_headless_browser(emulator: Emulator) -> None:
         pytest.skip(f"no browser: {reason}")
     with headless_chromium() as driver:
         _page_on_chat_messages(driver, emulator)
+        _markdown_and_injection(driver, emulator)
         _page_on_lyzr_v3(driver, emulator)
 
 
+#: The page's markdown renderer: source -> the DOM it builds (serialised by the test, in the
+#: browser). Tags in the text stay text, links keep http/https/mailto only.
+RENDERED = [
+    (
+        "a *b* **c** `d` snake_case_name",
+        "<p>a <em>b</em> <strong>c</strong> <code>d</code> snake_case_name</p>",
+    ),
+    ("```\nunclosed\n<b>x</b>", "<pre><code>unclosed\n&lt;b&gt;x&lt;/b&gt;</code></pre>"),
+    (
+        "**bold [link](https://e.com/a_(b))**",
+        '<p><strong>bold <a href="https://e.com/a_(b)" rel="noopener noreferrer nofollow" '
+        'target="_blank">link</a></strong></p>',
+    ),
+    (
+        "# Title\n### Small\n> quoted *x*\n> more\n\n---\n3. three\n4. four",
+        "<h3>Title</h3><h5>Small</h5><blockquote><p>quoted <em>x</em><br>more</p></blockquote>"
+        '<hr><ol start="3"><li>three</li><li>four</li></ol>',
+    ),
+    ("line one\nline two\n\n&lt;b&gt;", "<p>line one<br>line two</p><p>&amp;lt;b&amp;gt;</p>"),
+    ("- a\n  continued\n- b\n\ntext", "<ul><li>a<br>continued</li><li>b</li></ul><p>text</p>"),
+    ("``code with ` tick`` and ** no **", "<p><code>code with ` tick</code> and ** no **</p>"),
+    (
+        "[j](javascript:alert(1)) [d](data:text/html,x) [r](/api/config) [n]([m](https://e.com))",
+        "<p>[j](javascript:alert(1)) [d](data:text/html,x) [r](/api/config) "
+        "[n]([m](https://e.com))</p>",
+    ),
+    (
+        '<img src=x onerror="window.__pwned=1"><script>window.__pwned=1</script>',
+        '<p>&lt;img src=x onerror="window.__pwned=1"&gt;&lt;script&gt;window.__pwned=1'
+        "&lt;/script&gt;</p>",
+    ),
+]
+
+
+def test_the_markdown_renderer_in_a_headless_browser(playground: PlaygroundServer) -> None:
+    reason = browser_unavailable()
+    if reason is not None:
+        pytest.skip(f"no browser: {reason}")
+    serialise = (
+        "const box = document.createElement('div');"
+        "box.append(renderMarkdown(arguments[0])); return box.innerHTML"
+    )
+    with headless_chromium() as driver:
+        driver.get(playground.url)
+        wait_for(lambda: _status(driver) == "ready", 10, "the page to load")
+        rendered = [driver.execute_script(serialise, source) for source, _ in RENDERED]
+        assert driver.execute_script("return window.__pwned === undefined")
+    assert rendered == [html for _, html in RENDERED]
+
+
 def _page_on_chat_messages(driver: Any, emulator: Emulator) -> None:
-    """chat-messages reports server-side tools: streaming, reasoning, timeline, markup, errors."""
+    """chat-messages reports server-side tools: a chip asks, the answer streams into the
+    thread with reasoning and the timeline; markup stays text; errors keep the partial text."""
     from selenium.webdriver.common.by import By
 
     with PlaygroundServer(create_app(_config(emulator, "langchain", "chat-messages"))) as server:
@@ -584,28 +697,45 @@ def _page_on_chat_messages(driver: Any, emulator: Emulator) -> None:
         driver.get(server.url)
         wait_for(lambda: _status(driver) == "ready", 10, "the page to load")
 
-        # 1. The answer grows while it streams; reasoning and tool calls land in their places.
-        _ask_in_page(driver, "showcase", "What do Lyzr agents remember between questions?")
+        # 0. An empty, labelled box with a placeholder; suggested questions as chips.
+        box = driver.find_element(By.ID, "question")
+        assert box.get_attribute("value") == ""
+        assert "Enter sends" in box.get_attribute("placeholder")
+        label = driver.execute_script("return document.getElementById('question').labels[0]")
+        assert label.get_attribute("textContent") == "Question"
+        chips = driver.find_elements(By.CSS_SELECTOR, "#suggestions .chip")
+        assert len(chips) >= 3 and all(c.tag_name == "button" for c in chips)
+        assert driver.find_element(By.ID, "thread").get_attribute("role") == "log"
+
+        # 1. A chip asks its question; the answer grows in the thread while it streams.
+        chips[0].click()
         lengths = []
         while _status(driver) in ("ready", "streaming"):
             lengths.append(len(_answer(driver)))
             time.sleep(0.03)
-        assert _status(driver) == "done", driver.find_element(By.ID, "error").text
+        assert _status(driver) == "done", _last(driver, ".error").text
+        assert _turns(driver) == 1
+        assert _last(driver, ".question .text").text == chips[0].get_attribute("textContent")
+        assert not driver.find_element(By.ID, "suggestions").is_displayed()
         assert _answer(driver) == SHOWCASE_ANSWER
         growth = sorted(set(lengths) - {0, len(SHOWCASE_ANSWER)})
         assert len(growth) >= 5, f"the answer did not grow while streaming: {lengths}"
         assert lengths == sorted(lengths), "the answer must only grow"
-        reasoning = driver.find_element(By.ID, "reasoning-block")
+        reasoning = _last(driver, ".reasoning-block")
         assert reasoning.is_displayed() and reasoning.tag_name == "details"
-        assert driver.find_element(By.ID, "reasoning").text == (
+        assert _last(driver, ".reasoning").text == (
             "The user asks about memory; search the docs first."
         )
         assert "search the docs" not in _answer(driver)
         summary = reasoning.find_element(By.TAG_NAME, "summary")
         summary.click()  # it folds away, and back
-        assert not driver.find_element(By.ID, "reasoning").is_displayed()
+        assert not _last(driver, ".reasoning").is_displayed()
         summary.click()
-        assert driver.find_element(By.ID, "reasoning").is_displayed()
+        assert _last(driver, ".reasoning").is_displayed()
+        assert (
+            driver.find_element(By.CSS_SELECTOR, "#thread .turn").get_attribute("aria-busy")
+            == "false"
+        )
         items = driver.find_elements(By.CSS_SELECTOR, "#timeline li")
         kinds = [(i.get_attribute("data-kind"), _name_in(i)) for i in items]
         assert kinds == [("tool_call", "search_docs"), ("tool_result", "search_docs")]
@@ -614,26 +744,103 @@ def _page_on_chat_messages(driver: Any, emulator: Emulator) -> None:
         assert int(driver.find_element(By.ID, "chunks").text) >= 20
         session = driver.find_element(By.ID, "session-id").get_attribute("value")
         assert session == state.runs[-1].session_id
-        driver.set_window_size(1280, 700)
-        _save_screenshot(driver)
-        driver.set_window_size(1360, 900)
 
         # 2. Agent text holding a <script> (and an onerror handler) is shown, not run.
         _ask_in_page(driver, "markup", "Show me some markup")
         wait_for(lambda: _status(driver) == "done", 10, "the markup answer")
         assert _answer(driver) == MARKUP_ANSWER
-        assert driver.find_element(By.ID, "answer").text == MARKUP_ANSWER  # visible as text
-        assert driver.execute_script("return document.querySelectorAll('#answer *').length") == 0
+        assert _last(driver, ".answer").text == MARKUP_ANSWER  # visible as text
+        _assert_inert(driver)
         assert driver.execute_script("return window.__lyzrInjected === undefined")
-        assert len(driver.find_elements(By.TAG_NAME, "script")) == 1  # the page's own
 
         # 3. An agent failure: the error is shown and the text received before it is kept.
         _ask_in_page(driver, "fail-midway", "Try")
         wait_for(lambda: _status(driver) == "error", 5, "the error")
-        error = driver.find_element(By.ID, "error").text
+        error = _last(driver, ".error").text
         assert error.startswith("AgentError: ") and "Agent crashed midway" in error
         assert "14 characters received before it are kept" in error
         assert _answer(driver) == "Partial answer"
+
+
+def _assert_inert(driver: Any) -> None:
+    """Nothing in the thread can run script: no script, image, frame, handler or odd link."""
+    found = driver.execute_script(
+        "const t = document.getElementById('thread');"
+        "return [...t.querySelectorAll('*')].filter((n) =>"
+        " ['SCRIPT', 'IMG', 'IFRAME', 'OBJECT', 'EMBED', 'STYLE', 'B'].includes(n.tagName)"
+        " || [...n.attributes].some((a) => a.name.startsWith('on'))).map((n) => n.outerHTML)"
+    )
+    assert found == []
+    for href in driver.execute_script(SAFE_LINK):
+        assert href.split(":")[0] in ("http", "https", "mailto"), href
+    assert len(driver.find_elements("tag name", "script")) == 1  # the page's own
+
+
+def _markdown_and_injection(driver: Any, emulator: Emulator) -> None:
+    """The echo agent answers with the question: markdown typed over several lines (Shift+Enter)
+    renders in the thread, and a script, an image with onerror and javascript: links stay text."""
+    from selenium.webdriver.common.by import By
+
+    with PlaygroundServer(create_app(_config(emulator))) as server:
+        driver.get(server.url)
+        wait_for(lambda: _status(driver) == "ready", 10, "the page to load")
+        question = "\n".join(MARKDOWN_QUESTION)
+        _ask_in_page(driver, "echo", question)
+        wait_for(lambda: _status(driver) == "done", 10, "the markdown answer")
+        answer = _last(driver, ".answer")
+        assert _last(driver, ".question .text").text == question
+        code = answer.find_element(By.CSS_SELECTOR, "pre > code")
+        assert code.get_attribute("textContent") == "print('<b>hi</b>')"
+        assert code.get_attribute("data-language") == "python"
+        bullets = answer.find_elements(By.CSS_SELECTOR, "ul > li")
+        assert [b.text for b in bullets] == ["one bold", "two slanted with code"]
+        assert bullets[0].find_element(By.TAG_NAME, "strong").text == "bold"
+        assert bullets[1].find_element(By.TAG_NAME, "em").text == "slanted"
+        assert bullets[1].find_element(By.TAG_NAME, "code").text == "code"
+        numbered = answer.find_elements(By.CSS_SELECTOR, "ol > li")
+        assert [n.text for n in numbered] == ["first", "second docs and mail"]
+        links = answer.find_elements(By.TAG_NAME, "a")
+        assert [(a.text, a.get_attribute("href")) for a in links] == [
+            ("docs", "https://example.com/docs"),
+            ("mail", "mailto:a@example.com"),
+        ]
+        assert all(a.get_attribute("rel") == "noopener noreferrer nofollow" for a in links)
+        _assert_inert(driver)  # the <b> inside the code block is text too
+
+        # The copy button puts the answer's markdown on the clipboard.
+        origin = server.url.rstrip("/")
+        driver.execute_cdp_cmd(
+            "Browser.grantPermissions",
+            {"origin": origin, "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"]},
+        )
+        copy = _last(driver, ".copy")
+        assert copy.get_attribute("aria-label")
+        copy.click()
+        wait_for(lambda: copy.text != "Copy", 3, "the copy button to answer")
+        assert copy.text == "Copied"
+        pasted = driver.execute_async_script(
+            "navigator.clipboard.readText().then(arguments[0], (e) => arguments[0](String(e)))"
+        )
+        assert pasted == "You said: " + question
+
+        # The thread grows; hostile text is shown as text and never runs, even when clicked.
+        hostile = "\n".join(INJECTION_QUESTION)
+        _ask_in_page(driver, "echo", hostile)
+        wait_for(lambda: _status(driver) == "done", 10, "the hostile answer")
+        assert _turns(driver) == 2
+        assert [
+            q.text for q in driver.find_elements(By.CSS_SELECTOR, "#thread .question .text")
+        ] == [
+            question,
+            hostile,
+        ]
+        assert _last(driver, ".answer").text == "You said: " + hostile
+        assert _last(driver, ".answer").find_elements(By.TAG_NAME, "a") == []
+        _assert_inert(driver)
+        for paragraph in _last(driver, ".answer").find_elements(By.TAG_NAME, "p"):
+            paragraph.click()  # where the javascript: link would have been
+        assert driver.current_url == server.url
+        assert driver.execute_script("return window.__pwned === undefined")
 
 
 def _page_on_lyzr_v3(driver: Any, emulator: Emulator) -> None:
@@ -662,6 +869,7 @@ def _page_on_lyzr_v3(driver: Any, emulator: Emulator) -> None:
         first_session = _session(driver)
         driver.find_element(By.ID, "new-session").click()
         wait_for(lambda: _session(driver) not in ("", first_session), 5, "a new session id")
+        assert _turns(driver) == 0  # a new session starts a new thread
         session_field = driver.find_element(By.ID, "session-id")
         session_field.clear()
         session_field.send_keys(first_session)
@@ -671,7 +879,6 @@ def _page_on_lyzr_v3(driver: Any, emulator: Emulator) -> None:
         wait_for(lambda: _status(driver) == "done", 5, "the second memory answer")
         assert _answer(driver) == "Earlier you said: My name is Ada"
         assert _session(driver) == first_session
-        assert "My name is Ada" in _text_of(driver, "history")  # the earlier turn stays listed
 
         # The agent's events channel: its progress joins the tool calls on the timeline, an
         # entry re-reported with changes replacing the earlier one.
@@ -697,12 +904,24 @@ def _page_on_lyzr_v3(driver: Any, emulator: Emulator) -> None:
         assert _answer(driver) == stopped_at, "text arrived after Stop"
         assert 100 < len(stopped_at) < len(" w".join(str(i) for i in range(3000))) // 2
 
+        # The README's screenshot: a thread with a markdown answer (code block, list).
+        _check_screenshot(driver, emulator)
 
-def _save_screenshot(driver: Any) -> None:
-    """The README's screenshot. Taken on every run; written to docs/ when missing or asked for
+
+def _check_screenshot(driver: Any, emulator: Emulator) -> None:
+    """The README's screenshot, as ``python -m tests.helpers.playground_browser`` takes it.
+    Taken on every run; written to docs/ when missing or asked for
     (``LYZR_UPDATE_SCREENSHOT=1``), so test runs do not leave a changed binary in the tree."""
-    png = driver.get_screenshot_as_png()
-    assert png.startswith(b"\x89PNG") and len(png) > 10_000
+    from selenium.webdriver.common.by import By
+
+    with PlaygroundServer(create_app(_config(emulator, "langchain", "chat-messages"))) as server:
+        png = capture_screenshot(driver, server.url)
+        answer = _last(driver, ".answer") if _turns(driver) else None
+        first = driver.find_elements(By.CSS_SELECTOR, "#thread .turn .answer")[0]
+        assert first.find_elements(By.CSS_SELECTOR, "pre > code")
+        assert len(first.find_elements(By.CSS_SELECTOR, "ul > li")) == 3
+        assert answer is not None and answer.find_elements(By.TAG_NAME, "a")
+    assert png.startswith(b"\x89PNG") and 10_000 < len(png) < 200_000
     if os.environ.get("LYZR_UPDATE_SCREENSHOT") == "1" or not SCREENSHOT.exists():
         SCREENSHOT.parent.mkdir(exist_ok=True)
         SCREENSHOT.write_bytes(png)

@@ -76,7 +76,7 @@ def test_history_prints_every_turn() -> None:
         server.route("GET", "/v1/sessions/", Reply(200, "application/json", history.encode()))
         env = {k: v for k, v in os.environ.items() if not k.startswith("LYZR_")}
         env.update(LYZR_API_KEY="k", LYZR_BASE_URL=server.url, NO_COLOR="1")
-        done = _run("history", "--agent-id", "a", "s-1", env=env)
+        done = _run("history", "--agent-id", "a", "--session-id", "s-1", env=env)
     assert done.returncode == 0, done.stderr.decode("utf-8", "replace")
     out = done.stdout.decode("utf-8")
     assert f"hi {LONE}" in out and f"{LONE}!" in out

@@ -1,12 +1,13 @@
 // The lyzr-stream playground page. Agent text is untrusted: it is only ever set as text
-// (textContent, text nodes), never parsed as HTML. The API key never comes here: the server
+// (textContent, text nodes) or rendered by the markdown renderer below, which builds DOM nodes
+// and never parses HTML. The API key never comes here: the server
 // holds it and this page only talks to that server.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
 const page = {
   controller: null, // AbortController of the answer in flight
-  turn: null,       // {question, answerNode, reasoningNode, started, firstToken, chunks}
+  turn: null,       // the answer in the thread being written (see startTurn)
   config: null,
   agent: null,      // the agent of the current session
 };
@@ -67,7 +68,7 @@ async function newSession() {
   const body = await response.json();
   if (!response.ok) return showSessionNote(body.error, true);
   $("session-id").value = body.session_id;
-  $("history").replaceChildren();
+  clearThread();
   showSessionNote(`New session ${body.session_id}.`);
 }
 
@@ -80,7 +81,7 @@ async function continueSession() {
   });
   const body = await response.json();
   if (!response.ok) return showSessionNote(body.error, true);
-  $("history").replaceChildren();
+  clearThread();
   showSessionNote(`Continuing session ${body.session_id}: the agent remembers its earlier turns.`);
 }
 
@@ -90,7 +91,7 @@ function agentChanged() {
   if (agent === page.agent) return;
   page.agent = agent;
   $("session-id").value = "";
-  $("history").replaceChildren();
+  clearThread();
   showSessionNote(`Agent ${agent}: a new session starts with the next question.`);
 }
 
@@ -126,32 +127,216 @@ function variables() {
   return out;
 }
 
-// -- one answer ----------------------------------------------------------------------------
-function archiveTurn() {
-  const turn = page.turn;
-  if (!turn) return;
-  const item = element("li");
-  item.append(element("p", "question", turn.question));
-  item.append(element("p", "answer", turn.answerNode.data));
-  $("history").append(item);
+// -- markdown ------------------------------------------------------------------------------
+// A small renderer for the markdown agents write: fenced code blocks, headings, lists, quotes,
+// rules, paragraphs; inline code, **bold**, *italic* and [links](url). It builds DOM nodes
+// (createElement, text nodes) and never parses HTML: any tag in the text stays text. Links keep
+// only http:, https: and mailto: addresses; any other link is shown as the text it was.
+const SAFE_SCHEMES = new Set(["http:", "https:", "mailto:"]);
+
+function safeUrl(raw) {
+  let url;
+  try {
+    url = new URL(raw); // absolute addresses only: a relative one throws
+  } catch {
+    return null;
+  }
+  return SAFE_SCHEMES.has(url.protocol) ? url.href : null;
+}
+
+// Inline spans, earliest first; the link's address may hold one level of parentheses.
+const INLINE = /(`+)([\s\S]*?[^`])\1(?!`)|\[([^\]\n]+)\]\(([^()\s]*(?:\([^()\s]*\)[^()\s]*)*)\)|\*\*(?=\S)([\s\S]*?\S)\*\*|\*([^\s*](?:[^*]*[^\s*])?)\*/g;
+
+function renderInline(text, parent, inLink) {
+  let last = 0;
+  INLINE.lastIndex = 0;
+  for (let match; (match = INLINE.exec(text)); ) {
+    const [whole, ticks, code, label, href, strong, em] = match;
+    if (match.index > last) parent.append(document.createTextNode(text.slice(last, match.index)));
+    last = match.index + whole.length;
+    const at = INLINE.lastIndex;
+    if (ticks) {
+      parent.append(element("code", "", code.replace(/^ (.*) $/s, "$1")));
+    } else if (label !== undefined) {
+      const url = inLink ? null : safeUrl(href);
+      if (url === null) {
+        parent.append(document.createTextNode(whole)); // unsafe or nested: shown as typed
+      } else {
+        const link = element("a");
+        link.href = url;
+        link.rel = "noopener noreferrer nofollow";
+        link.target = "_blank";
+        renderInline(label, link, true);
+        parent.append(link);
+      }
+    } else {
+      const node = element(strong !== undefined ? "strong" : "em");
+      renderInline(strong !== undefined ? strong : em, node, inLink);
+      parent.append(node);
+    }
+    INLINE.lastIndex = at; // the recursion above used the same expression
+  }
+  if (last < text.length) parent.append(document.createTextNode(text.slice(last)));
+}
+
+// Lines joined by single newlines keep their breaks, as a chat answer means them.
+function renderLines(lines, parent) {
+  lines.forEach((line, index) => {
+    if (index > 0) parent.append(element("br"));
+    renderInline(line, parent, false);
+  });
+}
+
+const FENCE = /^ {0,3}(`{3,}|~{3,})\s*([\w+#.-]*)/;
+const HEADING = /^ {0,3}(#{1,6})\s+(.*?)\s*#*\s*$/;
+const RULE = /^ {0,3}([-*_])(\s*\1){2,}\s*$/;
+const BULLET = /^ {0,3}[-*+]\s+(.*)$/;
+const NUMBERED = /^ {0,3}(\d{1,9})[.)]\s+(.*)$/;
+const QUOTE = /^ {0,3}>\s?(.*)$/;
+
+function renderMarkdown(source) {
+  const out = document.createDocumentFragment();
+  const lines = source.replace(/\r\n?/g, "\n").split("\n");
+  let i = 0;
+  const startsBlock = (line) =>
+    FENCE.test(line) || HEADING.test(line) || RULE.test(line) || BULLET.test(line) ||
+    NUMBERED.test(line) || QUOTE.test(line);
+  while (i < lines.length) {
+    const line = lines[i];
+    let match;
+    if (!line.trim()) {
+      i += 1;
+    } else if ((match = FENCE.exec(line))) {
+      const fence = match[1];
+      const body = [];
+      for (i += 1; i < lines.length && !lines[i].trimStart().startsWith(fence); i += 1) {
+        body.push(lines[i]);
+      }
+      i += 1; // the closing fence (or the end of an unclosed block while it streams)
+      const pre = element("pre");
+      const code = element("code", "", body.join("\n"));
+      if (match[2]) code.dataset.language = match[2];
+      pre.append(code);
+      out.append(pre);
+    } else if ((match = HEADING.exec(line))) {
+      const heading = element(`h${Math.min(match[1].length + 2, 6)}`);
+      renderInline(match[2], heading, false);
+      out.append(heading);
+      i += 1;
+    } else if (RULE.test(line)) {
+      out.append(element("hr"));
+      i += 1;
+    } else if (BULLET.test(line) || NUMBERED.test(line)) {
+      const ordered = !BULLET.test(line);
+      const pattern = ordered ? NUMBERED : BULLET;
+      const list = element(ordered ? "ol" : "ul");
+      if (ordered && Number(NUMBERED.exec(line)[1]) !== 1) list.start = Number(NUMBERED.exec(line)[1]);
+      let item = null;
+      for (; i < lines.length && lines[i].trim(); i += 1) {
+        const entry = pattern.exec(lines[i]);
+        if (entry) {
+          item = element("li");
+          renderInline(entry[ordered ? 2 : 1], item, false);
+          list.append(item);
+        } else if (startsBlock(lines[i])) {
+          break;
+        } else {
+          item.append(element("br")); // a continuation line of the item
+          renderInline(lines[i].trim(), item, false);
+        }
+      }
+      out.append(list);
+    } else if (QUOTE.test(line)) {
+      const quoted = [];
+      for (; i < lines.length && (match = QUOTE.exec(lines[i])); i += 1) quoted.push(match[1]);
+      const quote = element("blockquote");
+      quote.append(renderMarkdown(quoted.join("\n")));
+      out.append(quote);
+    } else {
+      const paragraph = [];
+      for (; i < lines.length && lines[i].trim() && !startsBlock(lines[i]); i += 1) {
+        paragraph.push(lines[i]);
+      }
+      const node = element("p");
+      renderLines(paragraph, node);
+      out.append(node);
+    }
+  }
+  return out;
+}
+
+// -- the thread ----------------------------------------------------------------------------
+// Each question and its answer is one item of #thread. While an answer streams its text grows
+// as plain text; when it ends (done, error or stopped) it is rendered as markdown.
+function copyButton(turn) {
+  const button = element("button", "copy", "Copy");
+  button.type = "button";
+  button.setAttribute("aria-label", "Copy the answer's markdown");
+  button.addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText(turn.text);
+      button.textContent = "Copied";
+    } catch {
+      button.textContent = "Copy failed";
+    }
+    setTimeout(() => { button.textContent = "Copy"; }, 1500);
+  });
+  return button;
 }
 
 function startTurn(question) {
-  archiveTurn();
-  const answerNode = document.createTextNode("");
+  const item = element("li", "turn");
+  item.setAttribute("aria-busy", "true");
+  const asked = element("div", "bubble question");
+  asked.append(element("span", "visually-hidden", "You: "), element("span", "text", question));
+  const reply = element("div", "bubble reply");
+  const reasoningBlock = element("details", "reasoning-block");
+  reasoningBlock.open = true;
+  reasoningBlock.hidden = true;
   const reasoningNode = document.createTextNode("");
-  $("answer").replaceChildren(answerNode);
-  $("reasoning").replaceChildren(reasoningNode);
-  $("reasoning-block").hidden = true;
-  $("turn-question").textContent = question;
-  $("error").hidden = true;
-  $("error").replaceChildren();
+  const reasoning = element("div", "reasoning");
+  reasoning.append(reasoningNode);
+  reasoningBlock.append(element("summary", "", "Reasoning"), reasoning);
+  const answer = element("div", "answer streaming");
+  const answerNode = document.createTextNode("");
+  answer.append(answerNode);
+  const error = element("div", "error");
+  error.setAttribute("role", "alert");
+  error.hidden = true;
+  const turn = {
+    question, item, answer, answerNode, reasoningNode, reasoningBlock, error,
+    text: "", started: performance.now(), chunks: 0,
+  };
+  const copy = copyButton(turn);
+  copy.hidden = true;
+  turn.copy = copy;
+  reply.append(element("span", "visually-hidden", "Agent: "), reasoningBlock, answer, copy, error);
+  item.append(asked, reply);
+  $("thread").append(item);
+  $("suggestions").hidden = true;
   $("timeline").replaceChildren();
   $("timeline-empty").hidden = false;
   $("first-token").textContent = "–";
   $("total-time").textContent = "–";
   $("chunks").textContent = "0";
-  page.turn = { question, answerNode, reasoningNode, started: performance.now(), chunks: 0 };
+  page.turn = turn;
+  item.scrollIntoView({ block: "end" });
+}
+
+// The answer, final: its text as markdown, and the copy button.
+function finishTurn() {
+  const turn = page.turn;
+  if (!turn || turn.finished) return;
+  turn.finished = true;
+  turn.answer.classList.remove("streaming");
+  turn.answer.replaceChildren(renderMarkdown(turn.text));
+  turn.copy.hidden = !turn.text;
+  turn.item.setAttribute("aria-busy", "false");
+}
+
+function clearThread() {
+  $("thread").replaceChildren();
+  $("suggestions").hidden = false;
 }
 
 function onDelta(event) {
@@ -164,9 +349,10 @@ function onDelta(event) {
   $("chunks").textContent = String(turn.chunks);
   $("total-time").textContent = formatMs(performance.now() - turn.started);
   if (event.type === "reasoning") {
-    $("reasoning-block").hidden = false;
+    turn.reasoningBlock.hidden = false;
     turn.reasoningNode.appendData(event.text);
   } else {
+    turn.text += event.text;
     turn.answerNode.appendData(event.text);
   }
 }
@@ -198,20 +384,19 @@ function onFinished(event) {
   $("total-time").textContent = formatMs(event.total_ms);
   $("chunks").textContent = String(event.chunks);
   if (event.session_id) $("session-id").value = event.session_id;
+  finishTurn();
 }
 
 function onError(event) {
+  // What arrived before the failure stays on the page (rendered when the turn finishes).
+  if (event.partial_text) page.turn.text = event.partial_text;
   onFinished(event);
-  // What arrived before the failure stays on the page.
-  if (event.partial_text && page.turn.answerNode.data !== event.partial_text) {
-    page.turn.answerNode.data = event.partial_text;
-  }
   showError(`${event.error}: ${event.message}`, event.partial_text);
   setStatus("error");
 }
 
 function showError(text, partial) {
-  const box = $("error");
+  const box = page.turn.error;
   box.replaceChildren(element("strong", "", text));
   if (partial) {
     box.append(element("p", "note", `The ${partial.length} characters received before it are kept above.`));
@@ -272,6 +457,8 @@ async function ask(event) {
   if (!question || page.controller) return;
   agentChanged();
   startTurn(question);
+  $("question").value = "";
+  $("question").focus(); // the next question can be typed while this answer streams
   setStatus("streaming");
   const controller = new AbortController();
   page.controller = controller;
@@ -292,7 +479,7 @@ async function ask(event) {
     } else {
       await readEvents(response, handleEvent);
       if (document.body.dataset.status === "streaming") {
-        showError("The stream ended without its last event.", page.turn.answerNode.data);
+        showError("The stream ended without its last event.", page.turn.text);
         setStatus("error");
       }
     }
@@ -302,10 +489,11 @@ async function ask(event) {
       $("total-time").textContent = formatMs(performance.now() - page.turn.started);
       setStatus("stopped");
     } else {
-      showError(`Connection to the playground failed: ${error.message}`, page.turn.answerNode.data);
+      showError(`Connection to the playground failed: ${error.message}`, page.turn.text);
       setStatus("error");
     }
   } finally {
+    finishTurn();
     page.controller = null;
     $("ask").disabled = false;
     $("stop").disabled = true;
@@ -323,8 +511,18 @@ document.addEventListener("DOMContentLoaded", () => {
   $("new-session").addEventListener("click", newSession);
   $("continue-session").addEventListener("click", continueSession);
   $("add-variable").addEventListener("click", () => addVariableRow("", ""));
+  // Enter sends, Shift+Enter adds a line (not while an input method is composing).
   $("question").addEventListener("keydown", (event) => {
-    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) $("ask-form").requestSubmit();
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      $("ask-form").requestSubmit();
+    }
   });
+  for (const chip of document.querySelectorAll("#suggestions .chip")) {
+    chip.addEventListener("click", () => {
+      $("question").value = chip.textContent;
+      $("ask-form").requestSubmit();
+    });
+  }
   loadConfig().then(() => setStatus("ready"));
 });
