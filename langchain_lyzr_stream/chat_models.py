@@ -64,13 +64,28 @@ from lyzr_stream.dialects._local_tools import normalize_tool_choice
 __all__ = ["ChatLyzr"]
 
 #: Keyword arguments LangChain itself may pass down; they are not call options.
-_FRAMEWORK_KWARGS = frozenset({"stream", "ls_structured_output_format", "structured_output_format"})
+#: What the v3 seam (:meth:`ChatLyzr.stream_events`) hands ``_stream``: the call options of
+#: the config's ``configurable`` (and LangGraph's ``thread_id``), read where the call was made,
+#: and whether ``with_structured_output`` made the call (v3 pops its marker before ``_stream``).
+_V3_CONFIGURABLE = "lyzr_v3_configurable"
+_V3_INTERNAL = "lyzr_v3_internal"
+_FRAMEWORK_KWARGS = frozenset(
+    {
+        "stream",
+        "ls_structured_output_format",
+        "structured_output_format",
+        _V3_CONFIGURABLE,
+        _V3_INTERNAL,
+    }
+)
 _POLICY_KWARGS = frozenset({"timeout", "max_retries"})
 #: Set by bind_tools / with_structured_output.
 _TOOL_KWARGS = frozenset({"tools", "tool_choice", "response_format"})
 #: Per-call agent override: for ChatLyzr the agent is the model.
 _AGENT_KWARGS = ("model", "agent_id")
 _OPTION_KWARGS = frozenset(conversation.CALL_OPTION_NAMES)
+#: What ``config["configurable"]`` contributes to a call: its call options and the thread.
+_CONFIGURABLE_KEYS = (*conversation.CALL_OPTION_NAMES, "thread_id")
 #: Constructor fields sent as JSON: checked at construction (a circular dict is an error there).
 _JSON_FIELDS = (
     "system_prompt_variables",
@@ -500,9 +515,11 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
         (``_chat_model_stream_v3``) that calls ``_stream`` later, on its first pump, outside
         any context this method could set; of ``config`` it uses only the callbacks, tags,
         metadata and run name (``_stream`` gets the run manager, so callbacks need nothing
-        here). The session options of ``config["configurable"]`` are therefore resolved now
-        and passed on as the per-call keyword arguments they are (a per-call keyword given
-        too still wins). Other versions pass through (``Runnable.stream_events`` goes through
+        here). The call options of ``config["configurable"]`` (and LangGraph's ``thread_id``)
+        are therefore read now and handed to ``_stream`` as the configurable layer they are
+        (not as per-call options: a structured-output call in a thread still runs stateless),
+        with the mark of a ``with_structured_output`` call, which v3 removes before
+        ``_stream``. Other versions pass through (``Runnable.stream_events`` goes through
         ``astream``, see :meth:`astream`).
         """
         return super().stream_events(input, config, **self._v3_options(config, kwargs))
@@ -517,10 +534,19 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
     def _v3_options(
         self, config: RunnableConfig | None, kwargs: dict[str, Any]
     ) -> dict[str, Any]:
-        if kwargs.get("version") != "v3" or config is None:
+        if kwargs.get("version") != "v3":
             return kwargs
-        options = self._options(ensure_config(config), kwargs).request_fields()
-        return {**kwargs, **{name: value for name, value in options.items() if value}}
+        extra: dict[str, Any] = {}
+        configurable: Mapping[str, Any] = (config or {}).get("configurable") or {}
+        layer = {name: configurable[name] for name in _CONFIGURABLE_KEYS if name in configurable}
+        if layer:
+            extra[_V3_CONFIGURABLE] = layer
+        marked = kwargs.get("ls_structured_output_format") or kwargs.get(
+            "structured_output_format"
+        )
+        if marked is not None:
+            extra[_V3_INTERNAL] = True
+        return {**kwargs, **extra} if extra else kwargs
 
     # -- building a request ----------------------------------------------------------------------
     def _agent_for(self, kwargs: Mapping[str, Any]) -> str:
@@ -559,13 +585,18 @@ class ChatLyzr(BaseChatModel, LyzrModelFields):
         conversation.check_call_kwargs(
             kwargs, owner="ChatLyzr", accepted=accepted, ignored=_FRAMEWORK_KWARGS
         )
-        configurable: Mapping[str, Any] = config.get("configurable") or {}
+        configurable: Mapping[str, Any] = kwargs.get(_V3_CONFIGURABLE) or (
+            config.get("configurable") or {}
+        )
         core = to_core_messages(messages)
         agent_id = self._agent_for(kwargs)
         tools = [ToolSpec.from_openai(t) for t in kwargs.get("tools") or ()]
         media = [media_of(m) for m in messages]
         # with_structured_output marks its calls: they are the framework's, not a turn.
-        internal = kwargs.get("ls_structured_output_format") is not None
+        internal = (
+            kwargs.get("ls_structured_output_format") is not None
+            or kwargs.get(_V3_INTERNAL) is True
+        )
 
         def build(memory: conversation.MemoryLookup) -> conversation.ModelCall:
             return conversation.build_model_call(

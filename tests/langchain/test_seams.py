@@ -126,6 +126,34 @@ async def test_astream_events(make_model: ModelFactory, lyzr_emulator: Emulator)
     assert body["user_id"] == "kw-user"
 
 
+@pytest.mark.parametrize("bound", ["structured", "forced-tool"])
+async def test_stream_events_v3_framework_calls_in_a_thread_stay_stateless(
+    make_model: ModelFactory, lyzr_emulator: Emulator, bound: str
+) -> None:
+    """The v3 seam hands the thread to ``_stream`` as the configurable layer, not as a
+    per-call session id (which would keep a framework call in the session), and carries the
+    ``with_structured_output`` mark v3 removes before ``_stream``: a forced tool call or a
+    structured call through ``astream_events(version="v3")`` in a thread runs stateless, as it
+    does through ``invoke``."""
+    model = make_model("memory")
+    thread: Any = {"configurable": {"thread_id": f"v3-internal-{bound}"}}
+    model.invoke("My name is Ada", thread)
+    schema = {"title": "Person", "type": "object", "properties": {"name": {"type": "string"}}}
+    runnable: Any = (
+        model.bind(ls_structured_output_format={"kwargs": {}, "schema": schema})
+        if bound == "structured"
+        else model.bind_tools([schema], tool_choice="Person")
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # v3 is a LangChain beta
+        stream = await runnable.astream_events("Ada", thread, version="v3")
+        [e async for e in stream]
+    body = _bodies(lyzr_emulator)[-1]
+    assert body["session_id"] != f"v3-internal-{bound}"
+    memory = list(lyzr_emulator.state.history(f"v3-internal-{bound}"))
+    assert [text for role, text in memory if role == "user"] == ["My name is Ada"]
+
+
 @pytest.mark.parametrize("use_async", [False, True])
 async def test_should_stream(
     make_model: ModelFactory, monkeypatch: pytest.MonkeyPatch, use_async: bool
