@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from lyzr_stream._adapters.closing import ClosesItsClient
 from lyzr_stream._adapters.retrieval import chunk_metadata, retrieval_options, retriever_client
 from lyzr_stream._client import LyzrClient
 from lyzr_stream._errors import redact_url
@@ -31,7 +32,7 @@ from lyzr_stream._settings import ENV_API_KEY
 __all__ = ["LyzrRetriever"]
 
 
-class LyzrRetriever(BaseRetriever):
+class LyzrRetriever(BaseRetriever, ClosesItsClient):
     """The passages of a Lyzr knowledge base most relevant to a query, as LangChain documents.
 
     .. code-block:: python
@@ -176,28 +177,7 @@ class LyzrRetriever(BaseRetriever):
         options = self._options(kwargs)
         return self._documents(await self.client.aretrieve(self.rag_id, query, **options))
 
-    # -- closing and pickling --------------------------------------------------------------------
-    def close(self) -> None:
-        """Close the retriever's connections (idempotent); later calls raise
-        :class:`~lyzr_stream.InvalidRequestError`."""
-        self.client.close()
-
-    async def aclose(self) -> None:
-        """Async form of :meth:`close` (also closes the running loop's async pools)."""
-        await self.client.aclose()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
+    # -- pickling ----------------------------------------------------------------------------------
     def __getstate__(self) -> dict[Any, Any]:
         """Pickled without the key, the header values and the client: unpickling rereads the
         key from ``LYZR_API_KEY`` and builds a new client."""

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Self
+from typing import Any
 
 from llama_index.core.callbacks import CallbackManager
 from llama_index.core.retrievers import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 from pydantic import SecretStr
 
+from lyzr_stream._adapters.closing import ClosesItsClient
 from lyzr_stream._adapters.retrieval import chunk_metadata, retrieval_options, retriever_client
 from lyzr_stream._client import LyzrClient
 from lyzr_stream._errors import redact_url
@@ -22,7 +23,7 @@ __all__ = ["LyzrRetriever"]
 _NOT_FOR_THE_LLM = ("rag_id", "score", "id", "chunk_index")
 
 
-class LyzrRetriever(BaseRetriever):
+class LyzrRetriever(BaseRetriever, ClosesItsClient):
     """The passages of a Lyzr knowledge base most relevant to a query, as LlamaIndex nodes.
 
     .. code-block:: python
@@ -129,28 +130,7 @@ class LyzrRetriever(BaseRetriever):
         )
         return self._nodes(chunks)
 
-    # -- closing and pickling --------------------------------------------------------------------
-    def close(self) -> None:
-        """Close the retriever's connections (idempotent); later calls raise
-        :class:`~lyzr_stream.InvalidRequestError`."""
-        self._client.close()
-
-    async def aclose(self) -> None:
-        """Async form of :meth:`close` (also closes the running loop's async pools)."""
-        await self._client.aclose()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
+    # -- pickling ----------------------------------------------------------------------------------
     def __getstate__(self) -> dict[str, Any]:
         """Pickled without the key, the header values and the client: unpickling rereads the
         key from ``LYZR_API_KEY`` and builds a new client (header values are not kept)."""

@@ -33,6 +33,7 @@ from .._request import extra_body_problem, own_error
 from .._response import AgentResponse
 from .._routes.tasks import check_wait
 from ..dialects._sse import DEFAULT_MAX_EVENT_BYTES
+from .closing import ClosesItsClient
 from .conversation import CALL_OPTION_NAMES, MessageMode
 
 __all__ = [
@@ -45,7 +46,7 @@ __all__ = [
 ]
 
 
-class LyzrModelFields(BaseModel):
+class LyzrModelFields(BaseModel, ClosesItsClient):
     """The fields and the client lifecycle ChatLyzr and LyzrLLM share (each adds its
     framework's own fields on top).
 
@@ -228,32 +229,6 @@ class LyzrModelFields(BaseModel):
         if self._client is None:
             self._client = self._own(self._new_client(self.api_key))
         return self._client
-
-    # -- closing -------------------------------------------------------------------------------
-    # A closed model stays closed: a call on it raises InvalidRequestError naming the class
-    # (create a new model to go on). A model never closed leaks nothing either: its client's
-    # sync connections close when it is garbage-collected (or at exit), its async pools with
-    # their event loop.
-    def close(self) -> None:
-        """Close the model's connections (idempotent); stops still in flight get their time
-        (at most 2 s) first. Later calls raise :class:`~lyzr_stream.InvalidRequestError`."""
-        self.client.close()
-
-    async def aclose(self) -> None:
-        """Async form of :meth:`close`: also closes the running loop's async pools."""
-        await self.client.aclose()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
 
     def __getstate__(self) -> dict[Any, Any]:
         """The pickled state, without the key, the header values and the client.
