@@ -24,11 +24,11 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator, Mapping
 from contextlib import aclosing, closing
-from types import TracebackType
 from typing import Any
 
 from .._client import LyzrClient
 from .._events import ReasoningDelta, StreamEvent, TextDelta
+from .._http.connections import AsyncClosingContext, ClosingContext
 from .._http.limits import NOT_GIVEN
 from .._request import AgentRequest
 from .._response import AgentResponse
@@ -100,7 +100,7 @@ class _Base:
         return self._response
 
 
-class TaskEventStream(_Base):
+class TaskEventStream(_Base, ClosingContext):
     """A background task as an event stream (sync)."""
 
     __slots__ = ("_updates",)
@@ -118,19 +118,8 @@ class TaskEventStream(_Base):
         """Leave now: a task still running is stopped (``stop_on_exit``)."""
         self._updates.close()
 
-    def __enter__(self) -> TaskEventStream:
-        return self
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
-class AsyncTaskEventStream(_Base):
+class AsyncTaskEventStream(_Base, AsyncClosingContext):
     """A background task as an event stream (async)."""
 
     __slots__ = ("_updates",)
@@ -146,18 +135,8 @@ class AsyncTaskEventStream(_Base):
                     yield event
 
     async def aclose(self) -> None:
+        """Leave now: a task still running is stopped (``stop_on_exit``)."""
         await self._updates.aclose()
-
-    async def __aenter__(self) -> AsyncTaskEventStream:
-        return self
-
-    async def __aexit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
 
 def _arguments(policy: Mapping[str, Any], poll_interval: float) -> dict[str, Any]:

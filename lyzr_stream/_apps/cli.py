@@ -56,6 +56,7 @@ from .._client import LyzrClient
 from .._errors import LyzrError, NotFoundError
 from .._events import AgentEvent, ReasoningDelta, TextDelta, ToolActivity
 from .._request import AgentRequest
+from .._response import AgentResponse
 from .._routes.assets import Asset
 from .._settings import ENV_API_KEY
 
@@ -349,26 +350,31 @@ def _ask(args: argparse.Namespace, variables: dict[str, str]) -> int:
                     sys.stdout.flush()
         response = stream.response()
     if args.json:
-        result = {
-            "text": response.text,
-            "reasoning": response.reasoning,
-            "agent_id": response.agent_id,
-            "session_id": response.session_id,
-            "user_id": response.user_id,
-            "message_id": response.message_id,
-            "finish_reason": response.finish_reason,
-            "artifacts": [dict(a) for a in response.artifacts],
-            "tool_activity": [
-                {"phase": a.phase, "name": a.name, "arguments": a.arguments, "result": a.result}
-                for a in response.tool_activity
-            ],
-            "metadata": dict(response.metadata),
-            "time_to_first_token": stream.stats.time_to_first_token,
-            "total_time": stream.stats.duration,
-        }
+        result = _response_json(response)
+        result["time_to_first_token"] = stream.stats.time_to_first_token
+        result["total_time"] = stream.stats.duration
         json.dump(result, sys.stdout, default=str, ensure_ascii=False)
     sys.stdout.write("\n")
     return 0
+
+
+def _response_json(response: AgentResponse) -> dict[str, Any]:
+    """An answer as ``ask --json`` prints it (streamed or as a task)."""
+    return {
+        "text": response.text,
+        "reasoning": response.reasoning,
+        "agent_id": response.agent_id,
+        "session_id": response.session_id,
+        "user_id": response.user_id,
+        "message_id": response.message_id,
+        "finish_reason": response.finish_reason,
+        "artifacts": [dict(a) for a in response.artifacts],
+        "tool_activity": [
+            {"phase": a.phase, "name": a.name, "arguments": a.arguments, "result": a.result}
+            for a in response.tool_activity
+        ],
+        "metadata": dict(response.metadata),
+    }
 
 
 def _attach_files(
@@ -492,17 +498,7 @@ def _ask_task(args: argparse.Namespace, question: str, variables: dict[str, str]
             response = status.response or response
     assert response is not None  # the updates end with the completed task's answer
     if args.json:
-        result = {
-            "text": response.text,
-            "reasoning": response.reasoning,
-            "agent_id": response.agent_id,
-            "session_id": response.session_id,
-            "user_id": response.user_id,
-            "message_id": response.message_id,
-            "finish_reason": response.finish_reason,
-            "metadata": dict(response.metadata),
-        }
-        json.dump(result, sys.stdout, default=str, ensure_ascii=False)
+        json.dump(_response_json(response), sys.stdout, default=str, ensure_ascii=False)
     else:
         sys.stdout.write(response.text)
     sys.stdout.write("\n")

@@ -261,6 +261,8 @@ def test_ask_task_json_and_a_failed_task(lyzr_emulator: Emulator) -> None:
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert (result["text"], result["session_id"]) == ("You said: hey", "cli-task")
+    # the same fields as a streamed ask --json (one shape, _response_json), less the timings
+    assert {"artifacts", "tool_activity", "message_id", "finish_reason"} <= set(result)
     failed = _run(
         lyzr_emulator, "ask", "--task", "--poll-interval", "0.05", "--agent-id", "fail-midway", "x"
     )
