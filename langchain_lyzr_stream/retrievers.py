@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from lyzr_stream._adapters.closing import ClosesItsClient
+from lyzr_stream._adapters.model_fields import pickled_without_secrets
 from lyzr_stream._adapters.retrieval import chunk_metadata, retrieval_options, retriever_client
 from lyzr_stream._client import LyzrClient
 from lyzr_stream._errors import redact_url
@@ -181,11 +182,7 @@ class LyzrRetriever(BaseRetriever, ClosesItsClient):
     def __getstate__(self) -> dict[Any, Any]:
         """Pickled without the key, the header values and the client: unpickling rereads the
         key from ``LYZR_API_KEY`` and builds a new client."""
-        state = super().__getstate__()
-        state["__dict__"] = {**state["__dict__"], "api_key": None, "default_headers": {}}
-        private = state.get("__pydantic_private__") or {}
-        state["__pydantic_private__"] = {**private, "_client": None}
-        return state
+        return pickled_without_secrets(super().__getstate__())
 
     def __setstate__(self, state: dict[Any, Any]) -> None:
         super().__setstate__(state)

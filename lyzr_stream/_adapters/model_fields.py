@@ -42,6 +42,7 @@ __all__ = [
     "carries_messages",
     "constructor_options",
     "message_text",
+    "pickled_without_secrets",
     "response_fields",
 ]
 
@@ -237,11 +238,7 @@ class LyzrModelFields(BaseModel, ClosesItsClient):
         unlike the key they have no environment variable to come back from, so an unpickled
         model has none (set them again after unpickling if a proxy needs them).
         """
-        state = super().__getstate__()
-        state["__dict__"] = {**state["__dict__"], "api_key": None, "default_headers": {}}
-        private = state.get("__pydantic_private__") or {}
-        state["__pydantic_private__"] = {**private, "_client": None}
-        return state
+        return pickled_without_secrets(super().__getstate__())
 
     def __setstate__(self, state: dict[Any, Any]) -> None:
         super().__setstate__(state)
@@ -249,6 +246,16 @@ class LyzrModelFields(BaseModel, ClosesItsClient):
         # unpickling fails with an error naming that variable when it is not set.
         self._client = self._own(self._new_client(None))
         object.__setattr__(self, "api_key", self._client.settings.api_key)
+
+
+def pickled_without_secrets(state: dict[Any, Any]) -> dict[Any, Any]:
+    """A pydantic object's pickled state without its key, its header values (secrets too) and
+    its client: the one rule for what a model or a retriever pickles (it rebuilds its client,
+    with the key from ``LYZR_API_KEY``, when unpickled)."""
+    state["__dict__"] = {**state["__dict__"], "api_key": None, "default_headers": {}}
+    private = state.get("__pydantic_private__") or {}
+    state["__pydantic_private__"] = {**private, "_client": None}
+    return state
 
 
 _Block = TypeVar("_Block")
