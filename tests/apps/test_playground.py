@@ -894,7 +894,12 @@ def _page_on_lyzr_v3(driver: Any, emulator: Emulator) -> None:
         # then asks the service to stop the agent (Lyzr v3's stop route).
         _ask_in_page(driver, "long-3000", "Go on for a while")
         wait_for(lambda: len(_answer(driver)) > 100, 10, "the long answer to start")
-        driver.find_element(By.ID, "stop").click()
+        stop = driver.find_element(By.ID, "stop")
+        assert stop.is_enabled()
+        # Clicked in the page: the streaming answer grows the thread above the form, so the
+        # button moves while WebDriver aims a pointer click at it (a click that lands on the
+        # thread instead was a rare failure under load).
+        driver.execute_script("arguments[0].click();", stop)
         wait_for(lambda: _status(driver) == "stopped", 5, "the page to stop")
         stopped_at = _answer(driver)
         wait_for(lambda: state.runs[-1].outcome == "stopped", 5, "the server to close the stream")
