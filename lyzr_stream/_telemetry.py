@@ -236,6 +236,40 @@ def _capture_content() -> bool:
     return os.environ.get(CAPTURE_CONTENT_ENV, "").strip().lower() in ("1", "true", "yes")
 
 
+def _operation_attrs(operation: str, settings: ClientSettings, url: str) -> dict[str, Any]:
+    """What an operation's span and its duration metric share: the operation, the provider and
+    the server it goes to (``url``: the agent host, or the knowledge-base host)."""
+    attrs: dict[str, Any] = {
+        "gen_ai.operation.name": operation,
+        "gen_ai.provider.name": settings.dialect.provider,
+    }
+    parts = urlsplit(url)
+    if parts.hostname:
+        attrs["server.address"] = parts.hostname
+        attrs["server.port"] = parts.port or (443 if parts.scheme == "https" else 80)
+    return attrs
+
+
+def _end_operation(
+    span: _Span,
+    instruments: _Instruments,
+    metric_attrs: dict[str, Any],
+    started: float,
+    secrets: tuple[str, ...],
+    error: BaseException | None,
+) -> None:
+    """An operation's end, for every kind of span: a failure marked (``error.type``, the
+    status), the duration recorded (with ``error.type`` too), the span ended."""
+    if error is not None:
+        kind = type(error).__name__
+        metric_attrs = {**metric_attrs, "error.type": kind}
+        span.set("error.type", kind)
+        span.error(_status_description(error, secrets))
+    elapsed = time.monotonic() - started
+    _guarded("recording a metric", instruments.duration.record, elapsed, metric_attrs)
+    span.end()
+
+
 class _Call:
     """One agent invocation's span and measurements."""
 
@@ -268,15 +302,7 @@ class _Call:
         self._instruments = instruments
         self._secrets = settings.secrets
         self.streaming = streaming
-        url = urlsplit(settings.base_url)
-        provider = settings.dialect.provider
-        self._metric_attrs: dict[str, Any] = {
-            "gen_ai.operation.name": "invoke_agent",
-            "gen_ai.provider.name": provider,
-        }
-        if url.hostname:
-            self._metric_attrs["server.address"] = url.hostname
-            self._metric_attrs["server.port"] = url.port or (443 if url.scheme == "https" else 80)
+        self._metric_attrs = _operation_attrs("invoke_agent", settings, settings.base_url)
         self._attrs: dict[str, Any] = {**self._metric_attrs, "gen_ai.agent.id": request.agent_id}
         if request.session_id:
             self._attrs["gen_ai.conversation.id"] = request.session_id
@@ -408,7 +434,6 @@ class _Call:
         for _, tool_span in self._open_tools:
             tool_span.end()
         self._open_tools.clear()
-        attrs = self._metric_attrs
         if self.streaming:
             span.set("lyzr.output_chunks", self._chunks)
             if self._ttfc is not None:
@@ -417,18 +442,13 @@ class _Call:
             span.set("lyzr.early_exit", True)
         if error is not None or early_exit:
             span.set("lyzr.partial_text.length", self._text_length)
-        if error is not None:
-            kind = type(error).__name__
-            attrs = {**attrs, "error.type": kind}
-            span.set("error.type", kind)
-            span.error(_status_description(error, self._secrets))
         if self._texts is not None:
             part = {"type": "text", "content": "".join(self._texts)}
             output = [{"role": "assistant", "parts": [part]}]
             span.set("gen_ai.output.messages", json.dumps(output))
-        elapsed = time.monotonic() - self._started
-        _guarded("recording a metric", self._instruments.duration.record, elapsed, attrs)
-        span.end()
+        _end_operation(
+            span, self._instruments, self._metric_attrs, self._started, self._secrets, error
+        )
 
 
 def _input_messages(request: AgentRequest) -> str:
@@ -564,13 +584,7 @@ def traced_retrieval(
         yield _Retrieval(None)
         return
     trace, _, context = _otel()
-    url = urlsplit(settings.rag_base_url)
-    metric_attrs: dict[str, Any] = {"gen_ai.operation.name": "retrieval"}
-    if settings.dialect.provider:
-        metric_attrs["gen_ai.provider.name"] = settings.dialect.provider
-    if url.hostname:
-        metric_attrs["server.address"] = url.hostname
-        metric_attrs["server.port"] = url.port or (443 if url.scheme == "https" else 80)
+    metric_attrs = _operation_attrs("retrieval", settings, settings.rag_base_url)
     attrs = {**metric_attrs, "gen_ai.data_source.id": rag_id}
     if top_k is not None:
         attrs["lyzr.retrieval.top_k"] = top_k
@@ -583,19 +597,15 @@ def traced_retrieval(
     )
     started = time.monotonic()
     token = context.attach(trace.set_span_in_context(span.span))
+    failure: BaseException | None = None
     try:
         yield _Retrieval(span)
     except BaseException as error:
-        kind = type(error).__name__
-        metric_attrs = {**metric_attrs, "error.type": kind}
-        span.set("error.type", kind)
-        span.error(_status_description(error, settings.secrets))
+        failure = error
         raise
     finally:
         context.detach(token)
-        elapsed = time.monotonic() - started
-        _guarded("recording a metric", instruments.duration.record, elapsed, metric_attrs)
-        span.end()
+        _end_operation(span, instruments, metric_attrs, started, settings.secrets, failure)
 
 
 # -- background tasks ----------------------------------------------------------------------------
