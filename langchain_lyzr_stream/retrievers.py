@@ -16,7 +16,6 @@ from pydantic import (
     Field,
     PrivateAttr,
     SecretStr,
-    ValidationError,
     model_validator,
 )
 
@@ -26,7 +25,7 @@ from lyzr_stream._adapters.retrieval import chunk_metadata, retrieval_options, r
 from lyzr_stream._client import LyzrClient
 from lyzr_stream._errors import redact_url
 from lyzr_stream._http.limits import DEFAULT_TIMEOUTS, Timeouts
-from lyzr_stream._request import own_error
+from lyzr_stream._request import own_errors
 from lyzr_stream._routes.knowledge import RetrievedChunk, check_retrieval
 from lyzr_stream._settings import ENV_API_KEY
 
@@ -98,13 +97,8 @@ class LyzrRetriever(BaseRetriever, ClosesItsClient):
     def __init__(self, **data: Any) -> None:
         # A bad id, option, key or URL is this package's InvalidRequestError (as for ChatLyzr);
         # pydantic's own field errors stay ValidationError.
-        try:
+        with own_errors():
             super().__init__(**data)
-        except ValidationError as exc:
-            own = own_error(exc)
-            if own is None:
-                raise
-            raise own from None
 
     @model_validator(mode="after")
     def _build_client(self) -> Self:

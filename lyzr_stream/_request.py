@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -23,7 +24,7 @@ __all__ = [
     "ToolSpec",
     "check_json_serialisable",
     "extra_body_problem",
-    "own_error",
+    "own_errors",
 ]
 
 Role = Literal["system", "user", "assistant", "tool"]
@@ -69,18 +70,22 @@ def check_json_serialisable(value: object, field_name: str) -> None:
         raise InvalidRequestError(f"{field_name} must be JSON-serialisable: {exc}") from None
 
 
-def own_error(exc: ValidationError) -> InvalidRequestError | None:
-    """The package's own error behind a pydantic ``ValidationError``, if it wraps one.
+@contextmanager
+def own_errors() -> Iterator[None]:
+    """Around a framework model's construction: a pydantic ``ValidationError`` that wraps the
+    package's own error is re-raised as that :class:`InvalidRequestError`.
 
-    The framework models (pydantic) re-raise it so that a bad key, URL, dialect or timeout is
-    an ``InvalidRequestError`` everywhere; pydantic's own field errors stay ``ValidationError``
-    there, as LangChain and LlamaIndex users expect.
+    So a bad key, URL, dialect or timeout is an ``InvalidRequestError`` everywhere; pydantic's
+    own field errors stay ``ValidationError`` there, as LangChain and LlamaIndex users expect.
     """
-    for err in exc.errors():
-        cause = (err.get("ctx") or {}).get("error")
-        if isinstance(cause, InvalidRequestError):
-            return cause
-    return None
+    try:
+        yield
+    except ValidationError as exc:
+        for err in exc.errors():
+            cause = (err.get("ctx") or {}).get("error")
+            if isinstance(cause, InvalidRequestError):
+                raise cause from None
+        raise
 
 
 def _format_validation_error(exc: ValidationError, model: str) -> str:

@@ -20,7 +20,6 @@ from pydantic import (
     Field,
     PrivateAttr,
     SecretStr,
-    ValidationError,
     field_validator,
     model_validator,
 )
@@ -29,7 +28,7 @@ from .._client import LyzrClient
 from .._errors import InvalidRequestError, redact_url
 from .._events import AgentEvent
 from .._http.limits import DEFAULT_TIMEOUTS, Timeouts
-from .._request import extra_body_problem, own_error
+from .._request import extra_body_problem, own_errors
 from .._response import AgentResponse
 from .._routes.tasks import check_wait
 from ..dialects._sse import DEFAULT_MAX_EVENT_BYTES
@@ -81,13 +80,8 @@ class LyzrModelFields(BaseModel, ClosesItsClient):
             )
         # A bad key, URL, dialect or timeout is this package's InvalidRequestError everywhere;
         # pydantic's own field errors stay ValidationError, as framework users expect.
-        try:
+        with own_errors():
             super().__init__(**data)
-        except ValidationError as exc:
-            own = own_error(exc)
-            if own is None:
-                raise
-            raise own from None
 
     agent_id: str = Field(description="The agent's id in Lyzr Studio.")
     base_url: str | None = Field(default=None, description="Service URL (LYZR_BASE_URL).")
