@@ -222,13 +222,14 @@ class LyzrClient(ClosingContext, AsyncClosingContext):
             rag_base_url=rag_base_url,
         )
         for given in (http_client, async_http_client):
+            if given is None:
+                continue
             for service_url in (self.settings.base_url, self.settings.rag_base_url):
-                if given is not None:
-                    check_proxy_hop(
-                        service_url,
-                        injected_proxy(given, service_url),
-                        allow_insecure_http or self.settings.api_key is None,
-                    )
+                check_proxy_hop(
+                    service_url,
+                    injected_proxy(given, service_url),
+                    allow_insecure_http or self.settings.api_key is None,
+                )
         self._credentials = Credentials(self.settings.api_key, self.settings.cookies)
         self._connections = Connections(
             max_connections=max_connections,
@@ -412,17 +413,10 @@ class LyzrClient(ClosingContext, AsyncClosingContext):
             with self.stream(request, timeout=timeout, max_retries=max_retries) as events:
                 return events.until_done()
         call = self._agent_call(request, self.settings.dialect.chat_request, timeout, max_retries)
-        stopper = call.stopper
-        if stopper is not None:
-            stopper.settle(call.session_id)
+        if call.stopper is not None:
+            call.stopper.settle(call.session_id)
         with traced_call(call.settings, call.request) as span:
-            try:
-                return fetch(self._connections.sync(), call.http, _chat_parser(call, span))
-            except APITimeoutError as error:
-                # The agent may still be running: ask it to stop (best effort) before raising.
-                if stopper is not None and error.request_sent:
-                    stopper.stop(call.session_id)
-                raise
+            return self._fetch_run(call, _chat_parser(call, span))
 
     async def achat(
         self,
@@ -436,17 +430,33 @@ class LyzrClient(ClosingContext, AsyncClosingContext):
             async with self.astream(request, timeout=timeout, max_retries=max_retries) as events:
                 return await events.until_done()
         call = self._agent_call(request, self.settings.dialect.chat_request, timeout, max_retries)
-        stopper = call.stopper
-        if stopper is not None:
-            await stopper.asettle(call.session_id)
+        if call.stopper is not None:
+            await call.stopper.asettle(call.session_id)
         pools = self._async_pools()
         with traced_call(call.settings, call.request) as span:
-            try:
-                return await afetch(pools, call.http, _chat_parser(call, span))
-            except APITimeoutError as error:
-                if stopper is not None and error.request_sent:
-                    stopper.astop(pools, call.session_id)
-                raise
+            return await self._afetch_run(call, pools, _chat_parser(call, span))
+
+    def _fetch_run(self, call: AgentCall, parse: Callable[[bytes], T]) -> T:
+        """A one-shot request that runs the agent (a chat, a task's creation), sent: after a
+        timeout with the request out, the agent may still be running, so the service is asked
+        to stop it (best effort) before the error is raised."""
+        try:
+            return fetch(self._connections.sync(), call.http, parse)
+        except APITimeoutError as error:
+            if call.stopper is not None and error.request_sent:
+                call.stopper.stop(call.session_id)
+            raise
+
+    async def _afetch_run(
+        self, call: AgentCall, pools: AsyncPools, parse: Callable[[bytes], T]
+    ) -> T:
+        """Async :meth:`_fetch_run`."""
+        try:
+            return await afetch(pools, call.http, parse)
+        except APITimeoutError as error:
+            if call.stopper is not None and error.request_sent:
+                call.stopper.astop(pools, call.session_id)
+            raise
 
     # -- the service's other routes ------------------------------------------------------------
     def _route_call(
@@ -770,28 +780,17 @@ class LyzrClient(ClosingContext, AsyncClosingContext):
 
         return parse
 
+    # A create that timed out may have started the run, with no task id to find it by: it is
+    # stopped by its session (_fetch_run).
     def _create_task(self, call: AgentCall) -> TaskInfo:
-        stopper = call.stopper
-        if stopper is not None:
-            stopper.settle(call.session_id)
-        try:
-            return fetch(self._connections.sync(), call.http, _created_parser(call))
-        except APITimeoutError as error:
-            # The run may have started, with no task id to find it by: stop it (best effort).
-            if stopper is not None and error.request_sent:
-                stopper.stop(call.session_id)
-            raise
+        if call.stopper is not None:
+            call.stopper.settle(call.session_id)
+        return self._fetch_run(call, _created_parser(call))
 
     async def _acreate_task(self, call: AgentCall, pools: AsyncPools) -> TaskInfo:
-        stopper = call.stopper
-        if stopper is not None:
-            await stopper.asettle(call.session_id)
-        try:
-            return await afetch(pools, call.http, _created_parser(call))
-        except APITimeoutError as error:
-            if stopper is not None and error.request_sent:
-                stopper.astop(pools, call.session_id)
-            raise
+        if call.stopper is not None:
+            await call.stopper.asettle(call.session_id)
+        return await self._afetch_run(call, pools, _created_parser(call))
 
     def create_task(
         self,
