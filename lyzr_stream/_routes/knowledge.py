@@ -72,19 +72,18 @@ def _check_top_k(top_k: object) -> int | None:
     return top_k
 
 
-def _check_threshold(score_threshold: object) -> float | None:
-    if score_threshold is None:
+def _check_fraction(name: str, value: object, *, required: bool = False) -> float | None:
+    """A number from 0 to 1 (``None``: not given, unless ``required``)."""
+    if value is None and not required:
         return None
     if (
-        isinstance(score_threshold, bool)
-        or not isinstance(score_threshold, (int, float))
-        or not math.isfinite(score_threshold)
-        or not 0 <= score_threshold <= 1
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or not 0 <= value <= 1
     ):
-        raise InvalidRequestError(
-            f"score_threshold must be a number from 0 to 1, got {score_threshold!r}"
-        )
-    return float(score_threshold)
+        raise InvalidRequestError(f"{name} must be a number from 0 to 1, got {value!r}")
+    return float(value)
 
 
 def check_retrieval(
@@ -103,7 +102,7 @@ def check_retrieval(
     _check_top_k(top_k)
     if retrieval_type is not None:
         _check_text("retrieval_type", retrieval_type)
-    _check_threshold(score_threshold)
+    _check_fraction("score_threshold", score_threshold)
 
 
 # -- the retrieval route -----------------------------------------------------------------------
@@ -116,8 +115,7 @@ def retrieve_path(
     score_threshold: float | None = None,
 ) -> str:
     """The retrieval route's path and query string, every value URL-encoded."""
-    _check_text("rag_id", rag_id)
-    _check_text("query", query)
+    _check_text("query", query)  # required here (check_retrieval takes None as no query)
     check_retrieval(
         rag_id, query, top_k=top_k, retrieval_type=retrieval_type, score_threshold=score_threshold
     )
@@ -293,15 +291,7 @@ def knowledge_base_feature(
     )
     if top_k is None or retrieval_type is None or score_threshold is None:
         raise InvalidRequestError("top_k, retrieval_type and score_threshold must be given")
-    if (
-        isinstance(time_decay_factor, bool)
-        or not isinstance(time_decay_factor, (int, float))
-        or not math.isfinite(time_decay_factor)
-        or not 0 <= time_decay_factor <= 1
-    ):
-        raise InvalidRequestError(
-            f"time_decay_factor must be a number from 0 to 1, got {time_decay_factor!r}"
-        )
+    _check_fraction("time_decay_factor", time_decay_factor, required=True)
     if name is not None and len(rag_ids) > 1:
         raise InvalidRequestError("name names one knowledge base; give one rag_id with it")
     for label, text in (("name", name), ("description", description)):
