@@ -27,7 +27,7 @@ from starlette.routing import Route
 
 from .._routes.assets import ALLOWED_MIME_TYPES, canonical_mime_type
 from .agents import AgentCall, Answer, agent, words
-from .http import RouteError, early_fault_response, fault_of, record, state_of
+from .http import AppStore, RouteError, early_fault_response, fault_of, record, state_of
 
 __all__ = [
     "AssetStore",
@@ -38,7 +38,6 @@ __all__ = [
     "routes",
 ]
 
-_STORE_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -61,7 +60,7 @@ class StoredAsset:
         }
 
 
-class AssetStore:
+class AssetStore(AppStore, attribute="lyzr_assets"):
     """The uploads of one emulator app (thread-safe: tests read it from their own thread)."""
 
     def __init__(self) -> None:
@@ -69,15 +68,6 @@ class AssetStore:
         self._uploads: list[StoredAsset] = []
         self._by_id: dict[str, StoredAsset] = {}
 
-    @classmethod
-    def of(cls, app: Any) -> AssetStore:
-        """The store of a Starlette app (created on first use)."""
-        with _STORE_LOCK:
-            store: AssetStore | None = getattr(app.state, "lyzr_assets", None)
-            if store is None:
-                store = cls()
-                app.state.lyzr_assets = store
-            return store
 
     def add(self, asset: StoredAsset) -> None:
         with self._lock:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
@@ -19,6 +20,8 @@ if TYPE_CHECKING:
     from .agents import Answer
 
 __all__ = [
+    "STORE_ATTRIBUTES",
+    "AppStore",
     "InjectedDisconnect",
     "RouteError",
     "early_fault_response",
@@ -63,6 +66,35 @@ class RouteError(Exception):
 
     def __init__(self, response: Response) -> None:
         self.response = response
+
+
+#: The app-state attributes of every :class:`AppStore` (what ``Emulator.reset`` forgets).
+STORE_ATTRIBUTES: list[str] = []
+_STORES_LOCK = threading.Lock()
+
+
+class AppStore:
+    """What one emulated service keeps per app (uploads, created sessions, tasks, added
+    knowledge bases): made on first use as ``app.state.<attribute>``, forgotten by
+    ``Emulator.reset``. A subclass names its attribute: ``class Tasks(AppStore,
+    attribute="lyzr_tasks")``; its ``__init__`` takes no argument."""
+
+    attribute: ClassVar[str]
+
+    def __init_subclass__(cls, *, attribute: str, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.attribute = attribute
+        STORE_ATTRIBUTES.append(attribute)
+
+    @classmethod
+    def of(cls, app: Any) -> Self:
+        """The store of a Starlette app (created on first use)."""
+        with _STORES_LOCK:
+            store = getattr(app.state, cls.attribute, None)
+            if store is None:
+                store = cls()
+                setattr(app.state, cls.attribute, store)
+            return store
 
 
 def state_of(request: Request) -> EmulatorState:

@@ -33,7 +33,7 @@ from starlette.routing import Route
 
 from .agents import AgentCall, Answer, agent, words
 from .assets import check_api_key, injected_fault
-from .http import record
+from .http import AppStore, record
 
 __all__ = [
     "BUILTIN_KNOWLEDGE_BASES",
@@ -120,23 +120,13 @@ def rank(
     return [{**chunk, "score": score} for score, _, chunk in scored[:top_k]]
 
 
-class KnowledgeBases:
+class KnowledgeBases(AppStore, attribute="lyzr_knowledge"):
     """The knowledge bases tests added (``Emulator.add_knowledge_base``), per app."""
-
-    _STORE_LOCK = threading.Lock()
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.bases: dict[str, tuple[Mapping[str, Any], ...]] = {}
 
-    @classmethod
-    def of(cls, app: Any) -> KnowledgeBases:
-        with cls._STORE_LOCK:
-            store: KnowledgeBases | None = getattr(app.state, "lyzr_knowledge", None)
-            if store is None:
-                store = cls()
-                app.state.lyzr_knowledge = store
-            return store
 
     def add(self, rag_id: str, chunks: Sequence[Mapping[str, Any] | str]) -> None:
         passages: list[Mapping[str, Any]] = []

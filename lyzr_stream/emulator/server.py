@@ -13,7 +13,7 @@ import uvicorn
 
 from .app import create_app
 from .front import ConnectionFront, unused_loopback_port
-from .http import quiet_injected_disconnects
+from .http import STORE_ATTRIBUTES, quiet_injected_disconnects
 from .knowledge import KnowledgeBases
 from .state import EMULATOR_API_KEY, EmulatorState, RecordedRequest
 from .tasks import TaskStore
@@ -21,8 +21,6 @@ from .tasks import TaskStore
 __all__ = ["Emulator"]
 
 _LOOPBACK = {"127.0.0.1", "::1", "localhost"}
-# The app-state stores that reset() empties (the agent-event hub holds live sockets: kept).
-_RESETTABLE_STORES = ("lyzr_assets", "lyzr_sessions", "lyzr_knowledge", "lyzr_tasks")
 
 
 class Emulator:
@@ -120,7 +118,9 @@ class Emulator:
         """Forget recorded requests, session memory, created sessions, uploads, added knowledge
         bases, fault counters."""
         self.state.reset()
-        for store in _RESETTABLE_STORES:  # each is made again, empty, on first use
+        # Every AppStore, made again, empty, on first use (the agent-event hub holds live
+        # sockets: kept).
+        for store in STORE_ATTRIBUTES:
             if hasattr(self.app.state, store):
                 delattr(self.app.state, store)
 

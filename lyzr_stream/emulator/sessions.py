@@ -27,31 +27,22 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .assets import check_api_key, injected_fault
-from .http import record, state_of
+from .http import AppStore, record, state_of
 
 __all__ = ["routes"]
 
 _CHAT_PATHS = frozenset(
     {"/v3/inference/stream/", "/v3/inference/chat/", "/v3/inference/task/"}
 )
-_STORE_LOCK = threading.Lock()
 
 
-class _CreatedSessions:
+class _CreatedSessions(AppStore, attribute="lyzr_sessions"):
     """Sessions made by ``POST /v1/sessions/{agent_id}``, with their metadata."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.sessions: dict[str, dict[str, Any]] = {}
 
-    @classmethod
-    def of(cls, request: Request) -> _CreatedSessions:
-        with _STORE_LOCK:
-            store: _CreatedSessions | None = getattr(request.app.state, "lyzr_sessions", None)
-            if store is None:
-                store = cls()
-                request.app.state.lyzr_sessions = store
-            return store
 
 
 def _iso(timestamp: float) -> str:
@@ -127,7 +118,7 @@ def _used_sessions(request: Request, agent_id: str) -> dict[str, dict[str, Any]]
 async def list_sessions(request: Request, body: Any) -> Response:
     agent_id = request.path_params["agent_id"]
     sessions = _used_sessions(request, agent_id)
-    created = _CreatedSessions.of(request)
+    created = _CreatedSessions.of(request.app)
     with created.lock:
         for session_id, entry in created.sessions.items():
             if entry["agent_id"] == agent_id:
@@ -143,7 +134,7 @@ async def create_session(request: Request, body: Any) -> Response:
     session_id = f"{agent_id}-{uuid.uuid4().hex[:12]}"
     name = (metadata or {}).get("title") or session_id
     entry = _entry(session_id, agent_id, body, name, time.time(), metadata)
-    created = _CreatedSessions.of(request)
+    created = _CreatedSessions.of(request.app)
     with created.lock:
         created.sessions[session_id] = entry
     return JSONResponse(entry)
@@ -153,7 +144,7 @@ async def create_session(request: Request, body: Any) -> Response:
 async def update_session(request: Request, body: Any) -> Response:
     session_id = request.path_params["session_id"]
     metadata = body.get("metadata") if isinstance(body, dict) else None
-    created = _CreatedSessions.of(request)
+    created = _CreatedSessions.of(request.app)
     with created.lock:
         entry = created.sessions.get(session_id)
         if entry is not None and isinstance(metadata, dict):
@@ -165,7 +156,7 @@ async def update_session(request: Request, body: Any) -> Response:
 async def delete_session(request: Request, body: Any) -> Response:
     session_id = request.path_params["session_id"]
     state_of(request).forget(session_id)
-    created = _CreatedSessions.of(request)
+    created = _CreatedSessions.of(request.app)
     with created.lock:
         created.sessions.pop(session_id, None)
     return JSONResponse({"message": "Session deleted", "session_id": session_id})

@@ -32,14 +32,13 @@ from starlette.routing import Route
 from .agents import AgentCall, Answer
 from .assets import check_api_key
 from .faults import FaultSpecError, parse_fault
-from .http import early_fault_response, record, state_of
+from .http import AppStore, early_fault_response, record, state_of
 from .lyzr_v3 import answering, chat_document
 
 __all__ = ["POLL_FAULT_HEADER", "TASK_POLLS_HEADER", "TaskStore", "routes"]
 
 TASK_POLLS_HEADER = "x-emulator-task-polls"
 POLL_FAULT_HEADER = "x-emulator-poll-fault"
-_STORE_LOCK = threading.Lock()
 
 
 @dataclass
@@ -66,21 +65,13 @@ class _Task:
         }
 
 
-class TaskStore:
+class TaskStore(AppStore, attribute="lyzr_tasks"):
     """The tasks created since the last reset (``app.state.lyzr_tasks``)."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.tasks: dict[str, _Task] = {}
 
-    @classmethod
-    def of(cls, app: Any) -> TaskStore:
-        with _STORE_LOCK:
-            store: TaskStore | None = getattr(app.state, "lyzr_tasks", None)
-            if store is None:
-                store = cls()
-                app.state.lyzr_tasks = store
-            return store
 
     def summaries(self) -> list[dict[str, Any]]:
         with self.lock:
