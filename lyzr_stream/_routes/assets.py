@@ -25,7 +25,7 @@ from typing import IO, Any, Union
 from .._errors import APIResponseValidationError, InvalidRequestError, LyzrError, excerpt
 from .._files import BodyPart, FilePart, StreamedBody, regular_file_size
 from .._json import decode
-from .route import FILES, Route
+from .route import FILES, Route, optional_str
 
 __all__ = [
     "ALLOWED_MIME_TYPES",
@@ -332,10 +332,6 @@ def _optional_int(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _optional_str(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
 def parse_upload_response(body: bytes, files: Sequence[PreparedFile]) -> list[Asset]:
     """The assets of an upload answer, in the order of ``files``.
 
@@ -357,8 +353,8 @@ def parse_upload_response(body: bytes, files: Sequence[PreparedFile]) -> list[As
     assets: list[Asset] = []
     failures: list[FailedUpload] = []
     for index, result in enumerate(results):
-        name = _optional_str(result.get("file_name")) or files[index].name
-        asset_id = _optional_str(result.get("asset_id") or result.get("id"))
+        name = optional_str(result.get("file_name")) or files[index].name
+        asset_id = optional_str(result.get("asset_id") or result.get("id"))
         if result.get("success") is False or asset_id is None:
             error = result.get("error") or result.get("detail") or "no asset id returned"
             failures.append(FailedUpload(name, str(error)))
@@ -367,10 +363,10 @@ def parse_upload_response(body: bytes, files: Sequence[PreparedFile]) -> list[As
             Asset(
                 asset_id=asset_id,
                 name=name,
-                type=_optional_str(result.get("type")),
+                type=optional_str(result.get("type")),
                 size=_optional_int(result.get("file_size")),
-                url=_optional_str(result.get("url")),
-                mime_type=_optional_str(result.get("mime_type")),
+                url=optional_str(result.get("url")),
+                mime_type=optional_str(result.get("mime_type")),
                 raw=result,
             )
         )

@@ -23,9 +23,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 from .._errors import APIResponseValidationError, InvalidRequestError, excerpt
-from .._json import decode
 from ..dialects._base import encode_path_segment
-from .route import KNOWLEDGE_BASES, Route
+from .route import KNOWLEDGE_BASES, Route, answer_json, answer_list, optional_str
 
 __all__ = [
     "RetrievedChunk",
@@ -135,14 +134,6 @@ def retrieve_path(
     return f"/v3/rag/{encode_path_segment(rag_id, 'rag_id')}/retrieve/?{encoded}"
 
 
-def _json(body: bytes, what: str) -> Any:
-    return decode(body, what=f"the {what} answer") if body.strip() else None
-
-
-def _optional_str(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
 def _optional_int(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
@@ -173,7 +164,7 @@ def _chunk(entry: Any) -> RetrievedChunk:
     return RetrievedChunk(
         text=text,
         score=score,
-        source=_optional_str(entry.get("source")),
+        source=optional_str(entry.get("source")),
         metadata=metadata if isinstance(metadata, dict) else {},
         id=str(chunk_id) if isinstance(chunk_id, (str, int)) and chunk_id != "" else None,
         page=_optional_int(entry.get("page")),
@@ -186,19 +177,7 @@ def parse_retrieval(body: bytes) -> list[RetrievedChunk]:
     """A retrieval answer: ``{"results": [...]}`` or a bare list (an empty body: no chunks).
     Anything else, or an entry without text and a numeric score, is an
     :class:`~lyzr_stream.APIResponseValidationError`."""
-    document = _json(body, "retrieval")
-    if document is None:
-        return []
-    if isinstance(document, dict) and "results" in document:
-        document = document["results"]
-        if document is None:
-            return []
-    if not isinstance(document, list):
-        raise APIResponseValidationError(
-            "the retrieval answer is neither a list nor {'results': [...]}",
-            body_excerpt=excerpt(body),
-        )
-    return [_chunk(entry) for entry in document]
+    return [_chunk(entry) for entry in answer_list(body, "results", "retrieval")]
 
 
 def retrieve_route(
@@ -230,7 +209,7 @@ def _document_name(entry: Any) -> str | None:
 def parse_documents(body: bytes) -> list[str]:
     """A documents answer: a list of names (or of objects with a ``name``/``source``), bare or
     under ``"documents"``/``"results"``."""
-    document = _json(body, "documents list")
+    document = answer_json(body, "documents list")
     if document is None:
         return []
     if isinstance(document, dict):

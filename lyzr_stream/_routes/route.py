@@ -3,7 +3,9 @@
 A route is the :class:`~lyzr_stream.dialects.HttpRequest` it sends (the one request type; the
 client adds the service's authentication and sends it on the one request path) and the function
 that turns its answer's body into the method's result, so a route is written once and tested on
-bytes. Each route's builder lives with the route's own rules (:mod:`.assets`, :mod:`.sessions`).
+bytes. Each route's builder lives with the route's own rules (:mod:`.assets`, :mod:`.sessions`,
+:mod:`.tasks`, :mod:`.knowledge`); the rules of reading any answer (JSON limits, a list bare or
+under a key, a lenient string field) are here.
 """
 
 from __future__ import annotations
@@ -12,12 +14,52 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
 
+from .._errors import APIResponseValidationError, excerpt
 from .._files import StreamedBody
+from .._json import decode
 from ..dialects._base import Dialect, HttpRequest
 
-__all__ = ["FILES", "KNOWLEDGE_BASES", "SESSIONS", "Route", "Service"]
+__all__ = [
+    "FILES",
+    "KNOWLEDGE_BASES",
+    "SESSIONS",
+    "Route",
+    "Service",
+    "answer_json",
+    "answer_list",
+    "optional_str",
+]
 
 T = TypeVar("T")
+
+
+# -- reading a route's answer (the rules every route's parser shares) -----------------------------
+def answer_json(body: bytes, what: str) -> Any:
+    """A route's JSON answer, decoded under the JSON limits (``None`` for an empty body)."""
+    return decode(body, what=f"the {what} answer") if body.strip() else None
+
+
+def answer_list(body: bytes, key: str, what: str) -> list[Any]:
+    """A list answer, bare or under ``key`` (an empty body or a null: no entries); anything
+    else is an :class:`~lyzr_stream.APIResponseValidationError`."""
+    document = answer_json(body, what)
+    if document is None:
+        return []
+    if isinstance(document, dict) and key in document:
+        document = document[key]
+        if document is None:
+            return []
+    if not isinstance(document, list):
+        raise APIResponseValidationError(
+            f"the {what} answer is neither a list nor {{{key!r}: [...]}}",
+            body_excerpt=excerpt(body),
+        )
+    return document
+
+
+def optional_str(value: object) -> str | None:
+    """A field read leniently: a non-empty string, else ``None``."""
+    return value if isinstance(value, str) and value else None
 
 _ACCEPT_JSON = {"accept": "application/json"}
 

@@ -22,9 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._errors import APIResponseValidationError, excerpt
-from .._json import decode
 from ..dialects._base import encode_path_segment
-from .route import SESSIONS, Route
+from .route import SESSIONS, Route, answer_json, answer_list, optional_str
 
 __all__ = [
     "SessionInfo",
@@ -85,25 +84,6 @@ def create_session_path(agent_id: str) -> str:
     return f"/v1/sessions/{encode_path_segment(agent_id, 'agent_id')}"
 
 
-def _json(body: bytes, what: str) -> Any:
-    return decode(body, what=f"the {what} answer") if body.strip() else None
-
-
-def _unwrap_list(document: Any, key: str, what: str, body: bytes) -> list[Any]:
-    if document is None:
-        return []
-    if isinstance(document, dict) and key in document:
-        document = document[key]
-        if document is None:
-            return []
-    if not isinstance(document, list):
-        raise APIResponseValidationError(
-            f"the {what} answer is neither a list nor {{{key!r}: [...]}}",
-            body_excerpt=excerpt(body),
-        )
-    return document
-
-
 _TEXT_KEYS = ("content", "message", "text")
 
 
@@ -116,13 +96,9 @@ def _text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
-def _optional_str(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
 def parse_history(body: bytes) -> list[SessionMessage]:
     """A history answer, either shape (a list, or ``{"history": [...]}``), oldest first."""
-    entries = _unwrap_list(_json(body, "session history"), "history", "session history", body)
+    entries = answer_list(body, "history", "session history")
     messages: list[SessionMessage] = []
     for entry in entries:
         if not isinstance(entry, dict) or not isinstance(entry.get("role"), str):
@@ -134,7 +110,7 @@ def parse_history(body: bytes) -> list[SessionMessage]:
                 role=entry["role"],
                 # "content" is the documented key; "message" / "text" are read as well.
                 content=_text(next((entry[k] for k in _TEXT_KEYS if k in entry), None)),
-                created_at=_optional_str(entry.get("created_at")),
+                created_at=optional_str(entry.get("created_at")),
                 raw=entry,
             )
         )
@@ -143,7 +119,7 @@ def parse_history(body: bytes) -> list[SessionMessage]:
 
 def parse_sessions(body: bytes) -> list[SessionInfo]:
     """A sessions list answer (a list, or ``{"sessions": [...]}``)."""
-    entries = _unwrap_list(_json(body, "sessions list"), "sessions", "sessions list", body)
+    entries = answer_list(body, "sessions", "sessions list")
     sessions: list[SessionInfo] = []
     for entry in entries:
         session_id = entry.get("session_id") if isinstance(entry, dict) else None
@@ -156,10 +132,10 @@ def parse_sessions(body: bytes) -> list[SessionInfo]:
         sessions.append(
             SessionInfo(
                 session_id=session_id,
-                agent_id=_optional_str(entry.get("agent_id")),
-                user_id=_optional_str(entry.get("user_id")),
-                name=_optional_str(entry.get("session_name") or entry.get("name")),
-                created_at=_optional_str(entry.get("created_at")),
+                agent_id=optional_str(entry.get("agent_id")),
+                user_id=optional_str(entry.get("user_id")),
+                name=optional_str(entry.get("session_name") or entry.get("name")),
+                created_at=optional_str(entry.get("created_at")),
                 metadata=metadata if isinstance(metadata, dict) else {},
                 raw=entry,
             )
@@ -169,7 +145,7 @@ def parse_sessions(body: bytes) -> list[SessionInfo]:
 
 def parse_created_session(body: bytes) -> str:
     """The new session's id from a create answer (``{"session_id": ...}`` or a bare string)."""
-    document = _json(body, "create session")
+    document = answer_json(body, "create session")
     if isinstance(document, str) and document:
         return document
     if isinstance(document, dict):

@@ -34,7 +34,7 @@ from .._json import decode
 from .._request import AgentRequest
 from .._response import AgentResponse
 from ..dialects._base import HttpRequest, encode_path_segment
-from .route import Route, Service
+from .route import Route, Service, answer_json, optional_str
 
 __all__ = [
     "COMPLETED",
@@ -142,7 +142,7 @@ def task_request(chat: HttpRequest) -> HttpRequest:
 
 
 def _document(body: bytes, what: str) -> dict[str, Any]:
-    document = decode(body, what=f"the {what} answer") if body.strip() else None
+    document = answer_json(body, what)
     if not isinstance(document, dict):
         raise APIResponseValidationError(
             f"the {what} answer is not a JSON object", body_excerpt=excerpt(body)
@@ -160,10 +160,6 @@ def _status(document: Mapping[str, Any], what: str, body: bytes) -> str:
     return FAILED if status in _FAILED_ALIASES else status
 
 
-def _optional_str(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
 def parse_created_task(body: bytes, session_id: str | None = None) -> TaskInfo:
     """A create answer: ``{"task_id", "status", "created_at"}`` (``id`` read for ``task_id``;
     no status reads as ``pending``)."""
@@ -179,7 +175,7 @@ def parse_created_task(body: bytes, session_id: str | None = None) -> TaskInfo:
         task_id=task_id,
         status=status,
         created_at=str(created) if isinstance(created, (str, int, float)) else None,
-        session_id=_optional_str(document.get("session_id")) or session_id,
+        session_id=optional_str(document.get("session_id")) or session_id,
         raw=document,
     )
 
@@ -219,7 +215,7 @@ def parse_task_status(
     elif status == FAILED:
         error = _error_text(document.get("error"))
     return TaskStatus(
-        task_id=_optional_str(document.get("task_id")) or task_id,
+        task_id=optional_str(document.get("task_id")) or task_id,
         status=status,
         response=response,
         error=error,
