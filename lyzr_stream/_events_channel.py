@@ -603,6 +603,7 @@ async def _merged_async(
         merge.connect_timed_out()
     pump = asyncio.get_running_loop().create_task(_pump(inner, sink.put_nowait))
     get, empty, pop = sink.get, sink.empty, agent.pop
+    closed_at_yield = False
     try:
         while True:
             # The answer's events first; an agent event only when none waits.
@@ -637,15 +638,14 @@ async def _merged_async(
         # socket end in a background task the pools wait for and the facade's aclose awaits.
         # A second closer (the loop's shutdown_asyncgens, an outer generator) then finds this
         # generator done, never "already running".
+        closed_at_yield = True
         pump.cancel()
         state.closing = pools.run_in_background(lambda: _finish_merge(pump, reader))
         raise
-    except BaseException:
-        pump.cancel()
-        await _finish_merge(pump, reader)
-        raise
-    else:
-        await _finish_merge(pump, reader)
+    finally:
+        if not closed_at_yield:
+            pump.cancel()  # after the answer's end the pump is done: a no-op
+            await _finish_merge(pump, reader)
 
 
 def merged_async_events(
