@@ -13,10 +13,11 @@ received.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import threading
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +36,7 @@ __all__ = [
     "check_api_key",
     "describe_assets",
     "injected_fault",
+    "keyed",
     "routes",
 ]
 
@@ -99,6 +101,21 @@ async def injected_fault(request: Request, key: str) -> Response | None:
         return await early_fault_response(request, fault_of(request), key)
     except RouteError as exc:
         return exc.response
+
+
+def keyed(
+    handle: Callable[[Request, Any], Awaitable[Response]],
+) -> Callable[[Request], Awaitable[Response]]:
+    """The route for ``handle(request, body)``: every request recorded, then refused (a wrong
+    key's 401, or the answer an ``x-emulator-fault`` header asks for) or handled."""
+
+    @functools.wraps(handle)
+    async def route(request: Request) -> Response:
+        body = await record(request)
+        refused = check_api_key(request) or await injected_fault(request, request.url.path)
+        return refused or await handle(request, body)
+
+    return route
 
 
 def _refusal(name: str, mime: str, size: int) -> str | None:

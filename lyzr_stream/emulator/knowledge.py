@@ -32,8 +32,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .agents import AgentCall, Answer, agent, words
-from .assets import check_api_key, injected_fault
-from .http import AppStore, record
+from .assets import keyed
+from .http import AppStore
 
 __all__ = [
     "BUILTIN_KNOWLEDGE_BASES",
@@ -151,15 +151,8 @@ def _unprocessable(name: str, message: str) -> Response:
     )
 
 
-async def _refused(request: Request) -> Response | None:
-    await record(request)
-    return check_api_key(request) or await injected_fault(request, request.url.path)
-
-
-async def retrieve(request: Request) -> Response:
-    refused = await _refused(request)
-    if refused is not None:
-        return refused
+@keyed
+async def retrieve(request: Request, body: Any) -> Response:
     params = request.query_params
     query = params.get("query")
     if not query:
@@ -179,10 +172,8 @@ async def retrieve(request: Request) -> Response:
     return JSONResponse({"results": rank(chunks, query, int(top_k_text), threshold)})
 
 
-async def documents(request: Request) -> Response:
-    refused = await _refused(request)
-    if refused is not None:
-        return refused
+@keyed
+async def documents(request: Request, body: Any) -> Response:
     chunks = KnowledgeBases.of(request.app).get(request.path_params["rag_id"])
     if chunks is None:
         return JSONResponse({"detail": "Knowledge base not found"}, status_code=404)

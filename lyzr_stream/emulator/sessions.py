@@ -14,11 +14,9 @@ holds no times, so ``created_at`` of history entries is ``null``; a listed sessi
 
 from __future__ import annotations
 
-import functools
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,8 +24,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .assets import check_api_key, injected_fault
-from .http import AppStore, record, state_of
+from .assets import keyed
+from .http import AppStore, state_of
 
 __all__ = ["routes"]
 
@@ -57,19 +55,6 @@ def _history(request: Request) -> list[dict[str, Any]]:
     ]
 
 
-def _keyed(
-    handle: Callable[[Request, Any], Awaitable[Response]],
-) -> Callable[[Request], Awaitable[Response]]:
-    """The route for ``handle(request, body)``: every request recorded, then refused (a wrong
-    key's 401, or the answer an ``x-emulator-fault`` header asks for) or handled."""
-
-    @functools.wraps(handle)
-    async def route(request: Request) -> Response:
-        body = await record(request)
-        refused = check_api_key(request) or await injected_fault(request, request.url.path)
-        return refused or await handle(request, body)
-
-    return route
 
 
 def _entry(
@@ -86,12 +71,12 @@ def _entry(
     }
 
 
-@_keyed
+@keyed
 async def history(request: Request, body: Any) -> Response:
     return JSONResponse(_history(request))
 
 
-@_keyed
+@keyed
 async def agent_history(request: Request, body: Any) -> Response:
     return JSONResponse({"history": _history(request)})
 
@@ -114,7 +99,7 @@ def _used_sessions(request: Request, agent_id: str) -> dict[str, dict[str, Any]]
     return found
 
 
-@_keyed
+@keyed
 async def list_sessions(request: Request, body: Any) -> Response:
     agent_id = request.path_params["agent_id"]
     sessions = _used_sessions(request, agent_id)
@@ -126,7 +111,7 @@ async def list_sessions(request: Request, body: Any) -> Response:
     return JSONResponse(list(sessions.values()))
 
 
-@_keyed
+@keyed
 async def create_session(request: Request, body: Any) -> Response:
     agent_id = request.path_params["agent_id"]
     body = body if isinstance(body, dict) else {}
@@ -140,7 +125,7 @@ async def create_session(request: Request, body: Any) -> Response:
     return JSONResponse(entry)
 
 
-@_keyed
+@keyed
 async def update_session(request: Request, body: Any) -> Response:
     session_id = request.path_params["session_id"]
     metadata = body.get("metadata") if isinstance(body, dict) else None
@@ -152,7 +137,7 @@ async def update_session(request: Request, body: Any) -> Response:
     return JSONResponse({"session_id": session_id, "metadata": metadata or {}})
 
 
-@_keyed
+@keyed
 async def delete_session(request: Request, body: Any) -> Response:
     session_id = request.path_params["session_id"]
     state_of(request).forget(session_id)
