@@ -13,7 +13,6 @@ from __future__ import annotations
 import gc
 import os
 import pickle
-import time
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -28,6 +27,7 @@ from lyzr_stream._adapters import model_fields
 from lyzr_stream._adapters.model_fields import LyzrModelFields
 from lyzr_stream._http.limits import DEFAULT_TIMEOUTS
 from lyzr_stream.emulator import Emulator
+from tests.helpers.garbage import collect_until
 
 #: A key the emulator refuses: a clone that still used it could not answer.
 STALE_KEY = "sk-lyzr-STALE-0000-not-the-emulators"
@@ -178,7 +178,11 @@ def test_chatlyzr_dumpd_leaves_the_default_timeout_out_and_writes_others_as_part
     assert "timeout" not in dumpd(ChatLyzr(agent_id="a"))["kwargs"]
     data = dumpd(ChatLyzr(agent_id="a", timeout=Timeouts(read=7.0, total=60.0)))
     assert data["kwargs"]["timeout"] == {
-        "connect": 10.0, "read": 7.0, "write": 30.0, "pool": 30.0, "first_byte": None,
+        "connect": 10.0,
+        "read": 7.0,
+        "write": 30.0,
+        "pool": 30.0,
+        "first_byte": None,
         "total": 60.0,
     }
     (clone,) = _round_trips(ChatLyzr(agent_id="a", timeout=Timeouts(read=7.0, total=60.0)))[1:]
@@ -245,10 +249,6 @@ def test_dropped_models_leak_no_socket(
         assert answer(model) == "You said: hi"
         pools.append(model.client._sync_http())  # the pool only, not the model
         del model
-    gc.collect()
-    assert all(pool.is_closed for pool in pools)
+    assert collect_until(lambda: all(pool.is_closed for pool in pools))
     # The emulator (in this process) closes its side of each connection once it sees the end.
-    until = time.monotonic() + 5
-    while _open_fds() - before > 2 and time.monotonic() < until:
-        time.sleep(0.05)
-    assert _open_fds() - before <= 2
+    assert collect_until(lambda: _open_fds() - before <= 2)
