@@ -15,15 +15,6 @@ agent's stream. The key stays in the server process; the page renders agent text
 Needs the ``playground`` extra (starlette, uvicorn, langchain-core; ``llamaindex`` for LyzrLLM).
 """
 
-try:
-    import starlette  # noqa: F401
-    import uvicorn  # noqa: F401
-except ImportError as exc:  # pragma: no cover - depends on the installed extras
-    raise ImportError(
-        "lyzr_stream.playground needs the 'playground' extra: "
-        "pip install 'lyzr-stream[playground]'"
-    ) from exc
-
 from ._apps.playground.app import PlaygroundConfig, RunRecord, create_app
 from ._apps.playground.backends import FRAMEWORKS, ModelSettings
 from ._apps.playground.server import LOOPBACK, PlaygroundServer, serve

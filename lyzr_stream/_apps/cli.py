@@ -525,8 +525,9 @@ def _playground(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
     from pydantic import SecretStr
 
     try:
-        from ..playground import LOOPBACK, ModelSettings, PlaygroundConfig, create_app, serve
-        from .playground.app import allowed_host_names
+        from .playground.app import PlaygroundConfig, allowed_host_names, create_app
+        from .playground.backends import ModelSettings
+        from .playground.server import LOOPBACK, serve
     except ImportError as error:
         sys.stderr.write(f"lyzr-stream: {error}\n")
         return 1

@@ -36,6 +36,8 @@ import {package}
         ("llamaindex_lyzr_stream", ["llama_index"], "llamaindex"),
         ("lyzr_stream.emulator", ["starlette"], "emulator"),
         ("lyzr_stream.emulator", ["uvicorn"], "emulator"),
+        ("lyzr_stream.playground", ["starlette"], "playground"),
+        ("lyzr_stream.playground", ["uvicorn"], "playground"),
     ],
 )
 def test_missing_extra_names_the_pip_command(package: str, blocked: list[str], extra: str) -> None:
@@ -49,3 +51,25 @@ def test_missing_extra_names_the_pip_command(package: str, blocked: list[str], e
     assert last.startswith("ImportError: "), result.stderr
     assert f'pip install "lyzr-stream[{extra}]"' in last
     assert package in last
+
+
+@pytest.mark.parametrize(
+    ("framework", "blocked", "extra"),
+    [("llamaindex", ["llama_index"], "llamaindex"), ("langchain", ["langchain_core"], "langchain")],
+)
+def test_a_playground_framework_without_its_extra_names_it(
+    framework: str, blocked: list[str], extra: str
+) -> None:
+    """The playground itself is installed; the framework it is asked to serve is not."""
+    code = BLOCKER.format(blocked=blocked, package="lyzr_stream.playground") + (
+        "from lyzr_stream.playground import ModelSettings, PlaygroundConfig, create_app\n"
+        f"models = ModelSettings(framework={framework!r})\n"
+        "create_app(PlaygroundConfig(agent_id='a', models=models))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
+    )
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("ImportError: "), result.stderr
+    assert f'pip install "lyzr-stream[{extra}]"' in last

@@ -372,24 +372,13 @@ def _llamaindex_pieces(delta: str | None, extras: Mapping[str, Any]) -> list[Pie
 
 
 def backend_for(settings: ModelSettings) -> Backend:
-    """The backend for ``settings.framework``; ImportError names the extra that is missing."""
+    """The backend for ``settings.framework``; ImportError names the extra that is missing
+    (the framework packages raise it)."""
     if settings.framework == "langchain":
-        try:
-            from langchain_lyzr_stream import ChatLyzr
-        except ImportError as exc:
-            raise ImportError(
-                "the playground's langchain framework needs the 'langchain' extra: "
-                "pip install 'lyzr-stream[playground]'"
-            ) from exc
+        from langchain_lyzr_stream import ChatLyzr  # its ImportError names the extra
         return LangChainBackend(_Models(settings, ChatLyzr))
     if settings.framework == "llamaindex":
-        try:
-            from llamaindex_lyzr_stream import LyzrLLM
-        except ImportError as exc:
-            raise ImportError(
-                "the playground's llamaindex framework needs the 'llamaindex' extra: "
-                "pip install 'lyzr-stream[playground,llamaindex]'"
-            ) from exc
+        from llamaindex_lyzr_stream import LyzrLLM  # its ImportError names the extra
         return LlamaIndexBackend(_Models(settings, LyzrLLM))
     choices = ", ".join(FRAMEWORKS)
     raise ValueError(f"framework must be one of {choices}, not {settings.framework!r}")
