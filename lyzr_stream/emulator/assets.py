@@ -13,11 +13,10 @@ received.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import threading
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,18 +27,14 @@ from starlette.routing import Route
 
 from .._routes.assets import ALLOWED_MIME_TYPES, canonical_mime_type
 from .agents import AgentCall, Answer, agent, words
-from .http import AppStore, RouteError, early_fault_response, fault_of, record, state_of
+from .http import AppStore, check_api_key, fault_of, injected_fault, record
 
 __all__ = [
     "AssetStore",
     "StoredAsset",
-    "check_api_key",
     "describe_assets",
-    "injected_fault",
-    "keyed",
     "routes",
 ]
-
 
 
 @dataclass(frozen=True)
@@ -70,7 +65,6 @@ class AssetStore(AppStore, attribute="lyzr_assets"):
         self._uploads: list[StoredAsset] = []
         self._by_id: dict[str, StoredAsset] = {}
 
-
     def add(self, asset: StoredAsset) -> None:
         with self._lock:
             self._uploads.append(asset)
@@ -86,36 +80,6 @@ class AssetStore(AppStore, attribute="lyzr_assets"):
     def get(self, asset_id: str) -> StoredAsset | None:
         with self._lock:
             return self._by_id.get(asset_id)
-
-
-def check_api_key(request: Request) -> Response | None:
-    """The 401 answer for a missing or wrong ``x-api-key``, else None."""
-    if request.headers.get("x-api-key") != state_of(request).api_key:
-        return JSONResponse({"detail": "Invalid API key"}, status_code=401)
-    return None
-
-
-async def injected_fault(request: Request, key: str) -> Response | None:
-    """The answer an ``x-emulator-fault`` header asks for (status, html, fail-first, ...)."""
-    try:
-        return await early_fault_response(request, fault_of(request), key)
-    except RouteError as exc:
-        return exc.response
-
-
-def keyed(
-    handle: Callable[[Request, Any], Awaitable[Response]],
-) -> Callable[[Request], Awaitable[Response]]:
-    """The route for ``handle(request, body)``: every request recorded, then refused (a wrong
-    key's 401, or the answer an ``x-emulator-fault`` header asks for) or handled."""
-
-    @functools.wraps(handle)
-    async def route(request: Request) -> Response:
-        body = await record(request)
-        refused = check_api_key(request) or await injected_fault(request, request.url.path)
-        return refused or await handle(request, body)
-
-    return route
 
 
 def _refusal(name: str, mime: str, size: int) -> str | None:

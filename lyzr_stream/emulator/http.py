@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from starlette.requests import Request
@@ -24,8 +25,11 @@ __all__ = [
     "AppStore",
     "InjectedDisconnect",
     "RouteError",
+    "check_api_key",
     "early_fault_response",
     "fault_of",
+    "injected_fault",
+    "keyed",
     "planned_fault",
     "quiet_injected_disconnects",
     "read_json",
@@ -197,6 +201,36 @@ async def early_fault_response(
     if fault.kind == "wrong-content-type":
         return HTMLResponse("<html><body><h1>Welcome to nginx!</h1></body></html>")
     return None
+
+
+def check_api_key(request: Request) -> Response | None:
+    """The 401 answer for a missing or wrong ``x-api-key``, else None."""
+    if request.headers.get("x-api-key") != state_of(request).api_key:
+        return JSONResponse({"detail": "Invalid API key"}, status_code=401)
+    return None
+
+
+async def injected_fault(request: Request, key: str) -> Response | None:
+    """The answer an ``x-emulator-fault`` header asks for (status, html, fail-first, ...)."""
+    try:
+        return await early_fault_response(request, fault_of(request), key)
+    except RouteError as exc:
+        return exc.response
+
+
+def keyed(
+    handle: Callable[[Request, Any], Awaitable[Response]],
+) -> Callable[[Request], Awaitable[Response]]:
+    """The route for ``handle(request, body)``: every request recorded, then refused (a wrong
+    key's 401, or the answer an ``x-emulator-fault`` header asks for) or handled."""
+
+    @functools.wraps(handle)
+    async def route(request: Request) -> Response:
+        body = await record(request)
+        refused = check_api_key(request) or await injected_fault(request, request.url.path)
+        return refused or await handle(request, body)
+
+    return route
 
 
 async def planned_fault(request: Request, session_id: str) -> Fault | None:

@@ -32,8 +32,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .agents import AgentCall, Answer, agent, words
-from .assets import keyed
-from .http import AppStore
+from .http import AppStore, keyed
 
 __all__ = [
     "BUILTIN_KNOWLEDGE_BASES",
@@ -126,7 +125,6 @@ class KnowledgeBases(AppStore, attribute="lyzr_knowledge"):
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.bases: dict[str, tuple[Mapping[str, Any], ...]] = {}
-
 
     def add(self, rag_id: str, chunks: Sequence[Mapping[str, Any] | str]) -> None:
         passages: list[Mapping[str, Any]] = []

@@ -33,6 +33,7 @@ from .assets import describe_assets
 from .http import (
     SSE_MEDIA_TYPE,
     RouteError,
+    check_api_key,
     fault_of,
     one_shot_time,
     planned_fault,
@@ -84,8 +85,9 @@ def escape_fragment(fragment: str, html: bool | str = False) -> str:
 
 
 def _auth(request: Request) -> None:
-    if request.headers.get("x-api-key") != state_of(request).api_key:
-        raise RouteError(JSONResponse({"detail": "Invalid API key"}, status_code=401))
+    refused = check_api_key(request)
+    if refused is not None:
+        raise RouteError(refused)
 
 
 def _last_user_text(messages: list[Any]) -> str | None:

@@ -24,8 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .assets import keyed
-from .http import AppStore, state_of
+from .http import AppStore, keyed, state_of
 
 __all__ = ["routes"]
 
@@ -42,7 +41,6 @@ class _CreatedSessions(AppStore, attribute="lyzr_sessions"):
         self.sessions: dict[str, dict[str, Any]] = {}
 
 
-
 def _iso(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, UTC).isoformat()
 
@@ -53,8 +51,6 @@ def _history(request: Request) -> list[dict[str, Any]]:
         {"role": role, "content": text, "created_at": None}
         for role, text in state_of(request).history(session_id)
     ]
-
-
 
 
 def _entry(

@@ -30,9 +30,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .agents import AgentCall, Answer
-from .assets import check_api_key
 from .faults import FaultSpecError, parse_fault
-from .http import AppStore, early_fault_response, record, state_of
+from .http import AppStore, check_api_key, early_fault_response, record, state_of
 from .lyzr_v3 import answering, chat_document
 
 __all__ = ["POLL_FAULT_HEADER", "TASK_POLLS_HEADER", "TaskStore", "routes"]
@@ -71,7 +70,6 @@ class TaskStore(AppStore, attribute="lyzr_tasks"):
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.tasks: dict[str, _Task] = {}
-
 
     def summaries(self) -> list[dict[str, Any]]:
         with self.lock:
